@@ -1,0 +1,1 @@
+"""A library: books, authors three references deep, and text handling."""

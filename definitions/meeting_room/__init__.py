@@ -1,0 +1,1 @@
+"""The meeting room: meetings, their location, and who attends."""

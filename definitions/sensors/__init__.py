@@ -1,0 +1,1 @@
+"""Sensors: numeric edge cases of Python arithmetic in SQL."""

@@ -1,0 +1,1 @@
+"""A shop: orders, their lines, products, categories and customers."""

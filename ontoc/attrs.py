@@ -1,0 +1,55 @@
+"""Field markers and method decorators of the definition language."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class Ref:
+    """`x: Other = attrs.ref()`: the field holds the doc_id of an `Other`.
+
+    Reading it on a document yields the referenced document, or None when no
+    live document has that id, as the spec asks of plain Python.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, doc: Any, owner: type | None = None) -> Any:
+        if doc is None:
+            return self
+        return doc._resolve(self.name)
+
+
+def ref() -> Any:
+    return Ref()
+
+
+class Getter:
+    """`@attrs.getter`: a public view field. Reading it never raises: an
+    exception inside makes the field None (spec section 4)."""
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, view: Any, owner: type | None = None) -> Any:
+        if view is None:
+            return self
+        try:
+            return self.fn(view)
+        except Exception:
+            return None
+
+
+class Where(Getter):
+    """`@attrs.where`: the view row exists only while this is truthy."""
+
+
+def getter(fn: Callable[[Any], Any]) -> Getter:
+    return Getter(fn)
+
+
+def where(fn: Callable[[Any], Any]) -> Where:
+    return Where(fn)

@@ -1,0 +1,231 @@
+"""IR -> sqlglot expression trees in the Flink dialect.
+
+Every IR node has a visitor; an operator without one fails loudly, so the
+frontend cannot build something the backend silently mistranslates.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlglot import exp
+
+from ...ir import types as T
+from ...ir.expr import AggCall, Case, Cast, Column, Expr, Func, Literal
+from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+
+DECIMAL_TYPE = "DECIMAL(38, 10)"
+
+
+def sql_type(dtype: T.DType) -> exp.DataType:
+    if dtype.kind == "list":
+        return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[sql_type(dtype.elem)], nested=True)
+    if dtype.kind == "row":
+        fields = [exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=sql_type(t))
+                  for name, t in dtype.fields]
+        return exp.DataType(this=exp.DataType.Type.STRUCT, expressions=fields, nested=True)
+    text = {"str": "STRING", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "decimal": DECIMAL_TYPE,
+            "datetime": "TIMESTAMP_LTZ(6)", "none": "STRING"}[dtype.kind]
+    if dtype.kind == "datetime":
+        return exp.DataType(this=exp.DataType.Type.TIMESTAMPLTZ)
+    return exp.DataType.build(text, dialect="hive")
+
+
+def type_text(dtype: T.DType) -> str:
+    from .dialect import Flink
+    return sql_type(dtype).sql(dialect=Flink, identify=True)
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def column(relation: str, name: str) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(relation))
+
+
+def anon(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+PRECEDENCE = [(exp.Or,), (exp.And,), (exp.Not,),
+              (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In),
+              (exp.DPipe,), (exp.Add, exp.Sub), (exp.Mul, exp.Div), (exp.Neg,)]
+
+
+def precedence(e: exp.Expression) -> int:
+    for level, classes in enumerate(PRECEDENCE):
+        if isinstance(e, classes):
+            return level
+    return len(PRECEDENCE)
+
+
+def paren(e: exp.Expression, parent: type, right: bool = False) -> exp.Expression:
+    """Parenthesise `e` as an operand of `parent` only where precedence needs it."""
+    mine, theirs = precedence(e), precedence(parent())
+    associative = parent in (exp.And, exp.Or, exp.Add, exp.Mul, exp.DPipe)
+    if mine < theirs or (mine == theirs and (right and not associative or parent in PRECEDENCE[3])):
+        return exp.Paren(this=e)
+    if parent is exp.Not and mine == 3:
+        return exp.Paren(this=e)
+    return e
+
+
+def binary(cls):
+    return lambda args: cls(this=paren(args[0], cls), expression=paren(args[1], cls, right=True))
+
+
+def chain(cls):
+    def build(args):
+        out = paren(args[0], cls)
+        for a in args[1:]:
+            out = cls(this=out, expression=paren(a, cls, right=True))
+        return out
+    return build
+
+
+SIMPLE_OPS = {
+    "add": binary(exp.Add), "sub": binary(exp.Sub), "mul": binary(exp.Mul),
+    "eq": binary(exp.EQ), "ne": binary(exp.NEQ), "lt": binary(exp.LT), "le": binary(exp.LTE),
+    "gt": binary(exp.GT), "ge": binary(exp.GTE), "not_distinct": binary(exp.NullSafeEQ),
+    "and": chain(exp.And), "or": chain(exp.Or), "concat": chain(exp.DPipe),
+    "neg": lambda a: exp.Neg(this=paren(a[0], exp.Neg)), "not": lambda a: exp.Not(this=paren(a[0], exp.Not)),
+    "is_null": lambda a: exp.Is(this=paren(a[0], exp.Is), expression=exp.Null()),
+    "is_not_null": lambda a: exp.Not(this=exp.Is(this=paren(a[0], exp.Is), expression=exp.Null())),
+    "coalesce": lambda a: exp.Coalesce(this=a[0], expressions=a[1:]),
+    "nullif": lambda a: exp.Nullif(this=a[0], expression=a[1]),
+    "mod": lambda a: anon("MOD", *a), "power": lambda a: anon("POWER", *a), "abs": lambda a: anon("ABS", *a),
+    "floor": lambda a: anon("FLOOR", *a), "round": lambda a: anon("ROUND", *a),
+    "greatest": lambda a: anon("GREATEST", *a), "least": lambda a: anon("LEAST", *a),
+    "upper": lambda a: anon("UPPER", *a), "lower": lambda a: anon("LOWER", *a),
+    "char_length": lambda a: anon("CHAR_LENGTH", *a), "substring": lambda a: anon("SUBSTR", *a),
+    # LOCATE(needle, haystack): 1-based position, 0 when absent
+    "position": lambda a: anon("LOCATE", *a),
+    "replace": lambda a: anon("REPLACE", *a), "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
+    "cardinality": lambda a: anon("CARDINALITY", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
+    "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
+}
+
+
+class ExprEmitter:
+    def visit(self, e: Expr) -> exp.Expression:
+        method = getattr(self, "visit_" + type(e).__name__, None)
+        if method is None:
+            raise NotImplementedError(f"no Flink translation for IR node {type(e).__name__}")
+        return method(e)
+
+    def visit_Literal(self, e: Literal) -> exp.Expression:
+        v = e.value
+        if v is None:
+            return exp.Cast(this=exp.Null(), to=sql_type(e.dtype))
+        if isinstance(v, bool):
+            return exp.Boolean(this=v)
+        if e.dtype.kind == "float":
+            # a plain 0.5 is a DECIMAL literal in Flink; the exponent makes it DOUBLE
+            text = repr(float(v))
+            if text in ("inf", "-inf", "nan"):
+                return exp.Cast(this=exp.Literal.string({"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}[text]),
+                                to=sql_type(T.FLOAT))
+            mantissa = text.split("e")[0]
+            exponent = int(text.split("e")[1]) if "e" in text else 0
+            literal = exp.Literal.number(f"{mantissa.lstrip('-')}E{exponent}")
+            return exp.Neg(this=literal) if text.startswith("-") else literal
+        if e.dtype.kind == "decimal":
+            return exp.Cast(this=exp.Literal.string(str(Decimal(v))), to=sql_type(T.DECIMAL))
+        if isinstance(v, int):
+            literal = exp.Literal.number(abs(v))
+            if abs(v) > 2**31 - 1:
+                literal = exp.Cast(this=literal, to=sql_type(T.INT))
+            return exp.Neg(this=literal) if v < 0 else literal
+        if isinstance(v, str):
+            return exp.Literal.string(v)
+        raise NotImplementedError(f"literal of type {type(v).__name__}")
+
+    def visit_Column(self, e: Column) -> exp.Expression:
+        return column(e.relation, e.name)
+
+    def visit_Func(self, e: Func) -> exp.Expression:
+        args = [self.visit(a) for a in e.args]
+        if e.op == "div":
+            out = exp.Div(this=paren(args[0], exp.Div), expression=paren(args[1], exp.Div, right=True))
+            # Flink divides BIGINTs into a BIGINT only by accident of type inference; say it
+            return exp.Cast(this=out, to=sql_type(T.INT)) if e.dtype.kind == "int" else out
+        if e.op == "row":
+            return exp.Cast(this=anon("ROW", *args), to=sql_type(e.dtype))
+        if e.op == "empty_array":
+            return self.empty_array(e.dtype)
+        if e.op == "try_cast":
+            return exp.TryCast(this=args[0], to=sql_type(e.dtype))
+        build = SIMPLE_OPS.get(e.op)
+        if build is None:
+            raise NotImplementedError(f"no Flink translation for operator {e.op!r}")
+        return build(args)
+
+    def empty_array(self, dtype: T.DType) -> exp.Expression:
+        # Flink has no empty ARRAY literal: build a one-NULL array and drop the NULL
+        one_null = exp.Array(expressions=[exp.Cast(this=exp.Null(), to=sql_type(dtype.elem))])
+        return anon("ARRAY_REMOVE", one_null, exp.Cast(this=exp.Null(), to=sql_type(dtype.elem)))
+
+    def visit_Case(self, e: Case) -> exp.Expression:
+        case = exp.Case()
+        for cond, value in e.whens:
+            case = case.when(self.visit(cond), self.visit(value))
+        return case.else_(self.visit(e.default))
+
+    def visit_Cast(self, e: Cast) -> exp.Expression:
+        return exp.Cast(this=self.visit(e.arg), to=sql_type(e.dtype))
+
+    def visit_AggCall(self, e: AggCall) -> exp.Expression:
+        if e.func == "count":
+            call: exp.Expression = exp.Count(this=exp.Star())
+        elif e.func == "count_distinct":
+            call = exp.Count(this=exp.Distinct(expressions=[self.visit(e.arg)]))
+        elif e.func == "array_agg_distinct":
+            call = anon("ARRAY_AGG", exp.Distinct(expressions=[self.visit(e.arg)]))
+        else:
+            name = {"sum": "SUM", "min": "MIN", "max": "MAX", "array_agg": "ARRAY_AGG"}[e.func]
+            call = anon(name, self.visit(e.arg))
+        if e.where is not None:
+            call = exp.Filter(this=call, expression=exp.Where(this=self.visit(e.where)))
+        return call
+
+
+def relation_sql(rel: Rel, emitter: ExprEmitter) -> exp.Expression:
+    """The FROM part of a query: a table, a joined table, or an aggregate subquery."""
+    if isinstance(rel, Scan):
+        return exp.Table(this=ident(rel.table), alias=exp.TableAlias(this=ident(rel.alias)))
+    if isinstance(rel, Aggregate):
+        sub = select_from(rel.parent, emitter)
+        sub = sub.select(exp.alias_(emitter.visit(rel.key), "root_id", quoted=True), append=False)
+        for name, call in rel.aggregates:
+            sub = sub.select(exp.alias_(emitter.visit(call), name, quoted=True))
+        sub = sub.group_by(emitter.visit(rel.key))
+        return exp.Subquery(this=sub, alias=exp.TableAlias(this=ident(rel.alias)))
+    raise TypeError(rel)
+
+
+def select_from(rel: Rel, emitter: ExprEmitter) -> exp.Select:
+    """`SELECT ... FROM` a chain of left joins (columns to be added by the caller)."""
+    joins = []
+    while isinstance(rel, LeftJoin):
+        joins.append(rel)
+        rel = rel.left
+    query = exp.Select().from_(relation_sql(rel, emitter))
+    for join in reversed(joins):
+        query = query.join(relation_sql(join.right, emitter), on=emitter.visit(join.condition), join_type="LEFT")
+    return query
+
+
+def view_query(project: Project, key_name: str = "doc_id") -> exp.Select:
+    emitter = ExprEmitter()
+    rel = project.parent
+    where = None
+    if isinstance(rel, Filter):
+        where, rel = rel.predicate, rel.parent
+    query = select_from(rel, emitter)
+    query = query.select(exp.alias_(emitter.visit(project.key), key_name, quoted=True), append=False)
+    for name, expr in project.fields:
+        query = query.select(exp.alias_(emitter.visit(expr), name, quoted=True))
+    if where is not None:
+        query = query.where(emitter.visit(where))
+    return query

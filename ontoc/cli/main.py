@@ -1,0 +1,110 @@
+"""The `ontoc` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import OntocError
+
+
+def _fail_on_diagnostics(exc: OntocError, fmt: str) -> None:
+    click.echo(exc.render(fmt), err=True)
+    count = len(exc.diagnostics)
+    if fmt != "json":
+        click.echo(f"ontoc: {count} error{'s' if count != 1 else ''}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="ontoc")
+def cli() -> None:
+    """Compile Python view models to Flink SQL and run them."""
+
+
+@cli.command()
+@click.argument("definitions", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("generated"), show_default=True,
+              help="Folder for the .sql files and manifest.json.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the output folder is stale.")
+@click.option("--diff", is_flag=True, help="With --check, print a unified diff of stale files.")
+@click.option("--format", "fmt", type=click.Choice(["full", "concise", "json"]), default="full",
+              show_default=True, help="Format of diagnostics.")
+def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str) -> None:
+    """Compile DEFINITIONS into Flink SQL files under --output.
+
+    DEFINITIONS is one definitions package, or a folder of packages (each
+    compiled into a sub-folder of --output named after it).
+    """
+    from ..pipeline import compile_definitions, definition_packages, stale_files, write_files
+
+    packages = definition_packages(definitions)
+    if not packages:
+        click.echo(f"ontoc: no definitions packages under {definitions}", err=True)
+        sys.exit(2)
+    compiled_all, diagnostics = [], []
+    for name, path in packages:
+        try:
+            compiled_all.append((output / name if name else output, compile_definitions(path)))
+        except OntocError as exc:
+            diagnostics.extend(exc.diagnostics)
+    if diagnostics:
+        _fail_on_diagnostics(OntocError(diagnostics), fmt)
+    if check:
+        stale = [(out, n) for out, compiled in compiled_all for n in stale_files(compiled, out)]
+        if not stale:
+            click.echo(f"{output}: up to date ({sum(len(c.plans) for _, c in compiled_all)} views)")
+            return
+        for out, name in stale:
+            click.echo(f"stale: {out / name}")
+            if diff:
+                import difflib
+                compiled = dict((str(o), c) for o, c in compiled_all)[str(out)]
+                old = (out / name).read_text(encoding="utf-8").splitlines(True) if (out / name).exists() else []
+                new = compiled.files.get(name, "").splitlines(True)
+                click.echo("".join(difflib.unified_diff(old, new, f"{out / name}", f"{out / name} (compiled)")))
+        click.echo(f"{len(stale)} file(s) differ; run `ontoc compile {definitions} -o {output}`", err=True)
+        sys.exit(1)
+    for out, compiled in compiled_all:
+        names = write_files(compiled, out)
+        click.echo(f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms -> {out}/ "
+                   f"({', '.join(names)})")
+
+
+@cli.command()
+@click.argument("definitions", type=click.Path(exists=True, path_type=Path))
+@click.option("--local", is_flag=True, required=True, help="Run on an embedded Flink (the only mode of `run`).")
+@click.option("--input", "input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Folder of <topic>.jsonl change events.")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for <view topic>.jsonl final view states.")
+@click.option("--print/--no-print", "show", default=False, help="Also print the resulting views.")
+def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show: bool) -> None:
+    """Run the views of DEFINITIONS over change events on an embedded Flink."""
+    from ..pipeline import compile_definitions
+    from ..runtime.embedded import run_folder
+    from ..runtime.local import LocalRunError
+
+    try:
+        compiled = compile_definitions(definitions)
+    except OntocError as exc:
+        _fail_on_diagnostics(exc, "full")
+    click.echo(f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms")
+    try:
+        result = run_folder(compiled, input_dir, output_dir, progress=lambda m: click.echo(f"  {m}", err=True))
+    except LocalRunError as exc:
+        click.echo(f"ontoc: the embedded Flink job failed: {exc}", err=True)
+        sys.exit(1)
+    for topic, rows in sorted(result.views.items()):
+        click.echo(f"{output_dir / (topic + '.jsonl')}: {len(rows)} row(s)")
+        if show:
+            for line in (output_dir / f"{topic}.jsonl").read_text(encoding="utf-8").splitlines():
+                click.echo(f"  {line}")
+    if result.invalid:
+        click.echo(f"{len(result.invalid)} invalid event(s) skipped (listed above)")
+
+
+def main() -> None:
+    cli()

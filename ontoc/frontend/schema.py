@@ -1,0 +1,391 @@
+"""Discover domain models, stores and view models in a definitions package.
+
+Reads every `.py` file below the folder with `ast`; nothing is imported or run.
+Classes are recognised by their bases (`DomainModel`, `Store`, `ViewModel`, or
+a class of the package that derives from one), across files.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Diagnostic, OntocError, Span
+from ..ir import types as T
+
+BASES = ("DomainModel", "Store", "ViewModel")
+SCALAR_ANNOTATIONS = {
+    "str": T.STR, "int": T.INT, "float": T.FLOAT, "bool": T.BOOL,
+    "datetime": T.DATETIME, "datetime.datetime": T.DATETIME,
+    "Decimal": T.DECIMAL, "decimal.Decimal": T.DECIMAL,
+}
+METHOD_KINDS = {
+    "attrs.getter": "getter", "getter": "getter", "attrs.where": "where", "where": "where",
+    "property": "property", "staticmethod": "staticmethod", "classmethod": "classmethod",
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # as shown in diagnostics
+    lines: list[str] = field(compare=False, repr=False)
+
+    def span(self, node: ast.AST) -> Span:
+        return Span.of(node, self.path, self.lines)
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    dtype: T.DType
+    ref: str | None  # target model of a reference
+    has_default: bool
+    default: object = None
+
+
+@dataclass
+class ModelDef:
+    name: str
+    topic: str
+    fields: dict[str, FieldDef]
+    src: SourceFile
+    node: ast.ClassDef
+
+
+@dataclass(frozen=True)
+class EntryDef:
+    name: str
+    kind: str  # root | one | many
+    model: str
+    on: str | None = None
+    key: ast.expr | None = None  # body of the key lambda
+    key_param: str | None = None
+    node: ast.AST | None = None
+
+
+@dataclass
+class StoreDef:
+    name: str
+    entries: dict[str, EntryDef]
+    src: SourceFile
+    node: ast.ClassDef
+
+    @property
+    def root(self) -> EntryDef:
+        return next(iter(self.entries.values()))
+
+
+@dataclass(frozen=True)
+class MethodDef:
+    name: str
+    kind: str  # getter | where | property | staticmethod | classmethod | plain
+    node: ast.FunctionDef
+
+
+@dataclass
+class ViewDef:
+    name: str
+    topic: str
+    store: StoreDef
+    methods: dict[str, MethodDef]
+    src: SourceFile
+    node: ast.ClassDef
+
+    @property
+    def getters(self) -> list[str]:
+        return [m.name for m in self.methods.values() if m.kind == "getter"]
+
+    @property
+    def where(self) -> str | None:
+        return next((m.name for m in self.methods.values() if m.kind == "where"), None)
+
+
+@dataclass
+class Schema:
+    models: dict[str, ModelDef]
+    stores: dict[str, StoreDef]
+    views: dict[str, ViewDef]
+
+
+def dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, msg: str, src: SourceFile, node: ast.AST, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, msg, src.span(node), hint))
+
+
+def load_schema(root: Path, display_root: Path | None = None) -> Schema:
+    """Parse every definitions file below `root` and resolve models, stores and views."""
+    root = Path(root)
+    files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+    if not files:
+        raise OntocError(Diagnostic("no-definitions", f"no Python files under {root}", None))
+    sink = _Collector()
+    classes: dict[str, tuple[ast.ClassDef, SourceFile]] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        shown = _display(path, display_root)
+        src = SourceFile(shown, text.splitlines())
+        try:
+            tree = ast.parse(text, filename=shown)
+        except SyntaxError as exc:
+            sink.diagnostics.append(Diagnostic(
+                "syntax-error", exc.msg,
+                Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n"))))
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                if node.name in classes:
+                    sink.error("duplicate-class", f"class `{node.name}` is defined twice", src, node,
+                               f"first defined in {classes[node.name][1].path}")
+                classes[node.name] = (node, src)
+    kinds = _classify(classes)
+    schema = Schema({}, {}, {})
+    for name, kind in kinds.items():
+        node, src = classes[name]
+        if kind == "DomainModel":
+            schema.models[name] = _model(node, src, classes, kinds, sink)
+    for name, kind in kinds.items():
+        node, src = classes[name]
+        if kind == "Store":
+            store = _store(node, src, schema, sink)
+            if store:
+                schema.stores[name] = store
+    for name, kind in kinds.items():
+        node, src = classes[name]
+        if kind == "ViewModel":
+            view = _view(node, src, schema, sink)
+            if view:
+                schema.views[name] = view
+    _check_topics(schema, sink)
+    if sink.diagnostics:
+        raise OntocError(sink.diagnostics)
+    return schema
+
+
+def _display(path: Path, display_root: Path | None) -> str:
+    try:
+        return str(path.resolve().relative_to((display_root or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _classify(classes: dict[str, tuple[ast.ClassDef, SourceFile]]) -> dict[str, str]:
+    """Map each class to the ontoc base it derives from, following package classes."""
+    kinds: dict[str, str] = {}
+
+    def kind_of(name: str, seen: tuple[str, ...] = ()) -> str | None:
+        if name in kinds:
+            return kinds[name]
+        if name not in classes or name in seen:
+            return None
+        for base in classes[name][0].bases:
+            base_name = (dotted(base) or "").rsplit(".", 1)[-1]
+            found = base_name if base_name in BASES else kind_of(base_name, seen + (name,))
+            if found:
+                kinds[name] = found
+                return found
+        return None
+
+    for name in classes:
+        kind_of(name)
+    return {n: kinds[n] for n in classes if n in kinds}
+
+
+def _meta(node: ast.ClassDef) -> dict[str, ast.expr]:
+    for item in node.body:
+        if isinstance(item, ast.ClassDef) and item.name == "Meta":
+            return {t.id: stmt.value for stmt in item.body if isinstance(stmt, ast.Assign)
+                    for t in stmt.targets if isinstance(t, ast.Name)}
+    return {}
+
+
+def _topic(node: ast.ClassDef, src: SourceFile, sink: _Collector) -> str | None:
+    value = _meta(node).get("topic")
+    if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value:
+        return value.value
+    sink.error("missing-topic", f"`{node.name}` needs `class Meta: topic = \"...\"`", src,
+               value if value is not None else node, "the topic is a string literal naming the Kafka topic")
+    return None
+
+
+def parse_annotation(ann: ast.expr, models: set[str]) -> tuple[T.DType | None, str | None]:
+    """A field annotation as (type, referenced model); (None, None) if unsupported."""
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+        try:
+            ann = ast.parse(ann.value, mode="eval").body
+        except SyntaxError:
+            return None, None
+    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+        for inner, other in ((ann.left, ann.right), (ann.right, ann.left)):
+            if isinstance(other, ast.Constant) and other.value is None:
+                dtype, ref = parse_annotation(inner, models)
+                return (dtype.null() if dtype else None), ref
+        return None, None
+    if isinstance(ann, ast.Subscript):
+        head = dotted(ann.value)
+        if head in ("Optional", "typing.Optional"):
+            dtype, ref = parse_annotation(ann.slice, models)
+            return (dtype.null() if dtype else None), ref
+        if head in ("list", "List", "typing.List"):
+            elem, ref = parse_annotation(ann.slice, models)
+            if elem is None or ref or elem.kind in ("list", "row"):
+                return None, None
+            return T.list_of(elem), None
+        return None, None
+    name = dotted(ann)
+    if name in SCALAR_ANNOTATIONS:
+        return SCALAR_ANNOTATIONS[name], None
+    if name in models:
+        return T.STR, name
+    return None, None
+
+
+def _literal_default(value: ast.expr) -> tuple[bool, object]:
+    try:
+        return True, ast.literal_eval(value)
+    except ValueError:
+        return False, None
+
+
+def _model(node, src, classes, kinds, sink) -> ModelDef:
+    topic = _topic(node, src, sink) or node.name.lower()
+    model_names = {n for n, k in kinds.items() if k == "DomainModel"}
+    fields: dict[str, FieldDef] = {}
+    bases = [(dotted(b) or "").rsplit(".", 1)[-1] for b in node.bases]
+    chain = [classes[b][0] for b in bases if b in classes] + [node]
+    for cls in chain:
+        for stmt in cls.body:
+            if not isinstance(stmt, ast.AnnAssign) or not isinstance(stmt.target, ast.Name):
+                continue
+            name = stmt.target.id
+            if name == "doc_id":
+                sink.error("reserved-field", "`doc_id` is the implicit primary key", src, stmt)
+                continue
+            dtype, ref = parse_annotation(stmt.annotation, model_names)
+            is_ref = isinstance(stmt.value, ast.Call) and dotted(stmt.value.func) in ("attrs.ref", "ref")
+            if dtype is None:
+                sink.error("unsupported-field-type", f"field `{node.name}.{name}` has an unsupported type",
+                           src, stmt.annotation,
+                           "field types: str, int, float, bool, datetime, Decimal, T | None, list[T], "
+                           "or a domain model with `= attrs.ref()`")
+                continue
+            if ref and not is_ref:
+                sink.error("missing-ref", f"field `{node.name}.{name}` names a domain model", src, stmt,
+                           f"declare a reference: `{name}: {ref} = attrs.ref()`")
+                continue
+            if is_ref and not ref:
+                sink.error("bad-ref", f"`attrs.ref()` needs a domain model annotation on `{name}`", src, stmt)
+                continue
+            if is_ref:
+                fields[name] = FieldDef(name, T.STR.null(), ref, True, None)
+            elif stmt.value is None:
+                fields[name] = FieldDef(name, dtype, None, False)
+            else:
+                ok, default = _literal_default(stmt.value)
+                if not ok:
+                    sink.error("bad-default", f"default of `{name}` must be a literal", src, stmt.value)
+                    continue
+                fields[name] = FieldDef(name, dtype, None, True, default)
+    return ModelDef(node.name, topic, fields, src, node)
+
+
+def _store(node, src, schema: Schema, sink) -> StoreDef | None:
+    entries: dict[str, EntryDef] = {}
+    for stmt in node.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        name, call = stmt.targets[0].id, stmt.value
+        func = dotted(call.func) if isinstance(call, ast.Call) else None
+        if func not in ("one", "many", "ontoc.one", "ontoc.many"):
+            sink.error("bad-store-entry", f"store entry `{name}` must be `one(Model)` or `many(Model, on=...)`",
+                       src, stmt)
+            continue
+        kind = func.rsplit(".", 1)[-1]
+        model = dotted(call.args[0]) if call.args else None
+        if model not in schema.models:
+            sink.error("unknown-model", f"`{model}` is not a domain model of this package", src,
+                       call.args[0] if call.args else call)
+            continue
+        kw = {k.arg: k.value for k in call.keywords}
+        if kind == "many":
+            on = kw.get("on")
+            on_name = on.value if isinstance(on, ast.Constant) and isinstance(on.value, str) else None
+            field_def = schema.models[model].fields.get(on_name or "")
+            if not entries:
+                sink.error("bad-store-root", "the first entry of a store must be `one(Model)`: the root", src, stmt)
+                continue
+            root = next(iter(entries.values())).model
+            if field_def is None or field_def.ref != root:
+                sink.error("bad-many", f"`on=` must name a reference field of `{model}` to `{root}`",
+                           src, on if on is not None else call,
+                           f"e.g. `many({model}, on=\"<field>\")` where `<field>: {root} = attrs.ref()`")
+                continue
+            entries[name] = EntryDef(name, "many", model, on=on_name, node=stmt)
+        elif not entries:
+            if "key" in kw:
+                sink.error("bad-store-root", "the root entry cannot have `key=`", src, kw["key"])
+                continue
+            entries[name] = EntryDef(name, "root", model, node=stmt)
+        else:
+            key = kw.get("key")
+            if not (isinstance(key, ast.Lambda) and len(key.args.args) == 1):
+                sink.error("bad-store-entry", f"`{name}`: a further `one()` needs `key=lambda s: <expr>`",
+                           src, key if key is not None else call)
+                continue
+            entries[name] = EntryDef(name, "one", model, key=key.body, key_param=key.args.args[0].arg, node=stmt)
+    if not entries:
+        sink.error("empty-store", f"store `{node.name}` has no entries", src, node)
+        return None
+    return StoreDef(node.name, entries, src, node)
+
+
+def _view(node, src, schema: Schema, sink) -> ViewDef | None:
+    topic = _topic(node, src, sink)
+    store_expr = _meta(node).get("store")
+    store_name = dotted(store_expr) if store_expr is not None else None
+    if store_name not in schema.stores:
+        sink.error("missing-store", f"view `{node.name}` needs `Meta.store` naming a Store of this package",
+                   src, store_expr if store_expr is not None else node)
+        return None
+    methods: dict[str, MethodDef] = {}
+    for stmt in node.body:
+        if isinstance(stmt, ast.AsyncFunctionDef):
+            sink.error("unsupported-method", "async methods are not supported", src, stmt)
+        if not isinstance(stmt, ast.FunctionDef):
+            continue
+        kinds = [METHOD_KINDS.get(dotted(d) or "") for d in stmt.decorator_list]
+        known = [k for k in kinds if k]
+        if len(known) != len(kinds) or len(known) > 1:
+            sink.error("unsupported-decorator", f"method `{stmt.name}` has an unsupported decorator", src,
+                       stmt.decorator_list[0],
+                       "use one of @attrs.getter, @attrs.where, @property, @staticmethod, @classmethod")
+            continue
+        methods[stmt.name] = MethodDef(stmt.name, known[0] if known else "plain", stmt)
+    wheres = [m for m in methods.values() if m.kind == "where"]
+    for extra in wheres[1:]:
+        sink.error("duplicate-where", "a view may have at most one @attrs.where", src, extra.node)
+    view = ViewDef(node.name, topic or node.name.lower(), schema.stores[store_name], methods, src, node)
+    if not view.getters:
+        sink.error("no-getters", f"view `{node.name}` has no @attrs.getter fields", src, node)
+    return view
+
+
+def _check_topics(schema: Schema, sink: _Collector) -> None:
+    seen: dict[str, str] = {}
+    for d in list(schema.models.values()) + list(schema.views.values()):
+        if d.topic in seen:
+            sink.error("duplicate-topic", f"topic `{d.topic}` is used by `{seen[d.topic]}` and `{d.name}`",
+                       d.src, d.node)
+        seen[d.topic] = d.name

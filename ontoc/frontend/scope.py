@@ -1,0 +1,115 @@
+"""The join graph a view builds while its getters are translated.
+
+A `QueryScope` is one FROM clause: the view's main query (root document,
+references, lookups and aggregate subqueries) or the inside of one aggregate
+subquery (the `many` element and the references it navigates). Documents are
+joined on first navigation; the passes later drop what turns out unused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import build as B
+from ..ir import types as T
+from ..ir.expr import TRUE, AggCall, Column, Expr
+from ..ir.relations import Aggregate, LeftJoin, Rel, Scan
+from .schema import EntryDef, ModelDef
+
+
+@dataclass(eq=False)
+class DocNode:
+    alias: str
+    model: ModelDef
+    parent: DocNode | None = None
+    via: str | None = None  # reference field of the parent
+    key: Expr | None = None  # lookup key of a `one(..., key=...)` entry
+    children: dict[str, DocNode] = field(default_factory=dict)
+
+    def column(self, name: str) -> Column:
+        if name == "doc_id":
+            return Column(self.alias, "doc_id", T.STR)
+        return Column(self.alias, name, self.model.fields[name].dtype)
+
+    @property
+    def exists(self) -> Expr:
+        """Whether the document is there: always for the root and `many` elements."""
+        if self.parent is None and self.key is None:
+            return TRUE
+        return B.is_not_null(Column(self.alias, "doc_id", T.STR))
+
+    def scan(self) -> Scan:
+        columns = (("doc_id", T.STR),) + tuple((f.name, f.dtype) for f in self.model.fields.values())
+        return Scan(self.model.topic, self.model.name, self.alias, columns)
+
+
+class QueryScope:
+    def __init__(self, root: DocNode):
+        self.root = root
+        self.nodes: list[DocNode] = [root]
+        self.aggregates: dict[str, AggScope] = {}
+        self._aliases = {root.alias}
+
+    def fresh_alias(self, base: str) -> str:
+        alias, n = base, 1
+        while alias in self._aliases:
+            n += 1
+            alias = f"{base}_{n}"
+        self._aliases.add(alias)
+        return alias
+
+    def navigate(self, node: DocNode, ref_field: str, target: ModelDef) -> DocNode:
+        child = node.children.get(ref_field)
+        if child is None:
+            child = DocNode(self.fresh_alias(f"{node.alias}__{ref_field}"), target, node, ref_field)
+            node.children[ref_field] = child
+            self.nodes.append(child)
+        return child
+
+    def lookup(self, name: str, model: ModelDef, key: Expr) -> DocNode:
+        node = DocNode(self.fresh_alias(name), model, key=key)
+        self.nodes.append(node)
+        return node
+
+    def aggregate(self, entry: EntryDef, model: ModelDef) -> AggScope:
+        scope = self.aggregates.get(entry.name)
+        if scope is None:
+            alias = self.fresh_alias(f"{entry.name}_agg")
+            scope = AggScope(alias, entry, DocNode(entry.name, model))
+            self.aggregates[entry.name] = scope
+        return scope
+
+    def relation(self) -> Rel:
+        """The FROM clause: the root scan, then every join in creation order."""
+        rel: Rel = self.root.scan()
+        for node in self.nodes[1:]:
+            if node.key is not None:
+                on = B.func("eq", node.column("doc_id"), node.key, dtype=T.BOOL)
+            else:
+                on = B.func("eq", node.column("doc_id"), node.parent.column(node.via), dtype=T.BOOL)
+            rel = LeftJoin(rel, node.scan(), on)
+        for agg in self.aggregates.values():
+            on = B.func("eq", Column(agg.alias, "root_id", T.STR), self.root.column("doc_id"), dtype=T.BOOL)
+            rel = LeftJoin(rel, agg.relation(), on)
+        return rel
+
+
+class AggScope(QueryScope):
+    """One `many` collection: its element scope and the aggregates read from it."""
+
+    def __init__(self, alias: str, entry: EntryDef, element: DocNode):
+        super().__init__(element)
+        self.alias = alias
+        self.entry = entry
+        self.calls: dict[AggCall, str] = {}
+
+    def add(self, call: AggCall) -> Column:
+        name = self.calls.get(call)
+        if name is None:
+            name = f"agg_{len(self.calls)}"
+            self.calls[call] = name
+        return Column(self.alias, name, call.dtype)
+
+    def relation(self) -> Aggregate:
+        aggs = tuple((name, call) for call, name in self.calls.items())
+        return Aggregate(super().relation(), self.alias, self.root.column(self.entry.on), aggs)

@@ -1,0 +1,111 @@
+"""Smart constructors for expressions that fold the trivial cases as they build.
+
+The frontend builds many error flags that are constantly FALSE; folding them
+here keeps trees small before the passes run.
+"""
+
+from __future__ import annotations
+
+from .expr import FALSE, TRUE, Case, Cast, Expr, Func, Literal
+from .types import BOOL, INT, NONE, STR, DType
+
+
+def lit(value: object, dtype: DType | None = None) -> Literal:
+    if dtype is None:
+        dtype = {bool: BOOL, int: INT, str: STR, type(None): NONE}.get(type(value))
+        if dtype is None:
+            from .types import FLOAT
+            dtype = FLOAT
+    return Literal(value, dtype)
+
+
+def is_true(e: Expr) -> bool:
+    return isinstance(e, Literal) and e.value is True
+
+
+def is_false(e: Expr) -> bool:
+    return isinstance(e, Literal) and e.value is False
+
+
+def and_(*args: Expr) -> Expr:
+    parts: list[Expr] = []
+    for a in args:
+        if is_false(a):
+            return FALSE
+        if not is_true(a) and a not in parts:
+            parts.append(a)
+    if not parts:
+        return TRUE
+    return parts[0] if len(parts) == 1 else Func("and", tuple(parts), BOOL)
+
+
+def or_(*args: Expr) -> Expr:
+    parts: list[Expr] = []
+    for a in args:
+        if is_true(a):
+            return TRUE
+        if not is_false(a) and a not in parts:
+            parts.append(a)
+    if not parts:
+        return FALSE
+    return parts[0] if len(parts) == 1 else Func("or", tuple(parts), BOOL)
+
+
+def not_(a: Expr) -> Expr:
+    if isinstance(a, Literal) and isinstance(a.value, bool):
+        return FALSE if a.value else TRUE
+    if isinstance(a, Func) and a.op == "not":
+        return a.args[0]
+    if isinstance(a, Func) and a.op == "is_null":
+        return Func("is_not_null", a.args, BOOL)
+    if isinstance(a, Func) and a.op == "is_not_null":
+        return Func("is_null", a.args, BOOL)
+    return Func("not", (a,), BOOL)
+
+
+def is_null(a: Expr) -> Expr:
+    if isinstance(a, Literal):
+        return TRUE if a.value is None else FALSE
+    return Func("is_null", (a,), BOOL)
+
+
+def is_not_null(a: Expr) -> Expr:
+    return not_(is_null(a))
+
+
+def safe(a: Expr) -> Expr:
+    """A boolean that is FALSE where SQL would give NULL."""
+    if isinstance(a, Literal) or (isinstance(a, Func) and a.op in ("is_null", "is_not_null", "not_distinct")):
+        return a
+    return Func("coalesce", (a, FALSE), BOOL)
+
+
+def func(op: str, *args: Expr, dtype: DType) -> Func:
+    return Func(op, tuple(args), dtype)
+
+
+def case(cond: Expr, then: Expr, otherwise: Expr, dtype: DType) -> Expr:
+    if is_true(cond):
+        return then
+    if is_false(cond):
+        return otherwise
+    if then == otherwise:
+        return then
+    if isinstance(otherwise, Case):
+        return Case(((cond, then),) + otherwise.whens, otherwise.default, dtype)
+    return Case(((cond, then),), otherwise, dtype)
+
+
+def null_if(cond: Expr, value: Expr) -> Expr:
+    """`value`, or NULL where `cond` holds: how an error becomes a None field."""
+    if is_false(cond):
+        return value
+    return case(cond, Literal(None, value.dtype.null()), value, value.dtype.null())
+
+
+def cast(a: Expr, dtype: DType) -> Expr:
+    if a.dtype.kind == dtype.kind:
+        return a
+    if isinstance(a, Literal) and a.value is None:
+        return Literal(None, dtype.null())
+    return Cast(a, dtype.null(a.dtype.nullable))

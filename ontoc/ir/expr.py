@@ -1,0 +1,133 @@
+"""Scalar expressions of the IR: frozen, typed nodes.
+
+Every node has a `dtype`. Operators are `Func` nodes whose `op` must be one
+of `OPS`, so the backend has a visitor for everything the frontend builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterator
+
+from .types import BOOL, DType
+
+# op name -> (min args, max args); None = unbounded
+OPS: dict[str, tuple[int, int | None]] = {
+    # arithmetic (SQL semantics: the frontend adds Python's)
+    "add": (2, 2), "sub": (2, 2), "mul": (2, 2), "div": (2, 2), "neg": (1, 1),
+    "mod": (2, 2), "power": (2, 2), "abs": (1, 1), "floor": (1, 1),
+    "round": (1, 2), "greatest": (2, None), "least": (2, None),
+    # comparison and logic
+    "eq": (2, 2), "ne": (2, 2), "lt": (2, 2), "le": (2, 2), "gt": (2, 2),
+    "ge": (2, 2), "not_distinct": (2, 2), "and": (2, None), "or": (2, None),
+    "not": (1, 1), "is_null": (1, 1), "is_not_null": (1, 1), "in": (2, None),
+    "coalesce": (2, None), "nullif": (2, 2),
+    # strings
+    "concat": (2, None), "upper": (1, 1), "lower": (1, 1),
+    "char_length": (1, 1), "substring": (3, 3), "position": (2, 2),
+    "replace": (3, 3), "regexp_replace": (3, 3), "try_cast": (1, 1),
+    # collections and records
+    "cardinality": (1, 1), "array_sort": (2, 2), "row": (1, None),
+    "empty_array": (0, 0),
+}
+
+
+class Expr:
+    """Base of scalar expressions."""
+
+    dtype: DType
+
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def walk(self) -> Iterator[Expr]:
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+
+Value = str | int | float | bool | Decimal | datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Expr):
+    value: Value
+    dtype: DType
+
+
+@dataclass(frozen=True, slots=True)
+class Column(Expr):
+    """A column of the relation aliased `relation` in the enclosing query."""
+
+    relation: str
+    name: str
+    dtype: DType
+
+
+@dataclass(frozen=True, slots=True)
+class Func(Expr):
+    op: str
+    args: tuple[Expr, ...]
+    dtype: DType
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise ValueError(f"unknown operator {self.op!r}")
+        low, high = OPS[self.op]
+        if len(self.args) < low or (high is not None and len(self.args) > high):
+            raise ValueError(f"{self.op} takes {low}..{high} arguments, got {len(self.args)}")
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class Case(Expr):
+    whens: tuple[tuple[Expr, Expr], ...]
+    default: Expr
+    dtype: DType
+
+    def children(self) -> tuple[Expr, ...]:
+        return tuple(x for pair in self.whens for x in pair) + (self.default,)
+
+
+@dataclass(frozen=True, slots=True)
+class Cast(Expr):
+    arg: Expr
+    dtype: DType
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+AGG_FUNCS = ("count", "count_distinct", "sum", "min", "max", "array_agg", "array_agg_distinct")
+
+
+@dataclass(frozen=True, slots=True)
+class AggCall(Expr):
+    """An aggregate over the rows of a group; only inside `Aggregate`."""
+
+    func: str
+    arg: Expr | None
+    where: Expr | None
+    dtype: DType
+
+    def __post_init__(self) -> None:
+        if self.func not in AGG_FUNCS:
+            raise ValueError(f"unknown aggregate {self.func!r}")
+
+    def children(self) -> tuple[Expr, ...]:
+        return tuple(x for x in (self.arg, self.where) if x is not None)
+
+
+TRUE = Literal(True, BOOL)
+FALSE = Literal(False, BOOL)
+
+
+def columns_in(expr: Expr) -> Iterator[Column]:
+    for node in expr.walk():
+        if isinstance(node, Column):
+            yield node
+

@@ -1,0 +1,32 @@
+"""A compiled view: its relational plan plus what the sink and the manifest need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .relations import Project, Scan
+from .types import DType
+
+
+@dataclass(frozen=True, slots=True)
+class ViewField:
+    name: str
+    dtype: DType
+    sort_keys: tuple[str, ...] | None = None  # dict fields a list is sorted by ("" = the values)
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPlan:
+    view: str  # class name
+    topic: str  # sink topic
+    root_model: str
+    fields: tuple[ViewField, ...]
+    rel: Project
+    file: str
+
+    def with_rel(self, rel: Project) -> ViewPlan:
+        return replace(self, rel=rel)
+
+    def scans(self) -> list[Scan]:
+        return [r for r in self.rel.walk() if isinstance(r, Scan)]

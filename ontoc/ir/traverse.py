@@ -1,0 +1,44 @@
+"""Children-first rewriting of expression and relation trees."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from .expr import AggCall, Case, Cast, Expr, Func
+from .relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+
+ExprFn = Callable[[Expr], Expr]
+
+
+def map_expr(e: Expr, fn: ExprFn) -> Expr:
+    """Rebuild `e` with `fn` applied to every node, children first."""
+    if isinstance(e, Func):
+        e = replace(e, args=tuple(map_expr(a, fn) for a in e.args))
+    elif isinstance(e, Case):
+        e = replace(e, whens=tuple((map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens),
+                    default=map_expr(e.default, fn))
+    elif isinstance(e, Cast):
+        e = replace(e, arg=map_expr(e.arg, fn))
+    elif isinstance(e, AggCall):
+        e = replace(e, arg=None if e.arg is None else map_expr(e.arg, fn),
+                    where=None if e.where is None else map_expr(e.where, fn))
+    return fn(e)
+
+
+def map_rel_exprs(rel: Rel, fn: ExprFn) -> Rel:
+    """Apply `map_expr(_, fn)` to every expression of every node of `rel`."""
+    if isinstance(rel, Scan):
+        return rel
+    if isinstance(rel, Aggregate):
+        return replace(rel, parent=map_rel_exprs(rel.parent, fn), key=map_expr(rel.key, fn),
+                       aggregates=tuple((n, map_expr(a, fn)) for n, a in rel.aggregates))
+    if isinstance(rel, LeftJoin):
+        return replace(rel, left=map_rel_exprs(rel.left, fn), right=map_rel_exprs(rel.right, fn),
+                       condition=map_expr(rel.condition, fn))
+    if isinstance(rel, Filter):
+        return replace(rel, parent=map_rel_exprs(rel.parent, fn), predicate=map_expr(rel.predicate, fn))
+    if isinstance(rel, Project):
+        return replace(rel, parent=map_rel_exprs(rel.parent, fn), key=map_expr(rel.key, fn),
+                       fields=tuple((n, map_expr(e, fn)) for n, e in rel.fields))
+    raise TypeError(rel)

@@ -1,0 +1,124 @@
+"""The semantics' reference: run the definitions' getters as plain Python.
+
+This imports and executes the user's definitions (the compiler never does)
+over the current documents, with spec section 4's rules: a getter that raises
+is None, a `where` that raises or is false drops the row. It shares only the
+input parsing (`events`) and the schema's list of fields with the compiler;
+what each getter computes comes from running its own code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from .frontend.schema import Schema
+
+
+class World:
+    """All live documents, by model name, for reference navigation."""
+
+    def __init__(self, schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]],
+                 reverse: bool = False):
+        self.schema = schema
+        self.docs: dict[str, dict[str, object]] = {}
+        for name, model in schema.models.items():
+            cls = classes[name]
+            live = documents.get(model.topic, {})
+            built = {}
+            for doc_id in sorted(live, reverse=reverse):
+                doc = cls.__new__(cls)
+                doc.doc_id, doc._world, doc._refs = doc_id, self, {}
+                for field_name, value in live[doc_id].items():
+                    if model.fields[field_name].ref:
+                        doc._refs[field_name] = value
+                    else:
+                        setattr(doc, field_name, value)
+                built[doc_id] = doc
+            self.docs[name] = built
+
+    def lookup(self, doc: object, field: str, target_id: str) -> object:
+        target = self.schema.models[type(doc).__name__].fields[field].ref
+        return self.docs[target].get(target_id)
+
+
+def import_definitions(schema: Schema, root: Path) -> dict[str, type]:
+    """Import each definitions file as a module of its package and return its classes by name."""
+    classes: dict[str, type] = {}
+    files = {d.src.path for d in list(schema.models.values()) + list(schema.views.values())
+             + list(schema.stores.values())}
+    for shown in sorted(files):
+        module = _import_file(Path(shown))
+        for name in list(schema.models) + list(schema.views) + list(schema.stores):
+            if hasattr(module, name) and isinstance(getattr(module, name), type):
+                classes.setdefault(name, getattr(module, name))
+    return classes
+
+
+def _import_file(path: Path):
+    path = path.resolve()
+    parts = [path.stem] if path.stem != "__init__" else []
+    folder = path.parent
+    while (folder / "__init__.py").exists():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return importlib.import_module(".".join(parts))
+
+
+def to_json(value: object) -> object:
+    """A getter's result as JSON: tuples and sets become lists, datetimes ISO strings."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def view_rows(schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]],
+              reverse: bool = False) -> dict[str, dict[str, dict]]:
+    """view topic -> key -> {getter: JSON value} for every live view row.
+
+    `reverse=True` iterates `many` collections in the opposite order, so a
+    caller can tell results that depend on the (unspecified) order.
+    """
+    world = World(schema, classes, documents, reverse)
+    out: dict[str, dict[str, dict]] = {}
+    for view_name, view in schema.views.items():
+        cls = classes[view_name]
+        store_cls = classes[view.store.name]
+        getters = [n for n, m in view.methods.items() if m.kind == "getter"]
+        where = view.where
+        rows = {}
+        for root_id, root in world.docs[view.store.root.model].items():
+            store = store_cls.__new__(store_cls)
+            for entry in view.store.entries.values():
+                setattr(store, entry.name, _entry_value(world, store, store_cls, entry, root, root_id))
+            instance = cls(store)
+            if where is not None and not getattr(instance, where):
+                continue
+            rows[root_id] = {name: to_json(getattr(instance, name)) for name in getters}
+        out[view.topic] = rows
+    return out
+
+
+def _entry_value(world: World, store, store_cls, entry, root, root_id):
+    if entry.kind == "root":
+        return root
+    if entry.kind == "many":
+        return [d for d in world.docs[entry.model].values() if d._refs.get(entry.on) == root_id]
+    key = getattr(store_cls, entry.name).key
+    try:
+        doc_id = key(store)
+    except Exception:
+        return None
+    return world.docs[entry.model].get(doc_id) if isinstance(doc_id, str) else None
+

@@ -1,0 +1,17 @@
+"""Rewrites of view plans, one module each, applied in the order of `PASSES`."""
+
+from __future__ import annotations
+
+from ..ir.plan import ViewPlan
+from .fold_constants import fold_constants
+from .prune_aggregates import prune_aggregates
+from .prune_columns import prune_columns
+from .prune_joins import prune_joins
+
+PASSES = (fold_constants, prune_aggregates, prune_joins, prune_columns)
+
+
+def optimize(plan: ViewPlan) -> ViewPlan:
+    for rewrite in PASSES:
+        plan = rewrite(plan)
+    return plan

@@ -1,0 +1,66 @@
+"""The compiler's stages in order: definitions -> schema -> plans -> passes -> Flink SQL files."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backend.flink.artifacts import manifest, view_sql_file
+from .frontend import build_plans
+from .frontend.schema import Schema, load_schema
+from .ir.plan import ViewPlan
+from .passes import optimize
+
+
+@dataclass
+class Compiled:
+    schema: Schema
+    plans: list[ViewPlan]
+    files: dict[str, str]  # file name -> content
+    seconds: float
+
+
+def definition_packages(path: Path) -> list[tuple[str, Path]]:
+    """The definitions packages under `path`: itself if it holds .py files, else each sub-folder that does.
+
+    Each package compiles on its own (class names need only be unique within
+    one), into a sub-folder of the output named after it.
+    """
+    path = Path(path)
+    if path.is_file() or any(path.glob("*.py")):
+        return [("", path)]
+    return [(sub.name, sub) for sub in sorted(path.iterdir())
+            if sub.is_dir() and not sub.name.startswith((".", "_")) and any(sub.rglob("*.py"))]
+
+
+def compile_definitions(path: Path | str) -> Compiled:
+    started = time.perf_counter()
+    schema = load_schema(Path(path))
+    plans = [optimize(p) for p in build_plans(schema)]
+    files = {f"{p.topic}.sql": view_sql_file(p) for p in plans}
+    files["manifest.json"] = manifest(plans, files)
+    return Compiled(schema, plans, files, time.perf_counter() - started)
+
+
+def write_files(compiled: Compiled, out: Path) -> list[str]:
+    """Write the output folder; return the names written. Stale `.sql` files are removed."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.sql"):
+        if stale.name not in compiled.files:
+            stale.unlink()
+    for name, text in compiled.files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return sorted(compiled.files)
+
+
+def stale_files(compiled: Compiled, out: Path) -> list[str]:
+    """Files of `out` that differ from what the definitions compile to (missing and extra included)."""
+    names = set(compiled.files) | {p.name for p in out.glob("*.sql")} | (
+        {"manifest.json"} if (out / "manifest.json").exists() else set())
+    stale = []
+    for name in sorted(names):
+        path = out / name
+        if name not in compiled.files or not path.exists() or path.read_text(encoding="utf-8") != compiled.files[name]:
+            stale.append(name)
+    return stale

@@ -1,0 +1,1 @@
+"""Runtimes that execute compiled ontoc views (embedded Flink for ``--local``)."""

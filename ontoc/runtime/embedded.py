@@ -1,0 +1,68 @@
+"""`ontoc run --local`: compiled views over change-event files on an embedded Flink."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from ..backend.flink.artifacts import select_sql
+from ..backend.flink.ddl import merged_sources
+from ..backend.flink.emit import type_text
+from ..events import Event, InvalidEvent, read_events
+from ..pipeline import Compiled
+from .local import SourceTable, ViewQuery, run_local
+
+
+@dataclass
+class LocalRun:
+    views: dict[str, dict[str, dict]]  # view topic -> key -> getter values
+    invalid: list[InvalidEvent]
+    events: int
+
+
+def source_tables(compiled: Compiled, events: list[Event]) -> list[SourceTable]:
+    """One upsert source per topic the views read, with only the columns they read."""
+    tables = []
+    for scan in merged_sources(compiled.plans):
+        names = [c for c, _ in scan.columns]
+        rows = tuple(
+            (e.doc_id, None if e.document is None else tuple(
+                e.doc_id if c == "doc_id" else e.document[c] for c in names))
+            for e in events if e.topic == scan.table)
+        tables.append(SourceTable(scan.table, tuple((c, type_text(t)) for c, t in scan.columns), rows))
+    return tables
+
+
+def run_compiled(compiled: Compiled, events: list[Event],
+                 progress: Callable[[str], None] | None = None) -> dict[str, dict[str, dict]]:
+    """Final state of every view after the events, as `{topic: {key: {field: value}}}`."""
+    queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
+    result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True)
+    return {topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
+            for topic, rows in result.items()}
+
+
+def run_folder(compiled: Compiled, input_dir: Path, output_dir: Path,
+               progress: Callable[[str], None] | None = None) -> LocalRun:
+    models = list(compiled.schema.models.values())
+    events, invalid = read_events(models, input_dir)
+    say = progress or (lambda _m: None)
+    for bad in invalid:
+        say(str(bad))
+    say(f"read {len(events)} events from {input_dir} ({len(invalid)} invalid, skipped)")
+    views = run_compiled(compiled, events, progress)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for topic, rows in views.items():
+        with (output_dir / f"{topic}.jsonl").open("w", encoding="utf-8") as out:
+            for key in sorted(rows):
+                out.write(json.dumps({"key": key, "value": rows[key]}, default=_json_default) + "\n")
+    return LocalRun(views, invalid, len(events))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

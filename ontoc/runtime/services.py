@@ -1,0 +1,875 @@
+"""Local services for development and tests: a Kafka broker and a Flink cluster.
+
+Everything lives under one state folder (default `.state/` in the cwd):
+
+    <state>/kafka/   server.properties, log4j2.properties, data/, logs/,
+                     kafka.pid, kafka.json
+    <state>/flink/   conf/config.yaml (Flink 2.x format), lib/ (PyFlink's jars,
+                     flink-python and the Kafka connector, as symlinks), log/,
+                     tmp/, checkpoints/, savepoints/, run/ (Flink's own pid files),
+                     jobmanager.pid, jobmanager.json, taskmanager.pid, taskmanager.json
+
+* Kafka 4.x, single node in KRaft mode (broker and controller in one JVM),
+  listening on 127.0.0.1 only, topics created on first use, -Xmx512m.
+* Flink from the distribution bundled in the `apache-flink` wheel (the
+  installed package is never modified): one JobManager and one TaskManager
+  with 2 slots, every socket bound to 127.0.0.1, Python UDF workers run with
+  this interpreter.
+
+Processes are started in their own session (they outlive the `ontoc dev up`
+that started them) and found again through the pid files; a pid only counts
+when its command line names this state folder, so a recycled pid is never
+stopped by mistake.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .jars import JarPaths, JarsError, ensure_jars
+
+HOST = "127.0.0.1"
+DEFAULT_STATE_DIR = Path(".state")
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_FLINK_PORT = 8081
+DEFAULT_FLINK_RPC_PORT = 6123
+MIN_JAVA = 17
+
+KAFKA_HEAP = "512m"
+JOBMANAGER_MEMORY = "1024m"
+TASKMANAGER_MEMORY = "2048m"
+TASK_SLOTS = 2
+
+KAFKA_READY_TIMEOUT = 90.0
+FLINK_READY_TIMEOUT = 150.0
+KAFKA_STOP_TIMEOUT = 30.0
+FLINK_STOP_TIMEOUT = 20.0
+
+Progress = Callable[[str], object]
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started or stopped.
+
+    `str(err)` is one line; `details` holds the log tail, if any.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+# --------------------------------------------------------------------------
+# Layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def kafka(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def kafka_data(self) -> Path:
+        return self.kafka / "data"
+
+    @property
+    def kafka_logs(self) -> Path:
+        return self.kafka / "logs"
+
+    @property
+    def kafka_props(self) -> Path:
+        return self.kafka / "server.properties"
+
+    @property
+    def kafka_log4j(self) -> Path:
+        return self.kafka / "log4j2.properties"
+
+    @property
+    def flink(self) -> Path:
+        return self.root / "flink"
+
+    @property
+    def flink_conf(self) -> Path:
+        return self.flink / "conf"
+
+    @property
+    def flink_lib(self) -> Path:
+        return self.flink / "lib"
+
+    @property
+    def flink_log(self) -> Path:
+        return self.flink / "log"
+
+    @property
+    def flink_tmp(self) -> Path:
+        return self.flink / "tmp"
+
+    @property
+    def flink_run(self) -> Path:
+        return self.flink / "run"
+
+    def pid_file(self, service: str) -> Path:
+        return self._dir(service) / f"{service}.pid"
+
+    def info_file(self, service: str) -> Path:
+        return self._dir(service) / f"{service}.json"
+
+    def launcher_out(self, service: str) -> Path:
+        """stdout/stderr of the launched command (Kafka's console; Flink's scripts)."""
+        logs = self.kafka_logs if service == "kafka" else self.flink_log
+        return logs / f"{service}.out"
+
+    def marker(self, service: str) -> str:
+        """A string found in the service's command line, and in no other's."""
+        return str(self.kafka_props) if service == "kafka" else f"io.tmp.dirs={self.flink_tmp}"
+
+    def _dir(self, service: str) -> Path:
+        return self.kafka if service == "kafka" else self.flink
+
+
+SERVICES = ("kafka", "jobmanager", "taskmanager")
+
+
+def _layout(state_dir: Path | str | None) -> Layout:
+    return Layout(Path(state_dir if state_dir is not None else DEFAULT_STATE_DIR).resolve())
+
+
+# --------------------------------------------------------------------------
+# Public API
+
+
+def up(
+    state_dir: Path | str | None = None,
+    kafka_port: int = DEFAULT_KAFKA_PORT,
+    flink_port: int = DEFAULT_FLINK_PORT,
+    progress: Progress = print,
+    *,
+    kafka_controller_port: int | None = None,
+    flink_rpc_port: int = DEFAULT_FLINK_RPC_PORT,
+    jars: JarPaths | None = None,
+    python_executable: str | None = None,
+    timeout: float | None = None,
+) -> dict:
+    """Start whatever of Kafka / JobManager / TaskManager is not running and
+    wait until each answers. Returns `status(state_dir)`.
+
+    The Kafka controller listens on `kafka_controller_port` (default
+    `kafka_port + 1`). On failure, the processes this call started are
+    stopped again and `ServiceError` is raised with the log tail.
+    """
+    lay = _layout(state_dir)
+    controller_port = kafka_controller_port or kafka_port + 1
+    ports = {
+        "--kafka-port": kafka_port,
+        "--kafka-controller-port": controller_port,
+        "--flink-port": flink_port,
+        "--flink-rpc-port": flink_rpc_port,
+    }
+    if len(set(ports.values())) != len(ports):
+        raise ServiceError(f"the ports must all differ: {_fmt_ports(ports)}")
+
+    java, java_home = find_java()
+    try:
+        jars = jars or ensure_jars(progress=progress)
+    except JarsError as e:
+        raise ServiceError(str(e).splitlines()[0], "\n".join(str(e).splitlines()[1:])) from e
+
+    running = {s: _running_pid(lay, s) for s in SERVICES}
+    for s, pid in running.items():
+        if pid:
+            progress(f"{s} already running (pid {pid}{_addr_suffix(lay, s)})")
+
+    needed: dict[str, int] = {}
+    if not running["kafka"]:
+        needed["--kafka-port"] = kafka_port
+        needed["--kafka-controller-port"] = controller_port
+    if not running["jobmanager"]:
+        needed["--flink-port"] = flink_port
+        needed["--flink-rpc-port"] = flink_rpc_port
+    for flag, port in needed.items():
+        if not port_free(port):
+            what = " (Kafka controller)" if flag == "--kafka-controller-port" else (
+                " (Flink RPC)" if flag == "--flink-rpc-port" else "")
+            raise ServiceError(
+                f"port {port} on {HOST}{what} is in use by another process; "
+                f"stop it or pass {flag}"
+            )
+
+    if running["jobmanager"]:
+        # The TaskManager must use the running JobManager's ports.
+        info = _read_info(lay, "jobmanager")
+        flink_port = info.get("port", flink_port)
+        flink_rpc_port = info.get("rpc_port", flink_rpc_port)
+    if running["kafka"]:
+        kafka_port = _read_info(lay, "kafka").get("port", kafka_port)
+
+    started: list[str] = []
+    t0 = time.monotonic()
+    try:
+        if not running["jobmanager"] or not running["taskmanager"]:
+            _prepare_flink(lay, jars, flink_port, flink_rpc_port,
+                           python_executable or sys.executable)
+        if not running["jobmanager"]:
+            _start_jobmanager(lay, java_home, flink_port, flink_rpc_port)
+            started.append("jobmanager")
+        if not running["taskmanager"]:
+            _start_taskmanager(lay, java_home)
+            started.append("taskmanager")
+        if not running["kafka"]:
+            _prepare_kafka(lay, kafka_port, controller_port)
+            _format_kafka(lay, java, jars, progress)
+            _start_kafka(lay, java, jars, kafka_port, controller_port)
+            started.append("kafka")
+        if "kafka" in started:
+            _wait_kafka(lay, kafka_port, timeout or KAFKA_READY_TIMEOUT)
+            progress(f"kafka ready on {HOST}:{kafka_port} "
+                     f"(pid {_read_pid(lay, 'kafka')}, {time.monotonic() - t0:.1f}s)")
+        if started and set(started) & {"jobmanager", "taskmanager"}:
+            tm_id = _read_info(lay, "taskmanager").get("resource_id")
+            _wait_flink(lay, flink_port, tm_id, timeout or FLINK_READY_TIMEOUT)
+            progress(f"flink ready on http://{HOST}:{flink_port} "
+                     f"(jobmanager pid {_read_pid(lay, 'jobmanager')}, "
+                     f"taskmanager pid {_read_pid(lay, 'taskmanager')}, "
+                     f"{time.monotonic() - t0:.1f}s)")
+    except BaseException:
+        for s in reversed(started):
+            pid = _running_pid(lay, s)
+            if pid:
+                _stop_pid(pid, 10.0)
+            _clear(lay, s)
+        raise
+    return status(lay.root)
+
+
+def down(state_dir: Path | str | None = None, progress: Progress = print) -> dict:
+    """Stop the services (SIGTERM, then SIGKILL after a grace period).
+    Returns {service: pid or None} of what was running."""
+    lay = _layout(state_dir)
+    pids = {s: _running_pid(lay, s) for s in SERVICES}
+    # Flink first (its jobs may still talk to Kafka), both Flink processes at once.
+    for group, grace in ((("taskmanager", "jobmanager"), FLINK_STOP_TIMEOUT),
+                         (("kafka",), KAFKA_STOP_TIMEOUT)):
+        live = [(s, pids[s]) for s in group if pids[s]]
+        for _, pid in live:
+            _signal(pid, signal.SIGTERM)
+        for s, pid in live:
+            how = _stop_pid(pid, grace, already_signalled=True)
+            progress(f"stopped {s} (pid {pid}{', killed' if how == 'killed' else ''})")
+        for s in group:
+            if not pids[s] and lay.pid_file(s).exists():
+                progress(f"{s} was not running (removed a stale pid file)")
+            _clear(lay, s)
+    if not any(pids.values()):
+        progress(f"nothing was running under {lay.root}")
+    return pids
+
+
+def status(state_dir: Path | str | None = None) -> dict:
+    """{service: {status: running|stopped, pid, address, rss_mb, log}} for
+    kafka, jobmanager and taskmanager, plus `state_dir`."""
+    lay = _layout(state_dir)
+    out: dict = {"state_dir": str(lay.root)}
+    for s in SERVICES:
+        pid = _running_pid(lay, s)
+        info = _read_info(lay, s)
+        if s == "kafka":
+            addr = f"{HOST}:{info['port']}" if "port" in info else None
+        elif s == "jobmanager":
+            addr = f"http://{HOST}:{info['port']}" if "port" in info else None
+        else:
+            addr = info.get("resource_id")
+        out[s] = {
+            "status": "running" if pid else "stopped",
+            "pid": pid,
+            "address": addr,
+            "rss_mb": _rss_mb(pid) if pid else None,
+            "log": str(_main_log(lay, s)) if _main_log(lay, s) else None,
+        }
+    return out
+
+
+def kill_taskmanager(state_dir: Path | str | None = None) -> int:
+    """SIGKILL the TaskManager (and its Python workers): a crash, not a stop.
+    Returns the killed pid."""
+    lay = _layout(state_dir)
+    pid = _running_pid(lay, "taskmanager")
+    if not pid:
+        raise ServiceError(f"no TaskManager is running under {lay.root}")
+    _signal(pid, signal.SIGKILL, group=True)
+    _wait_dead(pid, 10.0)
+    lay.pid_file("taskmanager").unlink(missing_ok=True)
+    return pid
+
+
+def start_taskmanager(
+    state_dir: Path | str | None = None,
+    *,
+    timeout: float | None = None,
+    progress: Progress = lambda _m: None,
+) -> int:
+    """Start a TaskManager for the running JobManager (after kill_taskmanager)
+    and wait until it has registered. Returns its pid (the running one's if
+    there is one already)."""
+    lay = _layout(state_dir)
+    pid = _running_pid(lay, "taskmanager")
+    if pid:
+        return pid
+    if not _running_pid(lay, "jobmanager"):
+        raise ServiceError(f"no JobManager is running under {lay.root}; run `ontoc dev up`")
+    _, java_home = find_java()
+    port = _read_info(lay, "jobmanager")["port"]
+    pid = _start_taskmanager(lay, java_home)
+    try:
+        _wait_flink(lay, port, _read_info(lay, "taskmanager")["resource_id"],
+                    timeout or FLINK_READY_TIMEOUT)
+    except BaseException:
+        _stop_pid(pid, 10.0)
+        _clear(lay, "taskmanager")
+        raise
+    progress(f"taskmanager registered (pid {pid})")
+    return pid
+
+
+# --------------------------------------------------------------------------
+# Java and ports
+
+
+def find_java() -> tuple[str, str]:
+    """(java executable, JAVA_HOME) of a Java >= 17, from $JAVA_HOME or PATH."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):
+        where = f"$JAVA_HOME/bin/java ({java})" if home else "java on PATH"
+        raise ServiceError(
+            f"Java {MIN_JAVA}+ is required but {where} was not found; install it "
+            f"(e.g. `apt-get install openjdk-17-jre-headless`) or set JAVA_HOME"
+        )
+    try:
+        proc = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ServiceError(f"could not run {java} -version: {e}") from e
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + proc.stdout)
+    if not m:
+        raise ServiceError(f"could not read the Java version from `{java} -version`")
+    major = int(m.group(1))
+    if major == 1 and m.group(2):  # "1.8.0_392"
+        major = int(m.group(2))
+    if major < MIN_JAVA:
+        raise ServiceError(
+            f"Java {MIN_JAVA}+ is required (Kafka 4 and Flink 2), but {java} is Java {major}; "
+            f"install a newer JDK or point JAVA_HOME at one"
+        )
+    real = Path(java).resolve()
+    return java, str(real.parent.parent)
+
+
+def port_free(port: int, host: str = HOST) -> bool:
+    """True when a server could bind host:port now (a listener on 0.0.0.0
+    or on host makes it taken; TIME_WAIT leftovers do not)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def _fmt_ports(ports: dict[str, int]) -> str:
+    return ", ".join(f"{k.lstrip('-')} {v}" for k, v in ports.items())
+
+
+# --------------------------------------------------------------------------
+# Kafka
+
+
+def _prepare_kafka(lay: Layout, port: int, controller_port: int) -> None:
+    for d in (lay.kafka, lay.kafka_data, lay.kafka_logs):
+        d.mkdir(parents=True, exist_ok=True)
+    props = {
+        # Single node, KRaft: broker and controller in one process.
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{HOST}:{controller_port}",
+        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(lay.kafka_data),
+        # One broker: every internal topic has one replica.
+        "auto.create.topics.enable": "true",
+        "num.partitions": "1",
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # Flink's exactly-once Kafka sink asks for 1 h transactions.
+        "transaction.max.timeout.ms": "3600000",
+        # Small machine.
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "num.recovery.threads.per.data.dir": "1",
+    }
+    lay.kafka_props.write_text(
+        "# Written by ontoc (ontoc/runtime/services.py) on each `up`.\n"
+        + "".join(f"{k}={v}\n" for k, v in props.items())
+    )
+    lay.kafka_log4j.write_text(
+        "status = warn\n"
+        "appender.file.type = RollingFile\n"
+        "appender.file.name = file\n"
+        "appender.file.fileName = ${sys:kafka.logs.dir}/server.log\n"
+        "appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i\n"
+        "appender.file.layout.type = PatternLayout\n"
+        "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+        "appender.file.policies.type = Policies\n"
+        "appender.file.policies.size.type = SizeBasedTriggeringPolicy\n"
+        "appender.file.policies.size.size = 50MB\n"
+        "appender.file.strategy.type = DefaultRolloverStrategy\n"
+        "appender.file.strategy.max = 3\n"
+        "rootLogger.level = INFO\n"
+        "rootLogger.appenderRef.file.ref = file\n"
+        "logger.kafka.name = kafka\nlogger.kafka.level = INFO\n"
+        "logger.request.name = kafka.request.logger\nlogger.request.level = WARN\n"
+    )
+
+
+def _kafka_java_base(lay: Layout, java: str, jars: JarPaths, heap: str) -> list[str]:
+    return [
+        java, f"-Xmx{heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={lay.kafka_logs}",
+        f"-Dlog4j2.configurationFile=file:{lay.kafka_log4j}",
+        "-cp", jars.kafka_classpath,
+    ]
+
+
+def _format_kafka(lay: Layout, java: str, jars: JarPaths, progress: Progress) -> None:
+    if (lay.kafka_data / "meta.properties").exists():
+        return
+    cluster_id = _kafka_cluster_id()
+    cmd = _kafka_java_base(lay, java, jars, "256m") + [
+        "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(lay.kafka_props),
+    ]
+    progress(f"formatting Kafka storage in {lay.kafka_data}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise ServiceError(
+            f"formatting Kafka's storage failed (exit {proc.returncode})",
+            _tail_text((proc.stdout + proc.stderr).splitlines(), "kafka.tools.StorageTool"),
+        )
+
+
+def _kafka_cluster_id() -> str:
+    """Kafka's Uuid text form: 22 url-safe base64 characters, not starting with '-'."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
+def _start_kafka(lay: Layout, java: str, jars: JarPaths, port: int, controller_port: int) -> int:
+    cmd = _kafka_java_base(lay, java, jars, KAFKA_HEAP) + ["kafka.Kafka", str(lay.kafka_props)]
+    pid = _spawn(cmd, lay.launcher_out("kafka"), os.environ.copy(), lay.kafka)
+    _write_pid(lay, "kafka", pid, {"port": port, "controller_port": controller_port})
+    return pid
+
+
+def _wait_kafka(lay: Layout, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _check_alive(lay, "kafka")
+        if _listening(port) and _kafka_answers(port):
+            return
+        time.sleep(0.5)
+    raise ServiceError(
+        f"Kafka did not answer on {HOST}:{port} within {timeout:.0f}s",
+        _log_tail(lay, "kafka"),
+    )
+
+
+def _kafka_answers(port: int) -> bool:
+    from kafka import KafkaAdminClient  # imported late: `status` and `down` do not need it
+
+    with _quiet("kafka"):
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=f"{HOST}:{port}", client_id="ontoc-dev-up",
+                request_timeout_ms=5000,
+            )
+        except Exception:
+            return False
+        try:
+            return bool(admin.describe_cluster().get("brokers"))
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                admin.close()
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """kafka-python logs every refused connection while the broker boots."""
+    log = logging.getLogger(logger_name)
+    old = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+# --------------------------------------------------------------------------
+# Flink
+
+
+def pyflink_home() -> Path:
+    spec = importlib.util.find_spec("pyflink")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError("PyFlink is not installed (pip install apache-flink)")
+    home = Path(list(spec.submodule_search_locations)[0])
+    if not (home / "bin" / "jobmanager.sh").is_file():
+        raise ServiceError(f"PyFlink at {home} has no bundled Flink distribution (bin/)")
+    return home
+
+
+def _prepare_flink(
+    lay: Layout, jars: JarPaths, port: int, rpc_port: int, python: str
+) -> None:
+    home = pyflink_home()
+    for d in (lay.flink, lay.flink_conf, lay.flink_log, lay.flink_tmp, lay.flink_run,
+              lay.flink / "checkpoints", lay.flink / "savepoints"):
+        d.mkdir(parents=True, exist_ok=True)
+
+    # lib/: PyFlink's lib, plus flink-python (opt/) for Python UDFs, plus the
+    # Kafka connector, as symlinks (the wheel is left untouched). Synced in
+    # place: a running JobManager may still open jars from it.
+    lay.flink_lib.mkdir(exist_ok=True)
+    jars_in = list((home / "lib").glob("*.jar")) + list((home / "opt").glob("flink-python*.jar"))
+    jars_in.append(jars.flink_connector_jar)
+    wanted = {jar.name: jar.resolve() for jar in jars_in}
+    for link in lay.flink_lib.iterdir():
+        if link.name not in wanted or not link.is_symlink() or link.resolve() != wanted[link.name]:
+            link.unlink()
+    for name, target in wanted.items():
+        if not (lay.flink_lib / name).is_symlink():
+            (lay.flink_lib / name).symlink_to(target)
+
+    # Logging configs: copied once, so they can be tweaked.
+    for f in (home / "conf").iterdir():
+        if f.name.startswith(("log4j", "logback")) and not (lay.flink_conf / f.name).exists():
+            shutil.copy(f, lay.flink_conf / f.name)
+
+    conf = {
+        "jobmanager.rpc.address": HOST,
+        "jobmanager.rpc.port": rpc_port,
+        "jobmanager.bind-host": HOST,
+        "jobmanager.memory.process.size": JOBMANAGER_MEMORY,
+        "jobmanager.execution.failover-strategy": "region",
+        "taskmanager.host": HOST,
+        "taskmanager.bind-host": HOST,
+        "taskmanager.numberOfTaskSlots": TASK_SLOTS,
+        "taskmanager.memory.process.size": TASKMANAGER_MEMORY,
+        "parallelism.default": 1,
+        "rest.address": HOST,
+        "rest.bind-address": HOST,
+        "rest.port": port,
+        "io.tmp.dirs": str(lay.flink_tmp),
+        "web.tmpdir": str(lay.flink_tmp / "web"),
+        "execution.checkpointing.dir": (lay.flink / "checkpoints").as_uri(),
+        "execution.checkpointing.savepoint-dir": (lay.flink / "savepoints").as_uri(),
+        # A killed TaskManager is noticed within seconds (failed heartbeat RPCs);
+        # a hung one after 30 s instead of 50. Restart strategies stay Flink's
+        # defaults: each job sets its own.
+        "heartbeat.interval": 3000,
+        "heartbeat.timeout": 30000,
+        "python.executable": python,
+        "python.client.executable": python,
+        "env.pid.dir": str(lay.flink_run),
+        "env.log.dir": str(lay.flink_log),
+        "env.stdout-err.redirect-to-file": "true",
+        "env.java.opts.all": _flink_java_opts(home),
+    }
+    lay.flink_conf.joinpath("config.yaml").write_text(
+        "# Written by ontoc (ontoc/runtime/services.py) on each `up`.\n"
+        + "".join(f"{k}: {json.dumps(v)}\n" for k, v in conf.items())
+    )
+
+
+def _flink_java_opts(home: Path) -> str:
+    """The --add-opens list of the bundled config.yaml (Flink needs it on Java 17)."""
+    text = (home / "conf" / "config.yaml").read_text()
+    m = re.search(r"^\s+all:\s*(--add-\S.*)$", text, re.MULTILINE)
+    return m.group(1).strip() if m else ""
+
+
+def _flink_env(lay: Layout, java_home: str) -> dict[str, str]:
+    env = os.environ.copy()
+    for k in ("FLINK_HOME", "_FLINK_HOME_DETERMINED", "FLINK_OPT_DIR", "FLINK_PLUGINS_DIR",
+              "FLINK_ENV_JAVA_OPTS", "FLINK_BIN_DIR", "JVM_ARGS"):
+        env.pop(k, None)
+    env.update(
+        JAVA_HOME=java_home,
+        FLINK_CONF_DIR=str(lay.flink_conf),
+        FLINK_LIB_DIR=str(lay.flink_lib),
+        FLINK_LOG_DIR=str(lay.flink_log),
+        FLINK_PID_DIR=str(lay.flink_run),
+        FLINK_IDENT_STRING="ontoc",
+    )
+    return env
+
+
+def _start_jobmanager(lay: Layout, java_home: str, port: int, rpc_port: int) -> int:
+    script = pyflink_home() / "bin" / "jobmanager.sh"
+    # The -D repeats config.yaml; it puts the state folder on the command line.
+    cmd = ["bash", str(script), "start-foreground", "-D", lay.marker("jobmanager")]
+    pid = _spawn(cmd, lay.launcher_out("jobmanager"), _flink_env(lay, java_home), lay.flink)
+    _write_pid(lay, "jobmanager", pid, {"port": port, "rpc_port": rpc_port})
+    return pid
+
+
+def _start_taskmanager(lay: Layout, java_home: str) -> int:
+    script = pyflink_home() / "bin" / "taskmanager.sh"
+    resource_id = f"ontoc-tm-{int(time.time() * 1000)}"
+    cmd = ["bash", str(script), "start-foreground",
+           "-D", lay.marker("taskmanager"), "-D", f"taskmanager.resource-id={resource_id}"]
+    pid = _spawn(cmd, lay.launcher_out("taskmanager"), _flink_env(lay, java_home), lay.flink)
+    _write_pid(lay, "taskmanager", pid, {"resource_id": resource_id})
+    return pid
+
+
+def _wait_flink(lay: Layout, port: int, tm_id: str | None, timeout: float) -> None:
+    """Until the REST API answers and shows the TaskManager `tm_id` with slots."""
+    deadline = time.monotonic() + timeout
+    seen_rest = False
+    while time.monotonic() < deadline:
+        _check_alive(lay, "jobmanager")
+        _check_alive(lay, "taskmanager")
+        overview = _get_json(port, "/overview")
+        if overview is not None:
+            seen_rest = True
+            if overview.get("taskmanagers", 0) >= 1 and overview.get("slots-total", 0) >= 1:
+                tms = (_get_json(port, "/taskmanagers") or {}).get("taskmanagers", [])
+                if tm_id is None or any(t.get("id") == tm_id for t in tms):
+                    return
+        time.sleep(0.5)
+    who = "taskmanager" if seen_rest else "jobmanager"
+    what = ("no TaskManager registered with the JobManager" if seen_rest
+            else f"Flink's REST API did not answer on http://{HOST}:{port}")
+    raise ServiceError(f"{what} within {timeout:.0f}s", _log_tail(lay, who))
+
+
+def _get_json(port: int, path: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=3) as r:
+            return json.load(r)
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+# --------------------------------------------------------------------------
+# Processes and pid files
+
+
+def _spawn(cmd: list[str], out: Path, env: dict[str, str], cwd: Path) -> int:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "ab") as f:
+        f.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+        f.flush()
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+            env=env, cwd=cwd, start_new_session=True, close_fds=True,
+        )
+    return proc.pid
+
+
+def _write_pid(lay: Layout, service: str, pid: int, info: dict) -> None:
+    lay.pid_file(service).write_text(f"{pid}\n")
+    lay.info_file(service).write_text(
+        json.dumps({"pid": pid, "started_at": time.time(), **info}, indent=2) + "\n"
+    )
+
+
+def _read_pid(lay: Layout, service: str) -> int | None:
+    try:
+        return int(lay.pid_file(service).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_info(lay: Layout, service: str) -> dict:
+    try:
+        return json.loads(lay.info_file(service).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _clear(lay: Layout, service: str) -> None:
+    lay.pid_file(service).unlink(missing_ok=True)
+
+
+def _running_pid(lay: Layout, service: str) -> int | None:
+    pid = _read_pid(lay, service)
+    if pid and _alive(pid):
+        cmd = _cmdline(pid)
+        if lay.marker(service) in cmd and any(t in cmd for t in _TOKENS[service]):
+            return pid
+    return None
+
+
+# Before `exec` the Flink process is bash running the script; after, java.
+_TOKENS = {
+    "kafka": ("kafka.Kafka",),
+    "jobmanager": ("jobmanager.sh", "StandaloneSessionClusterEntrypoint"),
+    "taskmanager": ("taskmanager.sh", "TaskManagerRunner"),
+}
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _signal(pid: int, sig: int, group: bool = False) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group and os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def _wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+def _stop_pid(pid: int, grace: float, already_signalled: bool = False) -> str:
+    """SIGTERM, wait `grace` seconds, then SIGKILL the process group."""
+    if not already_signalled:
+        _signal(pid, signal.SIGTERM)
+    if _wait_dead(pid, grace):
+        how = "stopped"
+    else:
+        _signal(pid, signal.SIGKILL, group=True)
+        _wait_dead(pid, 10.0)
+        how = "killed"
+    # Leftover children in its group (e.g. Python UDF workers).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    return how
+
+
+def _check_alive(lay: Layout, service: str) -> None:
+    pid = _read_pid(lay, service)
+    if pid and not _alive(pid):
+        raise ServiceError(f"{service} exited during startup (pid {pid})", _log_tail(lay, service))
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _addr_suffix(lay: Layout, service: str) -> str:
+    info = _read_info(lay, service)
+    if service == "kafka" and "port" in info:
+        return f", {HOST}:{info['port']}"
+    if service == "jobmanager" and "port" in info:
+        return f", http://{HOST}:{info['port']}"
+    return ""
+
+
+# --------------------------------------------------------------------------
+# Logs
+
+
+_FLINK_ENTRY = {"jobmanager": "standalonesession", "taskmanager": "taskexecutor"}
+
+
+def _main_log(lay: Layout, service: str) -> Path | None:
+    if service == "kafka":
+        p = lay.kafka_logs / "server.log"
+        return p if p.exists() else None
+    logs = sorted(lay.flink_log.glob(f"flink-*-{_FLINK_ENTRY[service]}-*.log"),
+                  key=lambda p: p.stat().st_mtime)
+    return logs[-1] if logs else None
+
+
+def _log_tail(lay: Layout, service: str, lines: int = 30) -> str:
+    """The last lines of the service's log files that say anything."""
+    files: list[Path] = []
+    main = _main_log(lay, service)
+    if main:
+        files.append(main)
+        if service != "kafka":
+            files += [main.with_suffix(".err"), main.with_suffix(".out")]
+    files.append(lay.launcher_out(service))
+    parts = []
+    for f in files:
+        try:
+            text = f.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        if any(t.strip() for t in text):
+            parts.append(_tail_text(text, str(f), lines))
+    return "\n".join(parts)
+
+
+def _tail_text(text: list[str], title: str, lines: int = 30) -> str:
+    return f"==> {title} (last {min(lines, len(text))} lines) <==\n" + "\n".join(text[-lines:])

@@ -1,0 +1,18 @@
+"""Shared fixtures: definitions compiled once, the embedded Flink JVM started once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFINITIONS = ROOT / "definitions"
+
+
+@pytest.fixture(scope="session")
+def compiled_packages():
+    """Every definitions package, compiled once per session."""
+    from ontoc.pipeline import compile_definitions, definition_packages
+
+    return {name: compile_definitions(path) for name, path in definition_packages(DEFINITIONS)}

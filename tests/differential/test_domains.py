@@ -1,0 +1,73 @@
+"""Differential tests: `ontoc run --local` on the embedded Flink against the Python oracle.
+
+Hypothesis draws random documents and random sequences of inserts, updates
+and deletes; each example batches several independent scenarios (ids
+prefixed per scenario) into one Flink job, so the JVM and job start are paid
+once per example, not per scenario.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from ontoc.events import final_documents, read_events
+from ontoc.oracle import import_definitions, view_rows
+from ontoc.pipeline import compile_definitions
+from ontoc.runtime.embedded import run_folder
+
+from ..conftest import DEFINITIONS
+from ..support.compare import diff_views
+from ..support.strategies import EventStrategies, write_events
+
+DOMAINS = ["meeting_room", "shop", "library", "sensors"]
+EXAMPLES = int(os.environ.get("ONTOC_DIFF_EXAMPLES", "3"))
+SCENARIOS = int(os.environ.get("ONTOC_DIFF_SCENARIOS", "12"))
+
+pytestmark = pytest.mark.flink
+
+
+def check_domain(name: str, events: list) -> None:
+    compiled = compile_definitions(DEFINITIONS / name)
+    with tempfile.TemporaryDirectory() as tmp:
+        input_dir, output_dir = Path(tmp) / "in", Path(tmp) / "out"
+        write_events(events, input_dir)
+        result = run_folder(compiled, input_dir, output_dir)
+        assert not result.invalid, result.invalid
+        valid, _ = read_events(list(compiled.schema.models.values()), input_dir)
+    documents = final_documents(valid)
+    classes = import_definitions(compiled.schema, DEFINITIONS / name)
+    forward = view_rows(compiled.schema, classes, documents)
+    backward = view_rows(compiled.schema, classes, documents, reverse=True)
+    problems = []
+    for plan in compiled.plans:
+        sort_info = {f.name: (list(f.sort_keys), f.reverse) for f in plan.fields if f.sort_keys}
+        for line in diff_views(result.views[plan.topic], forward[plan.topic], backward[plan.topic], sort_info):
+            problems.append(f"{plan.topic}: {line}")
+    if problems:
+        scenario_ids = sorted({p.split(": ", 1)[1].split(":", 1)[0] for p in problems})
+        shown = [e for e in events if e[1].split(":", 1)[0] in scenario_ids[:1]]
+        pytest.fail("views differ from the Python oracle:\n" + "\n".join(problems[:30])
+                    + f"\nevents of scenario {scenario_ids[0]}:\n" + "\n".join(map(repr, shown)))
+
+
+def make_test(name: str):
+    compiled = compile_definitions(DEFINITIONS / name)
+    strategy = EventStrategies(compiled.schema).batch(SCENARIOS)
+
+    @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(events=strategy)
+    def test(events):
+        check_domain(name, events)
+
+    test.__name__ = f"test_{name}_matches_oracle"
+    return test
+
+
+for _domain in DOMAINS:
+    globals()[f"test_{_domain}_matches_oracle"] = make_test(_domain)

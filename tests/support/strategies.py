@@ -1,0 +1,105 @@
+"""Hypothesis strategies for change events, derived from a definitions schema.
+
+Strings and ints are drawn partly from the literals that the definitions
+themselves contain, so that conditions such as `status == "in-session"` are
+met often enough to matter.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+from ontoc.frontend.schema import FieldDef, ModelDef, Schema
+from ontoc.ir.types import DType
+
+BASE_STRINGS = ["", "a", " Ann ", "bob", "Émile", "ß", "zoë 🎉", "classic tale", "978-0-13-1", "9780131103627",
+                "abc\t", "X", "late", "Zed", "alpha beta gamma"]
+BASE_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 15, 1949, 1950, 2001]
+BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5]
+IDS_PER_MODEL = 3
+
+
+def literals(schema: Schema) -> tuple[list[str], list[int]]:
+    strings, ints = set(), set()
+    files = {m.src.path for m in schema.models.values()} | {v.src.path for v in schema.views.values()}
+    for path in files:
+        for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant):
+                if isinstance(node.value, str) and len(node.value) < 30 and "\n" not in node.value:
+                    strings.add(node.value)
+                elif isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) < 10**6:
+                    ints.add(node.value)
+    return sorted(strings), sorted(ints)
+
+
+def doc_id(prefix: str, model: ModelDef, i: int) -> str:
+    return f"{prefix}{model.topic}-{i}"
+
+
+class EventStrategies:
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        strings, ints = literals(schema)
+        self.strings = sorted(set(BASE_STRINGS) | set(strings))
+        self.ints = sorted(set(BASE_INTS) | set(ints))
+
+    def scalar(self, dtype: DType) -> st.SearchStrategy:
+        kind = dtype.kind
+        if kind == "str":
+            base = st.sampled_from(self.strings)
+        elif kind == "int":
+            base = st.one_of(st.sampled_from(self.ints), st.integers(-50, 50))
+        elif kind == "float":
+            base = st.one_of(st.sampled_from(BASE_FLOATS),
+                             st.floats(-1000, 1000, allow_nan=False, allow_infinity=False))
+        elif kind == "bool":
+            base = st.booleans()
+        elif kind == "list":
+            base = st.lists(self.scalar(dtype.elem), max_size=3)
+        else:
+            raise NotImplementedError(f"no strategy for {dtype}")
+        return st.one_of(st.none(), base) if dtype.nullable else base
+
+    def field(self, prefix: str, f: FieldDef) -> st.SearchStrategy:
+        if f.ref:
+            target = self.schema.models[f.ref]
+            ids = [doc_id(prefix, target, i) for i in range(IDS_PER_MODEL)] + [f"{prefix}missing"]
+            return st.one_of(st.sampled_from(ids), st.none()) if len(ids) else st.none()
+        return self.scalar(f.dtype)
+
+    def document(self, prefix: str, model: ModelDef) -> st.SearchStrategy:
+        required = {n: self.field(prefix, f) for n, f in model.fields.items() if not f.has_default or f.ref}
+        optional = {n: self.field(prefix, f) for n, f in model.fields.items() if f.has_default and not f.ref}
+        return st.fixed_dictionaries(required, optional=optional)
+
+    def event(self, prefix: str) -> st.SearchStrategy:
+        models = sorted(self.schema.models.values(), key=lambda m: m.topic)
+        choices = []
+        for model in models:
+            ids = st.integers(0, IDS_PER_MODEL - 1).map(lambda i, m=model: doc_id(prefix, m, i))
+            # mostly upserts, one in five a delete (a null value)
+            doc = self.document(prefix, model)
+            value = st.one_of(doc, doc, doc, doc, st.none())
+            choices.append(st.tuples(st.just(model.topic), ids, value))
+        return st.one_of(*choices)
+
+    def scenario(self, prefix: str) -> st.SearchStrategy:
+        return st.lists(self.event(prefix), min_size=4, max_size=40)
+
+    def batch(self, scenarios: int) -> st.SearchStrategy:
+        """Several independent scenarios in one run: ids are prefixed per scenario so they never meet."""
+        return st.tuples(*[self.scenario(f"s{i}:") for i in range(scenarios)]).map(
+            lambda parts: [e for part in parts for e in part])
+
+
+def write_events(events: list[tuple[str, str, dict | None]], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines: dict[str, list[str]] = {}
+    for topic, key, value in events:
+        lines.setdefault(topic, []).append(json.dumps({"key": key, "value": value}))
+    for topic, text in lines.items():
+        (folder / f"{topic}.jsonl").write_text("\n".join(text) + "\n", encoding="utf-8")
