@@ -45,10 +45,10 @@ class World:
         return self.docs[target].get(target_id)
 
 
-def import_definitions(schema: Schema, root: Path) -> dict[str, type]:
+def import_definitions(schema: Schema) -> dict[str, type]:
     """Import each definitions file as a module of its package and return its classes by name."""
     classes: dict[str, type] = {}
-    files = {d.src.path for d in list(schema.models.values()) + list(schema.views.values())
+    files = {d.src.absolute for d in list(schema.models.values()) + list(schema.views.values())
              + list(schema.stores.values())}
     for shown in sorted(files):
         module = _import_file(Path(shown))

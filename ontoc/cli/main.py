@@ -106,5 +106,14 @@ def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show:
         click.echo(f"{len(result.invalid)} invalid event(s) skipped (listed above)")
 
 
+def _register_groups() -> None:
+    from .dev import dev
+
+    cli.add_command(dev)
+
+
+_register_groups()
+
+
 def main() -> None:
     cli()

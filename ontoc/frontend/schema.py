@@ -30,6 +30,7 @@ METHOD_KINDS = {
 class SourceFile:
     path: str  # as shown in diagnostics
     lines: list[str] = field(compare=False, repr=False)
+    absolute: str = field(default="", compare=False, repr=False)
 
     def span(self, node: ast.AST) -> Span:
         return Span.of(node, self.path, self.lines)
@@ -136,7 +137,7 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
     for path in files:
         text = path.read_text(encoding="utf-8")
         shown = _display(path, display_root)
-        src = SourceFile(shown, text.splitlines())
+        src = SourceFile(shown, text.splitlines(), str(path.resolve()))
         try:
             tree = ast.parse(text, filename=shown)
         except SyntaxError as exc:

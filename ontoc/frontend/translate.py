@@ -85,7 +85,8 @@ class ViewTranslator:
             try:
                 outputs.append(self.output(name))
             except OntocError as exc:
-                self.diagnostics.extend(exc.diagnostics)
+                # a getter that reads a failing one fails the same way: report each problem once
+                self.diagnostics.extend(d for d in exc.diagnostics if d not in self.diagnostics)
         where = None
         if self.view.where:
             try:
@@ -142,10 +143,7 @@ class ViewTranslator:
         if name in self.results:
             return self.results[name]
         if name in self.stack:
-            path = " -> ".join(self.stack[self.stack.index(name):] + [name])
-            method = self.view.methods[name]
-            raise self.fail("getter-cycle", f"getters read each other in a cycle: {path}", method.node,
-                            "a getter may read other getters only if no getter ends up reading itself")
+            raise self.cycle(self.stack[self.stack.index(name):])
         self.stack.append(name)
         try:
             method = self.view.methods[name]
@@ -157,6 +155,16 @@ class ViewTranslator:
             self.stack.pop()
         self.results[name] = result
         return result
+
+    def cycle(self, members: list[str]) -> OntocError:
+        """One diagnostic per cycle, however it was entered: it starts at the first declared member."""
+        order = list(self.view.methods)
+        start = min(range(len(members)), key=lambda i: order.index(members[i]))
+        members = members[start:] + members[:start]
+        path = " -> ".join(members + [members[0]])
+        return self.fail("getter-cycle", f"getters read each other in a cycle: {path}",
+                         self.view.methods[members[0]].node,
+                         "a getter may read other getters only if no getter ends up reading itself")
 
     def read_getter(self, name: str) -> Value:
         """`self.<getter>` seen from another getter: None where it raised."""
@@ -478,8 +486,7 @@ class ViewTranslator:
 
     def property_value(self, method: MethodDef, node: ast.AST) -> Value:
         if method.name in self.stack:
-            path = " -> ".join(self.stack[self.stack.index(method.name):] + [method.name])
-            raise self.fail("getter-cycle", f"getters read each other in a cycle: {path}", node)
+            raise self.cycle(self.stack[self.stack.index(method.name):])
         self.stack.append(method.name)
         try:
             value, err = self.method_result(method, self.ctx(method))
@@ -754,7 +761,7 @@ class ViewTranslator:
                 if piece.format_spec is not None or piece.conversion not in (-1, ord("s")):
                     raise self.fail("unsupported-format", "format specs and !r/!a in f-strings are not supported",
                                     piece, "format the value with str(), round() or int() first")
-                parts.append(self.to_str(self.scalar(self.expr(piece.value, ctx), piece.value), piece))
+                parts.append(self.to_str(self.scalar(self.expr(piece.value, ctx), piece.value), piece.value))
         return self.concat(parts)
 
     def concat(self, parts: list[Scalar]) -> Scalar:

@@ -10,9 +10,10 @@ from typing import Callable
 
 from ..backend.flink.artifacts import select_sql
 from ..backend.flink.ddl import merged_sources
-from ..backend.flink.emit import type_text
+from ..backend.flink.emit import SORT_ROWS_FUNCTION, type_text
 from ..events import Event, InvalidEvent, read_events
 from ..pipeline import Compiled
+from .functions import ensure_functions_jar, register_functions
 from .local import SourceTable, ViewQuery, run_local
 
 
@@ -40,7 +41,12 @@ def run_compiled(compiled: Compiled, events: list[Event],
                  progress: Callable[[str], None] | None = None) -> dict[str, dict[str, dict]]:
     """Final state of every view after the events, as `{topic: {key: {field: value}}}`."""
     queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
-    result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True)
+    setup = None
+    if any(SORT_ROWS_FUNCTION in q.sql for q in queries):
+        jar = ensure_functions_jar(progress=progress or (lambda _m: None))
+        setup = lambda t_env: register_functions(t_env, jar)  # noqa: E731
+    result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True,
+                       setup=setup)
     return {topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
             for topic, rows in result.items()}
 

@@ -20,19 +20,20 @@ from ontoc.oracle import import_definitions, view_rows
 from ontoc.pipeline import compile_definitions
 from ontoc.runtime.embedded import run_folder
 
-from ..conftest import DEFINITIONS
+from ..conftest import DEFINITIONS, ROOT
 from ..support.compare import diff_views
 from ..support.strategies import EventStrategies, write_events
 
-DOMAINS = ["meeting_room", "shop", "library", "sensors"]
+DOMAINS = {name: DEFINITIONS / name for name in ("meeting_room", "shop", "library", "sensors")}
+DOMAINS["constructs"] = ROOT / "tests" / "fixtures" / "constructs"
 EXAMPLES = int(os.environ.get("ONTOC_DIFF_EXAMPLES", "3"))
 SCENARIOS = int(os.environ.get("ONTOC_DIFF_SCENARIOS", "12"))
 
 pytestmark = pytest.mark.flink
 
 
-def check_domain(name: str, events: list) -> None:
-    compiled = compile_definitions(DEFINITIONS / name)
+def check_domain(path: Path, events: list) -> None:
+    compiled = compile_definitions(path)
     with tempfile.TemporaryDirectory() as tmp:
         input_dir, output_dir = Path(tmp) / "in", Path(tmp) / "out"
         write_events(events, input_dir)
@@ -40,7 +41,7 @@ def check_domain(name: str, events: list) -> None:
         assert not result.invalid, result.invalid
         valid, _ = read_events(list(compiled.schema.models.values()), input_dir)
     documents = final_documents(valid)
-    classes = import_definitions(compiled.schema, DEFINITIONS / name)
+    classes = import_definitions(compiled.schema)
     forward = view_rows(compiled.schema, classes, documents)
     backward = view_rows(compiled.schema, classes, documents, reverse=True)
     problems = []
@@ -55,19 +56,19 @@ def check_domain(name: str, events: list) -> None:
                     + f"\nevents of scenario {scenario_ids[0]}:\n" + "\n".join(map(repr, shown)))
 
 
-def make_test(name: str):
-    compiled = compile_definitions(DEFINITIONS / name)
+def make_test(name: str, path: Path):
+    compiled = compile_definitions(path)
     strategy = EventStrategies(compiled.schema).batch(SCENARIOS)
 
     @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(events=strategy)
     def test(events):
-        check_domain(name, events)
+        check_domain(path, events)
 
     test.__name__ = f"test_{name}_matches_oracle"
     return test
 
 
-for _domain in DOMAINS:
-    globals()[f"test_{_domain}_matches_oracle"] = make_test(_domain)
+for _name, _path in DOMAINS.items():
+    globals()[f"test_{_name}_matches_oracle"] = make_test(_name, _path)

@@ -12,6 +12,10 @@ from sqlglot.dialects.hive import Hive
 
 
 class Flink(Hive):
+    # Flink string literals escape only the quote (''); a backslash is an ordinary character
+    class Tokenizer(Hive.Tokenizer):
+        STRING_ESCAPES = ["'"]
+
     class Generator(Hive.Generator):
         TYPE_MAPPING = {
             **Hive.Generator.TYPE_MAPPING,

@@ -15,6 +15,7 @@ from ...ir.expr import AggCall, Case, Cast, Column, Expr, Func, Literal
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 
 DECIMAL_TYPE = "DECIMAL(38, 10)"
+SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
@@ -154,6 +155,10 @@ class ExprEmitter:
             return exp.Cast(this=anon("ROW", *args), to=sql_type(e.dtype))
         if e.op == "empty_array":
             return self.empty_array(e.dtype)
+        if e.op == "array_sort" and e.dtype.elem.kind == "row":
+            # Flink's ARRAY_SORT takes only arrays of comparable scalars; rows go through
+            # ontoc's JVM function (runtime/functions), compared field by field
+            return anon(SORT_ROWS_FUNCTION, *args)
         if e.op == "try_cast":
             return exp.TryCast(this=args[0], to=sql_type(e.dtype))
         build = SIMPLE_OPS.get(e.op)

@@ -1,0 +1,202 @@
+"""ontoc's JVM system functions for Flink SQL: build the jar, register it.
+
+``runtime/functions`` is a tiny Maven project (one class per function, no
+bundled dependencies) built into ``ontoc-functions.jar``:
+
+    ONTOC_SORT_ROWS(arr ARRAY<ROW<...>>, ascending BOOLEAN) -> same type
+        stable sort of the rows, lexicographic by field 0, 1, ...; strings
+        in Unicode code point order, false < true, numbers numerically,
+        NULL first; ascending = FALSE reverses the comparison (still
+        stable). NULL array (or NULL flag) -> NULL. Emitted for
+        ``sorted(rows, key=lambda d: d["name"])`` because Flink 2.2's
+        ARRAY_SORT rejects arrays of ROW and ARRAY_AGG ignores ORDER BY.
+
+:func:`ensure_functions_jar` builds the jar with Maven when it is missing or
+older than its sources and copies it to ``<repo>/.cache/jars/``;
+:func:`register_functions` makes the functions callable in a PyFlink
+``TableEnvironment`` (embedded or remote): the jar is added to the table
+environment's ``pipeline.jars`` (which PyFlink also hot-loads into the
+gateway JVM's context class loader, so the planner can load the class) and
+the function is created with :data:`CREATE_FUNCTION_SQL`. At job submission
+``pipeline.jars`` ships the jar with the job, so the task managers' user-code
+class loader can deserialize the function.
+
+A cluster job (SQL client, SQL gateway, application) puts the jar on the
+classpath (``/opt/flink/lib``, ``-j``/``--jar`` or ``pipeline.jars``) and runs
+:data:`CREATE_FUNCTION_SQL` before its queries; :func:`create_function_sql`
+gives the ``USING JAR`` variant for a jar reachable from the cluster.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FUNCTION_NAME",
+    "FUNCTION_CLASS",
+    "CREATE_FUNCTION_SQL",
+    "JAR_NAME",
+    "FunctionsJarError",
+    "create_function_sql",
+    "ensure_functions_jar",
+    "register_functions",
+]
+
+# <repo>/ontoc/runtime/functions.py -> <repo>
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_RELPATH = Path("runtime") / "functions"
+CACHE_RELPATH = Path(".cache") / "jars"
+BUILD_RELPATH = Path(".cache") / "build" / "functions"
+
+JAR_NAME = "ontoc-functions.jar"
+FUNCTION_NAME = "ONTOC_SORT_ROWS"
+FUNCTION_CLASS = "dev.ontoc.flink.SortRows"
+
+#: What a cluster job runs before its queries (the jar on the cluster's classpath).
+CREATE_FUNCTION_SQL = (
+    f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FUNCTION_NAME} "
+    f"AS '{FUNCTION_CLASS}' LANGUAGE JAVA"
+)
+
+
+class FunctionsJarError(RuntimeError):
+    """The functions jar is missing and could not be built."""
+
+
+def create_function_sql(jar_uri: str | None = None) -> str:
+    """:data:`CREATE_FUNCTION_SQL`, with ``USING JAR '<jar_uri>'`` when given."""
+    if not jar_uri:
+        return CREATE_FUNCTION_SQL
+    return f"{CREATE_FUNCTION_SQL} USING JAR '{jar_uri.replace(chr(39), chr(39) * 2)}'"
+
+
+# --------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------
+
+
+def _sources(project: Path) -> list[Path]:
+    files = [project / "pom.xml"]
+    src = project / "src"
+    if src.is_dir():
+        files.extend(p for p in src.rglob("*") if p.is_file())
+    return [p for p in files if p.is_file()]
+
+
+def _newest_mtime(paths: list[Path]) -> float:
+    return max((p.stat().st_mtime for p in paths), default=0.0)
+
+
+def ensure_functions_jar(
+    cache_dir: Path | None = None,
+    progress: Callable[[str], object] = print,
+) -> Path:
+    """Return the path of ``ontoc-functions.jar`` in the cache, building it first if needed.
+
+    Maven (``mvn -q -f runtime/functions/pom.xml package``) runs only when the
+    cached jar is missing or a file of ``runtime/functions`` (the Java
+    sources, the pom) is newer than it. ``cache_dir`` defaults to
+    ``<repo>/.cache/jars`` (git-ignored). Without the repository (an
+    installed package), an existing cached jar is used as is.
+    """
+    cache = Path(cache_dir).expanduser().resolve() if cache_dir else REPO_ROOT / CACHE_RELPATH
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / JAR_NAME
+    project = REPO_ROOT / PROJECT_RELPATH
+    pom = project / "pom.xml"
+
+    with _Locked(cache / ".functions.lock"):
+        if not pom.is_file():
+            if target.is_file():
+                return target
+            raise FunctionsJarError(
+                f"{target} is missing and {pom} was not found to build it; "
+                "run from the ontoc repository"
+            )
+        if target.is_file() and target.stat().st_mtime >= _newest_mtime(_sources(project)):
+            return target
+
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise FunctionsJarError(
+                f"Maven (mvn) is needed to build {JAR_NAME} (ontoc's Flink SQL functions); "
+                "install it (e.g. `apt-get install maven`) and retry"
+            )
+        build_dir = REPO_ROOT / BUILD_RELPATH
+        built = build_dir / JAR_NAME
+        cmd = [mvn, "-B", "-q", "-f", str(pom), "package", f"-Dontoc.build.dir={build_dir}"]
+        progress(f"building {JAR_NAME} with Maven ...")
+        t0 = time.monotonic()
+        built.unlink(missing_ok=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0 or not built.is_file():
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+            raise FunctionsJarError(
+                f"Maven failed to build {JAR_NAME} (exit {proc.returncode}): {' '.join(cmd)}\n{tail}"
+            )
+        # atomic replace, so a concurrent reader never sees half a jar
+        fd, tmp = tempfile.mkstemp(prefix=".ontoc-functions-", suffix=".jar", dir=cache)
+        os.close(fd)
+        try:
+            shutil.copyfile(built, tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        progress(f"{JAR_NAME} built in {time.monotonic() - t0:.1f}s")
+        return target
+
+
+class _Locked:
+    """An exclusive file lock, so two processes never build at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+# --------------------------------------------------------------------------
+# registration
+# --------------------------------------------------------------------------
+
+
+def _split_list(value: str | None) -> list[str]:
+    if not value:
+        return []
+    from pyflink.common import Configuration
+
+    return [v for v in Configuration.parse_list_value(value) if v]
+
+
+def register_functions(t_env: Any, jar: Path) -> None:
+    """Make ``ONTOC_SORT_ROWS`` callable in the PyFlink ``TableEnvironment`` ``t_env``.
+
+    1. appends the jar's ``file://`` URI to the table config's
+       ``pipeline.jars`` (PyFlink's ``TableConfig.set`` also adds it to the
+       gateway JVM's context class loader, so the planner can load the
+       class; at submission the jar ships with the job, so the task
+       managers can load it too);
+    2. runs :data:`CREATE_FUNCTION_SQL` (a temporary system function:
+       callable unqualified from any catalog/database; idempotent).
+    """
+    uri = Path(jar).resolve().as_uri()
+    config = t_env.get_config()
+    jars = _split_list(config.get("pipeline.jars", None))
+    if uri not in jars:
+        config.set("pipeline.jars", ";".join([*jars, uri]))
+    t_env.execute_sql(CREATE_FUNCTION_SQL)

@@ -1,0 +1,273 @@
+"""ONTOC_SORT_ROWS (runtime/functions, a Java system function) on the embedded Flink.
+
+Every test really builds the jar (once, with Maven, into the repo's
+``.cache/jars``) and runs a streaming job; the expected value is computed with
+Python's ``sorted`` from the same input rows.
+"""
+
+from __future__ import annotations
+
+import decimal
+import random
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from ontoc.runtime.functions import (
+    CREATE_FUNCTION_SQL,
+    FUNCTION_NAME,
+    create_function_sql,
+    ensure_functions_jar,
+    register_functions,
+)
+from ontoc.runtime.local import LocalRunError, SourceTable, ViewQuery, run_local
+
+pytestmark = pytest.mark.flink
+
+ROW_TYPE = "ROW<name STRING, org STRING, flag BOOLEAN>"
+PEOPLE_COLS = (
+    ("doc_id", "STRING"),
+    ("grp", "STRING"),
+    ("name", "STRING"),
+    ("org", "STRING"),
+    ("flag", "BOOLEAN"),
+)
+
+# ASCII, Latin-1, CJK, BMP characters above the surrogate range (U+E000..U+FFFF,
+# where UTF-16 order and code point order disagree) and supplementary-plane ones
+ALPHABET = (
+    "aAbBzZ09 _-"
+    "éÉüß"
+    "日本語中"
+    "\ue000\uf8ff\ufb01\uff21\uffee\ufffd"
+    "😀🙂𝄞𐍈\U0010fffd\U00020000"
+)
+# names where code point order and Java's UTF-16 order disagree (U+FF21 vs U+1F600)
+FIXED_NAMES = ("\uff21", "😀", "a\ufb01", "a𝄞", "é")
+
+
+@pytest.fixture(scope="module")
+def jar() -> Path:
+    return ensure_functions_jar(progress=lambda _msg: None)
+
+
+def null_first(v):
+    """Python sort key of one field: NULL before every value."""
+    return (v is not None, v)
+
+
+def row_key(d, fields=("name", "org", "flag")):
+    return tuple(null_first(d[f]) for f in fields)
+
+
+def random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 4)))
+
+
+def people_source(rng: random.Random, n: int, groups: int, *, nulls: bool) -> SourceTable:
+    # few distinct names/orgs, so ties on name are broken by org, then flag
+    names = [random_text(rng) for _ in range(max(3, n // 3))]
+    orgs = [random_text(rng) for _ in range(3)]
+    events = []
+    for i in range(n):
+        doc_id = f"p{i}"
+        name = FIXED_NAMES[i] if i < len(FIXED_NAMES) else rng.choice(names)
+        org = rng.choice(orgs)
+        flag = rng.choice([True, False])
+        if nulls:
+            name = None if rng.random() < 0.15 else name
+            org = None if rng.random() < 0.15 else org
+            flag = None if rng.random() < 0.15 else flag
+        events.append((doc_id, (doc_id, f"g{rng.randrange(groups)}", name, org, flag)))
+    return SourceTable("people", PEOPLE_COLS, tuple(events))
+
+
+def live_docs(src: SourceTable) -> dict[str, dict]:
+    names = [c for c, _ in src.columns]
+    docs: dict[str, dict] = {}
+    for doc_id, values in src.events:
+        if values is None:
+            docs.pop(doc_id, None)
+        else:
+            docs[doc_id] = dict(zip(names, values))
+    return docs
+
+
+def expected_sorted(src: SourceTable, *, reverse: bool) -> dict[str, list[dict]]:
+    by_group: dict[str, list[dict]] = defaultdict(list)
+    for doc in live_docs(src).values():
+        by_group[doc["grp"]].append({"name": doc["name"], "org": doc["org"], "flag": doc["flag"]})
+    return {g: sorted(rows, key=row_key, reverse=reverse) for g, rows in by_group.items()}
+
+
+def sort_view(name: str, ascending: str) -> ViewQuery:
+    return ViewQuery(
+        name,
+        f"SELECT grp, {FUNCTION_NAME}(ARRAY_AGG(CAST(ROW(name, org, flag) AS {ROW_TYPE})), "
+        f"{ascending}) AS people FROM people GROUP BY grp",
+    )
+
+
+def run(jar, sources, views, extra_setup=None):
+    def setup(t_env):
+        register_functions(t_env, jar)
+        if extra_setup is not None:
+            extra_setup(t_env)
+
+    return run_local(sources, views, setup=setup)
+
+
+# --------------------------------------------------------------------------
+# the jar
+# --------------------------------------------------------------------------
+
+
+def test_jar_holds_only_our_classes(jar):
+    assert jar.name == "ontoc-functions.jar"
+    assert jar.parent.parts[-2:] == (".cache", "jars")
+    with zipfile.ZipFile(jar) as zf:
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+    classes = [n for n in names if n.endswith(".class")]
+    assert "dev/ontoc/flink/SortRows.class" in classes
+    assert all(n.startswith("dev/ontoc/flink/") for n in classes)
+    assert set(names) - set(classes) <= {"META-INF/MANIFEST.MF"}
+
+
+def test_jar_is_not_rebuilt_when_up_to_date(jar):
+    messages: list[str] = []
+    again = ensure_functions_jar(progress=messages.append)
+    assert again == jar
+    assert messages == []  # no Maven run
+
+
+def test_create_function_sql():
+    assert CREATE_FUNCTION_SQL == (
+        "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS "
+        "AS 'dev.ontoc.flink.SortRows' LANGUAGE JAVA"
+    )
+    assert create_function_sql("file:///opt/x.jar") == CREATE_FUNCTION_SQL + " USING JAR 'file:///opt/x.jar'"
+
+
+# --------------------------------------------------------------------------
+# sorting on the embedded Flink
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sorts_like_python_sorted_both_directions(jar, seed):
+    rng = random.Random(seed)
+    src = people_source(rng, 60, 4, nulls=False)
+    out = run(jar, [src], [sort_view("asc", "TRUE"), sort_view("desc", "FALSE")])
+    asc = {g: row["people"] for g, row in out["asc"].items()}
+    desc = {g: row["people"] for g, row in out["desc"].items()}
+    assert asc == expected_sorted(src, reverse=False)
+    assert desc == expected_sorted(src, reverse=True)
+    # the inputs really exercise code point order (not UTF-16 order)
+    names = {d["name"] for d in live_docs(src).values()}
+    assert sorted(names) != sorted(names, key=lambda s: s.encode("utf-16-be"))
+
+
+def test_null_fields_sort_first_ascending_last_descending(jar):
+    rng = random.Random(7)
+    src = people_source(rng, 80, 3, nulls=True)
+    out = run(jar, [src], [sort_view("asc", "TRUE"), sort_view("desc", "FALSE")])
+    asc = {g: row["people"] for g, row in out["asc"].items()}
+    desc = {g: row["people"] for g, row in out["desc"].items()}
+    assert asc == expected_sorted(src, reverse=False)
+    assert desc == expected_sorted(src, reverse=True)
+    for rows in asc.values():
+        nulls = [r for r in rows if r["name"] is None]
+        assert rows[: len(nulls)] == nulls
+
+
+def test_updates_and_deletes_resort(jar):
+    rng = random.Random(11)
+    src = people_source(rng, 30, 2, nulls=True)
+    events = list(src.events)
+    for i in range(0, 30, 3):  # rename every third person
+        doc_id = f"p{i}"
+        events.append((doc_id, (doc_id, f"g{i % 2}", random_text(rng), "org", i % 2 == 0)))
+    for i in range(1, 30, 5):  # and delete some
+        events.append((f"p{i}", None))
+    src = SourceTable(src.name, src.columns, tuple(events))
+    out = run(jar, [src], [sort_view("asc", "TRUE")])
+    assert {g: row["people"] for g, row in out["asc"].items()} == expected_sorted(src, reverse=False)
+
+
+def test_keeps_the_row_type_and_field_names(jar):
+    seen = {}
+
+    def schema(t_env):
+        arg = f"ARRAY_AGG(CAST(ROW(name, org, flag) AS {ROW_TYPE}))"
+        table = t_env.sql_query(
+            f"SELECT {arg} AS a, {FUNCTION_NAME}({arg}, TRUE) AS s FROM people GROUP BY grp"
+        )
+        cols = table._j_table.getResolvedSchema().getColumns()
+        seen["types"] = [c.getDataType().getLogicalType().asSerializableString() for c in cols]
+
+    src = people_source(random.Random(3), 5, 1, nulls=False)
+    out = run(jar, [src], [sort_view("asc", "TRUE")], extra_setup=schema)
+    arg_type, result_type = seen["types"]
+    assert result_type == arg_type
+    assert "`name` VARCHAR(2147483647), `org` VARCHAR(2147483647), `flag` BOOLEAN" in result_type
+    for row in out["asc"].values():
+        assert all(list(person) == ["name", "org", "flag"] for person in row["people"])
+
+
+def test_numbers_nested_rows_and_null_array(jar):
+    cols = (
+        ("doc_id", "STRING"),
+        ("grp", "STRING"),
+        ("n", "BIGINT"),
+        ("x", "DOUBLE"),
+        ("amount", "DECIMAL(10, 2)"),
+        ("label", "STRING"),
+    )
+    rng = random.Random(5)
+    events = []
+    for i in range(40):
+        doc_id = f"d{i}"
+        n = rng.choice([None, -(2**40), -3, 0, 2, 2, 17, 2**40])
+        x = rng.choice([None, -1.5, -0.0, 0.5, 2.0, 1e300])
+        amount = rng.choice([None, decimal.Decimal("-10.50"), decimal.Decimal("0.00"), decimal.Decimal("9.99")])
+        events.append((doc_id, (doc_id, f"g{i % 3}", n, x, amount, random_text(rng))))
+    src = SourceTable("nums", cols, tuple(events))
+    row_t = "ROW<n BIGINT, sub ROW<x DOUBLE, amount DECIMAL(10, 2)>, label STRING>"
+    view = ViewQuery(
+        "nums_sorted",
+        f"SELECT grp, {FUNCTION_NAME}(ARRAY_AGG(CAST(ROW(n, ROW(x, amount), label) AS {row_t})), FALSE) "
+        f"AS s, {FUNCTION_NAME}(CAST(NULL AS ARRAY<{row_t}>), TRUE) AS nothing FROM nums GROUP BY grp",
+    )
+    out = run(jar, [src], [view])
+
+    by_group: dict[str, list[dict]] = defaultdict(list)
+    for _doc_id, (_d, grp, n, x, amount, label) in events:
+        by_group[grp].append({"n": n, "sub": {"x": x, "amount": amount}, "label": label})
+
+    def key(d):
+        inner = d["sub"]
+        return (null_first(d["n"]), (True, (null_first(inner["x"]), null_first(inner["amount"]))), null_first(d["label"]))
+
+    assert {g: row["s"] for g, row in out["nums_sorted"].items()} == {
+        g: sorted(rows, key=key, reverse=True) for g, rows in by_group.items()
+    }
+    assert all(row["nothing"] is None for row in out["nums_sorted"].values())
+
+
+def test_rejects_arrays_of_non_rows(jar):
+    src = people_source(random.Random(1), 3, 1, nulls=False)
+    bad = ViewQuery("bad", f"SELECT grp, {FUNCTION_NAME}(ARRAY_AGG(name), TRUE) AS s FROM people GROUP BY grp")
+    with pytest.raises(LocalRunError, match=r"ARRAY<ROW"):
+        run(jar, [src], [bad])
+
+
+def test_register_is_idempotent(jar):
+    src = people_source(random.Random(9), 6, 1, nulls=False)
+
+    def twice(t_env):
+        register_functions(t_env, jar)  # second registration in the same environment
+
+    out = run(jar, [src], [sort_view("asc", "TRUE")], extra_setup=twice)
+    assert {g: row["people"] for g, row in out["asc"].items()} == expected_sorted(src, reverse=False)
