@@ -16,3 +16,13 @@ def compiled_packages():
     from ontoc.pipeline import compile_definitions, definition_packages
 
     return {name: compile_definitions(path) for name, path in definition_packages(DEFINITIONS)}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the compiler's output (review the diff)")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")

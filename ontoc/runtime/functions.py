@@ -121,7 +121,9 @@ def ensure_functions_jar(
                 f"{target} is missing and {pom} was not found to build it; "
                 "run from the ontoc repository"
             )
-        if target.is_file() and target.stat().st_mtime >= _newest_mtime(_sources(project)):
+        # strictly newer: a source saved in the same timestamp tick as the
+        # last copy counts as changed (one extra build at worst)
+        if target.is_file() and target.stat().st_mtime > _newest_mtime(_sources(project)):
             return target
 
         mvn = shutil.which("mvn")
@@ -131,26 +133,29 @@ def ensure_functions_jar(
                 "install it (e.g. `apt-get install maven`) and retry"
             )
         build_dir = REPO_ROOT / BUILD_RELPATH
+        build_dir.mkdir(parents=True, exist_ok=True)
         built = build_dir / JAR_NAME
         cmd = [mvn, "-B", "-q", "-f", str(pom), "package", f"-Dontoc.build.dir={build_dir}"]
         progress(f"building {JAR_NAME} with Maven ...")
         t0 = time.monotonic()
-        built.unlink(missing_ok=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0 or not built.is_file():
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-            raise FunctionsJarError(
-                f"Maven failed to build {JAR_NAME} (exit {proc.returncode}): {' '.join(cmd)}\n{tail}"
-            )
-        # atomic replace, so a concurrent reader never sees half a jar
-        fd, tmp = tempfile.mkstemp(prefix=".ontoc-functions-", suffix=".jar", dir=cache)
-        os.close(fd)
-        try:
-            shutil.copyfile(built, tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        # the build folder is shared by every cache folder: one Maven at a time
+        with _Locked(build_dir.parent / ".functions-build.lock"):
+            built.unlink(missing_ok=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if proc.returncode != 0 or not built.is_file():
+                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+                raise FunctionsJarError(
+                    f"Maven failed to build {JAR_NAME} (exit {proc.returncode}): {' '.join(cmd)}\n{tail}"
+                )
+            # atomic replace, so a concurrent reader never sees half a jar
+            fd, tmp = tempfile.mkstemp(prefix=".ontoc-functions-", suffix=".jar", dir=cache)
+            os.close(fd)
+            try:
+                shutil.copyfile(built, tmp)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         progress(f"{JAR_NAME} built in {time.monotonic() - t0:.1f}s")
         return target
 

@@ -155,3 +155,17 @@ class _locked:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def main() -> None:
+    """`python -m ontoc.runtime.jars`: fetch and build every JVM jar ontoc uses (`make` and CI run this)."""
+    from .functions import ensure_functions_jar
+
+    paths = ensure_jars()
+    jar = ensure_functions_jar()
+    print(f"jars ready: {paths.flink_connector_jar.name}, Kafka broker classpath in "
+          f"{paths.kafka_classpath_dir}, {jar.name}")
+
+
+if __name__ == "__main__":
+    main()

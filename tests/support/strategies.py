@@ -17,7 +17,7 @@ from ontoc.frontend.schema import FieldDef, ModelDef, Schema
 from ontoc.ir.types import DType
 
 BASE_STRINGS = ["", "a", " Ann ", "bob", "Émile", "ß", "zoë 🎉", "classic tale", "978-0-13-1", "9780131103627",
-                "abc\t", "X", "late", "Zed", "alpha beta gamma"]
+                "abc\t", "X", "late", "Zed", "alpha beta gamma", "banana", "Anz"]
 BASE_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 15, 1949, 1950, 2001]
 BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5]
 IDS_PER_MODEL = 3
@@ -47,19 +47,23 @@ class EventStrategies:
         self.strings = sorted(set(BASE_STRINGS) | set(strings))
         self.ints = sorted(set(BASE_INTS) | set(ints))
 
-    def scalar(self, dtype: DType) -> st.SearchStrategy:
+    def scalar(self, dtype: DType, prefix: str = "") -> st.SearchStrategy:
         kind = dtype.kind
         if kind == "str":
-            base = st.sampled_from(self.strings)
+            # ids of the scenario's documents too, for `one(..., key=...)` lookups by a field
+            ids = st.sampled_from([doc_id(prefix, m, i) for m in self.schema.models.values()
+                                   for i in range(IDS_PER_MODEL)])
+            words = st.sampled_from(self.strings)
+            base = st.one_of(words, words, words, ids)
         elif kind == "int":
             base = st.one_of(st.sampled_from(self.ints), st.integers(-50, 50))
         elif kind == "float":
-            base = st.one_of(st.sampled_from(BASE_FLOATS),
-                             st.floats(-1000, 1000, allow_nan=False, allow_infinity=False))
+            sampled = st.sampled_from(BASE_FLOATS)
+            base = st.one_of(sampled, sampled, st.floats(-1000, 1000, allow_nan=False, allow_infinity=False))
         elif kind == "bool":
             base = st.booleans()
         elif kind == "list":
-            base = st.lists(self.scalar(dtype.elem), max_size=3)
+            base = st.lists(self.scalar(dtype.elem, prefix), max_size=3)
         else:
             raise NotImplementedError(f"no strategy for {dtype}")
         return st.one_of(st.none(), base) if dtype.nullable else base
@@ -67,9 +71,10 @@ class EventStrategies:
     def field(self, prefix: str, f: FieldDef) -> st.SearchStrategy:
         if f.ref:
             target = self.schema.models[f.ref]
-            ids = [doc_id(prefix, target, i) for i in range(IDS_PER_MODEL)] + [f"{prefix}missing"]
-            return st.one_of(st.sampled_from(ids), st.none()) if len(ids) else st.none()
-        return self.scalar(f.dtype)
+            live = st.sampled_from([doc_id(prefix, target, i) for i in range(IDS_PER_MODEL)])
+            # mostly a document of the scenario; sometimes dangling or null
+            return st.one_of(live, live, live, live, st.just(f"{prefix}missing"), st.none())
+        return self.scalar(f.dtype, prefix)
 
     def document(self, prefix: str, model: ModelDef) -> st.SearchStrategy:
         required = {n: self.field(prefix, f) for n, f in model.fields.items() if not f.has_default or f.ref}
@@ -88,7 +93,12 @@ class EventStrategies:
         return st.one_of(*choices)
 
     def scenario(self, prefix: str) -> st.SearchStrategy:
-        return st.lists(self.event(prefix), min_size=4, max_size=40)
+        """Every document inserted once (so references mostly resolve), then random changes."""
+        models = sorted(self.schema.models.values(), key=lambda m: m.topic)
+        initial = st.tuples(*[st.tuples(st.just(m.topic), st.just(doc_id(prefix, m, i)), self.document(prefix, m))
+                              for m in models for i in range(IDS_PER_MODEL)])
+        changes = st.lists(self.event(prefix), max_size=30)
+        return st.tuples(initial, changes).map(lambda parts: list(parts[0]) + parts[1])
 
     def batch(self, scenarios: int) -> st.SearchStrategy:
         """Several independent scenarios in one run: ids are prefixed per scenario so they never meet."""
