@@ -738,6 +738,12 @@ class ViewTranslator:
             pos = B.func("position", a.expr, b.expr, dtype=T.INT)
             return Scalar(B.safe(B.func("gt", pos, B.lit(0), dtype=T.BOOL)),
                           B.or_(a.err, b.err, self.none_err(a), self.none_err(b)))
+        if isinstance(b, Scalar) and b.dtype.kind == "list":
+            a = self.scalar(a, node)
+            if T.unify(a.dtype.null(False), b.dtype.elem) is None:
+                raise self.fail("type-error", f"`in` of {a.dtype} in {b.dtype}", node)
+            contains = B.func("array_contains", b.expr, a.expr, dtype=T.BOOL)
+            return Scalar(B.safe(contains), B.or_(a.err, b.err, self.none_err(b)))
         if self.is_list(b) or isinstance(b, ManyVal):
             a = self.scalar(a, node)
             coll = self.as_list(b, node)
@@ -1151,6 +1157,8 @@ class ViewTranslator:
             raise self.fail("bad-call", f"`{name}()` needs an argument", node)
         keywords = {k.arg: k.value for k in node.keywords}
         first = self.expr(node.args[0], ctx)
+        if name == "len" and isinstance(first, Scalar) and first.dtype.kind == "list":
+            return Scalar(B.func("cardinality", first.expr, dtype=T.INT), B.or_(first.err, self.none_err(first)))
         if name == "len" and isinstance(first, Scalar):
             if first.dtype.kind != "str":
                 raise self.fail("type-error", f"`len()` of {first.dtype}", node)

@@ -29,7 +29,7 @@ OPS: dict[str, tuple[int, int | None]] = {
     "char_length": (1, 1), "substring": (3, 3), "position": (2, 2),
     "replace": (3, 3), "regexp_replace": (3, 3), "try_cast": (1, 1),
     # collections and records
-    "cardinality": (1, 1), "array_sort": (2, 2), "row": (1, None),
+    "cardinality": (1, 1), "array_sort": (2, 2), "array_contains": (2, 2), "row": (1, None),
     "empty_array": (0, 0),
 }
 

@@ -62,6 +62,11 @@ class EventStrategies:
             base = st.one_of(sampled, sampled, st.floats(-1000, 1000, allow_nan=False, allow_infinity=False))
         elif kind == "bool":
             base = st.booleans()
+        elif kind == "datetime":
+            base = st.sampled_from(["2024-01-01T00:00:00", "2024-01-01T00:00:00Z", "2024-01-01T01:30:00+01:00",
+                                    "2023-12-31T23:59:59.5", "2025-06-30T12:00:00-07:00", "2024-01-01T00:00:01"])
+        elif kind == "decimal":
+            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5])
         elif kind == "list":
             base = st.lists(self.scalar(dtype.elem, prefix), max_size=3)
         else:

@@ -14,7 +14,10 @@ from ...ir import types as T
 from ...ir.expr import AggCall, Case, Cast, Column, Expr, Func, Literal
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 
-DECIMAL_TYPE = "DECIMAL(38, 10)"
+DECIMAL_PRECISION = (38, 10)
+SCALAR_TYPES = {"str": exp.DataType.Type.TEXT, "int": exp.DataType.Type.BIGINT, "float": exp.DataType.Type.DOUBLE,
+                "bool": exp.DataType.Type.BOOLEAN, "datetime": exp.DataType.Type.TIMESTAMPLTZ,
+                "none": exp.DataType.Type.TEXT}
 SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 
 
@@ -25,11 +28,11 @@ def sql_type(dtype: T.DType) -> exp.DataType:
         fields = [exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=sql_type(t))
                   for name, t in dtype.fields]
         return exp.DataType(this=exp.DataType.Type.STRUCT, expressions=fields, nested=True)
-    text = {"str": "STRING", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "decimal": DECIMAL_TYPE,
-            "datetime": "TIMESTAMP_LTZ(6)", "none": "STRING"}[dtype.kind]
-    if dtype.kind == "datetime":
-        return exp.DataType(this=exp.DataType.Type.TIMESTAMPLTZ)
-    return exp.DataType.build(text, dialect="hive")
+    if dtype.kind == "decimal":
+        precision, scale = DECIMAL_PRECISION
+        return exp.DataType(this=exp.DataType.Type.DECIMAL, expressions=[
+            exp.DataTypeParam(this=exp.Literal.number(precision)), exp.DataTypeParam(this=exp.Literal.number(scale))])
+    return exp.DataType(this=SCALAR_TYPES[dtype.kind])
 
 
 def type_text(dtype: T.DType) -> str:
@@ -103,7 +106,7 @@ SIMPLE_OPS = {
     # LOCATE(needle, haystack): 1-based position, 0 when absent
     "position": lambda a: anon("LOCATE", *a),
     "replace": lambda a: anon("REPLACE", *a), "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
-    "cardinality": lambda a: anon("CARDINALITY", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
+    "cardinality": lambda a: anon("CARDINALITY", *a), "array_contains": lambda a: anon("ARRAY_CONTAINS", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
     "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 
@@ -201,10 +204,10 @@ def relation_sql(rel: Rel, emitter: ExprEmitter) -> exp.Expression:
         return exp.Table(this=ident(rel.table), alias=exp.TableAlias(this=ident(rel.alias)))
     if isinstance(rel, Aggregate):
         sub = select_from(rel.parent, emitter)
-        sub = sub.select(exp.alias_(emitter.visit(rel.key), "root_id", quoted=True), append=False)
+        sub = sub.select(exp.alias_(emitter.visit(rel.key), "root_id", quoted=True), append=False, copy=False)
         for name, call in rel.aggregates:
-            sub = sub.select(exp.alias_(emitter.visit(call), name, quoted=True))
-        sub = sub.group_by(emitter.visit(rel.key))
+            sub = sub.select(exp.alias_(emitter.visit(call), name, quoted=True), copy=False)
+        sub = sub.group_by(emitter.visit(rel.key), copy=False)
         return exp.Subquery(this=sub, alias=exp.TableAlias(this=ident(rel.alias)))
     raise TypeError(rel)
 
@@ -215,9 +218,10 @@ def select_from(rel: Rel, emitter: ExprEmitter) -> exp.Select:
     while isinstance(rel, LeftJoin):
         joins.append(rel)
         rel = rel.left
-    query = exp.Select().from_(relation_sql(rel, emitter))
+    query = exp.Select().from_(relation_sql(rel, emitter), copy=False)
     for join in reversed(joins):
-        query = query.join(relation_sql(join.right, emitter), on=emitter.visit(join.condition), join_type="LEFT")
+        query = query.join(relation_sql(join.right, emitter), on=emitter.visit(join.condition), join_type="LEFT",
+                           copy=False)
     return query
 
 
@@ -228,9 +232,9 @@ def view_query(project: Project, key_name: str = "doc_id") -> exp.Select:
     if isinstance(rel, Filter):
         where, rel = rel.predicate, rel.parent
     query = select_from(rel, emitter)
-    query = query.select(exp.alias_(emitter.visit(project.key), key_name, quoted=True), append=False)
+    query = query.select(exp.alias_(emitter.visit(project.key), key_name, quoted=True), append=False, copy=False)
     for name, expr in project.fields:
-        query = query.select(exp.alias_(emitter.visit(expr), name, quoted=True))
+        query = query.select(exp.alias_(emitter.visit(expr), name, quoted=True), copy=False)
     if where is not None:
-        query = query.where(emitter.visit(where))
+        query = query.where(emitter.visit(where), copy=False)
     return query

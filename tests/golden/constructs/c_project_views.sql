@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS `c_projects` (
   `budget` BIGINT,
   `rate` DOUBLE,
   `code` STRING,
+  `tags` ARRAY<STRING>,
+  `start` TIMESTAMP_LTZ(6),
+  `deadline` TIMESTAMP_LTZ(6),
+  `fee` DECIMAL(38, 10),
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -99,6 +103,9 @@ CREATE TABLE IF NOT EXISTS `c_project_views` (
   `in_substring` BOOLEAN,
   `and_or_not` BOOLEAN,
   `or_value` DOUBLE,
+  `list_field` BOOLEAN,
+  `datetimes` BOOLEAN,
+  `decimals` DECIMAL(38, 10),
   `f_string` STRING,
   `str_format` STRING,
   `concatenation` STRING,
@@ -223,6 +230,23 @@ SELECT
     THEN 1.0E0
     ELSE `project`.`rate`
   END AS `or_value`,
+  CASE
+    WHEN NOT COALESCE(ARRAY_CONTAINS(`project`.`tags`, 'urgent'), FALSE)
+    THEN CARDINALITY(`project`.`tags`) > 2
+    ELSE COALESCE(ARRAY_CONTAINS(`project`.`tags`, 'urgent'), FALSE)
+  END AS `list_field`,
+  CASE
+    WHEN NOT `project`.`deadline` IS NULL AND `project`.`deadline` IS NULL
+    THEN CAST(NULL AS BOOLEAN)
+    WHEN NOT `project`.`deadline` IS NULL
+    THEN COALESCE(`project`.`start` <= `project`.`deadline`, FALSE)
+    ELSE `project`.`deadline` IS NULL
+  END AS `datetimes`,
+  CASE
+    WHEN `project`.`fee` > CAST(10 AS DECIMAL(38, 10))
+    THEN `project`.`fee` * CAST(2 AS DECIMAL(38, 10)) + CAST(1 AS DECIMAL(38, 10))
+    ELSE -`project`.`fee`
+  END AS `decimals`,
   CASE
     WHEN `project__owner`.`doc_id` IS NULL
     THEN CAST(NULL AS STRING)
