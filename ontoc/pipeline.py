@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backend.flink.artifacts import manifest, view_sql_file
+from .backend.flink.udfs import UDF_MODULE, udf_module
 from .frontend import build_plans
 from .frontend.schema import Schema, load_schema
 from .ir.plan import ViewPlan
@@ -34,11 +35,13 @@ def definition_packages(path: Path) -> list[tuple[str, Path]]:
             if sub.is_dir() and not sub.name.startswith((".", "_")) and any(sub.rglob("*.py"))]
 
 
-def compile_definitions(path: Path | str) -> Compiled:
+def compile_definitions(path: Path | str, static_methods: str = "inline") -> Compiled:
     started = time.perf_counter()
     schema = load_schema(Path(path))
-    plans = [optimize(p) for p in build_plans(schema)]
+    plans = [optimize(p) for p in build_plans(schema, static_methods)]
     files = {f"{p.topic}.sql": view_sql_file(p) for p in plans}
+    if any(p.udfs for p in plans):
+        files[UDF_MODULE] = udf_module(plans)
     files["manifest.json"] = manifest(plans, files)
     return Compiled(schema, plans, files, time.perf_counter() - started)
 
@@ -46,7 +49,7 @@ def compile_definitions(path: Path | str) -> Compiled:
 def write_files(compiled: Compiled, out: Path) -> list[str]:
     """Write the output folder; return the names written. Stale `.sql` files are removed."""
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.sql"):
+    for stale in [*out.glob("*.sql"), *out.glob("*.py")]:
         if stale.name not in compiled.files:
             stale.unlink()
     for name, text in compiled.files.items():
@@ -56,7 +59,7 @@ def write_files(compiled: Compiled, out: Path) -> list[str]:
 
 def stale_files(compiled: Compiled, out: Path) -> list[str]:
     """Files of `out` that differ from what the definitions compile to (missing and extra included)."""
-    names = set(compiled.files) | {p.name for p in out.glob("*.sql")} | (
+    names = set(compiled.files) | {p.name for p in [*out.glob("*.sql"), *out.glob("*.py")]} | (
         {"manifest.json"} if (out / "manifest.json").exists() else set())
     stale = []
     for name in sorted(names):

@@ -32,7 +32,10 @@ def cli() -> None:
 @click.option("--diff", is_flag=True, help="With --check, print a unified diff of stale files.")
 @click.option("--format", "fmt", type=click.Choice(["full", "concise", "json"]), default="full",
               show_default=True, help="Format of diagnostics.")
-def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str) -> None:
+@click.option("--static-methods", type=click.Choice(["inline", "udf"]), default="inline", show_default=True,
+              help="inline: translate static methods to SQL where their body allows (faster), else run them as "
+                   "Python UDFs; udf: run every one as a Python UDF.")
+def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, static_methods: str) -> None:
     """Compile DEFINITIONS into Flink SQL files under --output.
 
     DEFINITIONS is one definitions package, or a folder of packages (each
@@ -47,7 +50,7 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str) 
     compiled_all, diagnostics = [], []
     for name, path in packages:
         try:
-            compiled_all.append((output / name if name else output, compile_definitions(path)))
+            compiled_all.append((output / name if name else output, compile_definitions(path, static_methods)))
         except OntocError as exc:
             diagnostics.extend(exc.diagnostics)
     if diagnostics:
@@ -81,14 +84,16 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str) 
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for <view topic>.jsonl final view states.")
 @click.option("--print/--no-print", "show", default=False, help="Also print the resulting views.")
-def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show: bool) -> None:
+@click.option("--static-methods", type=click.Choice(["inline", "udf"]), default="inline", show_default=True,
+              help="How static methods run (see `ontoc compile --help`).")
+def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show: bool, static_methods: str) -> None:
     """Run the views of DEFINITIONS over change events on an embedded Flink."""
     from ..pipeline import compile_definitions
     from ..runtime.embedded import run_folder
     from ..runtime.local import LocalRunError
 
     try:
-        compiled = compile_definitions(definitions)
+        compiled = compile_definitions(definitions, static_methods)
     except OntocError as exc:
         _fail_on_diagnostics(exc, "full")
     click.echo(f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms")

@@ -12,12 +12,12 @@ from .schema import Schema, load_schema
 from .translate import ViewTranslator
 
 
-def build_plans(schema: Schema) -> list[ViewPlan]:
+def build_plans(schema: Schema, static_methods: str = "inline") -> list[ViewPlan]:
     """Translate every view; all diagnostics of all views are raised together."""
     plans, diagnostics = [], []
     for view in sorted(schema.views.values(), key=lambda v: v.topic):
         try:
-            plans.append(build_plan(schema, view))
+            plans.append(build_plan(schema, view, static_methods))
         except OntocError as exc:
             diagnostics.extend(exc.diagnostics)
     if diagnostics:
@@ -25,8 +25,10 @@ def build_plans(schema: Schema) -> list[ViewPlan]:
     return plans
 
 
-def build_plan(schema: Schema, view) -> ViewPlan:
-    translator = ViewTranslator(schema, view)
+def build_plan(schema: Schema, view, static_methods: str = "inline") -> ViewPlan:
+    """`static_methods`: "inline" translates static methods to SQL where their body allows (else a Python
+    UDF), "udf" runs every one as a Python UDF."""
+    translator = ViewTranslator(schema, view, static_methods)
     outputs, where = translator.translate()
     rel = translator.scope.relation()
     if where is not None:
@@ -34,7 +36,8 @@ def build_plan(schema: Schema, view) -> ViewPlan:
     key = translator.scope.root.column("doc_id")
     project = Project(rel, Column(key.relation, key.name, key.dtype), tuple((o.name, o.value) for o in outputs))
     fields = tuple(ViewField(o.name, o.dtype, o.sort_keys, o.reverse) for o in outputs)
-    return ViewPlan(view.name, view.topic, view.store.root.model, fields, project, view.src.path)
+    udfs = tuple(sorted(translator.udfs.values(), key=lambda u: u.function))
+    return ViewPlan(view.name, view.topic, view.store.root.model, fields, project, view.src.path, udfs)
 
 
 def load_plans(path: Path) -> tuple[Schema, list[ViewPlan]]:

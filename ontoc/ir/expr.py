@@ -102,7 +102,7 @@ class Cast(Expr):
         return (self.arg,)
 
 
-AGG_FUNCS = ("count", "count_distinct", "sum", "min", "max", "array_agg", "array_agg_distinct")
+AGG_FUNCS = ("count", "count_distinct", "sum", "min", "max", "array_agg", "array_agg_distinct", "udaf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +113,40 @@ class AggCall(Expr):
     arg: Expr | None
     where: Expr | None
     dtype: DType
+    function: str | None = None  # the registered name of a Python aggregate function ("udaf")
 
     def __post_init__(self) -> None:
         if self.func not in AGG_FUNCS:
             raise ValueError(f"unknown aggregate {self.func!r}")
+        if (self.func == "udaf") != (self.function is not None):
+            raise ValueError("a Python aggregate needs its function name, and only it")
 
     def children(self) -> tuple[Expr, ...]:
         return tuple(x for x in (self.arg, self.where) if x is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class UdfCall(Expr):
+    """A call of a generated Python scalar UDF; its result is ROW<ok BOOLEAN, value T>."""
+
+    function: str
+    args: tuple[Expr, ...]
+    dtype: DType
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAccess(Expr):
+    """One field of a ROW-typed expression."""
+
+    arg: Expr
+    name: str
+    dtype: DType
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
 
 
 TRUE = Literal(True, BOOL)

@@ -17,6 +17,26 @@ class ViewField:
 
 
 @dataclass(frozen=True, slots=True)
+class UdfParam:
+    name: str
+    kind: str  # scalar | doc (a ROW rebuilt as an object with attributes) | dict (a ROW as a dict)
+    dtype: DType
+
+
+@dataclass(frozen=True, slots=True)
+class UdfSpec:
+    """A Python function the job calls: a view's static method (scalar) or class method (aggregate)."""
+
+    function: str  # the registered SQL name
+    kind: str  # scalar | aggregate
+    view: str
+    method: str
+    module: str  # dotted import name of the definitions module that defines the view
+    params: tuple[UdfParam, ...]
+    result: DType
+
+
+@dataclass(frozen=True, slots=True)
 class ViewPlan:
     view: str  # class name
     topic: str  # sink topic
@@ -24,6 +44,7 @@ class ViewPlan:
     fields: tuple[ViewField, ...]
     rel: Project
     file: str
+    udfs: tuple[UdfSpec, ...] = ()
 
     def with_rel(self, rel: Project) -> ViewPlan:
         return replace(self, rel=rel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from .expr import AggCall, Case, Cast, Expr, Func
+from .expr import AggCall, Case, Cast, Expr, FieldAccess, Func, UdfCall
 from .relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 
 ExprFn = Callable[[Expr], Expr]
@@ -18,8 +18,10 @@ def map_expr(e: Expr, fn: ExprFn) -> Expr:
     elif isinstance(e, Case):
         e = replace(e, whens=tuple((map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens),
                     default=map_expr(e.default, fn))
-    elif isinstance(e, Cast):
+    elif isinstance(e, (Cast, FieldAccess)):
         e = replace(e, arg=map_expr(e.arg, fn))
+    elif isinstance(e, UdfCall):
+        e = replace(e, args=tuple(map_expr(a, fn) for a in e.args))
     elif isinstance(e, AggCall):
         e = replace(e, arg=None if e.arg is None else map_expr(e.arg, fn),
                     where=None if e.where is None else map_expr(e.where, fn))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..backend.flink.artifacts import select_sql
 from ..backend.flink.ddl import merged_sources
 from ..backend.flink.emit import SORT_ROWS_FUNCTION, type_text
+from ..backend.flink.udfs import UDF_MODULE
 from ..events import Event, InvalidEvent, read_events
 from ..pipeline import Compiled
 from .functions import ensure_functions_jar, register_functions
@@ -41,14 +43,50 @@ def run_compiled(compiled: Compiled, events: list[Event],
                  progress: Callable[[str], None] | None = None) -> dict[str, dict[str, dict]]:
     """Final state of every view after the events, as `{topic: {key: {field: value}}}`."""
     queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
-    setup = None
-    if any(SORT_ROWS_FUNCTION in q.sql for q in queries):
-        jar = ensure_functions_jar(progress=progress or (lambda _m: None))
-        setup = lambda t_env: register_functions(t_env, jar)  # noqa: E731
+    setup = job_setup(compiled, progress)
     result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True,
                        setup=setup)
     return {topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
             for topic, rows in result.items()}
+
+
+def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None) -> Callable[[Any], None]:
+    """Registers what the package's SQL calls besides Flink's own functions: ontoc's JVM sort function and
+    the generated Python UDFs."""
+    steps = []
+    if any(SORT_ROWS_FUNCTION in select_sql(p) for p in compiled.plans):
+        jar = ensure_functions_jar(progress=progress or (lambda _m: None))
+        steps.append(lambda t_env: register_functions(t_env, jar))
+    if UDF_MODULE in compiled.files:
+        steps.append(python_functions(compiled))
+
+    def setup(t_env: Any) -> None:
+        for step in steps:
+            step(t_env)
+    return setup
+
+
+def python_functions(compiled: Compiled):
+    """A setup step that registers the package's generated Python functions."""
+    from . import udfs
+
+    folder = Path(tempfile.mkdtemp(prefix="ontoc-udfs-"))
+    module = udfs.load_module(compiled.files[UDF_MODULE], folder, f"ontoc_udfs_{abs(hash(folder))}")
+    package = top_package(compiled)
+
+    def register(t_env):
+        t_env.add_python_file(str(folder))
+        udfs.register(t_env, module.FUNCTIONS, package)
+    return register
+
+
+def top_package(compiled: Compiled) -> Path:
+    """The outermost package holding the definitions: what the Python workers must be able to import."""
+    view = next(iter(compiled.schema.views.values()))
+    folder = Path(view.src.absolute).parent
+    while (folder.parent / "__init__.py").exists():
+        folder = folder.parent
+    return folder
 
 
 def run_folder(compiled: Compiled, input_dir: Path, output_dir: Path,

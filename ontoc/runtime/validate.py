@@ -28,7 +28,7 @@ class PlanCheck:
 def validate(compiled: Compiled, progress: Callable[[str], None] | None = None) -> list[PlanCheck]:
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    from .functions import ensure_functions_jar, register_functions
+    from .embedded import job_setup
     from .jars import ensure_jars
     from .local import _to_local_error
 
@@ -36,7 +36,7 @@ def validate(compiled: Compiled, progress: Callable[[str], None] | None = None) 
     connector = ensure_jars(progress=say).flink_connector_jar
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("pipeline.jars", connector.resolve().as_uri())
-    register_functions(env, ensure_functions_jar(progress=say))
+    job_setup(compiled, say)(env)
     for scan in merged_sources(compiled.plans):
         env.execute_sql(sql(source_ddl(scan, PLANNING_OPTIONS)))
     checks = []

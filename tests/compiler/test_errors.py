@@ -121,17 +121,17 @@ CASES = [
     def g(self) -> str:
         return self.store.meeting.colour
 """, "unknown-field", "self.store.meeting.colour"),
-    ("classmethod-aggregate", """
+    ("classmethod-over-documents", """
     @attrs.getter
     def g(self) -> float | None:
-        return self.median(1 for t in self.store.tickets)
+        return self.median(t for t in self.store.tickets)
 
     @classmethod
-    def median(cls, values):
+    def median(cls, values) -> float | None:
         xs = sorted(values)
         return xs[len(xs) // 2] if xs else None
-""", "unsupported-udf", "self.median("),
-    ("untranslatable-staticmethod", """
+""", "unsupported-udf", "(t for t in self.store.tickets)"),
+    ("udf-without-annotation", """
     @attrs.getter
     def g(self) -> str:
         return self.shout(self.store.meeting.status)
@@ -141,7 +141,7 @@ CASES = [
         while text:
             return text
         return text
-""", "unsupported-udf", "self.shout("),
+""", "missing-annotation", "self.shout("),
     ("float-formatting", """
     @attrs.getter
     def g(self) -> str:

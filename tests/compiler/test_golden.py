@@ -17,6 +17,7 @@ from ..conftest import DEFINITIONS, ROOT
 GOLDEN = ROOT / "tests" / "golden"
 PACKAGES = dict(definition_packages(DEFINITIONS))
 PACKAGES["constructs"] = ROOT / "tests" / "fixtures" / "constructs"
+PACKAGES["udfs"] = ROOT / "tests" / "fixtures" / "udfs"
 
 
 @pytest.mark.parametrize("name", sorted(PACKAGES))

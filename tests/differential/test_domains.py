@@ -24,16 +24,19 @@ from ..conftest import DEFINITIONS, ROOT
 from ..support.compare import diff_views
 from ..support.strategies import EventStrategies, write_events
 
-DOMAINS = {name: DEFINITIONS / name for name in ("meeting_room", "shop", "library", "sensors")}
-DOMAINS["constructs"] = ROOT / "tests" / "fixtures" / "constructs"
+# name -> (definitions package, how static methods compile)
+DOMAINS = {name: (DEFINITIONS / name, "inline") for name in ("meeting_room", "shop", "library", "sensors")}
+DOMAINS["constructs"] = (ROOT / "tests" / "fixtures" / "constructs", "inline")
+DOMAINS["udfs"] = (ROOT / "tests" / "fixtures" / "udfs", "inline")
+DOMAINS["meeting_room_as_udfs"] = (DEFINITIONS / "meeting_room", "udf")
 EXAMPLES = int(os.environ.get("ONTOC_DIFF_EXAMPLES", "3"))
 SCENARIOS = int(os.environ.get("ONTOC_DIFF_SCENARIOS", "12"))
 
 pytestmark = pytest.mark.flink
 
 
-def check_domain(path: Path, events: list) -> None:
-    compiled = compile_definitions(path)
+def check_domain(path: Path, mode: str, events: list) -> None:
+    compiled = compile_definitions(path, static_methods=mode)
     with tempfile.TemporaryDirectory() as tmp:
         input_dir, output_dir = Path(tmp) / "in", Path(tmp) / "out"
         write_events(events, input_dir)
@@ -56,19 +59,19 @@ def check_domain(path: Path, events: list) -> None:
                     + f"\nevents of scenario {scenario_ids[0]}:\n" + "\n".join(map(repr, shown)))
 
 
-def make_test(name: str, path: Path):
-    compiled = compile_definitions(path)
+def make_test(name: str, path: Path, mode: str):
+    compiled = compile_definitions(path, static_methods=mode)
     strategy = EventStrategies(compiled.schema).batch(SCENARIOS)
 
     @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(events=strategy)
     def test(events):
-        check_domain(path, events)
+        check_domain(path, mode, events)
 
     test.__name__ = f"test_{name}_matches_oracle"
     return test
 
 
-for _name, _path in DOMAINS.items():
-    globals()[f"test_{_name}_matches_oracle"] = make_test(_name, _path)
+for _name, (_path, _mode) in DOMAINS.items():
+    globals()[f"test_{_name}_matches_oracle"] = make_test(_name, _path, _mode)

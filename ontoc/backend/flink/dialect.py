@@ -47,4 +47,4 @@ class Flink(Hive):
 
 def sql(expression: exp.Expression) -> str:
     """Pretty Flink SQL with every identifier quoted (Flink reserves many words)."""
-    return expression.sql(dialect=Flink, pretty=True, identify=True)
+    return expression.sql(dialect=Flink, pretty=True, identify=True, normalize_functions=False)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from ...ir import types as T
-from ...ir.expr import AggCall, Case, Cast, Column, Expr, Func, Literal
+from ...ir.expr import AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, UdfCall
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 
 DECIMAL_PRECISION = (38, 10)
@@ -174,6 +174,12 @@ class ExprEmitter:
         one_null = exp.Array(expressions=[exp.Cast(this=exp.Null(), to=sql_type(dtype.elem))])
         return anon("ARRAY_REMOVE", one_null, exp.Cast(this=exp.Null(), to=sql_type(dtype.elem)))
 
+    def visit_UdfCall(self, e: UdfCall) -> exp.Expression:
+        return anon(e.function, *[self.visit(a) for a in e.args])
+
+    def visit_FieldAccess(self, e: FieldAccess) -> exp.Expression:
+        return exp.Dot(this=exp.Paren(this=self.visit(e.arg)), expression=ident(e.name))
+
     def visit_Case(self, e: Case) -> exp.Expression:
         case = exp.Case()
         for cond, value in e.whens:
@@ -188,6 +194,8 @@ class ExprEmitter:
             call: exp.Expression = exp.Count(this=exp.Star())
         elif e.func == "count_distinct":
             call = exp.Count(this=exp.Distinct(expressions=[self.visit(e.arg)]))
+        elif e.func == "udaf":
+            call = anon(e.function, self.visit(e.arg))
         elif e.func == "array_agg_distinct":
             call = anon("ARRAY_AGG", exp.Distinct(expressions=[self.visit(e.arg)]))
         else:
