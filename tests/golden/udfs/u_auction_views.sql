@@ -34,10 +34,26 @@ CREATE TABLE IF NOT EXISTS `u_bids` (
   'value.json.timestamp-format.standard' = 'ISO-8601'
 );
 
+CREATE TABLE IF NOT EXISTS `u_regions` (
+  `doc_id` STRING,
+  `name` STRING,
+  PRIMARY KEY (`doc_id`) NOT ENFORCED
+) WITH (
+  'connector' = 'upsert-kafka',
+  'topic' = 'u_regions',
+  'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP_SERVERS}',
+  'key.format' = 'raw',
+  'value.format' = 'json',
+  'value.fields-include' = 'EXCEPT_KEY',
+  'value.json.ignore-parse-errors' = 'true',
+  'value.json.timestamp-format.standard' = 'ISO-8601'
+);
+
 CREATE TABLE IF NOT EXISTS `u_sellers` (
   `doc_id` STRING,
   `name` STRING,
   `city` STRING,
+  `region` STRING,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -89,8 +105,17 @@ SELECT
         ontoc__auctionview__describe(
           CASE
             WHEN `auction__seller`.`doc_id` IS NULL
-            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
-            ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
+            ELSE CAST(ROW(
+              `auction__seller`.`doc_id`,
+              `auction__seller`.`city`,
+              `auction__seller`.`name`,
+              CASE
+                WHEN `auction__seller__region`.`doc_id` IS NULL
+                THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+                ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+              END
+            ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
           END
         )
       ).`ok`,
@@ -101,8 +126,17 @@ SELECT
       ontoc__auctionview__describe(
         CASE
           WHEN `auction__seller`.`doc_id` IS NULL
-          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
-          ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
+          ELSE CAST(ROW(
+            `auction__seller`.`doc_id`,
+            `auction__seller`.`city`,
+            `auction__seller`.`name`,
+            CASE
+              WHEN `auction__seller__region`.`doc_id` IS NULL
+              THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+              ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+            END
+          ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
         END
       )
     ).`value`
@@ -152,6 +186,8 @@ SELECT
 FROM `u_auctions` AS `auction`
 LEFT JOIN `u_sellers` AS `auction__seller`
   ON `auction__seller`.`doc_id` = `auction`.`seller`
+LEFT JOIN `u_regions` AS `auction__seller__region`
+  ON `auction__seller__region`.`doc_id` = `auction__seller`.`region`
 LEFT JOIN (
   SELECT
     `bids`.`auction` AS `root_id`,
