@@ -116,6 +116,11 @@ def _register_groups() -> None:
 
     cli.add_command(dev)
 
+    from .inspect import COMMANDS as inspect_commands  # explain, validate, plan
+
+    for command in inspect_commands:
+        cli.add_command(command)
+
 
 _register_groups()
 

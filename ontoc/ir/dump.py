@@ -55,8 +55,10 @@ def _head_and_args(e: Expr) -> tuple[str, list[Expr], str]:
     if isinstance(e, Cast):
         return "cast", [e.arg], f" as {e.dtype}"
     if isinstance(e, AggCall):
-        name = e.function if e.func == "udaf" and getattr(e, "function", None) else e.func
+        name = f"udaf {e.function}" if e.func == "udaf" and getattr(e, "function", None) else e.func
         return name, [e.arg] if e.arg is not None else [], ""
+    if type(e).__name__ == "UdfCall":  # a generated Python scalar function: ROW<ok, value>
+        return f"udf {e.function}", list(e.args), ""
     name, attrs, kids = _generic_parts(e)
     head = name if not attrs else f"{name}[{', '.join(attrs)}]"
     return head, kids, ""
@@ -68,6 +70,8 @@ def expr_text(e: Expr) -> str:
         return literal_text(e)
     if isinstance(e, Column):
         return f"{e.relation}.{e.name}"
+    if type(e).__name__ == "FieldAccess":  # one field of a ROW
+        return f"{expr_text(e.arg)}.{e.name}"
     if isinstance(e, Case):
         whens = " ".join(f"when {expr_text(c)} then {expr_text(v)}" for c, v in e.whens)
         return f"case({whens} else {expr_text(e.default)})"
@@ -87,12 +91,16 @@ def expr_lines(e: Expr, indent: int = 0, width: int = WIDTH) -> list[str]:
     flat = expr_text(e)
     if len(pad) + len(flat) <= width or isinstance(e, (Literal, Column)):
         return [pad + flat]
+    if type(e).__name__ == "FieldAccess":
+        out = expr_lines(e.arg, indent, width)
+        out[-1] += f".{e.name}"
+        return out
     if isinstance(e, Case):
         out = [pad + "case("]
-        for cond, value in e.whens:
-            out += _prefixed("when ", expr_lines(cond, indent + 1, width))
-            out += _prefixed("then ", expr_lines(value, indent + 2, width))
-        out += _prefixed("else ", expr_lines(e.default, indent + 1, width))
+        for cond, value in e.whens:  # the keyword prefixes take 5 columns of the width
+            out += _prefixed("when ", expr_lines(cond, indent + 1, width - 5))
+            out += _prefixed("then ", expr_lines(value, indent + 2, width - 5))
+        out += _prefixed("else ", expr_lines(e.default, indent + 1, width - 5))
         out[-1] += ")"
         return out
     head, args, suffix = _head_and_args(e)
@@ -106,7 +114,7 @@ def expr_lines(e: Expr, indent: int = 0, width: int = WIDTH) -> list[str]:
         out += lines
     out[-1] += suffix + ")"
     if isinstance(e, AggCall) and e.where is not None:
-        out += _prefixed("filter(where ", expr_lines(e.where, indent + 1, width))
+        out += _prefixed("filter(where ", expr_lines(e.where, indent + 1, width - 13))
         out[-1] += ")"
     return out
 

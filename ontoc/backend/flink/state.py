@@ -1,0 +1,155 @@
+"""The stateful operators Flink's planner makes of a view, as ontoc predicts them from the plan.
+
+Flink restores a savepoint operator by operator: each operator's state is
+found by its uid (for SQL jobs, a hash of its position in the job graph) and
+must be readable by the new job's serializers (for SQL, the exact row types
+it keeps). So whether a changed view can keep its state depends on what the
+change does to the stateful operators, not on how the SQL text changed.
+
+What the planner builds for ontoc's queries (seen in `EXPLAIN` of the
+emitted statements with Flink 2.2, `ontoc validate` prints it):
+
+- an upsert-kafka source becomes `ChangelogNormalize` keyed by `doc_id`,
+  holding the last row of every document (the columns the view reads), when
+  the query joins or filters; a view that only projects its root keeps no
+  state but the Kafka offsets;
+- every LEFT JOIN is a `Join` keeping both inputs' rows: the right side's
+  columns, and the left side's columns that something above it still reads
+  (the next joins, the WHERE, the final projection);
+- every `many` collection is a `GroupAggregate` keeping one accumulator per
+  aggregate call, in order;
+- the WHERE is pushed into the root's `ChangelogNormalize` (or applied after
+  the joins): it decides which rows the state holds;
+- the sink gets `upsertMaterialize=[true]` (a `SinkUpsertMaterializer`
+  keeping the emitted rows, of the sink's row type) whenever the query joins:
+  the planner cannot prove that the joined rows are unique per `doc_id`.
+
+The final projection is a stateless `Calc` chained to the last join: a
+change that touches only the projection's expressions, reads the same
+columns and keeps the sink's row type leaves every stateful operator as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ...ir.expr import Column, Expr
+from ...ir.plan import ViewPlan
+from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from .dialect import Flink
+from .emit import ExprEmitter, type_text
+
+
+def expr_sql(e: Expr) -> str:
+    """One expression as compact Flink SQL (what fingerprints hash)."""
+    return ExprEmitter().visit(e).sql(dialect=Flink, identify=True)
+
+
+def sha256_json(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StatefulOperator:
+    id: str  # "source meeting", "join meeting__location", "aggregate tickets_agg", "filter", "sink"
+    kind: str  # source | join | aggregate | filter | sink
+    state: dict  # what determines the operator's state (JSON-able, canonical)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, **self.state}
+
+
+def _columns_read(exprs: list[Expr], aliases: set[str]) -> list[str]:
+    return sorted({f"{c.relation}.{c.name}" for e in exprs for c in e.walk()
+                   if isinstance(c, Column) and c.relation in aliases})
+
+
+def _chain(rel: Rel) -> tuple[Rel, list[LeftJoin]]:
+    """The first relation of a FROM clause and its joins, innermost first."""
+    joins = []
+    while isinstance(rel, LeftJoin):
+        joins.append(rel)
+        rel = rel.left
+    return rel, list(reversed(joins))
+
+
+def _aliases(rel: Rel) -> set[str]:
+    if isinstance(rel, (Scan, Aggregate)):
+        return {rel.alias}
+    if isinstance(rel, LeftJoin):
+        return _aliases(rel.left) | _aliases(rel.right)
+    raise TypeError(rel)
+
+
+def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOperator]) -> None:
+    """Operators of one FROM clause; `above` = the expressions evaluated over its rows."""
+    first, joins = _chain(rel)
+    prefix = f"{scope}/" if scope else ""
+
+    def relation(r: Rel) -> None:
+        if isinstance(r, Scan):
+            out.append(StatefulOperator(f"source {prefix}{r.alias}", "source", {
+                "topic": r.table, "columns": [f"{n} {type_text(t)}" for n, t in r.columns]}))
+        elif isinstance(r, Aggregate):
+            _from_clause(r.parent, [r.key, *(c for _, c in r.aggregates)], r.alias, out)
+            out.append(StatefulOperator(f"aggregate {r.alias}", "aggregate", {
+                "group_by": expr_sql(r.key),
+                "calls": [f"{expr_sql(c)} :: {type_text(c.dtype)}" for _, c in r.aggregates]}))
+        else:
+            raise TypeError(r)
+
+    relation(first)
+    for i, join in enumerate(joins):
+        relation(join.right)
+        later = [j.condition for j in joins[i:]]
+        right = join.right
+        out.append(StatefulOperator(f"join {prefix}{right.alias}", "join", {
+            "right": right.table if isinstance(right, Scan) else f"aggregate {right.alias}",
+            "on": expr_sql(join.condition),
+            "left_columns": _columns_read(later + above, _aliases(join.left)),
+            "right_columns": [n for n, _ in right.columns] if isinstance(right, Scan)
+            else ["root_id"] + [n for n, _ in right.aggregates],
+        }))
+
+
+def stateful_operators(plan: ViewPlan) -> list[StatefulOperator]:
+    """The operators of the view's job that keep state, in a stable order ([] for a stateless job)."""
+    project: Project = plan.rel
+    rel, where = project.parent, None
+    if isinstance(rel, Filter):
+        rel, where = rel.parent, rel.predicate
+    joins = any(isinstance(r, LeftJoin) for r in rel.walk())
+    if not joins and where is None:
+        return []
+    out: list[StatefulOperator] = []
+    above = [project.key, *(e for _, e in project.fields), *([where] if where is not None else [])]
+    _from_clause(rel, above, "", out)
+    if where is not None:
+        out.append(StatefulOperator("filter", "filter", {"where": expr_sql(where)}))
+    if joins:
+        # the materializer's serializer compares field types, not names: a renamed field keeps its state
+        row = [type_text(project.key.dtype)] + [type_text(f.dtype) for f in plan.fields]
+        out.append(StatefulOperator("sink", "sink", {"upsert_materializer": True, "row_type": row}))
+    return out
+
+
+def state_fingerprint(operators: list[StatefulOperator]) -> str:
+    return sha256_json([op.to_json() for op in operators])
+
+
+def field_fingerprint(plan: ViewPlan, e: Expr) -> str:
+    """A field's computation: its projection expression and the aggregate calls behind the columns it reads."""
+    aggregates = {r.alias: r for r in plan.rel.walk() if isinstance(r, Aggregate)}
+    behind = []
+    for c in sorted({(c.relation, c.name) for c in e.walk() if isinstance(c, Column) and c.relation in aggregates}):
+        agg = aggregates[c[0]]
+        call = dict(agg.aggregates).get(c[1])
+        behind.append([c[0], c[1], expr_sql(agg.key), expr_sql(call) if call is not None else None])
+    return sha256_json([expr_sql(e), behind])
+
+
+def projection_fingerprint(plan: ViewPlan) -> str:
+    project: Project = plan.rel
+    return sha256_json([["doc_id", expr_sql(project.key)]] + [[n, expr_sql(e)] for n, e in project.fields])

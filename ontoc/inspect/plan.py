@@ -1,0 +1,330 @@
+"""`ontoc plan`: what changes between two compiled versions, and what each changed job needs.
+
+Both sides are manifests (`manifest.json`, written by `ontoc compile`): the
+new side compiled from the definitions, the old side read from a manifest or
+an output folder, or compiled from a git revision. Views are matched by sink
+topic (the job's identity). Per view the plan lists added, removed and
+changed fields (type, expression, the source fields read, sort order), added
+and removed sources, whether the SQL file changed, and a verdict:
+
+- `savepoint`: the stateful operators are the same (`state.sha256` equal):
+  stop the job with a savepoint and start the new SQL from it;
+- `fresh-start`: a stateful operator changed (a source's columns, a join, an
+  aggregate, the filter, the sink's row type): Flink cannot map the old state
+  onto the new job, so start without state and replay the source topics;
+- `start` for a new view (reads its sources from the beginning), `stop` for
+  a removed one, `none` for an unchanged one.
+
+See ontoc/backend/flink/state.py for which operators keep state and why.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .packages import Package
+
+FORMAT = 1
+
+
+class PlanInputError(Exception):
+    """The old side cannot be read (no manifest, bad JSON, packages that do not match)."""
+
+
+@dataclass
+class PackageManifest:
+    manifest: dict
+    files: dict[str, str] = field(default_factory=dict)  # file name -> text, where known
+
+    def views(self) -> dict[str, dict]:
+        return {v["topic"]: v for v in self.manifest.get("views", [])}
+
+
+@dataclass
+class Version:
+    label: str
+    packages: dict[str, PackageManifest]
+
+
+def version_from_packages(packages: list[Package], label: str) -> Version:
+    return Version(label, {p.name: PackageManifest(json.loads(p.compiled.files["manifest.json"]),
+                                                   dict(p.compiled.files)) for p in packages})
+
+
+def _read_manifest(path: Path) -> PackageManifest:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanInputError(f"{path}: not a readable manifest ({exc})") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("views"), list):
+        raise PlanInputError(f"{path}: not an ontoc manifest (no `views` list)")
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(path.parent.glob("*.sql"))}
+    return PackageManifest(doc, files)
+
+
+def version_from_path(path: Path) -> Version:
+    """A manifest file, an output folder holding one, or a folder of such folders (one per package)."""
+    path = Path(path)
+    if path.is_file():
+        return Version(str(path), {"": _read_manifest(path)})
+    if (path / "manifest.json").is_file():
+        return Version(str(path), {"": _read_manifest(path / "manifest.json")})
+    subs = sorted(p for p in path.glob("*/manifest.json")) if path.is_dir() else []
+    if not subs:
+        raise PlanInputError(f"{path}: no manifest.json in it or in its sub-folders")
+    return Version(str(path), {p.parent.name: _read_manifest(p) for p in subs})
+
+
+def pair_packages(old: Version, new: Version, definitions_name: str
+                  ) -> list[tuple[str, PackageManifest | None, PackageManifest | None]]:
+    if not old.packages:  # the definitions did not exist yet: every view is new
+        return [(n, None, p) for n, p in sorted(new.packages.items())]
+    if set(new.packages) == {""}:
+        if "" in old.packages:
+            return [("", old.packages[""], new.packages[""])]
+        if definitions_name in old.packages:
+            return [("", old.packages[definitions_name], new.packages[""])]
+        raise PlanInputError(f"{old.label} holds packages {', '.join(sorted(old.packages))}, "
+                             f"none named `{definitions_name}`: point --against at that package's manifest")
+    if set(old.packages) == {""}:
+        raise PlanInputError(f"{old.label} is one package's manifest but the definitions are a folder of "
+                             "packages: point --against at the output folder of all of them")
+    names = sorted(set(old.packages) | set(new.packages))
+    return [(n, old.packages.get(n), new.packages.get(n)) for n in names]
+
+
+# -- comparing one view -----------------------------------------------------------------------------
+
+
+def _field_changes(old: dict, new: dict) -> list[dict]:
+    old_fields = {f["name"]: f for f in old.get("fields", [])}
+    new_fields = {f["name"]: f for f in new.get("fields", [])}
+    out = []
+    for name, f in new_fields.items():
+        if name not in old_fields:
+            out.append({"name": name, "change": "added", "old_type": None, "new_type": f["type"],
+                        "what": [], "reads_added": f.get("reads", []), "reads_removed": []})
+    for name, f in old_fields.items():
+        if name not in new_fields:
+            out.append({"name": name, "change": "removed", "old_type": f["type"], "new_type": None,
+                        "what": [], "reads_added": [], "reads_removed": f.get("reads", [])})
+    for name, f in new_fields.items():
+        o = old_fields.get(name)
+        if o is None:
+            continue
+        what = []
+        if o["type"] != f["type"] or o.get("sql_type") != f.get("sql_type"):
+            what.append("type")
+        if o.get("sha256") is None or f.get("sha256") is None:
+            pass  # an old manifest without expression fingerprints: only types and reads compare
+        elif o["sha256"] != f["sha256"]:
+            what.append("expression")
+        new_reads = set(f.get("reads", []))
+        old_reads = set(o["reads"]) if o.get("reads") is not None else new_reads  # unknown in old manifests
+        if old_reads != new_reads:
+            what.append("sources")
+        if (o.get("sorted_by"), o.get("reverse")) != (f.get("sorted_by"), f.get("reverse")):
+            what.append("sort")
+        if what:
+            out.append({"name": name, "change": "changed", "old_type": o["type"], "new_type": f["type"],
+                        "what": what,
+                        "reads_added": sorted(new_reads - old_reads),
+                        "reads_removed": sorted(old_reads - new_reads)})
+    return out
+
+
+def _operator_changes(old_ops: list[dict], new_ops: list[dict]) -> list[dict]:
+    old_by, new_by = {o["id"]: o for o in old_ops}, {o["id"]: o for o in new_ops}
+    out = []
+    for op_id, op in new_by.items():
+        if op_id not in old_by:
+            out.append({"operator": op_id, "change": "added", "details": []})
+    for op_id in old_by:
+        if op_id not in new_by:
+            out.append({"operator": op_id, "change": "removed", "details": []})
+    for op_id, op in new_by.items():
+        before = old_by.get(op_id)
+        if before is None or before == op:
+            continue
+        details = []
+        for key in sorted(set(op) | set(before)):
+            a, b = before.get(key), op.get(key)
+            if a == b:
+                continue
+            if isinstance(a, list) and isinstance(b, list) and key != "row_type":
+                plus, minus = Counter(map(str, b)) - Counter(map(str, a)), Counter(map(str, a)) - Counter(map(str, b))
+                parts = [f"+ {x}" for x in plus.elements()] + [f"- {x}" for x in minus.elements()]
+                details.append(f"{key}: " + "; ".join(parts or ["order changed"]))
+            elif isinstance(a, list) and isinstance(b, list):
+                details.append(f"{key}: ({', '.join(map(str, a))}) -> ({', '.join(map(str, b))})")
+            else:
+                details.append(f"{key}: {a} -> {b}")
+        out.append({"operator": op_id, "change": "changed", "details": details})
+    if not out and [o["id"] for o in old_ops] != [o["id"] for o in new_ops]:
+        out.append({"operator": "job graph", "change": "changed", "details": ["operators in another order"]})
+    return out
+
+
+STATE_REASONS = {
+    "source": "a source's stored rows (ChangelogNormalize) change",
+    "join": "a join's stored rows change",
+    "aggregate": "an aggregate's accumulators change",
+    "filter": "the filter decides which rows the state holds",
+    "sink": "the sink's row type changes (Flink's upsert materializer stores the emitted rows)",
+}
+
+
+def _kind(op_id: str) -> str:
+    return op_id.split(" ", 1)[0] if op_id != "job graph" else "job"
+
+
+def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], new_files: dict[str, str],
+                 package: str) -> dict:
+    base = new or old
+    entry = {"package": package, "view": base["view"], "topic": base["topic"],
+             "old_view": old["view"] if old else None,
+             "definition": base.get("definition"), "status": "", "verdict": "", "reasons": [],
+             "replay": [], "fields": [], "sources_added": [], "sources_removed": [],
+             "state_changes": [], "sql_changed": False, "sql_diff": None}
+    if old is None:
+        entry.update(status="added", verdict="start", replay=new.get("sources", []),
+                     reasons=["a new job: start it without state; it reads its source topics from the beginning"],
+                     fields=_field_changes({"fields": []}, new), sources_added=new.get("sources", []),
+                     sql_changed=True)
+        return entry
+    if new is None:
+        entry.update(status="removed", verdict="stop",
+                     reasons=["the view is gone: stop its job (its sink topic keeps the records written so far)"],
+                     fields=_field_changes(old, {"fields": []}), sources_removed=old.get("sources", []),
+                     sql_changed=True)
+        return entry
+    fields = _field_changes(old, new)
+    old_sources, new_sources = set(old.get("sources", [])), set(new.get("sources", []))
+    sql_changed = old.get("sha256") != new.get("sha256")
+    order_changed = ([f["name"] for f in old.get("fields", [])] != [f["name"] for f in new.get("fields", [])]
+                     and not any(f["change"] in ("added", "removed") for f in fields))
+    entry.update(fields=fields, sources_added=sorted(new_sources - old_sources),
+                 sources_removed=sorted(old_sources - new_sources), sql_changed=sql_changed)
+    name = new["file"]
+    if sql_changed and name in old_files and name in new_files:
+        entry["sql_diff"] = "".join(difflib.unified_diff(
+            old_files[name].splitlines(True), new_files[name].splitlines(True), f"{name} (old)", f"{name} (new)"))
+    if not sql_changed and not fields and not order_changed:  # the same statements: the same job
+        entry.update(status="unchanged", verdict="none")
+        return entry
+    entry["status"] = "changed"
+    if order_changed:
+        entry["reasons"].append("the fields are in another order")
+    old_state, new_state = old.get("state"), new["state"]
+    if old_state is None:
+        entry.update(verdict="fresh-start", replay=sorted(new_sources), reasons=entry["reasons"] + [
+            "the old manifest does not record the stateful operators (made before manifest format 2): "
+            "assuming they changed"])
+        return entry
+    changes = _operator_changes(old_state.get("operators", []), new_state.get("operators", []))
+    entry["state_changes"] = changes
+    if old_state.get("sha256") == new_state.get("sha256"):
+        entry["verdict"] = "savepoint"
+        if new_state.get("stateful"):
+            entry["reasons"].append("the stateful operators are unchanged (same sources and columns, joins, "
+                                    "aggregates, filter and sink row type): only the final projection differs")
+            entry["reasons"].append(f"rows already in `{new['topic']}` keep their old values until one of their "
+                                    "inputs changes; a fresh start with a replay recomputes every row")
+        else:
+            entry["reasons"].append("the job keeps no state besides its Kafka offsets (no joins, no filter)")
+        return entry
+    entry.update(verdict="fresh-start", replay=sorted(new_sources))
+    kinds = []
+    for c in changes:
+        kind = _kind(c["operator"])
+        if kind not in kinds:
+            kinds.append(kind)
+    entry["reasons"] += [STATE_REASONS.get(k, "the job graph changes, so operators get other ids") for k in kinds]
+    entry["reasons"].append("Flink cannot restore the old state into the new job: start it without state and "
+                            "replay the source topics from the beginning")
+    return entry
+
+
+def plan_report(old: Version, new: Version, definitions_name: str) -> dict:
+    """The JSON document of `ontoc plan --format json` (schema in docs/inspect.md)."""
+    views = []
+    for package, old_pkg, new_pkg in pair_packages(old, new, definitions_name):
+        old_views = old_pkg.views() if old_pkg else {}
+        new_views = new_pkg.views() if new_pkg else {}
+        for topic in list(new_views) + [t for t in old_views if t not in new_views]:
+            views.append(compare_view(old_views.get(topic), new_views.get(topic),
+                                      old_pkg.files if old_pkg else {}, new_pkg.files if new_pkg else {}, package))
+    summary = {s: sum(1 for v in views if v["status"] == s) for s in ("added", "removed", "changed", "unchanged")}
+    summary["fresh_start"] = sum(1 for v in views if v["verdict"] == "fresh-start")
+    summary["savepoint"] = sum(1 for v in views if v["verdict"] == "savepoint")
+    return {"ontoc": "plan", "format": FORMAT, "old": old.label, "new": new.label, "summary": summary,
+            "views": views}
+
+
+# -- text -------------------------------------------------------------------------------------------
+
+MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
+VERDICT_TEXT = {"none": "nothing to do", "savepoint": "restore from a savepoint",
+                "fresh-start": "fresh start + replay", "start": "new job: start", "stop": "stop the job"}
+
+
+def _field_line(f: dict) -> str:
+    if f["change"] == "added":
+        text = f"+ {f['name']}: {f['new_type']}"
+    elif f["change"] == "removed":
+        text = f"- {f['name']}: {f['old_type']}"
+    else:
+        parts = []
+        if "type" in f["what"]:
+            parts.append(f"type {f['old_type']} -> {f['new_type']}")
+        if "expression" in f["what"]:
+            parts.append("expression")
+        if "sort" in f["what"]:
+            parts.append("sort order")
+        text = f"~ {f['name']}: " + ", ".join(parts or ["sources"])
+    reads = [f"+{r}" for r in f["reads_added"]] + [f"-{r}" for r in f["reads_removed"]]
+    if reads and f["change"] == "changed":
+        text += f"  (reads {' '.join(reads)})"
+    elif f["change"] == "added" and f["reads_added"]:
+        text += f"  (reads {', '.join(f['reads_added'])})"
+    return text
+
+
+def render_text(report: dict, show_unchanged: bool = True, diff: bool = False) -> str:
+    s = report["summary"]
+    out = [f"plan: {report['new']} against {report['old']}: {s['changed']} changed, {s['added']} added, "
+           f"{s['removed']} removed, {s['unchanged']} unchanged; {s['fresh_start']} need a fresh start"]
+    unchanged = []
+    for v in report["views"]:
+        name = f"{v['package'] + ':' if v['package'] else ''}{v['view']} -> {v['topic']}"
+        if v["status"] == "unchanged":
+            unchanged.append(name)
+            continue
+        out.append("")
+        out.append(f"{MARK[v['status']]} {name}: {v['status']}, {VERDICT_TEXT[v['verdict']]}")
+        if v["old_view"] and v["old_view"] != v["view"]:
+            out.append(f"    view class renamed from {v['old_view']}")
+        for f in v["fields"]:
+            out.append(f"    field {_field_line(f)}")
+        if v["sources_added"]:
+            out.append(f"    sources + {', '.join(v['sources_added'])}")
+        if v["sources_removed"]:
+            out.append(f"    sources - {', '.join(v['sources_removed'])}")
+        for c in v["state_changes"]:
+            out.append(f"    state {c['change']}: {c['operator']}")
+            out += [f"        {d}" for d in c["details"]]
+        if v["status"] == "changed":
+            out.append(f"    sql {'changed' if v['sql_changed'] else 'unchanged'}")
+        for r in v["reasons"]:
+            out.append(f"    why: {r}")
+        if v["replay"] and v["verdict"] in ("fresh-start", "start"):
+            out.append(f"    replay: {', '.join(v['replay'])}")
+        if diff and v["sql_diff"]:
+            out.append(v["sql_diff"].rstrip("\n"))
+    if unchanged and show_unchanged:
+        out += ["", f"= unchanged: {', '.join(unchanged)}"]
+    return "\n".join(out) + "\n"
