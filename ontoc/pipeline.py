@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backend.flink.artifacts import manifest, view_sql_file
+from .errors import Diagnostic
 from .backend.flink.udfs import UDF_MODULE, udf_module
 from .frontend import build_plans
 from .frontend.schema import Schema, load_schema
@@ -20,6 +21,7 @@ class Compiled:
     plans: list[ViewPlan]
     files: dict[str, str]  # file name -> content
     seconds: float
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 def definition_packages(path: Path) -> list[tuple[str, Path]]:
@@ -38,12 +40,13 @@ def definition_packages(path: Path) -> list[tuple[str, Path]]:
 def compile_definitions(path: Path | str, static_methods: str = "inline") -> Compiled:
     started = time.perf_counter()
     schema = load_schema(Path(path))
-    plans = [optimize(p) for p in build_plans(schema, static_methods)]
+    plans, warnings = build_plans(schema, static_methods)
+    plans = [optimize(p) for p in plans]
     files = {f"{p.topic}.sql": view_sql_file(p) for p in plans}
     if any(p.udfs for p in plans):
         files[UDF_MODULE] = udf_module(plans)
     files["manifest.json"] = manifest(plans, files)
-    return Compiled(schema, plans, files, time.perf_counter() - started)
+    return Compiled(schema, plans, files, time.perf_counter() - started, warnings)
 
 
 def write_files(compiled: Compiled, out: Path) -> list[str]:

@@ -55,6 +55,9 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
             diagnostics.extend(exc.diagnostics)
     if diagnostics:
         _fail_on_diagnostics(OntocError(diagnostics), fmt)
+    warnings = [w for _, compiled in compiled_all for w in compiled.warnings]
+    if warnings:
+        click.echo(OntocError(warnings).render(fmt), err=True)
     if check:
         stale = [(out, n) for out, compiled in compiled_all for n in stale_files(compiled, out)]
         if not stale:

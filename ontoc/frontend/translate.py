@@ -15,7 +15,7 @@ import string
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import OntocError, error
+from ..errors import Diagnostic, OntocError, error
 from ..ir import build as B
 from ..ir import types as T
 from ..ir.expr import FALSE, TRUE, AggCall, Expr, FieldAccess, Func, Literal, UdfCall
@@ -74,6 +74,7 @@ class ViewTranslator:
             raise ValueError(f"static_methods must be one of {STATIC_METHOD_MODES}")
         self.static_methods = static_methods
         self.udfs: dict[str, UdfSpec] = {}
+        self.warnings: list[Diagnostic] = []
         self.schema = schema
         self.view = view
         self.src = view.src
@@ -946,6 +947,11 @@ class ViewTranslator:
             self.stack.pop()
         if inlined is not None and self.static_methods == "inline":
             return inlined
+        if inlined is not None:
+            self.warnings.append(Diagnostic(
+                "udf-could-be-native", f"`{name}` runs as a Python UDF although its body translates to SQL",
+                self.src.span(node), "compile with --static-methods inline (the default) to run it as native SQL",
+                severity="warning"))
         inferred = inlined.dtype if isinstance(inlined, Scalar) and inlined.dtype.kind != "none" else None
         return self.scalar_udf(method, args, node, ctx, inferred)
 

@@ -231,3 +231,17 @@ def test_json_diagnostics(tmp_path):
     assert proc.returncode == 2
     [item] = json.loads(proc.stderr)
     assert item["code"] == "unsupported-statement" and item["line"] > 0 and item["col"] > 0 and item["hint"]
+
+
+def test_warning_for_a_python_udf_where_native_sql_was_possible(tmp_path):
+    import json
+    from ontoc.pipeline import compile_definitions as compile_package
+
+    assert compile_package(DEFINITIONS / "meeting_room").warnings == []
+    [warning] = compile_package(DEFINITIONS / "meeting_room", static_methods="udf").warnings
+    assert (warning.severity, warning.code) == ("warning", "udf-could-be-native")
+    assert warning.span.file.endswith("views.py") and "display_name" in warning.message
+    proc = subprocess.run([sys.executable, "-m", "ontoc.cli", "compile", str(DEFINITIONS / "meeting_room"), "-o",
+                           str(tmp_path), "--static-methods", "udf", "--format", "json"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert [w["code"] for w in json.loads(proc.stderr)] == ["udf-could-be-native"]
