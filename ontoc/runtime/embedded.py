@@ -75,7 +75,6 @@ def python_functions(compiled: Compiled):
     package = top_package(compiled)
 
     def register(t_env):
-        t_env.add_python_file(str(folder))
         udfs.register(t_env, module.FUNCTIONS, package)
     return register
 

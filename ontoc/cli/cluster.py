@@ -1,0 +1,228 @@
+"""`ontoc submit` and `ontoc jobs list|cancel|savepoint`: views as Flink jobs on a cluster.
+
+The main CLI adds them with `cli.add_command(submit)` and `cli.add_command(jobs)`.
+Configuration (never hard-coded, never in a job file):
+
+    --cluster             / ONTOC_FLINK_REST              Flink REST address
+    --bootstrap-servers   / ONTOC_KAFKA_BOOTSTRAP         Kafka bootstrap servers (as the TaskManagers see them)
+    --admin-bootstrap-servers / ONTOC_KAFKA_ADMIN_BOOTSTRAP  ... as ontoc sees them, to create topics
+    --kafka-property k=v  (repeatable)                    Kafka client properties (security, ...)
+    --kafka-properties-file / ONTOC_KAFKA_PROPERTIES_FILE a Java .properties file of them
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..runtime.jobs import DEFAULT_JOBS_DIR, JobFileError
+from ..runtime.rest import DEFAULT_URL, FlinkRest, FlinkRestError
+from ..runtime.services import DEFAULT_KAFKA_PORT, HOST
+
+DEFAULT_BOOTSTRAP = f"{HOST}:{DEFAULT_KAFKA_PORT}"  # `ontoc dev up`
+
+_CLUSTER = click.option(
+    "--cluster", envvar="ONTOC_FLINK_REST", default=DEFAULT_URL, show_default=True, metavar="URL",
+    help="Flink REST address (env ONTOC_FLINK_REST).")
+
+
+def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Failures are one `error:` line on stderr: exit 2 for bad input, 1 for the cluster's refusal."""
+    from ..errors import OntocError
+    from ..runtime.submit import SubmitError
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verbose = kwargs.get("verbose", False)
+        try:
+            return fn(*args, **kwargs)
+        except OntocError as e:
+            click.echo(e.render("full"), err=True)
+            sys.exit(2)
+        except JobFileError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except SubmitError as e:
+            if verbose and e.details:
+                click.echo(e.details, err=True)
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except FlinkRestError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------
+# ontoc submit
+
+
+@click.command("submit")
+@click.argument("definitions", type=click.Path(exists=True, path_type=Path))
+@click.option("--job", "job_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Job settings (TOML)  [default: JOBS_DIR/<package>.toml if it exists, else defaults]")
+@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_JOBS_DIR,
+              show_default=True, help="Where the packages' job files are.")
+@_CLUSTER
+@click.option("--bootstrap-servers", envvar="ONTOC_KAFKA_BOOTSTRAP", default=DEFAULT_BOOTSTRAP,
+              show_default=True, metavar="HOST:PORT[,...]",
+              help="Kafka bootstrap servers, as the cluster's TaskManagers reach them (env ONTOC_KAFKA_BOOTSTRAP).")
+@click.option("--admin-bootstrap-servers", envvar="ONTOC_KAFKA_ADMIN_BOOTSTRAP", default=None,
+              metavar="HOST:PORT[,...]",
+              help="Where ontoc itself reaches Kafka to create topics, if not at --bootstrap-servers "
+                   "(docker-compose: localhost:9092, while the TaskManagers use kafka:19092; "
+                   "env ONTOC_KAFKA_ADMIN_BOOTSTRAP).")
+@click.option("--kafka-property", "kafka_properties", multiple=True, metavar="KEY=VALUE",
+              help="A Kafka client property for every source and sink, e.g. security.protocol=SASL_SSL "
+                   "(repeatable).")
+@click.option("--kafka-properties-file", envvar="ONTOC_KAFKA_PROPERTIES_FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A Java .properties file of Kafka client properties (env ONTOC_KAFKA_PROPERTIES_FILE); "
+                   "--kafka-property wins over it.")
+@click.option("--from-savepoint", "savepoint", default=None, metavar="PATH",
+              help="Start from this savepoint or retained checkpoint.")
+@click.option("--allow-non-restored-state", is_flag=True,
+              help="With --from-savepoint: skip state that no operator of the new job claims.")
+@click.option("--wait", "wait_s", type=float, default=90.0, show_default=True,
+              help="Seconds to wait until the job's tasks run (0: return once it is accepted).")
+@click.option("--static-methods", type=click.Choice(["inline", "udf"]), default="inline", show_default=True,
+              help="How static methods run (see `ontoc compile --help`).")
+@click.option("--dry-run", is_flag=True, help="Print the job's settings and SQL; contact nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="On failure, also print Flink's Java stack trace.")
+@_fail_cleanly
+def submit(definitions: Path, job_file: Path | None, jobs_dir: Path, cluster: str, bootstrap_servers: str,
+           admin_bootstrap_servers: str | None, kafka_properties: tuple[str, ...], kafka_properties_file: Path | None, savepoint: str | None,
+           allow_non_restored_state: bool, wait_s: float, static_methods: str, dry_run: bool,
+           verbose: bool) -> None:
+    """Run the views of DEFINITIONS as a Flink job on a cluster (one job per definitions package).
+
+    Every view of a package goes into ONE statement set, so the job reads each source
+    topic once. Source events that are not valid (spec section 1) are skipped, counted
+    in the metric `ontoc_invalid_events` and written to the job's invalid-events topic.
+    """
+    from ..pipeline import compile_definitions, definition_packages
+    from ..runtime.jobs import job_for_package, load_job
+    from ..runtime.submit import KafkaConnection, parse_properties, plan_job
+    from ..runtime.submit import submit as submit_job
+
+    packages = definition_packages(definitions)
+    if not packages:
+        raise click.UsageError(f"no definitions packages under {definitions}")
+    if job_file is not None and len(packages) > 1:
+        raise click.UsageError(f"--job names one job, but {definitions} holds {len(packages)} packages; "
+                               f"submit one package at a time or use --jobs-dir")
+    if allow_non_restored_state and not savepoint:
+        raise click.UsageError("--allow-non-restored-state goes with --from-savepoint")
+    kafka = KafkaConnection(bootstrap_servers.strip(), parse_properties(kafka_properties, kafka_properties_file),
+                            admin_bootstrap_servers.strip() if admin_bootstrap_servers else None)
+
+    for name, path in packages:
+        package = name or path.name
+        job = load_job(job_file, package) if job_file else job_for_package(package, jobs_dir)
+        compiled = compile_definitions(path, static_methods)
+        if dry_run:
+            click.echo(plan_job(compiled, job, kafka).sql_text())
+            continue
+        click.echo(f"{package}: {job.describe()} ({job.source})")
+        done = submit_job(compiled, job, cluster, kafka, savepoint=savepoint,
+                          allow_non_restored=allow_non_restored_state, wait_s=wait_s,
+                          progress=lambda m: click.echo(f"  {m}"))
+        plan = done.plan
+        click.echo(f"submitted job {done.job_id} ({done.name}) to {done.cluster}: {done.state} "
+                   f"({done.seconds:.1f}s)")
+        click.echo(f"  views: {', '.join(plan.view_topics)}  <-  {', '.join(plan.source_topics)}")
+        where = f"topic {plan.invalid_topic} and " if plan.invalid_topic else ""
+        click.echo(f"  invalid events: skipped, counted in {where}the metric ontoc_invalid_events "
+                   f"(`ontoc jobs list`)")
+        click.echo(f"  stop it: ontoc jobs cancel {done.job_id}   (or `ontoc jobs savepoint "
+                   f"{done.job_id} --cancel` to resume later with --from-savepoint)")
+
+
+# --------------------------------------------------------------------------
+# ontoc jobs
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """Flink jobs on the cluster: list, cancel, savepoint (through Flink's REST API)."""
+
+
+def _duration(ms: int | None) -> str:
+    if ms is None or ms < 0:
+        return "-"
+    s = ms // 1000
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+@jobs.command("list")
+@_CLUSTER
+@click.option("--all", "show_all", is_flag=True, help="Also finished, failed and cancelled jobs.")
+@_fail_cleanly
+def list_cmd(cluster: str, show_all: bool) -> None:
+    """Jobs on the cluster, newest first, with their invalid-event counts."""
+    from ..runtime.event_udf import METRIC_NAME
+
+    rest = FlinkRest(cluster)
+    rows = [j for j in rest.jobs() if show_all or j.get("state") not in ("FINISHED", "FAILED", "CANCELED")]
+    if not rows:
+        click.echo(f"no {'' if show_all else 'running '}jobs on {rest.base}")
+        return
+    click.echo(f"{'JOB ID':<32}  {'STATE':<11}  {'STARTED':<19}  {'UPTIME':>8}  {'INVALID':>7}  NAME")
+    for j in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j.get("start-time", 0) / 1000))
+        invalid = None
+        if j.get("state") == "RUNNING":
+            try:
+                invalid = rest.operator_metric_total(j["jid"], METRIC_NAME)
+            except FlinkRestError:
+                invalid = None
+        click.echo(f"{j['jid']:<32}  {j.get('state', '?'):<11}  {started:<19}  "
+                   f"{_duration(j.get('duration')):>8}  {'-' if invalid is None else invalid:>7}  "
+                   f"{j.get('name', '')}")
+
+
+@jobs.command("cancel")
+@click.argument("job_id")
+@_CLUSTER
+@_fail_cleanly
+def cancel_cmd(job_id: str, cluster: str) -> None:
+    """Cancel JOB_ID (its last checkpoint is kept: resume with `ontoc submit --from-savepoint`)."""
+    rest = FlinkRest(cluster)
+    rest.cancel(job_id)
+    state = rest.wait_for_state(job_id, {"CANCELED"}, timeout=30)
+    click.echo(f"job {job_id.strip().lower()}: {state.lower() if state == 'CANCELED' else 'cancelling'}")
+
+
+@jobs.command("savepoint")
+@click.argument("job_id")
+@click.option("--dir", "target_dir", default=None, metavar="DIR",
+              help="Where to write it (a path or URI the JobManager can write)  "
+                   "[default: the cluster's execution.checkpointing.savepoint-dir]")
+@click.option("--cancel", "cancel_job", is_flag=True, help="Cancel the job once the savepoint is written.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for it.")
+@_CLUSTER
+@_fail_cleanly
+def savepoint_cmd(job_id: str, target_dir: str | None, cancel_job: bool, timeout: float, cluster: str) -> None:
+    """Write a savepoint of JOB_ID and print its location."""
+    if target_dir and "://" not in target_dir:
+        target_dir = Path(target_dir).expanduser().resolve().as_uri()
+    rest = FlinkRest(cluster)
+    location = rest.savepoint(job_id, target_dir, cancel_job=cancel_job, timeout=timeout)
+    click.echo(f"savepoint of job {job_id.strip().lower()}: {location}")
+    if cancel_job:
+        click.echo("the job was cancelled; resume with `ontoc submit DEFINITIONS --from-savepoint "
+                   f"{location}`")

@@ -1,0 +1,261 @@
+"""Job settings: `jobs/<package>.toml`, one Flink job per definitions package.
+
+A job file holds how the views of one package run on a cluster, never where
+(the cluster and Kafka come from configuration: `--cluster` /
+`ONTOC_FLINK_REST`, `--bootstrap-servers` / `ONTOC_KAFKA_BOOTSTRAP`, and
+`--kafka-property` for security settings). Every key is optional:
+
+    name = "ontoc-meeting_room"          # Flink job name; also the Kafka consumer group
+    parallelism = 1                      # of every operator
+    checkpoint_interval = "10s"          # "500ms", "10s", "2min", "1h"; "off" disables checkpoints
+    delivery_guarantee = "at-least-once" # or "exactly-once" (Kafka transactions, needs checkpoints)
+    transactional_id_prefix = "..."      # exactly-once only; default "<name>-tx"
+    start_offsets = "earliest"           # earliest | latest | committed (the group's offsets, else earliest)
+    invalid_events_topic = "ontoc_invalid_events"   # "" = count invalid events in the metric only
+    restart_attempts = 10                # fixed-delay restarts after a failure, then the job fails
+    restart_delay = "5s"
+    create_topics = true                 # create missing source / view / invalid-events topics at submit
+    topic_partitions = 1                 # partitions of the topics `create_topics` creates
+    topic_replication = 1                # their replication factor
+    python_executable = "/usr/bin/python3"  # Python of the TaskManagers' UDF workers (default: the cluster's)
+
+`load_job(path)` reads and checks a file; every error names the file and the
+key and says what is accepted, in plain words (`JobFileError`).
+`job_for_package(name, jobs_dir)` is the package's file if it exists, else the
+defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DELIVERY_GUARANTEES = ("at-least-once", "exactly-once")
+START_OFFSETS = {"earliest": "earliest-offset", "latest": "latest-offset", "committed": "group-offsets"}
+DEFAULT_INVALID_TOPIC = "ontoc_invalid_events"
+DEFAULT_JOBS_DIR = Path("jobs")
+
+
+class JobFileError(ValueError):
+    """A job file that cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    name: str
+    parallelism: int = 1
+    checkpoint_interval_ms: int | None = 10_000  # None: no checkpoints
+    delivery_guarantee: str = "at-least-once"
+    transactional_id_prefix: str | None = None
+    start_offsets: str = "earliest"
+    invalid_events_topic: str = DEFAULT_INVALID_TOPIC  # "" = no topic
+    restart_attempts: int = 10
+    restart_delay_ms: int = 5_000
+    create_topics: bool = True
+    topic_partitions: int = 1
+    topic_replication: int = 1
+    python_executable: str | None = None
+    source: str = "<defaults>"  # the file it came from, for messages
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.delivery_guarantee == "exactly-once"
+
+    @property
+    def group_id(self) -> str:
+        return self.name
+
+    @property
+    def tx_prefix(self) -> str:
+        return self.transactional_id_prefix or f"{self.name}-tx"
+
+    @property
+    def startup_mode(self) -> str:
+        """The Kafka connector's `scan.startup.mode`."""
+        return START_OFFSETS[self.start_offsets]
+
+    def describe(self) -> str:
+        cp = "off" if self.checkpoint_interval_ms is None else format_duration(self.checkpoint_interval_ms)
+        return (f"{self.name}: parallelism {self.parallelism}, checkpoints every {cp}, "
+                f"{self.delivery_guarantee}, start at {self.start_offsets} offsets")
+
+
+def default_job(package: str) -> JobSettings:
+    return JobSettings(name=f"ontoc-{package}" if package else "ontoc")
+
+
+# --------------------------------------------------------------------------
+# durations
+
+
+_UNITS = {"ms": 1, "s": 1000, "sec": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """"10s" -> 10000 (milliseconds). Raises ValueError."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(text)
+    return int(round(float(m.group(1)) * _UNITS[m.group(2)]))
+
+
+def format_duration(ms: int) -> str:
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0 and ms >= size:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+# --------------------------------------------------------------------------
+# loading
+
+
+_KEYS = {
+    "name": "the Flink job name (a non-empty string)",
+    "parallelism": "a whole number of at least 1",
+    "checkpoint_interval": 'a duration such as "10s", "500ms", "2min", or "off"',
+    "delivery_guarantee": '"at-least-once" or "exactly-once"',
+    "transactional_id_prefix": "a non-empty string (exactly-once only)",
+    "start_offsets": '"earliest", "latest" or "committed"',
+    "invalid_events_topic": 'a Kafka topic name, or "" for none',
+    "restart_attempts": "a whole number, 0 or more",
+    "restart_delay": 'a duration such as "5s"',
+    "create_topics": "true or false",
+    "topic_partitions": "a whole number of at least 1",
+    "topic_replication": "a whole number of at least 1",
+    "python_executable": "the path of a Python interpreter on the TaskManagers",
+}
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def load_job(path: Path | str, package: str | None = None) -> JobSettings:
+    """Read `path` (TOML) into JobSettings, defaults for what it leaves out."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JobFileError(f"{path}: no such job file") from None
+    except OSError as e:
+        raise JobFileError(f"{path}: cannot read it ({e.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise JobFileError(f"{path}: not valid TOML ({e})") from None
+    return job_from_dict(data, source=str(path), package=package if package is not None else path.stem)
+
+
+def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSettings:
+    def fail(key: str, got: object, extra: str = "") -> JobFileError:
+        shown = f'"{got}"' if isinstance(got, str) else repr(got).lower() if isinstance(got, bool) else repr(got)
+        return JobFileError(f"{source}: `{key}` must be {_KEYS[key]}, not {shown}{extra}")
+
+    unknown = [k for k in data if k not in _KEYS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, list(_KEYS), n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else f"; the keys are: {', '.join(_KEYS)}"
+        what = "table" if isinstance(data[key], dict) else "key"
+        raise JobFileError(f"{source}: unknown {what} `{key}`{hint}")
+
+    job = replace(default_job(package), source=source)
+    values: dict[str, object] = {}
+
+    def integer(key: str, minimum: int) -> None:
+        if key in data:
+            v = data[key]
+            if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+                raise fail(key, v)
+            values[key] = v
+
+    def duration(key: str, target: str, allow_off: bool) -> None:
+        if key not in data:
+            return
+        v = data[key]
+        if allow_off and (v is False or (isinstance(v, str) and v.strip().lower() in ("off", "none", "0"))):
+            values[target] = None
+            return
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise fail(key, v, ' (write the unit too, e.g. "10s")')
+        if not isinstance(v, str):
+            raise fail(key, v)
+        try:
+            ms = parse_duration(v)
+        except ValueError:
+            raise fail(key, v) from None
+        if ms <= 0:
+            if allow_off:
+                values[target] = None
+                return
+            raise fail(key, v)
+        values[target] = ms
+
+    if "name" in data:
+        v = data["name"]
+        if not isinstance(v, str) or not v.strip():
+            raise fail("name", v)
+        values["name"] = v.strip()
+    integer("parallelism", 1)
+    duration("checkpoint_interval", "checkpoint_interval_ms", allow_off=True)
+    if "delivery_guarantee" in data:
+        v = data["delivery_guarantee"]
+        norm = v.strip().lower().replace("_", "-").replace(" ", "-") if isinstance(v, str) else v
+        if norm not in DELIVERY_GUARANTEES:
+            raise fail("delivery_guarantee", v)
+        values["delivery_guarantee"] = norm
+    if "transactional_id_prefix" in data:
+        v = data["transactional_id_prefix"]
+        if not isinstance(v, str) or not v.strip():
+            raise fail("transactional_id_prefix", v)
+        values["transactional_id_prefix"] = v.strip()
+    if "start_offsets" in data:
+        v = data["start_offsets"]
+        if not isinstance(v, str) or v.strip().lower() not in START_OFFSETS:
+            raise fail("start_offsets", v)
+        values["start_offsets"] = v.strip().lower()
+    if "invalid_events_topic" in data:
+        v = data["invalid_events_topic"]
+        if not isinstance(v, str) or (v and not _TOPIC.match(v)):
+            raise fail("invalid_events_topic", v, " (letters, digits, '.', '_' and '-' only)" if isinstance(v, str) else "")
+        values["invalid_events_topic"] = v
+    integer("restart_attempts", 0)
+    duration("restart_delay", "restart_delay_ms", allow_off=False)
+    if "create_topics" in data:
+        v = data["create_topics"]
+        if not isinstance(v, bool):
+            raise fail("create_topics", v)
+        values["create_topics"] = v
+    integer("topic_partitions", 1)
+    integer("topic_replication", 1)
+    if "python_executable" in data:
+        v = data["python_executable"]
+        if not isinstance(v, str) or not v.strip():
+            raise fail("python_executable", v)
+        values["python_executable"] = v.strip()
+
+    job = replace(job, **values)
+    if job.exactly_once and job.checkpoint_interval_ms is None:
+        raise JobFileError(
+            f"{source}: `delivery_guarantee = \"exactly-once\"` needs checkpoints: Kafka transactions "
+            f"commit when a checkpoint completes; set `checkpoint_interval` (e.g. \"10s\")")
+    if "transactional_id_prefix" in values and not job.exactly_once:
+        raise JobFileError(
+            f"{source}: `transactional_id_prefix` is only used with `delivery_guarantee = \"exactly-once\"`")
+    return job
+
+
+def job_file_for(package: str, jobs_dir: Path | str = DEFAULT_JOBS_DIR) -> Path:
+    return Path(jobs_dir) / f"{package or 'definitions'}.toml"
+
+
+def job_for_package(package: str, jobs_dir: Path | str = DEFAULT_JOBS_DIR) -> JobSettings:
+    """`jobs/<package>.toml` when it exists, else the defaults (job name `ontoc-<package>`)."""
+    path = job_file_for(package, jobs_dir)
+    return load_job(path, package) if path.is_file() else default_job(package)
+
+
+def settings_fields() -> list[str]:
+    return [f.name for f in fields(JobSettings)]

@@ -1,0 +1,222 @@
+"""Source topics on a cluster: validated change events with upsert semantics.
+
+Why not the compiled `upsert-kafka` sources
+===========================================
+
+`ontoc compile` emits one `upsert-kafka` table per source topic with
+`value.format = json` and `ignore-parse-errors`. That is right for valid
+events, but Flink's JSON format is lax where the spec (section 1) is strict:
+a missing field becomes NULL, `"12"` is read into a BIGINT, `1.5` is truncated
+into one, `"yes"` becomes `false` for a BOOLEAN. Such an event would replace
+the document with a wrong one, and a plain `WHERE` after the upsert source
+cannot skip it: filtering the new row of a key retracts the old one, so the
+document would be deleted instead of keeping its previous state.
+
+What a submitted job does instead
+=================================
+
+    Kafka topics (all sources of the package)
+      -> __ontoc_source_events    one 'kafka' (append-only) table: key raw -> doc_id,
+                                  value raw -> the JSON text (NULL for a tombstone),
+                                  metadata topic / partition / offset
+      -> __ontoc_events           ONTOC_VALIDATE_EVENT(topic, partition, offset, key, value):
+                                  a Python UDF (`event_udf`) that checks the value with the
+                                  very code `ontoc run --local` uses (`ontoc.events.validate`)
+                                  and returns the topic, the kind 'upsert' | 'delete' |
+                                  'invalid', the reason, and the typed fields of that topic
+      -> <topic> views            per source topic, a temporary view named like the compiled
+                                  table the views' INSERTs read: the latest VALID event per
+                                  doc_id (ROW_NUMBER() OVER (PARTITION BY doc_id ORDER BY
+                                  proctime DESC) = 1, Flink's keep-last-row deduplication),
+                                  kept while its kind is 'upsert'
+
+An invalid event never takes part in the deduplication, so the latest valid
+event of its key stays in place: the document keeps its previous state. A
+tombstone (or the JSON text `null`) is a valid 'delete': it becomes the latest
+event of its key and the filter `kind = 'upsert'` turns it into a retraction
+of the document, so views drop or update their rows and the sinks write
+tombstones. Flink's planner keeps UPDATE_BEFORE messages through a filter on an
+updating stream (FLINK-9528), which is what makes the retraction reach
+downstream. Partitioning by doc_id alone (per topic) lets the planner know that
+doc_id is each view's unique key, as it would for an upsert-kafka source.
+
+Every consumer of `__ontoc_events` filters on the UDF's result (`v.topic`,
+`v.kind`), never on raw columns, so no filter is pushed below the UDF and the
+planner keeps ONE Python operator: each record is validated once and the
+metric counts each invalid event once (tests/runtime/test_submit_plan.py
+checks the plan). Like the compiled upsert sources, the deduplication keeps
+one row of state per doc_id ever seen (deleted ones included).
+
+Invalid events are counted and kept, in two places:
+
+* the topic `invalid_events_topic` of the job (default `ontoc_invalid_events`):
+  one JSON record per skipped event, `{"job", "topic", "partition", "offset",
+  "key", "reason", "value"}` (value cut at 10,000 characters);
+* the metric `ontoc_invalid_events` of the validating operator (a counter per
+  subtask, in Flink's web UI and REST API; `ontoc jobs list` sums it). It
+  counts since the job's last (re)start; the topic is the durable record.
+
+The statements are sqlglot trees rendered by `ontoc.backend.flink.dialect.sql`;
+the compiled view INSERTs (`ddl.insert`) run unchanged on top of the views.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..backend.flink.ddl import KafkaOptions
+from ..backend.flink.emit import ident, sql_type
+from .event_udf import INVALID, UPSERT, VALIDATE_FUNCTION, TopicSpec, direct
+
+RAW_TABLE = "__ontoc_source_events"
+EVENTS_VIEW = "__ontoc_events"
+INVALID_TABLE = "__ontoc_invalid_events"
+# --------------------------------------------------------------------------
+# Statements (sqlglot)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def _field(base: exp.Expression, *names: str) -> exp.Expression:
+    """`base`.`a`.`b`: nested ROW field access."""
+    out = base
+    for n in names:
+        out = exp.Dot(this=out, expression=ident(n))
+    return out
+
+
+def _str(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def _options(pairs: list[tuple[str, str]]) -> exp.Properties:
+    return exp.Properties(expressions=[exp.Property(this=_str(k), value=_str(v)) for k, v in pairs])
+
+
+def _column_def(name: str, type_text: str, constraint: str | None = None) -> exp.ColumnDef:
+    kind = exp.DataType.build(type_text, dialect="hive")
+    constraints = [exp.ColumnConstraint(kind=exp.Var(this=constraint))] if constraint else []
+    return exp.ColumnDef(this=ident(name), kind=kind, constraints=constraints)
+
+
+def raw_source_ddl(topics: list[str], kafka: KafkaOptions, *, group_id: str, startup_mode: str) -> exp.Create:
+    """The one append-only 'kafka' table over every source topic: raw key and value."""
+    columns: list[exp.Expression] = [
+        _column_def("topic", "STRING", "METADATA VIRTUAL"),
+        _column_def("partition", "INT", "METADATA VIRTUAL"),
+        _column_def("offset", "BIGINT", "METADATA VIRTUAL"),
+        _column_def("doc_id", "STRING"),
+        _column_def("value", "STRING"),
+        exp.ColumnDef(this=ident("pt"), constraints=[exp.ColumnConstraint(
+            kind=exp.ComputedColumnConstraint(this=exp.Anonymous(this="PROCTIME", expressions=[])))]),
+    ]
+    options = [
+        ("connector", "kafka"),
+        ("topic", ";".join(topics)),
+        *kafka.common(),
+        ("properties.group.id", group_id),
+        ("properties.isolation.level", "read_committed"),
+        ("scan.startup.mode", startup_mode),
+        ("key.format", "raw"),
+        ("key.fields", "doc_id"),
+        ("value.format", "raw"),
+        ("value.fields-include", "EXCEPT_KEY"),
+        *kafka.source_options,
+    ]
+    if startup_mode == "group-offsets":
+        options.append(("properties.auto.offset.reset", "earliest"))
+    schema = exp.Schema(this=exp.Table(this=ident(RAW_TABLE)), expressions=columns)
+    return exp.Create(kind="TABLE", this=schema, properties=_options(options), exists=True)
+
+
+def _temporary_view(name: str, query: exp.Expression) -> exp.Create:
+    return exp.Create(kind="VIEW", this=exp.Table(this=ident(name)), expression=query,
+                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+
+
+def events_view() -> exp.Create:
+    """Every record with ONTOC_VALIDATE_EVENT's verdict as `v` (the topic included).
+
+    Every consumer (one deduplication per topic, the invalid-events sink) reads
+    only `doc_id`, `pt` and `v`, and filters on `v`, which only the UDF yields:
+    the planner keeps ONE Python operator under all of them.
+    """
+    call = exp.Anonymous(this=VALIDATE_FUNCTION, expressions=[
+        _col("topic", "r"), _col("partition", "r"), _col("offset", "r"), _col("doc_id", "r"), _col("value", "r")])
+    query = exp.select(
+        _col("doc_id", "r"), _col("pt", "r"), exp.alias_(call, "v", quoted=True),
+    ).from_(exp.Table(this=ident(RAW_TABLE), alias=exp.TableAlias(this=ident("r"))))
+    return _temporary_view(EVENTS_VIEW, query)
+
+
+def source_view(spec: TopicSpec) -> exp.Create:
+    """The live documents of one topic, named like the compiled source table.
+
+    The latest valid event per doc_id (Flink's keep-last-row deduplication,
+    so the planner knows doc_id is the view's unique key, as it would for an
+    upsert-kafka source), kept while it is an upsert."""
+    v = _col("v")
+    rn = exp.Window(
+        this=exp.Anonymous(this="ROW_NUMBER", expressions=[]),
+        partition_by=[_col("doc_id")],
+        order=exp.Order(expressions=[exp.Ordered(this=_col("pt"), desc=True)]),
+    )
+    inner = exp.select(_col("doc_id"), _col("v"), exp.alias_(rn, "rn", quoted=True)) \
+        .from_(exp.Table(this=ident(EVENTS_VIEW))) \
+        .where(exp.and_(
+            exp.EQ(this=_field(v, "topic"), expression=_str(spec.topic)),
+            exp.NEQ(this=_field(v, "kind"), expression=_str(INVALID)),
+            exp.Not(this=exp.Is(this=_col("doc_id"), expression=exp.Null())),
+        ))
+    selects: list[exp.Expression] = [_col("doc_id", "l")]
+    for name, dtype in spec.columns:
+        value = _field(_col("v", "l"), spec.slot, name)
+        if not direct(dtype):
+            value = exp.Cast(this=value, to=sql_type(dtype))
+        selects.append(exp.alias_(value, name, quoted=True))
+    where = exp.and_(
+        exp.EQ(this=_col("rn", "l"), expression=exp.Literal.number(1)),
+        exp.EQ(this=_field(_col("v", "l"), "kind"), expression=_str(UPSERT)),
+    )
+    query = exp.select(*selects).from_(
+        exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("l")))).where(where)
+    return _temporary_view(spec.topic, query)
+
+
+INVALID_COLUMNS = (("job", "STRING"), ("topic", "STRING"), ("partition", "INT"), ("offset", "BIGINT"),
+                   ("key", "STRING"), ("reason", "STRING"), ("value", "STRING"))
+
+
+def invalid_sink_ddl(topic: str, kafka: KafkaOptions, sink_options: list[tuple[str, str]]) -> exp.Create:
+    """An append-only JSON topic of skipped events."""
+    columns = [_column_def(c, t) for c, t in INVALID_COLUMNS]
+    options = [("connector", "kafka"), ("topic", topic), *kafka.common(), ("value.format", "json"),
+               *sink_options]
+    schema = exp.Schema(this=exp.Table(this=ident(INVALID_TABLE)), expressions=columns)
+    return exp.Create(kind="TABLE", this=schema, properties=_options(options), exists=True)
+
+
+def invalid_insert(job_name: str) -> exp.Insert:
+    v = _col("v", "e")
+    query = exp.select(
+        exp.alias_(_str(job_name), "job", quoted=True),
+        exp.alias_(_field(v, "topic"), "topic", quoted=True),
+        exp.alias_(_field(v, "partition"), "partition", quoted=True),
+        exp.alias_(_field(v, "offset"), "offset", quoted=True),
+        exp.alias_(_col("doc_id", "e"), "key", quoted=True),
+        exp.alias_(_field(v, "reason"), "reason", quoted=True),
+        exp.alias_(_field(v, "value"), "value", quoted=True),
+    ).from_(exp.Table(this=ident(EVENTS_VIEW), alias=exp.TableAlias(this=ident("e")))) \
+        .where(exp.EQ(this=_field(v, "kind"), expression=_str(INVALID)))
+    return exp.Insert(this=exp.Table(this=ident(INVALID_TABLE)), expression=query)
+
+
+def with_options(create: exp.Create, extra: list[tuple[str, str]]) -> exp.Create:
+    """A copy of a CREATE TABLE with more WITH options (e.g. the sink's delivery guarantee)."""
+    out = create.copy()
+    props = out.args.get("properties")
+    for k, v in extra:
+        props.append("expressions", exp.Property(this=_str(k), value=_str(v)))
+    return out

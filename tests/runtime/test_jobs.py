@@ -1,0 +1,94 @@
+"""jobs/<package>.toml: defaults, every key, and errors in plain words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ontoc.pipeline import definition_packages
+from ontoc.runtime.jobs import (
+    JobFileError, default_job, format_duration, job_for_package, job_from_dict, load_job, parse_duration,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_definitions_package_has_a_valid_job_file():
+    for name, _ in definition_packages(ROOT / "definitions"):
+        path = ROOT / "jobs" / f"{name}.toml"
+        assert path.is_file(), f"jobs/{name}.toml is missing"
+        job = load_job(path)
+        assert job.name == f"ontoc-{name}"
+
+
+def test_meeting_room_job_file():
+    job = load_job(ROOT / "jobs" / "meeting_room.toml")
+    assert (job.parallelism, job.checkpoint_interval_ms, job.delivery_guarantee, job.start_offsets) == \
+        (1, 10_000, "at-least-once", "earliest")
+    assert job.startup_mode == "earliest-offset" and job.group_id == "ontoc-meeting_room"
+    assert job.invalid_events_topic == "ontoc_invalid_events" and job.create_topics
+
+
+def test_defaults_without_a_file(tmp_path):
+    job = job_for_package("nothing_here", tmp_path)
+    assert job == default_job("nothing_here")
+    assert job.name == "ontoc-nothing_here" and job.source == "<defaults>"
+
+
+def test_every_key():
+    job = job_from_dict({
+        "name": "views", "parallelism": 4, "checkpoint_interval": "1min", "delivery_guarantee": "exactly-once",
+        "transactional_id_prefix": "tx", "start_offsets": "committed", "invalid_events_topic": "",
+        "restart_attempts": 0, "restart_delay": "250ms", "create_topics": False, "topic_partitions": 6,
+        "topic_replication": 3, "python_executable": "/usr/bin/python3"}, "x.toml")
+    assert job.parallelism == 4 and job.checkpoint_interval_ms == 60_000 and job.exactly_once
+    assert job.tx_prefix == "tx" and job.startup_mode == "group-offsets" and job.invalid_events_topic == ""
+    assert job.restart_attempts == 0 and job.restart_delay_ms == 250 and not job.create_topics
+    assert (job.topic_partitions, job.topic_replication, job.python_executable) == (6, 3, "/usr/bin/python3")
+
+
+def test_checkpoints_can_be_off_and_exactly_once_spelling_is_forgiving():
+    assert job_from_dict({"checkpoint_interval": "off"}).checkpoint_interval_ms is None
+    assert job_from_dict({"checkpoint_interval": False}).checkpoint_interval_ms is None
+    assert job_from_dict({"delivery_guarantee": "Exactly_Once"}).delivery_guarantee == "exactly-once"
+    assert job_from_dict({"delivery_guarantee": "exactly-once"}, package="p").tx_prefix == "ontoc-p-tx"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"paralelism": 2}, "unknown key `paralelism`; did you mean `parallelism`?"),
+    ({"kafka": {"bootstrap": "x"}}, "unknown table `kafka`"),
+    ({"parallelism": 0}, "`parallelism` must be a whole number of at least 1, not 0"),
+    ({"parallelism": "2"}, "`parallelism` must be a whole number of at least 1, not \"2\""),
+    ({"checkpoint_interval": 10}, 'not 10 (write the unit too, e.g. "10s")'),
+    ({"checkpoint_interval": "10 parsecs"}, "`checkpoint_interval` must be a duration"),
+    ({"delivery_guarantee": "maybe"}, '`delivery_guarantee` must be "at-least-once" or "exactly-once", not "maybe"'),
+    ({"delivery_guarantee": "exactly-once", "checkpoint_interval": "off"}, "needs checkpoints"),
+    ({"transactional_id_prefix": "tx"}, "only used with `delivery_guarantee = \"exactly-once\"`"),
+    ({"start_offsets": "beginning"}, '`start_offsets` must be "earliest", "latest" or "committed"'),
+    ({"invalid_events_topic": "no spaces"}, "letters, digits"),
+    ({"create_topics": "yes"}, "`create_topics` must be true or false"),
+    ({"restart_delay": "0s"}, "`restart_delay` must be a duration"),
+    ({"name": ""}, "`name` must be the Flink job name"),
+])
+def test_errors_name_the_file_and_key(data, message):
+    with pytest.raises(JobFileError) as err:
+        job_from_dict(data, "jobs/x.toml")
+    assert str(err.value).startswith("jobs/x.toml: ")
+    assert message in str(err.value)
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(JobFileError, match="no such job file"):
+        load_job(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(JobFileError, match=r"bad.toml: not valid TOML"):
+        load_job(bad)
+
+
+def test_durations():
+    assert [parse_duration(t) for t in ("500ms", "10s", "1.5s", "2min", "2m", "1h")] == \
+        [500, 10_000, 1_500, 120_000, 120_000, 3_600_000]
+    assert [format_duration(ms) for ms in (500, 10_000, 120_000, 3_600_000, 1_500)] == \
+        ["500ms", "10s", "2min", "1h", "1500ms"]
