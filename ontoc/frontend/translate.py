@@ -799,10 +799,12 @@ class ViewTranslator:
             e = B.cast(v.expr, T.STR)
         elif kind == "bool":
             e = B.case(v.expr, B.lit("True"), B.lit("False"), T.STR)
+        elif kind == "float":
+            e = B.func("py_float_str", v.expr, dtype=T.STR)
         else:
             raise self.fail("unsupported-format", f"formatting a {v.dtype} as text is not supported", node,
-                            "Java and Python print floats, decimals and datetimes differently; "
-                            "format an int (e.g. `int(x)` or `round(x)`) or a str instead")
+                            "SQL cannot know the digits Python would print for a Decimal (its scale is fixed) "
+                            "or a datetime; format an int, float or str instead")
         if v.dtype.nullable:
             e = B.func("coalesce", e, B.lit("None"), dtype=T.STR)
         return Scalar(e, v.err)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..backend.flink.artifacts import select_sql
 from ..backend.flink.ddl import merged_sources
-from ..backend.flink.emit import SORT_ROWS_FUNCTION, type_text
+from ..backend.flink.emit import JVM_FUNCTIONS, type_text
 from ..backend.flink.udfs import UDF_MODULE
 from ..events import Event, InvalidEvent, read_events
 from ..pipeline import Compiled
@@ -54,7 +54,7 @@ def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None)
     """Registers what the package's SQL calls besides Flink's own functions: ontoc's JVM sort function and
     the generated Python UDFs."""
     steps = []
-    if any(SORT_ROWS_FUNCTION in select_sql(p) for p in compiled.plans):
+    if any(name in select_sql(p) for p in compiled.plans for name in JVM_FUNCTIONS):
         jar = ensure_functions_jar(progress=progress or (lambda _m: None))
         steps.append(lambda t_env: register_functions(t_env, jar))
     if UDF_MODULE in compiled.files:

@@ -59,12 +59,17 @@ BUILD_RELPATH = Path(".cache") / "build" / "functions"
 JAR_NAME = "ontoc-functions.jar"
 FUNCTION_NAME = "ONTOC_SORT_ROWS"
 FUNCTION_CLASS = "dev.ontoc.flink.SortRows"
+#: every function of the jar: SQL name -> Java class
+FUNCTIONS = {FUNCTION_NAME: FUNCTION_CLASS, "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr"}
+
+
+def _create(name: str, cls: str) -> str:
+    return f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS '{cls}' LANGUAGE JAVA"
+
 
 #: What a cluster job runs before its queries (the jar on the cluster's classpath).
-CREATE_FUNCTION_SQL = (
-    f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FUNCTION_NAME} "
-    f"AS '{FUNCTION_CLASS}' LANGUAGE JAVA"
-)
+CREATE_FUNCTION_SQL = _create(FUNCTION_NAME, FUNCTION_CLASS)
+CREATE_FUNCTIONS_SQL = tuple(_create(name, cls) for name, cls in FUNCTIONS.items())
 
 
 class FunctionsJarError(RuntimeError):
@@ -204,4 +209,5 @@ def register_functions(t_env: Any, jar: Path) -> None:
     jars = _split_list(config.get("pipeline.jars", None))
     if uri not in jars:
         config.set("pipeline.jars", ";".join([*jars, uri]))
-    t_env.execute_sql(CREATE_FUNCTION_SQL)
+    for statement in CREATE_FUNCTIONS_SQL:
+        t_env.execute_sql(statement)

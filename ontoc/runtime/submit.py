@@ -129,7 +129,7 @@ class JobPlan:
     inserts: list[exp.Insert]
     source_topics: list[str]
     view_topics: list[str]
-    uses_sort_rows: bool = False
+    uses_jvm_functions: bool = False  # ontoc's JVM functions (runtime/functions)
     udfs: tuple[str, ...] = ()  # SQL names of the package's Python UDFs
 
     @property
@@ -149,9 +149,9 @@ class JobPlan:
         if self.udfs:
             head.append(f"-- Python UDFs of the package (generated udfs.py, registered by `ontoc submit`): "
                         f"{', '.join(self.udfs)}")
-        if self.uses_sort_rows:
-            from .functions import CREATE_FUNCTION_SQL
-            head.append(f"{CREATE_FUNCTION_SQL};")
+        if self.uses_jvm_functions:
+            from .functions import CREATE_FUNCTIONS_SQL
+            head.extend(f"{statement};" for statement in CREATE_FUNCTIONS_SQL)
         body = [sql(s) + ";" for s in self.statements]
         body.append("EXECUTE STATEMENT SET BEGIN\n" + "\n".join(sql(i) + ";" for i in self.inserts) + "\nEND;")
         return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
@@ -191,13 +191,11 @@ def plan_job(compiled: Compiled, job: JobSettings, kafka: KafkaConnection) -> Jo
         statements.append(ks.invalid_sink_ddl(job.invalid_events_topic, options, sink_options(job, "invalid")))
         inserts.append(ks.invalid_insert(job.name))
     text = "\n".join(sql(i) for i in inserts)
-    try:
-        from .functions import FUNCTION_NAME
-    except ImportError:  # pragma: no cover - the functions module ships with ontoc
-        FUNCTION_NAME = "ONTOC_SORT_ROWS"
-    udfs = tuple(sorted({u.function for p in compiled.plans for u in getattr(p, "udfs", ())}))
+    from .functions import FUNCTIONS
+
+    udfs = tuple(sorted({u.function for p in compiled.plans for u in p.udfs}))
     return JobPlan(job, specs, statements, inserts, source_topics, [p.topic for p in compiled.plans],
-                   uses_sort_rows=FUNCTION_NAME in text, udfs=udfs)
+                   uses_jvm_functions=any(name in text for name in FUNCTIONS), udfs=udfs)
 
 
 # --------------------------------------------------------------------------
@@ -409,7 +407,7 @@ def _prepare(t_env, plan: JobPlan, compiled: Compiled, progress: Progress):
     try:
         t_env.add_python_file(str(package_zip(ONTOC_PACKAGE_DIR)))  # the UDF workers import ontoc from it
         t_env.create_temporary_system_function(VALIDATE_FUNCTION, validator_udf(plan.specs))
-        if plan.uses_sort_rows:  # ONTOC_SORT_ROWS: its jar joins pipeline.jars
+        if plan.uses_jvm_functions:  # ONTOC_SORT_ROWS, ONTOC_PY_STR: their jar joins pipeline.jars
             register_functions(t_env, ensure_functions_jar(progress=progress))
         _register_view_udfs(t_env, compiled)
     except FunctionsJarError as e:

@@ -142,11 +142,11 @@ CASES = [
             return text
         return text
 """, "missing-annotation", "self.shout("),
-    ("float-formatting", """
+    ("format-spec", """
     @attrs.getter
     def g(self) -> str:
-        return f"{self.store.meeting.location.latitude}"
-""", "unsupported-format", "self.store.meeting.location.latitude"),
+        return f"{self.store.meeting.location.latitude:.2f}"
+""", "unsupported-format", 'f"{self.store.meeting.location.latitude:.2f}"'),
     ("correlated-collection", """
     @attrs.getter
     def g(self) -> int:

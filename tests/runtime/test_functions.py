@@ -271,3 +271,27 @@ def test_register_is_idempotent(jar):
 
     out = run(jar, [src], [sort_view("asc", "TRUE")], extra_setup=twice)
     assert {g: row["people"] for g, row in out["asc"].items()} == expected_sorted(src, reverse=False)
+
+
+# --------------------------------------------------------------------------
+# ONTOC_PY_STR: str(float) as Python prints it
+# --------------------------------------------------------------------------
+
+
+def test_py_str_prints_floats_like_python(jar):
+    import math
+    import struct
+
+    rng = random.Random(20261127)
+    values = [0.0, -0.0, 1.0, -1.5, 0.1, 0.0001, 0.00001, 1e16, 1e15, 123456789.0, 1e7, 2.5e-7, 5e-324,
+              1.7976931348623157e308, 2.675, 1 / 3, 100.0, 12345678901234567.0, math.inf, -math.inf, math.nan]
+    values += [rng.uniform(-1000, 1000) for _ in range(150)]
+    values += [rng.choice([-1, 1]) * 10 ** rng.uniform(-30, 30) for _ in range(150)]
+    values += [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(63)))[0] for _ in range(150)]
+    values = [v for v in values if not (isinstance(v, float) and math.isnan(v))] + [math.nan]
+    events = tuple((f"k{i}", (f"k{i}", v)) for i, v in enumerate(values))
+    source = SourceTable("numbers", (("doc_id", "STRING"), ("x", "DOUBLE")), events)
+    view = ViewQuery("text", "SELECT doc_id, ONTOC_PY_STR(x) AS s FROM numbers")
+    out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["text"]
+    wrong = {repr(v): out[f"k{i}"]["s"] for i, v in enumerate(values) if out[f"k{i}"]["s"] != str(v)}
+    assert wrong == {}

@@ -80,8 +80,8 @@ def test_settings_reach_the_source(compiled_packages):
 
 def test_sort_rows_function_is_declared_when_used(compiled_packages):
     plan = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
-    assert plan.uses_sort_rows and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
-    assert not plan_job(compiled_packages["sensors"], default_job("sensors"), KAFKA).uses_sort_rows
+    assert plan.uses_jvm_functions and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
+    assert not plan_job(compiled_packages["sensors"], default_job("sensors"), KAFKA).uses_jvm_functions
 
 
 def test_kafka_properties(tmp_path):

@@ -19,6 +19,8 @@ SCALAR_TYPES = {"str": exp.DataType.Type.TEXT, "int": exp.DataType.Type.BIGINT, 
                 "bool": exp.DataType.Type.BOOLEAN, "datetime": exp.DataType.Type.TIMESTAMPLTZ,
                 "none": exp.DataType.Type.TEXT}
 SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
+PY_STR_FUNCTION = "ONTOC_PY_STR"
+JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION)  # ontoc's own, from runtime/functions
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
@@ -107,6 +109,8 @@ SIMPLE_OPS = {
     "position": lambda a: anon("LOCATE", *a),
     "replace": lambda a: anon("REPLACE", *a), "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
     "cardinality": lambda a: anon("CARDINALITY", *a), "array_contains": lambda a: anon("ARRAY_CONTAINS", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
+    # str(float) as Python prints it (shortest round-trip digits, its exponent rules): a JVM function of ours
+    "py_float_str": lambda a: anon(PY_STR_FUNCTION, *a),
     "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 

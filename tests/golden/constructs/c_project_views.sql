@@ -107,6 +107,7 @@ CREATE TABLE IF NOT EXISTS `c_project_views` (
   `datetimes` BOOLEAN,
   `decimals` DECIMAL(38, 10),
   `f_string` STRING,
+  `float_text` STRING,
   `str_format` STRING,
   `concatenation` STRING,
   `upper_lower` STRING,
@@ -252,6 +253,11 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE `project`.`title` || '#' || CAST(`project`.`budget` AS STRING) || ':' || CASE WHEN `project__owner`.`active` THEN 'True' ELSE 'False' END
   END AS `f_string`,
+  CASE
+    WHEN `project__owner`.`doc_id` IS NULL
+    THEN CAST(NULL AS STRING)
+    ELSE ONTOC_PY_STR(`project__owner`.`score`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`rate`), 'None') || '|' || ONTOC_PY_STR(CAST(`project`.`budget` AS DOUBLE) / CAST(NULLIF(7, 0) AS DOUBLE))
+  END AS `float_text`,
   CASE
     WHEN `project__owner`.`doc_id` IS NULL
     THEN CAST(NULL AS STRING)
