@@ -1047,15 +1047,7 @@ class ViewTranslator:
                             f"`self.{method.name}(b.price for b in self.store.bids)`", node)
         coll = self.as_list(self.expr(node.args[0], ctx), node.args[0])
         result = self.udf_result_type(method, None, node)
-        leaves = []
-
-        def collect(v):
-            if isinstance(v, CondList):
-                collect(v.then)
-                collect(v.otherwise)
-            elif isinstance(v, Coll):
-                leaves.append(v)
-        collect(coll)
+        leaves = list_leaves(coll)
         if not leaves:
             raise self.fail("unsupported-udf", f"`{method.name}` is only ever given an empty list", node)
         first = leaves[0].elem
@@ -1493,15 +1485,7 @@ class ViewTranslator:
 
     def materialize(self, value: ListLike, node: ast.AST, declared) -> tuple[Expr, Expr, tuple | None, bool]:
         """A list value as one ARRAY expression of the view query, with its error flag."""
-        leaves = []
-
-        def collect(v):
-            if isinstance(v, CondList):
-                collect(v.then)
-                collect(v.otherwise)
-            elif isinstance(v, Coll):
-                leaves.append(v)
-        collect(value)
+        leaves = list_leaves(value)
         if not leaves:
             raise self.fail("return-type", "this getter returns only empty lists; its element type is unknown",
                             node, "build the list over a store collection")
@@ -1582,3 +1566,10 @@ def read_paths(function: ast.FunctionDef, param: str) -> dict:
             for attr in reversed(chain):
                 level = level.setdefault(attr, {})
     return tree
+
+
+def list_leaves(value: ListLike) -> list[Coll]:
+    """The collections a list value may be, across its branches (empty lists left out)."""
+    if isinstance(value, CondList):
+        return list_leaves(value.then) + list_leaves(value.otherwise)
+    return [value] if isinstance(value, Coll) else []

@@ -29,7 +29,6 @@ gives the ``USING JAR`` variant for a jar reachable from the cluster.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -38,6 +37,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from .jars import file_lock
 
 __all__ = [
     "FUNCTION_NAME",
@@ -118,7 +119,7 @@ def ensure_functions_jar(
     project = REPO_ROOT / PROJECT_RELPATH
     pom = project / "pom.xml"
 
-    with _Locked(cache / ".functions.lock"):
+    with file_lock(cache / ".functions.lock"):
         if not pom.is_file():
             if target.is_file():
                 return target
@@ -144,7 +145,7 @@ def ensure_functions_jar(
         progress(f"building {JAR_NAME} with Maven ...")
         t0 = time.monotonic()
         # the build folder is shared by every cache folder: one Maven at a time
-        with _Locked(build_dir.parent / ".functions-build.lock"):
+        with file_lock(build_dir.parent / ".functions-build.lock"):
             built.unlink(missing_ok=True)
             proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if proc.returncode != 0 or not built.is_file():
@@ -163,21 +164,6 @@ def ensure_functions_jar(
                     os.unlink(tmp)
         progress(f"{JAR_NAME} built in {time.monotonic() - t0:.1f}s")
         return target
-
-
-class _Locked:
-    """An exclusive file lock, so two processes never build at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
 
 
 # --------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def ensure_jars(
     cache = Path(cache_dir).expanduser().resolve() if cache_dir else default_cache_dir(repo_root)
     cache.mkdir(parents=True, exist_ok=True)
 
-    with _locked(cache / ".lock"):
+    with file_lock(cache / ".lock"):
         found = _find(cache)
         pom_hash = _hash(pom_path) if pom_path.is_file() else None
         stamp = cache / STAMP_NAME
@@ -142,7 +142,7 @@ def _hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class _locked:
+class file_lock:
     """An exclusive file lock, so two processes never run Maven at once."""
 
     def __init__(self, path: Path) -> None:
