@@ -1,0 +1,86 @@
+"""Part 3: compile speed per view for 10, 100 and 1,000 generated views, against `ast.parse` of the same files.
+
+`compile_definitions` runs in this process (imports warm, one untimed compile first), repeated;
+the floor is reading and `ast.parse`-ing every file of the package, which ontoc must do anyway.
+The marginal cost per view is the slope of a least-squares line through (views, seconds) over
+all sizes; growth is also given as the ratio of per-view costs between sizes (1.0 = linear).
+A profiled compile of the middle size gives the share of each stage.
+"""
+
+from __future__ import annotations
+
+import ast
+import cProfile
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from ontoc.pipeline import compile_definitions
+
+from . import stats, synth
+
+STAGES = {  # function name in the profile -> stage
+    "load_schema": "parse and resolve (frontend/schema.py)",
+    "build_plans": "translate getters to IR (frontend)",
+    "optimize": "passes",
+    "view_sql_file": "emit SQL files (sqlglot)",
+    "manifest": "manifest (fingerprints, lineage, state)",
+    "udf_module": "UDF module",
+}
+
+
+def parse_floor(folder: Path) -> float:
+    t = time.perf_counter()
+    for path in sorted(folder.rglob("*.py")):
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return time.perf_counter() - t
+
+
+def stage_shares(folder: Path) -> dict[str, float]:
+    profile = cProfile.Profile()
+    profile.enable()
+    compile_definitions(folder)
+    profile.disable()
+    st = pstats.Stats(profile)
+    total = max((v[3] for k, v in st.stats.items() if k[2] == "compile_definitions"), default=0.0)
+    shares = {}
+    for (file, _line, name), (_cc, _nc, _tt, cum, _callers) in st.stats.items():
+        if name in STAGES and "ontoc" in file and total:
+            shares[STAGES[name]] = round(shares.get(STAGES[name], 0.0) + cum / total, 3)
+    return shares
+
+
+def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ontoc-bench-compile-") as tmp:
+        folders = {n: synth.write_package(Path(tmp) / f"views_{n}", n) for n in sizes}
+        compile_definitions(folders[sizes[0]])  # imports, caches
+        for n in sizes:
+            compile_s, parse_s = [], []
+            for _ in range(repeats):
+                parse_s.append(parse_floor(folders[n]))
+                t = time.perf_counter()
+                compiled = compile_definitions(folders[n])
+                compile_s.append(time.perf_counter() - t)
+                assert len(compiled.plans) == n, f"{len(compiled.plans)} plans for {n} views"
+            c, p = stats.summary(compile_s, 4), stats.summary(parse_s, 5)
+            rows.append({"views": n, "compile_s": c, "parse_s": p,
+                         "compile_ms_per_view": round(c["median"] * 1000 / n, 3),
+                         "parse_ms_per_view": round(p["median"] * 1000 / n, 4),
+                         "compile/parse": stats.ratio(c["median"], p["median"])})
+            say(f"[compile] {n} views: {c['median']:.3f} s ({c['median'] * 1000 / n:.2f} ms/view), "
+                f"ast.parse {p['median'] * 1000:.1f} ms")
+        middle = sizes[len(sizes) // 2]
+        shares = stage_shares(folders[middle])
+    xs = [r["views"] for r in rows]
+    slope, intercept, r2 = stats.linear_fit(xs, [r["compile_s"]["median"] for r in rows])
+    pslope, _pi, _pr2 = stats.linear_fit(xs, [r["parse_s"]["median"] for r in rows])
+    growth = {f"{b['views']}/{a['views']} per-view cost": stats.ratio(b["compile_ms_per_view"], a["compile_ms_per_view"])
+              for a, b in zip(rows, rows[1:])}
+    return {"sizes": rows, "marginal_ms_per_view": round(slope * 1000, 3), "fixed_ms": round(intercept * 1000, 1),
+            "fit_r2": round(r2, 5), "parse_marginal_ms_per_view": round(pslope * 1000, 4),
+            "marginal_compile/parse": stats.ratio(slope, pslope), "growth": growth,
+            "stage_shares": {"views": middle, "shares": shares}, "target_ms_per_view": 2.0,
+            "getters_per_view": synth.GETTERS_PER_VIEW}

@@ -1,0 +1,194 @@
+"""results.json -> results.md: every figure with its baseline from the same run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _rate(s: dict | None) -> str:
+    if not s:
+        return "–"
+    return f"{s['median']:,.0f} ({s['min']:,.0f}–{s['max']:,.0f})"
+
+
+def _ratio(r: dict | None) -> str:
+    if not r:
+        return "–"
+    p = r["paired"]
+    return f"**{r['ratio_of_medians']:.2f}** ({p['min']:.2f}–{p['max']:.2f})"
+
+
+def _load(x: list | None) -> str:
+    return " / ".join(f"{v:.2f}" for v in x) if x else "?"
+
+
+def render(results: dict) -> str:
+    env = results["environment"]
+    m, v, g = env["machine"], env["versions"], env["git"]
+    out = [
+        "# ontoc benchmark results",
+        "",
+        f"`{results['command']}`: mode **{results['mode']}**, {results['date']}, {results['seconds']:.0f} s.",
+        "",
+        f"- machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}",
+        f"- versions: Python {v['python']}, PyFlink {v['pyflink']}, sqlglot {v['sqlglot']}, {v['java']}",
+        f"- commit: {g['commit']}{' (with uncommitted changes)' if g['dirty'] else ''}",
+        f"- load average (1/5/15 min) at start {_load(env['load_average_start'])}, at end "
+        f"{_load(results.get('load_average_end'))}; per section below. The machine is shared: "
+        "compare figures only with their baseline from the same run.",
+        "",
+        "Rates are events per second of Flink's processing time (first task running to last task finished), "
+        "median of the repetitions with (min–max); ratios are the ratio of the medians with the range of the "
+        "per-repetition (paired) ratios. See bench/README.md for what each figure means.",
+        "",
+    ]
+    s = results["sections"]
+    if "sql_vs_handwritten" in s:
+        out += _sql(s["sql_vs_handwritten"])
+    if "udf" in s:
+        out += _udf(s["udf"])
+    if "compile_speed" in s:
+        out += _compile(s["compile_speed"])
+    if "memory" in s:
+        out += _memory(s["memory"])
+    if "e2e" in s:
+        out += _e2e(s["e2e"])
+    return "\n".join(out) + "\n"
+
+
+def _sql(sec: dict) -> list[str]:
+    out = ["## 1. Emitted SQL vs hand-written SQL", "",
+           f"Load average during this part: {_load(sec.get('load_average'))}. Ratio = emitted / hand-written "
+           "events per second (>= 1.0: ontoc at least as fast).", "",
+           "| workload | events | guard | emitted ev/s | hand-written ev/s | ratio | emitted CPU µs/ev | hand-written CPU µs/ev |",
+           "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for name, w in sec["workloads"].items():
+        va = w["variants"]
+        out.append(f"| {name} | {w['events']:,} | {'ok' if w['guard']['equal'] else 'DIFFERS'} | "
+                   f"{_rate(va['emitted']['events_per_s'])} | {_rate(va['handwritten']['events_per_s'])} | "
+                   f"{_ratio(w['ratios'].get('emitted/handwritten'))} | "
+                   f"{va['emitted']['cpu_us_per_event']['median']:.1f} | {va['handwritten']['cpu_us_per_event']['median']:.1f} |")
+    out += ["", "With mini-batch (`table.exec.mini-batch.enabled`, 1 s / 5000 rows; two-phase aggregation by AUTO) on both:", "",
+            "| workload | emitted ev/s | hand-written ev/s | ratio | emitted+minibatch / emitted | emitted+minibatch / hand-written (defaults) |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, w in sec["workloads"].items():
+        va, r = w["variants"], w["ratios"]
+        out.append(f"| {name} | {_rate(va['emitted+minibatch']['events_per_s'])} | "
+                   f"{_rate(va['handwritten+minibatch']['events_per_s'])} | "
+                   f"{_ratio(r.get('emitted/handwritten (minibatch)'))} | {_ratio(r.get('emitted+minibatch/emitted'))} | "
+                   f"{_ratio(r.get('emitted+minibatch/handwritten'))} |")
+    out += ["", "Further planner options on the emitted SQL, and ablations (the emitted SQL with one hand edit that a "
+            "proposed compiler change would make), each against the emitted SQL with defaults in the same repetition:", "",
+            "| workload | variant | ev/s | ratio to emitted |", "|---|---|---:|---:|"]
+    for name, w in sec["workloads"].items():
+        for vname, va in w["variants"].items():
+            if (vname.startswith("emitted+") and vname != "emitted+minibatch") or vname.startswith("ablation:"):
+                out.append(f"| {name} | {vname} | {_rate(va['events_per_s'])} | {_ratio(w['ratios'].get(f'{vname}/emitted'))} |")
+    out += ["", "Plan facts (optimized execution plans in `results/plans/`):", "",
+            "| workload | query | joins (inner/left) | aggregates | upsert materializer | Calc chars | CASE | IS NULL |",
+            "|---|---|---|---:|---|---:|---:|---:|"]
+    for name, w in sec["workloads"].items():
+        for q in ("emitted", "handwritten"):
+            f = w["variants"][q]["plan"]
+            out.append(f"| {name} | {q} | {f['joins']} ({f['inner_joins']}/{f['left_joins']}) | {f['group_aggregates']} | "
+                       f"{'yes' if f['upsert_materialize'] else 'no'} | {f['calc_chars']} | {f['case_count']} | {f['is_null_count']} |")
+    failed = [f"- {name}: {'; '.join(w['guard']['details'])}" for name, w in sec["workloads"].items()
+              if not w["guard"]["equal"]]
+    if failed:
+        out += ["", "Guard failures:", *failed]
+    return out + [""]
+
+
+def _udf(sec: dict) -> list[str]:
+    out = ["## 2. Native SQL vs Python UDFs", "",
+           f"Load average during this part: {_load(sec.get('load_average'))}.", "",
+           "| package | events | variant | ev/s | CPU µs/event | ratio to inline | note |", "|---|---:|---|---:|---:|---:|---|"]
+    for name, w in sec["workloads"].items():
+        for mode in ("inline", "udf-process", "udf-thread"):
+            va = w["variants"].get(mode)
+            note = w.get("failures", {}).get(mode) or (w["guard"].get("wrong_results") or {}).get(mode, "")
+            if note:
+                note = ("job fails: " if mode in w.get("failures", {}) else "wrong results: ") + note
+            ratio = w["ratios"].get(f"{mode}/inline")
+            out.append(f"| {name} | {w.get('events') or 0:,} | {mode} | {_rate(va['events_per_s']) if va else '–'} | "
+                       f"{va['cpu_us_per_event']['median']:.1f} | {_ratio(ratio) if ratio else ('1.00' if mode == 'inline' else '–')} | {note} |"
+                       if va else f"| {name} | – | {mode} | – | – | – | {note} |")
+        r = w["ratios"].get("udf-thread/udf-process")
+        if r:
+            out.append(f"| {name} | | thread / process | | | {_ratio(r)} | |")
+    return out + [""]
+
+
+def _compile(sec: dict) -> list[str]:
+    out = ["## 3. Compile speed", "",
+           f"Load average during this part: {_load(sec.get('load_average'))}. Synthetic packages of "
+           f"{sec['getters_per_view']} getters per view; median of the repetitions.", "",
+           "| views | compile s | ms/view | ast.parse ms/view | compile / ast.parse |", "|---:|---:|---:|---:|---:|"]
+    for r in sec["sizes"]:
+        out.append(f"| {r['views']:,} | {r['compile_s']['median']:.3f} ({r['compile_s']['min']:.3f}–{r['compile_s']['max']:.3f}) | "
+                   f"{r['compile_ms_per_view']:.2f} | {r['parse_ms_per_view']:.3f} | {r['compile/parse']:.0f}× |")
+    out += ["",
+            f"- marginal cost: **{sec['marginal_ms_per_view']:.2f} ms per view** (least squares over all sizes, "
+            f"r² = {sec['fit_r2']}; fixed part {sec['fixed_ms']:.0f} ms); target < {sec['target_ms_per_view']} ms",
+            f"- `ast.parse` floor: {sec['parse_marginal_ms_per_view']:.3f} ms per view; compile is "
+            f"{sec['marginal_compile/parse']:.0f}× the floor",
+            "- growth (per-view cost at the larger size / at the smaller, 1.0 = linear): "
+            + ", ".join(f"{k} = {v}" for k, v in sec["growth"].items()),
+            f"- where the time goes ({sec['stage_shares']['views']} views, profiled, share of `compile_definitions`): "
+            + ", ".join(f"{k} {v:.0%}" for k, v in sorted(sec["stage_shares"]["shares"].items(), key=lambda kv: -kv[1])),
+            ""]
+    return out
+
+
+def _memory(sec: dict) -> list[str]:
+    out = ["## 5. Memory", ""]
+    if "compile_rss" in sec:
+        c = sec["compile_rss"]
+        out += [f"Peak RSS of `ontoc compile` (load average {_load(sec.get('load_average'))}); baseline = "
+                f"{c['baseline']}: {c['baseline_mib']['median']:.1f} MiB.", "",
+                "| views | peak RSS MiB | over baseline MiB | KiB per view over baseline |", "|---:|---:|---:|---:|"]
+        for r in c["sizes"]:
+            per = r["kib_per_view_over_baseline"]
+            out.append(f"| {r['views']:,} | {r['peak_rss_mib']['median']:.1f} | {r['over_baseline_mib']:.1f} | "
+                       f"{'–' if per is None else f'{per:.1f}'} |")
+        out += ["", f"Marginal: {c['marginal_kib_per_view']:.1f} KiB per view (r² = {c['fit_r2']}).", ""]
+    for name, st in sec.get("state", {}).items():
+        out += [f"Flink state of `{name}` after {st['events']:,} events (canonical savepoint, hashmap backend):", "",
+                "| query | view rows | state bytes | bytes / row | without source normalize | bytes / row | savepoint bytes |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for q, v in st["variants"].items():
+            out.append(f"| {q} | {v['view_rows']:,} | {v['state_bytes']:,} | {v['bytes_per_row']:,.0f} | "
+                       f"{v['query_state_bytes']:,} | {v['query_bytes_per_row']:,.0f} | {v['savepoint_bytes']:,} |")
+        if st.get("ratios"):
+            out += ["", "Ratios: " + ", ".join(f"{k} = **{v}**" for k, v in st["ratios"].items())]
+        out += ["", "Largest operators (emitted / hand-written):", ""]
+        for q, v in st["variants"].items():
+            out.append(f"- {q}: " + "; ".join(f"{o['name']} {o['state_bytes']:,} B" for o in v["operators"][:5]))
+        out.append("")
+    return out
+
+
+def _e2e(sec: dict) -> list[str]:
+    out = ["## 4. End to end on Kafka + Flink", ""]
+    if sec.get("status") != "ok":
+        return out + [f"Not measured: {sec.get('reason', '?')}", ""]
+    out += [f"Load average during this part: {_load(sec.get('load_average'))}. Workload `{sec['workload']}`; "
+            f"latency = view record consumed − domain event produced (same clock), {sec['seconds_per_rate']} s per rate.", "",
+            "| delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | sustained |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in sec["runs"]:
+        lat = r.get("latency_ms") or {}
+        what_if = " + " + ", ".join(f"`{k}={v}`" for k, v in r["config"].items()) if r.get("config") else ""
+        out.append(f"| {r['delivery']}{what_if} | {r['target_rate']:,} | {r['sent_rate']:,.0f} | {r['received']:,} | "
+                   f"{lat.get('p50', float('nan')):,.0f} | {lat.get('p99', float('nan')):,.0f} | {lat.get('max', float('nan')):,.0f} | "
+                   f"{'yes' if r.get('sustained') else 'no'} |")
+    if sec.get("peak"):
+        out += ["", "Peak sustained rate: " + ", ".join(f"{k}: **{v:,}** ev/s" for k, v in sec["peak"].items())]
+    return out + [""]
+
+
+def write(results: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    (folder / "results.md").write_text(render(results), encoding="utf-8")

@@ -1,0 +1,141 @@
+"""Part 1: the SQL ontoc emits against the SQL a Flink expert writes, on the same embedded Flink and events.
+
+Per workload: a correctness guard on a small input, then repetitions in which every variant runs
+once, in an order rotated per repetition (so a slow phase of the shared machine does not always
+hit the same variant). Variants are (query, planner options):
+
+- emitted / handwritten with Flink's defaults (what ontoc submits today: it sets no planner option);
+- emitted / handwritten with mini-batch (`table.exec.mini-batch.*`; aggregates then run in two
+  phases, local + global, as `table.optimizer.agg-phase-strategy` AUTO decides);
+- emitted with further options, each against emitted-default in the same repetition: one-phase
+  aggregation under mini-batch, no sink upsert materializer, Flink 2.2's multi-way join operator.
+
+The optimized execution plan of every variant is written to `results/plans/<workload>.<variant>.txt`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+from . import data, guard, harness, stats
+from .workloads import Workload
+
+MINI_BATCH = {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
+              "table.exec.mini-batch.size": "5000"}
+OPTION_SETS: dict[str, dict[str, str]] = {
+    "default": {},
+    "minibatch": MINI_BATCH,
+    "minibatch-1phase": {**MINI_BATCH, "table.optimizer.agg-phase-strategy": "ONE_PHASE"},
+    "no-upsert-materialize": {"table.exec.sink.upsert-materialize": "NONE"},
+    "multi-join": {"table.optimizer.multi-join.enabled": "true"},
+}
+
+
+def variants(workload: Workload, plans: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(variant name, query, option set); extra option sets only where the default plan has what they change."""
+    out = [("emitted", "emitted", "default"), ("handwritten", "handwritten", "default"),
+           ("emitted+minibatch", "emitted", "minibatch"), ("handwritten+minibatch", "handwritten", "minibatch")]
+    out += [(q, q, "default") for q in plans if q.startswith("ablation:")]
+    plan = plans.get("emitted", "")
+    if "GroupAggregate" in plan:
+        out.append(("emitted+minibatch-1phase", "emitted", "minibatch-1phase"))
+    if "upsertMaterialize=[true]" in plan:
+        out.append(("emitted+no-upsert-materialize", "emitted", "no-upsert-materialize"))
+    if plan.count("Join(") >= 2:
+        out.append(("emitted+multi-join", "emitted", "multi-join"))
+    return out
+
+
+def plan_facts(plan: str) -> dict:
+    """What a plan is made of: operators that keep state, and the size of its expressions."""
+    calc = re.findall(r"Calc\(select=\[(.*)\]\)", plan)
+    return {
+        "joins": plan.count("Join(joinType="),
+        "inner_joins": plan.count("joinType=[InnerJoin]"),
+        "left_joins": plan.count("joinType=[LeftOuterJoin]"),
+        "group_aggregates": len(re.findall(r"\b(?:Global|Local|Incremental)?GroupAggregate\(", plan)),
+        "changelog_normalize": plan.count("ChangelogNormalize("),
+        "upsert_materialize": "upsertMaterialize=[true]" in plan,
+        "multi_join": plan.count("MultiJoin("),
+        "calc_chars": sum(len(c) for c in calc),
+        "case_count": sum(c.count("CASE(") for c in calc),
+        "is_null_count": sum(c.count("IS NULL") for c in calc),
+    }
+
+
+def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Callable[[str], None]) -> dict:
+    queries = workload.queries()
+    setup = workload.setup()
+    say(f"[{workload.name}] guard on {mode['guard_events']} events")
+    checked = guard.check(workload, mode["guard_events"], mode["seed"], queries)
+    if not checked["equal"]:
+        say(f"[{workload.name}] GUARD FAILED: {checked['details']}")
+    n = mode["events"](workload)
+    ds = data.dataset(workload.data, n, mode["seed"], cache)
+    sources = workload.sources(ds.folder)
+
+    plans: dict[str, str] = {}
+    for q in queries:
+        plans[q] = harness.explain(sources, [queries[q]], OPTION_SETS["default"], setup)
+    todo = variants(workload, plans)
+    for name, q, opts in todo:
+        text = plans[q] if opts == "default" else harness.explain(sources, [queries[q]], OPTION_SETS[opts], setup)
+        plans[name] = text
+        plans_dir.mkdir(parents=True, exist_ok=True)
+        (plans_dir / f"{workload.name}.{name.replace(':', '-')}.txt").write_text(
+            f"-- {workload.name}: {name}, options {OPTION_SETS[opts]}\n-- query:\n{queries[q].sql}\n\n{text}\n",
+            encoding="utf-8")
+
+    if mode.get("warmup_events"):
+        # the first jobs of a JVM run slower (JIT): one untimed pass over every variant on a small input
+        warm = data.dataset(workload.data, mode["warmup_events"], mode["seed"], cache)
+        for name, q, opts in todo:
+            harness.run(workload.sources(warm.folder), [queries[q]], options=OPTION_SETS[opts], setup=setup)
+
+    rates: dict[str, list[float]] = {name: [] for name, _, _ in todo}
+    seconds: dict[str, list[float]] = {name: [] for name, _, _ in todo}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in todo}
+    events = None
+    for rep in range(mode["repeats"]):
+        order = todo[rep % len(todo):] + todo[:rep % len(todo)]
+        for name, q, opts in order:
+            r = harness.run(sources, [queries[q]], options=OPTION_SETS[opts], setup=setup)
+            events = r.events
+            rates[name].append(r.rate)
+            seconds[name].append(r.seconds)
+            cpu[name].append(r.cpu_us_per_event)
+            say(f"[{workload.name}] rep {rep + 1}/{mode['repeats']} {name}: {r.events} events in {r.seconds:.2f} s "
+                f"= {r.rate:,.0f} ev/s, {r.cpu_us_per_event:.1f} CPU-µs/event")
+
+    result = {
+        "description": workload.description,
+        "view": workload.view,
+        "events": events,
+        "dataset_events": ds.events,
+        "guard": checked,
+        "variants": {name: {"query": q, "options": OPTION_SETS[opts], "events_per_s": stats.summary(rates[name], 0),
+                            "seconds": stats.summary(seconds[name], 3),
+                            "cpu_us_per_event": stats.summary(cpu[name], 2), "plan": plan_facts(plans[name])}
+                     for name, q, opts in todo},
+        "ratios": {},
+    }
+    pairs = {"emitted/handwritten": ("emitted", "handwritten"),
+             "emitted/handwritten (minibatch)": ("emitted+minibatch", "handwritten+minibatch"),
+             "emitted+minibatch/emitted": ("emitted+minibatch", "emitted"),
+             "handwritten+minibatch/handwritten": ("handwritten+minibatch", "handwritten"),
+             "emitted+minibatch/handwritten": ("emitted+minibatch", "handwritten")}
+    for name, _, _ in todo:
+        if (name.startswith("emitted+") and name != "emitted+minibatch") or name.startswith("ablation:"):
+            pairs[f"{name}/emitted"] = (name, "emitted")
+        if name.startswith("ablation:"):
+            pairs[f"{name}/handwritten"] = (name, "handwritten")
+    if "emitted+minibatch-1phase" in rates:
+        pairs["emitted+minibatch/emitted+minibatch-1phase"] = ("emitted+minibatch", "emitted+minibatch-1phase")
+    for label, (a, b) in pairs.items():
+        if a in rates and b in rates:
+            result["ratios"][label] = {
+                "ratio_of_medians": stats.ratio(stats.summary(rates[a])["median"], stats.summary(rates[b])["median"]),
+                "paired": stats.paired_ratios(rates[a], rates[b])}
+    return result

@@ -1,0 +1,1 @@
+"""Benchmark workload: Nexmark-shaped views (bids with their auction, auctions with their seller)."""

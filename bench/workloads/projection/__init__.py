@@ -1,0 +1,1 @@
+"""Benchmark workload: projection with reference navigation (orders and their customer)."""

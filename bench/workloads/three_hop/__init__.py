@@ -1,0 +1,1 @@
+"""Benchmark workload: three-hop references (shipment -> warehouse -> city -> country)."""

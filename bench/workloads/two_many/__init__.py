@@ -1,0 +1,1 @@
+"""Benchmark workload: one view over two `many` collections with several aggregates each."""
