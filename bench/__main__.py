@@ -56,7 +56,8 @@ def cli() -> None:
 @click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
               help="generated events (reused across runs)")
 @click.option("--e2e/--no-e2e", default=None, help="part 4 on a local Kafka + Flink (default: on, except --tiny)")
-def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: bool | None) -> None:
+@click.option("--merge", is_flag=True, help="keep the other sections of an existing results.json (re-run some parts)")
+def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: bool | None, merge: bool) -> None:
     """Run the benchmarks and write results.json and results.md."""
     from . import environment, report
     from .workloads import BY_NAME
@@ -80,6 +81,18 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
     results = {"command": "python -m bench run " + " ".join(sys.argv[2:]), "mode": mode,
                "environment": environment.describe(), "sections": {}}
     results["date"] = results["environment"]["date"]
+    previous = out / "results.json"
+    if merge and previous.exists():
+        import json
+
+        old = json.loads(previous.read_text())
+        if old.get("mode") != mode:
+            raise click.UsageError(f"--merge: {previous} holds a {old.get('mode')} run, not {mode}")
+        results["sections"] = old["sections"]
+        results["merged"] = old.get("merged", []) + [{"command": old["command"], "date": old["date"],
+                                                       "environment": old["environment"],
+                                                       "seconds": old.get("seconds"),
+                                                       "load_average_end": old.get("load_average_end")}]
     say(f"bench: mode {mode}, parts {', '.join(parts)}; load average {results['environment']['load_average_start']}")
     plans_dir = out / "plans"
     sections = results["sections"]
@@ -93,7 +106,7 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
         from . import sql_vs_hand
         from .workloads import WORKLOADS_LIST
 
-        sec = sections["sql_vs_handwritten"] = {"workloads": {}}
+        sec = sections.setdefault("sql_vs_handwritten", {"workloads": {}})
         load0 = environment.load()
         for w in WORKLOADS_LIST:
             if workloads and w.name not in workloads:

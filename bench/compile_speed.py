@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import cProfile
+import gc
 import pstats
 import tempfile
 import time
@@ -60,11 +61,17 @@ def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
         for n in sizes:
             compile_s, parse_s = [], []
             for _ in range(repeats):
+                # each timing starts from a collected heap: a live result of the previous compile would
+                # make Python's cyclic GC scan it during the next measurement
+                gc.collect()
                 parse_s.append(parse_floor(folders[n]))
+                gc.collect()
                 t = time.perf_counter()
                 compiled = compile_definitions(folders[n])
                 compile_s.append(time.perf_counter() - t)
-                assert len(compiled.plans) == n, f"{len(compiled.plans)} plans for {n} views"
+                plans = len(compiled.plans)
+                del compiled
+                assert plans == n, f"{plans} plans for {n} views"
             c, p = stats.summary(compile_s, 4), stats.summary(parse_s, 5)
             rows.append({"views": n, "compile_s": c, "parse_s": p,
                          "compile_ms_per_view": round(c["median"] * 1000 / n, 3),

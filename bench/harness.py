@@ -278,8 +278,12 @@ def state_size(sources: list[FileSource], queries: list[Query], expected_events:
     timers of every stateful operator.
     """
     savepoints = tempfile.mkdtemp(prefix="ontoc-bench-sp-")
+    # state goes to files, not to the JobManager's memory (which caps a snapshot at a few MB)
+    storage = {"execution.checkpointing.storage": "filesystem",
+               "execution.checkpointing.dir": "file://" + os.path.join(savepoints, "checkpoints"),
+               "execution.checkpointing.savepoint-dir": "file://" + savepoints}
     with local._LOCK:
-        p = _prepare(sources, queries, options or {}, setup, None, True)
+        p = _prepare(sources, queries, {**storage, **(options or {})}, setup, None, True)
         result = p.stmt_set.execute()
         job_id = str(result.get_job_client().get_job_id())
         try:
@@ -293,7 +297,9 @@ def state_size(sources: list[FileSource], queries: list[Query], expected_events:
                 if status["status"]["id"] == "COMPLETED":
                     op = status.get("operation") or {}
                     if "failure-cause" in op:
-                        raise RuntimeError(f"savepoint failed: {op['failure-cause'].get('stack-trace', '')[:2000]}")
+                        trace = op["failure-cause"].get("stack-trace", "")
+                        causes = [ln.strip() for ln in trace.splitlines() if ln.startswith("Caused by")]
+                        raise RuntimeError(f"savepoint failed: {(causes or [trace[:500]])[-1][:1000]}")
                     location = op["location"]
                     break
                 if time.time() > deadline:

@@ -38,6 +38,10 @@ def render(results: dict) -> str:
         f"{_load(results.get('load_average_end'))}; per section below. The machine is shared: "
         "compare figures only with their baseline from the same run.",
         "",
+        *([f"- this file merges runs: the sections not re-run come from "
+           + "; ".join(f"`{m['command']}` ({m['date']}, commit {m['environment']['git']['commit'][:10]}, load at start "
+                       f"{_load(m['environment']['load_average_start'])})" for m in results["merged"]), ""]
+          if results.get("merged") else []),
         "Rates are events per second of Flink's processing time (first task running to last task finished), "
         "median of the repetitions with (min–max); ratios are the ratio of the medians with the range of the "
         "per-repetition (paired) ratios. See bench/README.md for what each figure means.",
@@ -61,14 +65,16 @@ def _sql(sec: dict) -> list[str]:
     out = ["## 1. Emitted SQL vs hand-written SQL", "",
            f"Load average during this part: {_load(sec.get('load_average'))}. Ratio = emitted / hand-written "
            "events per second (>= 1.0: ontoc at least as fast).", "",
-           "| workload | events | guard | emitted ev/s | hand-written ev/s | ratio | emitted CPU µs/ev | hand-written CPU µs/ev |",
-           "|---|---:|---|---:|---:|---:|---:|---:|"]
+           "| workload | events | guard | emitted ev/s | hand-written ev/s | ratio | emitted CPU µs/ev | hand-written CPU µs/ev | CPU ratio |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for name, w in sec["workloads"].items():
         va = w["variants"]
+        ce, ch = va["emitted"]["cpu_us_per_event"]["median"], va["handwritten"]["cpu_us_per_event"]["median"]
         out.append(f"| {name} | {w['events']:,} | {'ok' if w['guard']['equal'] else 'DIFFERS'} | "
                    f"{_rate(va['emitted']['events_per_s'])} | {_rate(va['handwritten']['events_per_s'])} | "
-                   f"{_ratio(w['ratios'].get('emitted/handwritten'))} | "
-                   f"{va['emitted']['cpu_us_per_event']['median']:.1f} | {va['handwritten']['cpu_us_per_event']['median']:.1f} |")
+                   f"{_ratio(w['ratios'].get('emitted/handwritten'))} | {ce:.1f} | {ch:.1f} | {ch / ce:.2f} |")
+    out += ["", "CPU ratio = hand-written / emitted CPU time per event (JVM, all threads, median): >= 1.0 when the "
+            "emitted SQL costs no more CPU per event; less sensitive to other processes on the machine than the rate."]
     out += ["", "With mini-batch (`table.exec.mini-batch.enabled`, 1 s / 5000 rows; two-phase aggregation by AUTO) on both:", "",
             "| workload | emitted ev/s | hand-written ev/s | ratio | emitted+minibatch / emitted | emitted+minibatch / hand-written (defaults) |",
             "|---|---:|---:|---:|---:|---:|"]
@@ -80,11 +86,15 @@ def _sql(sec: dict) -> list[str]:
                    f"{_ratio(r.get('emitted+minibatch/handwritten'))} |")
     out += ["", "Further planner options on the emitted SQL, and ablations (the emitted SQL with one hand edit that a "
             "proposed compiler change would make), each against the emitted SQL with defaults in the same repetition:", "",
-            "| workload | variant | ev/s | ratio to emitted |", "|---|---|---:|---:|"]
+            "| workload | variant | ev/s | ratio to emitted | CPU µs/ev | CPU ratio (emitted / variant) |",
+            "|---|---|---:|---:|---:|---:|"]
     for name, w in sec["workloads"].items():
+        ce = w["variants"]["emitted"]["cpu_us_per_event"]["median"]
         for vname, va in w["variants"].items():
             if (vname.startswith("emitted+") and vname != "emitted+minibatch") or vname.startswith("ablation:"):
-                out.append(f"| {name} | {vname} | {_rate(va['events_per_s'])} | {_ratio(w['ratios'].get(f'{vname}/emitted'))} |")
+                cv = va["cpu_us_per_event"]["median"]
+                out.append(f"| {name} | {vname} | {_rate(va['events_per_s'])} | {_ratio(w['ratios'].get(f'{vname}/emitted'))} | "
+                           f"{cv:.1f} | {ce / cv:.2f} |")
     out += ["", "Plan facts (optimized execution plans in `results/plans/`):", "",
             "| workload | query | joins (inner/left) | aggregates | upsert materializer | Calc chars | CASE | IS NULL |",
             "|---|---|---|---:|---|---:|---:|---:|"]

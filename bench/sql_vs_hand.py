@@ -134,6 +134,10 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
     if "emitted+minibatch-1phase" in rates:
         pairs["emitted+minibatch/emitted+minibatch-1phase"] = ("emitted+minibatch", "emitted+minibatch-1phase")
     for label, (a, b) in pairs.items():
+        if a in cpu and b in cpu:
+            # CPU per event of b over a: >= 1.0 when a needs no more CPU per event than b (robust to a loaded machine)
+            result.setdefault("cpu_ratios", {})[label] = stats.ratio(stats.summary(cpu[b])["median"],
+                                                                      stats.summary(cpu[a])["median"])
         if a in rates and b in rates:
             result["ratios"][label] = {
                 "ratio_of_medians": stats.ratio(stats.summary(rates[a])["median"], stats.summary(rates[b])["median"]),

@@ -112,5 +112,5 @@ UDF_WORKLOADS = [
     Workload("udf_documents", "OrderCard, each getter calling a static method that gets whole documents (ROW arguments)",
              WORKLOADS / "projection_udf", "OrderCardPy", None, "projection", (30_000, 200_000)),
     Workload("udf_scalars", "OrderCard, each getter calling a static method that gets field values (scalar arguments)",
-             WORKLOADS / "projection_udf_scalar", "OrderCardScalars", None, "projection", (10_000, 60_000)),
+             WORKLOADS / "projection_udf_scalar", "OrderCardScalars", None, "projection", (30_000, 200_000)),
 ]
