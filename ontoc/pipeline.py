@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +40,31 @@ def definition_packages(path: Path) -> list[tuple[str, Path]]:
 
 
 def compile_definitions(path: Path | str, static_methods: str = "inline") -> Compiled:
+    with _collector_paused():
+        return _compile(Path(path), static_methods)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cyclic collector off while compiling.
+
+    A compile allocates many small objects that stay alive until it ends (ASTs,
+    IR nodes, sqlglot trees), so every collection rescans them: about 30% of the
+    time of a compile (bench/, part 3). Nothing a compile builds needs the cyclic
+    collector to be freed before the compile returns.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compile(path: Path, static_methods: str) -> Compiled:
     started = time.perf_counter()
-    schema = load_schema(Path(path))
+    schema = load_schema(path)
     plans, warnings = build_plans(schema, static_methods)
     plans = [optimize(p) for p in plans]
     files = {f"{p.topic}.sql": view_sql_file(p) for p in plans}

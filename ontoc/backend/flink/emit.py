@@ -7,6 +7,7 @@ frontend cannot build something the backend silently mistranslates.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -37,9 +38,10 @@ def sql_type(dtype: T.DType) -> exp.DataType:
     return exp.DataType(this=SCALAR_TYPES[dtype.kind])
 
 
+@lru_cache(maxsize=1024)
 def type_text(dtype: T.DType) -> str:
-    from .dialect import Flink
-    return sql_type(dtype).sql(dialect=Flink, identify=True)
+    from .dialect import sql
+    return sql(sql_type(dtype), pretty=False)
 
 
 def ident(name: str) -> exp.Identifier:
@@ -48,6 +50,10 @@ def ident(name: str) -> exp.Identifier:
 
 def column(relation: str, name: str) -> exp.Column:
     return exp.Column(this=ident(name), table=ident(relation))
+
+
+def alias(e: exp.Expression, name: str) -> exp.Alias:
+    return exp.Alias(this=e, alias=ident(name))
 
 
 def anon(name: str, *args: exp.Expression) -> exp.Anonymous:
@@ -185,10 +191,11 @@ class ExprEmitter:
         return exp.Dot(this=exp.Paren(this=self.visit(e.arg)), expression=ident(e.name))
 
     def visit_Case(self, e: Case) -> exp.Expression:
-        case = exp.Case()
+        case = exp.Case(ifs=[])
         for cond, value in e.whens:
-            case = case.when(self.visit(cond), self.visit(value))
-        return case.else_(self.visit(e.default))
+            case.append("ifs", exp.If(this=self.visit(cond), true=self.visit(value)))
+        case.set("default", self.visit(e.default))
+        return case
 
     def visit_Cast(self, e: Cast) -> exp.Expression:
         return exp.Cast(this=self.visit(e.arg), to=sql_type(e.dtype))
@@ -216,9 +223,9 @@ def relation_sql(rel: Rel, emitter: ExprEmitter) -> exp.Expression:
         return exp.Table(this=ident(rel.table), alias=exp.TableAlias(this=ident(rel.alias)))
     if isinstance(rel, Aggregate):
         sub = select_from(rel.parent, emitter)
-        sub = sub.select(exp.alias_(emitter.visit(rel.key), "root_id", quoted=True), append=False, copy=False)
+        sub = sub.select(alias(emitter.visit(rel.key), "root_id"), append=False, copy=False)
         for name, call in rel.aggregates:
-            sub = sub.select(exp.alias_(emitter.visit(call), name, quoted=True), copy=False)
+            sub = sub.select(alias(emitter.visit(call), name), copy=False)
         sub = sub.group_by(emitter.visit(rel.key), copy=False)
         return exp.Subquery(this=sub, alias=exp.TableAlias(this=ident(rel.alias)))
     raise TypeError(rel)
@@ -232,8 +239,8 @@ def select_from(rel: Rel, emitter: ExprEmitter) -> exp.Select:
         rel = rel.left
     query = exp.Select().from_(relation_sql(rel, emitter), copy=False)
     for join in reversed(joins):
-        query = query.join(relation_sql(join.right, emitter), on=emitter.visit(join.condition), join_type="LEFT",
-                           copy=False)
+        query.append("joins", exp.Join(this=relation_sql(join.right, emitter), side="LEFT",
+                                       on=emitter.visit(join.condition)))
     return query
 
 
@@ -244,9 +251,9 @@ def view_query(project: Project, key_name: str = "doc_id") -> exp.Select:
     if isinstance(rel, Filter):
         where, rel = rel.predicate, rel.parent
     query = select_from(rel, emitter)
-    query = query.select(exp.alias_(emitter.visit(project.key), key_name, quoted=True), append=False, copy=False)
+    query = query.select(alias(emitter.visit(project.key), key_name), append=False, copy=False)
     for name, expr in project.fields:
-        query = query.select(exp.alias_(emitter.visit(expr), name, quoted=True), copy=False)
+        query = query.select(alias(emitter.visit(expr), name), copy=False)
     if where is not None:
         query = query.where(emitter.visit(where), copy=False)
     return query

@@ -34,17 +34,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ...ir.expr import Column, Expr
 from ...ir.plan import ViewPlan
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
-from .dialect import Flink
+from .dialect import sql
 from .emit import ExprEmitter, type_text
 
 
+@lru_cache(maxsize=4096)
 def expr_sql(e: Expr) -> str:
-    """One expression as compact Flink SQL (what fingerprints hash)."""
-    return ExprEmitter().visit(e).sql(dialect=Flink, identify=True)
+    """One expression as compact Flink SQL (what fingerprints hash); IR nodes are frozen, so cached."""
+    # upper-cased function names: the spelling manifests of format 2 were written with
+    return sql(ExprEmitter().visit(e), pretty=False, normalize_functions="upper")
 
 
 def sha256_json(value: object) -> str:
