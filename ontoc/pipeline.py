@@ -14,6 +14,7 @@ from .backend.flink.udfs import UDF_MODULE, udf_module
 from .frontend import build_plans
 from .frontend.schema import Schema, load_schema
 from .ir.plan import ViewPlan
+from .ir.relations import Aggregate
 from .passes import optimize
 
 
@@ -24,6 +25,10 @@ class Compiled:
     files: dict[str, str]  # file name -> content
     seconds: float
     warnings: list[Diagnostic] = field(default_factory=list)
+
+    def aggregates(self) -> bool:
+        """Whether a view aggregates a `many` collection (what mini-batch speeds up)."""
+        return any(isinstance(r, Aggregate) for p in self.plans for r in p.rel.walk())
 
 
 def definition_packages(path: Path) -> list[tuple[str, Path]]:

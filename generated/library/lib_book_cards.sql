@@ -138,50 +138,27 @@ SELECT
     OR COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
     AND (
       `book__author`.`doc_id` IS NULL
-      OR `book__author`.`doc_id` IS NULL
       OR `book__author`.`middle` IS NULL
       OR COALESCE(0 >= CHAR_LENGTH(`book__author`.`middle`), FALSE)
     )
-    OR NOT COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
-    AND `book__author`.`doc_id` IS NULL
     THEN CAST(NULL AS STRING)
     WHEN COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
     THEN `book__author`.`first` || ' ' || SUBSTR(`book__author`.`middle`, 0 + 1, 1) || '. ' || `book__author`.`last`
     ELSE `book__author`.`first` || ' ' || `book__author`.`last`
   END AS `byline`,
-  CASE
-    WHEN `book__author`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE SUBSTR(
-      `book__author`.`first`,
-      0 + 1,
-      GREATEST(LEAST(1, CHAR_LENGTH(`book__author`.`first`)) - 0, 0)
-    ) || SUBSTR(
-      `book__author`.`last`,
-      0 + 1,
-      GREATEST(LEAST(1, CHAR_LENGTH(`book__author`.`last`)) - 0, 0)
-    )
-  END AS `initials`,
-  CASE
-    WHEN `book__author`.`doc_id` IS NULL OR `book__author__country`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `book__author__country`.`name`
-  END AS `country`,
-  CASE
-    WHEN `book__publisher`.`doc_id` IS NULL
-    OR `book__publisher__head`.`doc_id` IS NULL
-    OR `book__publisher__head__country`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE LOWER(`book__publisher__head__country`.`code`)
-  END AS `publisher_head_country`,
+  SUBSTR(
+    `book__author`.`first`,
+    0 + 1,
+    GREATEST(LEAST(1, CHAR_LENGTH(`book__author`.`first`)) - 0, 0)
+  ) || SUBSTR(
+    `book__author`.`last`,
+    0 + 1,
+    GREATEST(LEAST(1, CHAR_LENGTH(`book__author`.`last`)) - 0, 0)
+  ) AS `initials`,
+  `book__author__country`.`name` AS `country`,
+  LOWER(`book__publisher__head__country`.`code`) AS `publisher_head_country`,
   NOT `book__publisher`.`doc_id` IS NULL AS `has_publisher`,
-  CASE
-    WHEN NOT `editor`.`doc_id` IS NULL AND `editor`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    WHEN `editor`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `editor`.`last`
-  END AS `editor_name`,
+  `editor`.`last` AS `editor_name`,
   SUBSTR(
     `book`.`title`,
     GREATEST(CHAR_LENGTH(`book`.`title`) + -3, 0) + 1,
@@ -227,7 +204,6 @@ SELECT
   END AS `classic`,
   CASE
     WHEN `book__author`.`doc_id` IS NULL
-    OR `book__author`.`doc_id` IS NULL
     OR NOT `book__author`.`born` IS NULL
     AND (
       `book__author`.`doc_id` IS NULL OR `book__author`.`born` IS NULL

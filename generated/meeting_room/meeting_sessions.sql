@@ -87,11 +87,7 @@ INSERT INTO `meeting_sessions`
 SELECT
   `meeting`.`doc_id` AS `doc_id`,
   `meeting`.`status` = 'in-session' AS `in_session`,
-  CASE
-    WHEN `meeting__location`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `meeting__location`.`address`
-  END AS `address`,
+  `meeting__location`.`address` AS `address`,
   CASE
     WHEN NOT (
       `meeting`.`status` = 'not-started'

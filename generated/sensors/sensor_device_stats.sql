@@ -177,11 +177,7 @@ SELECT
     THEN 'unnamed'
     ELSE `device`.`label`
   END || ':' || CAST(`device`.`a` AS STRING) || ':' || CASE WHEN `device`.`enabled` THEN 'True' ELSE 'False' END || ':' || COALESCE(CAST(`device`.`n` AS STRING), 'None') AS `label_text`,
-  CASE
-    WHEN `device__site`.`doc_id` IS NULL
-    THEN CAST(NULL AS BIGINT)
-    ELSE `device`.`a` + `device__site`.`offset`
-  END AS `site_shift`,
+  `device`.`a` + `device__site`.`offset` AS `site_shift`,
   CASE
     WHEN `device`.`a` < 0
     THEN 'negative'

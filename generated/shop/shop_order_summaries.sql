@@ -119,11 +119,7 @@ CREATE TABLE IF NOT EXISTS `shop_order_summaries` (
 INSERT INTO `shop_order_summaries`
 SELECT
   `order`.`doc_id` AS `doc_id`,
-  CASE
-    WHEN `order__customer`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `order__customer`.`name`
-  END AS `customer_name`,
+  `order__customer`.`name` AS `customer_name`,
   CASE
     WHEN `order__customer`.`doc_id` IS NULL
     THEN CAST(NULL AS STRING)
@@ -239,8 +235,6 @@ SELECT
     )
   END AS `titles`,
   CASE
-    WHEN COALESCE(`lines_agg`.`agg_1`, 0) > 10 AND `order__customer`.`doc_id` IS NULL
-    THEN CAST(NULL AS BOOLEAN)
     WHEN COALESCE(`lines_agg`.`agg_1`, 0) > 10
     THEN `order__customer`.`vip`
     ELSE COALESCE(`lines_agg`.`agg_1`, 0) > 10

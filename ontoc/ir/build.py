@@ -27,27 +27,41 @@ def is_false(e: Expr) -> bool:
     return isinstance(e, Literal) and e.value is False
 
 
+def _flat(op: str, args: tuple[Expr, ...]) -> list[Expr]:
+    return [x for a in args for x in (a.args if isinstance(a, Func) and a.op == op else (a,))]
+
+
+def _contradicts(parts: list[Expr]) -> bool:
+    """`x IS NULL` beside `x IS NOT NULL`: never both TRUE, never both FALSE (neither is ever NULL)."""
+    return any(isinstance(p, Func) and p.op == "is_null" and Func("is_not_null", p.args, BOOL) in parts
+               for p in parts)
+
+
 def and_(*args: Expr) -> Expr:
     parts: list[Expr] = []
-    for a in args:
+    for a in _flat("and", args):
         if is_false(a):
             return FALSE
         if not is_true(a) and a not in parts:
             parts.append(a)
     if not parts:
         return TRUE
+    if _contradicts(parts):
+        return FALSE
     return parts[0] if len(parts) == 1 else Func("and", tuple(parts), BOOL)
 
 
 def or_(*args: Expr) -> Expr:
     parts: list[Expr] = []
-    for a in args:
+    for a in _flat("or", args):
         if is_true(a):
             return TRUE
         if not is_false(a) and a not in parts:
             parts.append(a)
     if not parts:
         return FALSE
+    if _contradicts(parts):
+        return TRUE
     return parts[0] if len(parts) == 1 else Func("or", tuple(parts), BOOL)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ..ir.plan import ViewPlan
+from .drop_missing_guards import drop_missing_guards
 from .fold_constants import fold_constants
 from .prune_aggregates import prune_aggregates
 from .prune_columns import prune_columns
 from .prune_joins import prune_joins
 
-PASSES = (fold_constants, prune_aggregates, prune_joins, prune_columns)
+PASSES = (fold_constants, drop_missing_guards, prune_aggregates, prune_joins, prune_columns)
 
 
 def optimize(plan: ViewPlan) -> ViewPlan:

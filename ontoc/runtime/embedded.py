@@ -16,6 +16,7 @@ from ..backend.flink.udfs import UDF_MODULE
 from ..events import Event, InvalidEvent, read_events
 from ..pipeline import Compiled
 from .functions import ensure_functions_jar, register_functions
+from .jobs import default_job, planner_options
 from .local import SourceTable, ViewQuery, run_local
 
 
@@ -51,9 +52,16 @@ def run_compiled(compiled: Compiled, events: list[Event],
 
 
 def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None) -> Callable[[Any], None]:
-    """Registers what the package's SQL calls besides Flink's own functions: ontoc's JVM sort function and
-    the generated Python UDFs."""
-    steps = []
+    """Sets the table options a submitted job gets (`jobs.planner_options`, with the defaults) and registers
+    what the package's SQL calls besides Flink's own functions: ontoc's JVM functions and the generated
+    Python UDFs."""
+    options = planner_options(default_job(""), compiled.aggregates())
+
+    def set_options(t_env: Any) -> None:
+        for key, value in options.items():
+            t_env.get_config().set(key, value)
+
+    steps = [set_options]
     if any(name in select_sql(p) for p in compiled.plans for name in JVM_FUNCTIONS):
         jar = ensure_functions_jar(progress=progress or (lambda _m: None))
         steps.append(lambda t_env: register_functions(t_env, jar))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlglot import exp
@@ -39,7 +39,7 @@ from ..backend.flink.ddl import KafkaOptions, insert, merged_sources, sink_ddl
 from ..backend.flink.dialect import sql
 from ..pipeline import Compiled
 from . import kafka_sources as ks
-from .jobs import JobSettings
+from .jobs import JobSettings, planner_options
 from .rest import FlinkRest, FlinkRestError, parse_url
 from .services import DEFAULT_KAFKA_PORT, HOST
 from .udfs import package_zip
@@ -131,6 +131,7 @@ class JobPlan:
     view_topics: list[str]
     uses_jvm_functions: bool = False  # ontoc's JVM functions (runtime/functions)
     udfs: tuple[str, ...] = ()  # SQL names of the package's Python UDFs
+    table_options: dict[str, str] = field(default_factory=dict)  # jobs.planner_options
 
     @property
     def invalid_topic(self) -> str:
@@ -152,7 +153,10 @@ class JobPlan:
         if self.uses_jvm_functions:
             from .functions import CREATE_FUNCTIONS_SQL
             head.extend(f"{statement};" for statement in CREATE_FUNCTIONS_SQL)
-        body = [sql(s) + ";" for s in self.statements]
+        body = [sql(exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.Literal.string(k),
+                                                                  expression=exp.Literal.string(v)))])) + ";"
+                for k, v in self.table_options.items()]
+        body += [sql(s) + ";" for s in self.statements]
         body.append("EXECUTE STATEMENT SET BEGIN\n" + "\n".join(sql(i) + ";" for i in self.inserts) + "\nEND;")
         return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
 
@@ -195,7 +199,8 @@ def plan_job(compiled: Compiled, job: JobSettings, kafka: KafkaConnection) -> Jo
 
     udfs = tuple(sorted({u.function for p in compiled.plans for u in p.udfs}))
     return JobPlan(job, specs, statements, inserts, source_topics, [p.topic for p in compiled.plans],
-                   uses_jvm_functions=any(name in text for name in FUNCTIONS), udfs=udfs)
+                   uses_jvm_functions=any(name in text for name in FUNCTIONS), udfs=udfs,
+                   table_options=planner_options(job, compiled.aggregates()))
 
 
 # --------------------------------------------------------------------------
@@ -404,6 +409,8 @@ def _prepare(t_env, plan: JobPlan, compiled: Compiled, progress: Progress):
     from .event_udf import VALIDATE_FUNCTION, validator_udf
     from .functions import FunctionsJarError, ensure_functions_jar, register_functions
 
+    for key, value in plan.table_options.items():
+        t_env.get_config().set(key, value)
     try:
         t_env.add_python_file(str(package_zip(ONTOC_PACKAGE_DIR)))  # the UDF workers import ontoc from it
         t_env.create_temporary_system_function(VALIDATE_FUNCTION, validator_udf(plan.specs))

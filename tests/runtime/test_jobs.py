@@ -9,6 +9,7 @@ import pytest
 from ontoc.pipeline import definition_packages
 from ontoc.runtime.jobs import (
     JobFileError, default_job, format_duration, job_for_package, job_from_dict, load_job, parse_duration,
+    planner_options,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,8 @@ def test_checkpoints_can_be_off_and_exactly_once_spelling_is_forgiving():
     ({"create_topics": "yes"}, "`create_topics` must be true or false"),
     ({"restart_delay": "0s"}, "`restart_delay` must be a duration"),
     ({"name": ""}, "`name` must be the Flink job name"),
+    ({"mini_batch": "sometimes"}, '`mini_batch` must be "auto", "on" or "off", not "sometimes"'),
+    ({"mini_batch_latency": "soon"}, "`mini_batch_latency` must be a duration"),
 ])
 def test_errors_name_the_file_and_key(data, message):
     with pytest.raises(JobFileError) as err:
@@ -92,3 +95,15 @@ def test_durations():
         [500, 10_000, 1_500, 120_000, 120_000, 3_600_000]
     assert [format_duration(ms) for ms in (500, 10_000, 120_000, 3_600_000, 1_500)] == \
         ["500ms", "10s", "2min", "1h", "1500ms"]
+
+
+def test_mini_batch_is_on_for_aggregates_by_default_and_configurable():
+    auto = default_job("p")
+    assert planner_options(auto, aggregates=False) == {}
+    options = planner_options(auto, aggregates=True)
+    assert options["table.exec.mini-batch.enabled"] == "true"
+    assert options["table.exec.mini-batch.allow-latency"] == "1000 ms"
+    assert options["table.optimizer.agg-phase-strategy"] == "ONE_PHASE"
+    assert planner_options(job_from_dict({"mini_batch": "off"}), aggregates=True) == {}
+    on = job_from_dict({"mini_batch": True, "mini_batch_latency": "200ms"})
+    assert planner_options(on, aggregates=False)["table.exec.mini-batch.allow-latency"] == "200 ms"

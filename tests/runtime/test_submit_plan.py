@@ -157,6 +157,21 @@ def test_flink_plans_one_python_operator_and_a_deduplication_per_topic(compiled_
     assert len(re.findall(r"Deduplicate\(keep=\[LastRow\], key=\[doc_id\]", executed)) == 4, executed
 
 
+def test_planner_options_are_part_of_the_job(compiled_packages):
+    text = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA).sql_text()
+    assert "SET 'table.exec.mini-batch.enabled' = 'true';" in text
+    off = replace(default_job("meeting_room"), mini_batch="off")
+    assert "SET '" not in plan_job(compiled_packages["meeting_room"], off, KAFKA).sql_text()
+
+
+@pytest.mark.flink
+def test_flink_plans_mini_batch_for_a_package_with_aggregates(compiled_packages):
+    executed = explain_job(compiled_packages["meeting_room"], default_job("meeting_room"))
+    executed = executed[executed.index("== Optimized Execution Plan =="):]
+    assert "MiniBatchAssigner(interval=[1000ms]" in executed, executed
+    assert "GlobalGroupAggregate" not in executed, executed  # one phase
+
+
 def test_python_udfs_of_the_package_are_listed():
     from ontoc.pipeline import compile_definitions
 

@@ -147,26 +147,10 @@ CREATE TABLE IF NOT EXISTS `c_project_views` (
 INSERT INTO `c_project_views`
 SELECT
   `project`.`doc_id` AS `doc_id`,
+  `project__owner`.`doc_id` AS `doc_id_path`,
+  `project__owner__team__lead`.`name` AS `three_hops`,
+  `project__owner`.`nick` AS `property_path`,
   CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `project__owner`.`doc_id`
-  END AS `doc_id_path`,
-  CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    OR `project__owner__team`.`doc_id` IS NULL
-    OR `project__owner__team__lead`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `project__owner__team__lead`.`name`
-  END AS `three_hops`,
-  CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE `project__owner`.`nick`
-  END AS `property_path`,
-  CASE
-    WHEN NOT `sponsor`.`doc_id` IS NULL AND `sponsor`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
     WHEN NOT `sponsor`.`doc_id` IS NULL
     THEN `sponsor`.`name`
     ELSE CAST(NULL AS STRING)
@@ -192,11 +176,7 @@ SELECT
   ) / NULLIF(-3, 0) AS BIGINT) AS `floor_division`,
   MOD(MOD(`project`.`budget`, NULLIF(-7, 0)) + NULLIF(-7, 0), NULLIF(-7, 0)) AS `modulo`,
   `project`.`budget` * `project`.`budget` AS `power`,
-  CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    THEN CAST(NULL AS DOUBLE)
-    ELSE -`project__owner`.`score`
-  END AS `unary_minus`,
+  -`project__owner`.`score` AS `unary_minus`,
   0 < `project`.`budget` AND `project`.`budget` <= 50 AS `chained_comparison`,
   `project`.`rate` IS NULL AS `is_none`,
   NOT `project__owner`.`doc_id` IS NULL AS `is_not_none`,
@@ -237,8 +217,6 @@ SELECT
     ELSE COALESCE(ARRAY_CONTAINS(`project`.`tags`, 'urgent'), FALSE)
   END AS `list_field`,
   CASE
-    WHEN NOT `project`.`deadline` IS NULL AND `project`.`deadline` IS NULL
-    THEN CAST(NULL AS BOOLEAN)
     WHEN NOT `project`.`deadline` IS NULL
     THEN COALESCE(`project`.`start` <= `project`.`deadline`, FALSE)
     ELSE `project`.`deadline` IS NULL
@@ -253,11 +231,7 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE `project`.`title` || '#' || CAST(`project`.`budget` AS STRING) || ':' || CASE WHEN `project__owner`.`active` THEN 'True' ELSE 'False' END
   END AS `f_string`,
-  CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE ONTOC_PY_STR(`project__owner`.`score`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`rate`), 'None') || '|' || ONTOC_PY_STR(CAST(`project`.`budget` AS DOUBLE) / CAST(NULLIF(7, 0) AS DOUBLE))
-  END AS `float_text`,
+  ONTOC_PY_STR(`project__owner`.`score`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`rate`), 'None') || '|' || ONTOC_PY_STR(CAST(`project`.`budget` AS DOUBLE) / CAST(NULLIF(7, 0) AS DOUBLE)) AS `float_text`,
   CASE
     WHEN `project__owner`.`doc_id` IS NULL
     THEN CAST(NULL AS STRING)
@@ -329,32 +303,24 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE SUBSTR(`project`.`title`, 0 + 1, 1)
   END AS `indexing`,
-  CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    THEN CAST(NULL AS BIGINT)
-    ELSE ABS(
-      CAST(CASE
-        WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
-        THEN CASE
-          WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
-          THEN FLOOR(`project__owner`.`score`)
-          ELSE FLOOR(`project__owner`.`score`) + 1.0E0
-        END
-        WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
+  ABS(
+    CAST(CASE
+      WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
+      THEN CASE
+        WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
         THEN FLOOR(`project__owner`.`score`)
         ELSE FLOOR(`project__owner`.`score`) + 1.0E0
-      END AS BIGINT)
-    ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT)
-  END AS `builtins`,
+      END
+      WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
+      THEN FLOOR(`project__owner`.`score`)
+      ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+    END AS BIGINT)
+  ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT) AS `builtins`,
   CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE CASE
-      WHEN CAST(`project__owner`.`age` AS DOUBLE) > 2.5E0
-      THEN 'True'
-      ELSE 'False'
-    END || CASE WHEN CHAR_LENGTH(`project`.`code`) > 0 THEN 'True' ELSE 'False' END || CAST(`project__owner`.`age` AS STRING)
-  END AS `conversions`,
+    WHEN CAST(`project__owner`.`age` AS DOUBLE) > 2.5E0
+    THEN 'True'
+    ELSE 'False'
+  END || CASE WHEN CHAR_LENGTH(`project`.`code`) > 0 THEN 'True' ELSE 'False' END || CAST(`project__owner`.`age` AS STRING) AS `conversions`,
   COALESCE(`tasks_agg`.`agg_0`, 0) AS `count_tasks`,
   COALESCE(`tasks_agg`.`agg_1`, 0) AS `sum_hours`,
   CASE
@@ -455,9 +421,7 @@ LEFT JOIN (
       CAST(ROW(`tasks__assignee`.`name`, `tasks`.`hours`, `tasks__assignee__team`.`name`) AS ROW<`who` STRING, `hours` BIGINT, `team` STRING>)
     ) AS `agg_8`,
     COUNT(*) FILTER(WHERE
-      `tasks__assignee`.`doc_id` IS NULL
-      OR `tasks__assignee`.`doc_id` IS NULL
-      OR `tasks__assignee__team`.`doc_id` IS NULL) AS `agg_9`,
+      `tasks__assignee`.`doc_id` IS NULL OR `tasks__assignee__team`.`doc_id` IS NULL) AS `agg_9`,
     ARRAY_AGG(`tasks`.`cost`) AS `agg_10`,
     SUM(`tasks`.`hours`) FILTER(WHERE
       NOT (
