@@ -132,15 +132,16 @@ LEFT JOIN (
         `tickets__user`.`organization`,
         `tickets__user`.`hearing_aid_requested`
       ) AS ROW<`name` STRING, `organization` STRING, `hearing_aid_requested` BOOLEAN>)
-    ) FILTER(WHERE
-      `tickets`.`attendance`) AS `agg_0`,
+    ) AS `agg_0`,
     COUNT(*) FILTER(WHERE
-      `tickets`.`attendance` AND `tickets__user`.`doc_id` IS NULL) AS `agg_1`,
+      `tickets__user`.`doc_id` IS NULL) AS `agg_1`,
     COUNT(*) FILTER(WHERE
-      `tickets`.`attendance` AND `tickets__user`.`hearing_aid_requested`) AS `agg_2`
+      `tickets__user`.`hearing_aid_requested`) AS `agg_2`
   FROM `tickets` AS `tickets`
   LEFT JOIN `users` AS `tickets__user`
     ON `tickets__user`.`doc_id` = `tickets`.`user`
+  WHERE
+    `tickets`.`attendance`
   GROUP BY
     `tickets`.`meeting`
 ) AS `tickets_agg`

@@ -145,6 +145,8 @@ def rel_lines(rel: Rel, indent: int = 0, width: int = WIDTH) -> list[str]:
         out += _labelled("group by root_id", rel.key, indent + 1, width)
         for name, call in rel.aggregates:
             out += _labelled(f"{name}: {call.dtype}", call, indent + 1, width)
+        if rel.where is not None:
+            out += _labelled("where", rel.where, indent + 1, width)
         out += rel_lines(rel.parent, indent + 1, width)
         return out
     if isinstance(rel, LeftJoin):

@@ -171,6 +171,7 @@ class _Resolver:
                 if call is not None:
                     for part in call.children():
                         self.expr(part, inner, role, out, seen)
+                self.expr(agg.where, inner, role, out, seen)
                 self.expr(agg.key, inner, JOIN, out, seen)
             self.joined(c.relation, scope, out, seen)
         else:

@@ -41,18 +41,22 @@ class Scan(Rel):
 
 @dataclass(frozen=True, slots=True)
 class Aggregate(Rel):
-    """`SELECT key AS root_id, aggs... FROM parent GROUP BY key`, as `alias`."""
+    """`SELECT key AS root_id, aggs... FROM parent [WHERE where] GROUP BY key`, as `alias`.
+
+    `where` holds the filter every aggregate shared (`passes/share_aggregate_filter.py`).
+    """
 
     parent: Rel
     alias: str
     key: Expr
     aggregates: tuple[tuple[str, AggCall], ...]
+    where: Expr | None = None
 
     def inputs(self) -> tuple[Rel, ...]:
         return (self.parent,)
 
     def expressions(self) -> tuple[Expr, ...]:
-        return (self.key,) + tuple(a for _, a in self.aggregates)
+        return (self.key,) + tuple(a for _, a in self.aggregates) + ((self.where,) if self.where is not None else ())
 
 
 @dataclass(frozen=True, slots=True)

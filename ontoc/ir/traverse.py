@@ -34,7 +34,8 @@ def map_rel_exprs(rel: Rel, fn: ExprFn) -> Rel:
         return rel
     if isinstance(rel, Aggregate):
         return replace(rel, parent=map_rel_exprs(rel.parent, fn), key=map_expr(rel.key, fn),
-                       aggregates=tuple((n, map_expr(a, fn)) for n, a in rel.aggregates))
+                       aggregates=tuple((n, map_expr(a, fn)) for n, a in rel.aggregates),
+                       where=None if rel.where is None else map_expr(rel.where, fn))
     if isinstance(rel, LeftJoin):
         return replace(rel, left=map_rel_exprs(rel.left, fn), right=map_rel_exprs(rel.right, fn),
                        condition=map_expr(rel.condition, fn))
@@ -43,4 +44,15 @@ def map_rel_exprs(rel: Rel, fn: ExprFn) -> Rel:
     if isinstance(rel, Project):
         return replace(rel, parent=map_rel_exprs(rel.parent, fn), key=map_expr(rel.key, fn),
                        fields=tuple((n, map_expr(e, fn)) for n, e in rel.fields))
+    raise TypeError(rel)
+
+
+def map_rel_children(rel: Rel, fn: Callable[[Rel], Rel]) -> Rel:
+    """`rel` with `fn` applied to each of its input relations (not recursively: `fn` decides)."""
+    if isinstance(rel, Scan):
+        return rel
+    if isinstance(rel, LeftJoin):
+        return replace(rel, left=fn(rel.left), right=fn(rel.right))
+    if isinstance(rel, (Aggregate, Filter, Project)):
+        return replace(rel, parent=fn(rel.parent))
     raise TypeError(rel)

@@ -20,6 +20,7 @@ A job file holds how the views of one package run on a cluster, never where
     python_executable = "/usr/bin/python3"  # Python of the TaskManagers' UDF workers (default: the cluster's)
     mini_batch = "auto"                  # auto (on when a view aggregates a `many` collection) | on | off
     mini_batch_latency = "1s"            # how long changes are buffered when mini-batch is on
+    python_bundle_time = "50ms"          # longest a record waits in a Python operator's bundle
 
 `load_job(path)` reads and checks a file; every error names the file and the
 key and says what is accepted, in plain words (`JobFileError`).
@@ -64,6 +65,9 @@ class JobSettings:
     python_executable: str | None = None
     mini_batch: str = "auto"
     mini_batch_latency_ms: int = 1000
+    # every submitted job validates events in a Python UDF; PyFlink's default bundle time (1 s) was
+    # most of the end-to-end latency at low rates (bench/, part 4: p50 991 -> 242 ms at 200 ev/s)
+    python_bundle_time_ms: int = 50
     source: str = "<defaults>"  # the file it came from, for messages
 
     @property
@@ -136,6 +140,7 @@ _KEYS = {
     "python_executable": "the path of a Python interpreter on the TaskManagers",
     "mini_batch": '"auto", "on" or "off"',
     "mini_batch_latency": 'a duration such as "1s" or "200ms"',
+    "python_bundle_time": 'a duration such as "50ms" or "1s"',
 }
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -251,6 +256,7 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
             raise fail("mini_batch", v)
         values["mini_batch"] = v.strip().lower()
     duration("mini_batch_latency", "mini_batch_latency_ms", allow_off=False)
+    duration("python_bundle_time", "python_bundle_time_ms", allow_off=False)
 
     job = replace(job, **values)
     if job.exactly_once and job.checkpoint_interval_ms is None:

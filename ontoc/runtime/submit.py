@@ -339,6 +339,7 @@ def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | N
         "restart-strategy.type": "fixed-delay" if job.restart_attempts else "none",
         "restart-strategy.fixed-delay.attempts": str(job.restart_attempts),
         "restart-strategy.fixed-delay.delay": f"{job.restart_delay_ms} ms",
+        "python.fn-execution.bundle.time": str(job.python_bundle_time_ms),
     }
     if scheme == "https":
         values["security.ssl.rest.enabled"] = "true"

@@ -75,3 +75,39 @@ def test_is_null_beside_is_not_null_folds():
     assert B.and_(B.is_null(x), B.is_not_null(x)) == B.lit(False)
     assert B.or_(B.is_null(x), B.is_not_null(x)) == B.lit(True)
     assert B.or_(B.or_(missing("w"), missing("c")), missing("w")) == B.or_(missing("w"), missing("c"))
+
+
+def aggregate_plan(count_read_bare: bool) -> ViewPlan:
+    """A root with one collection whose two aggregates both filter on `t.attendance`."""
+    from ontoc.ir.expr import AggCall
+    from ontoc.ir.relations import Aggregate
+    from ontoc.ir.types import INT
+
+    tickets = Scan("tickets", "Ticket", "t", (("doc_id", STR), ("meeting", STR), ("attendance", BOOL), ("vip", BOOL)))
+    attending = col("t", "attendance", BOOL)
+    agg = Aggregate(tickets, "t_agg", col("t", "meeting"), (
+        ("n", AggCall("count", None, attending, INT)),
+        ("vips", AggCall("count", None, B.and_(attending, col("t", "vip", BOOL)), INT))))
+    root = Scan("meetings", "Meeting", "m", (("doc_id", STR),))
+    rel = LeftJoin(root, agg, Func("eq", (col("t_agg", "root_id"), col("m", "doc_id")), BOOL))
+    n = col("t_agg", "n", INT)
+    read = n if count_read_bare else Func("coalesce", (n, Literal(0, INT)), INT)
+    vips = Func("coalesce", (col("t_agg", "vips", INT), Literal(0, INT)), INT)
+    return ViewPlan("V", "v", "Meeting", (), Project(rel, col("m", "doc_id"), (("n", read), ("vips", vips))), "v.py")
+
+
+def test_filter_shared_by_every_aggregate_becomes_the_subquery_where():
+    from ontoc.passes.share_aggregate_filter import share_aggregate_filter
+
+    agg = share_aggregate_filter(aggregate_plan(count_read_bare=False)).rel.parent.right
+    assert agg.where == col("t", "attendance", BOOL)
+    assert dict(agg.aggregates)["n"].where is None
+    assert dict(agg.aggregates)["vips"].where == col("t", "vip", BOOL)
+
+
+def test_filter_stays_when_a_count_is_read_without_coalesce():
+    # a group none of whose rows pass would turn that count from 0 into NULL
+    from ontoc.passes.share_aggregate_filter import share_aggregate_filter
+
+    plan = aggregate_plan(count_read_bare=True)
+    assert share_aggregate_filter(plan) == plan

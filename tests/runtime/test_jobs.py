@@ -107,3 +107,8 @@ def test_mini_batch_is_on_for_aggregates_by_default_and_configurable():
     assert planner_options(job_from_dict({"mini_batch": "off"}), aggregates=True) == {}
     on = job_from_dict({"mini_batch": True, "mini_batch_latency": "200ms"})
     assert planner_options(on, aggregates=False)["table.exec.mini-batch.allow-latency"] == "200 ms"
+
+
+def test_python_bundle_time():
+    assert default_job("p").python_bundle_time_ms == 50
+    assert job_from_dict({"python_bundle_time": "1s"}).python_bundle_time_ms == 1000

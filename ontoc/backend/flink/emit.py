@@ -226,6 +226,8 @@ def relation_sql(rel: Rel, emitter: ExprEmitter) -> exp.Expression:
         sub = sub.select(alias(emitter.visit(rel.key), "root_id"), append=False, copy=False)
         for name, call in rel.aggregates:
             sub = sub.select(alias(emitter.visit(call), name), copy=False)
+        if rel.where is not None:
+            sub = sub.where(emitter.visit(rel.where), copy=False)
         sub = sub.group_by(emitter.visit(rel.key), copy=False)
         return exp.Subquery(this=sub, alias=exp.TableAlias(this=ident(rel.alias)))
     raise TypeError(rel)

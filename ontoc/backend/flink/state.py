@@ -96,10 +96,12 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
             out.append(StatefulOperator(f"source {prefix}{r.alias}", "source", {
                 "topic": r.table, "columns": [f"{n} {type_text(t)}" for n, t in r.columns]}))
         elif isinstance(r, Aggregate):
-            _from_clause(r.parent, [r.key, *(c for _, c in r.aggregates)], r.alias, out)
+            _from_clause(r.parent, list(r.expressions()), r.alias, out)
             out.append(StatefulOperator(f"aggregate {r.alias}", "aggregate", {
                 "group_by": expr_sql(r.key),
-                "calls": [f"{expr_sql(c)} :: {type_text(c.dtype)}" for _, c in r.aggregates]}))
+                "calls": [f"{expr_sql(c)} :: {type_text(c.dtype)}" for _, c in r.aggregates],
+                # which rows reach the aggregate: part of its state (absent = all rows, as before the key existed)
+                **({"where": expr_sql(r.where)} if r.where is not None else {})}))
         else:
             raise TypeError(r)
 
@@ -149,7 +151,8 @@ def field_fingerprint(plan: ViewPlan, e: Expr) -> str:
     for c in sorted({(c.relation, c.name) for c in e.walk() if isinstance(c, Column) and c.relation in aggregates}):
         agg = aggregates[c[0]]
         call = dict(agg.aggregates).get(c[1])
-        behind.append([c[0], c[1], expr_sql(agg.key), expr_sql(call) if call is not None else None])
+        behind.append([c[0], c[1], expr_sql(agg.key), expr_sql(call) if call is not None else None,
+                       *([expr_sql(agg.where)] if agg.where is not None else [])])
     return sha256_json([expr_sql(e), behind])
 
 
