@@ -4,11 +4,14 @@ Per workload: a correctness guard on a small input, then repetitions in which ev
 once, in an order rotated per repetition (so a slow phase of the shared machine does not always
 hit the same variant). Variants are (query, planner options):
 
-- emitted / handwritten with Flink's defaults (what ontoc submits today: it sets no planner option);
-- emitted / handwritten with mini-batch (`table.exec.mini-batch.*`; aggregates then run in two
-  phases, local + global, as `table.optimizer.agg-phase-strategy` AUTO decides);
-- emitted with further options, each against emitted-default in the same repetition: one-phase
-  aggregation under mini-batch, no sink upsert materializer, Flink 2.2's multi-way join operator.
+- `emitted`: the SQL ontoc emits with the table options `ontoc submit` sets on the package's job
+  (`ontoc.runtime.jobs.planner_options`: mini-batch with one-phase aggregation when a view
+  aggregates, else none); `handwritten`: the expert's SQL with Flink's defaults;
+- where ontoc sets options: `handwritten+ontoc-options` (the expert's SQL with the same options: the
+  SQL alone compared) and `emitted+flink-defaults` (what the options bring);
+- emitted with one more option, against `emitted` in the same repetition: no sink upsert
+  materializer, Flink 2.2's multi-way join operator; and `ablation:<name>` queries of a workload
+  (the emitted SQL with one hand edit a proposed compiler change would make).
 
 The optimized execution plan of every variant is written to `results/plans/<workload>.<variant>.txt`.
 """
@@ -22,29 +25,24 @@ from typing import Callable
 from . import data, guard, harness, stats
 from .workloads import Workload
 
-MINI_BATCH = {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
-              "table.exec.mini-batch.size": "5000"}
-OPTION_SETS: dict[str, dict[str, str]] = {
-    "default": {},
-    "minibatch": MINI_BATCH,
-    "minibatch-1phase": {**MINI_BATCH, "table.optimizer.agg-phase-strategy": "ONE_PHASE"},
+EXTRA_OPTIONS: dict[str, dict[str, str]] = {
     "no-upsert-materialize": {"table.exec.sink.upsert-materialize": "NONE"},
     "multi-join": {"table.optimizer.multi-join.enabled": "true"},
 }
 
 
-def variants(workload: Workload, plans: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(variant name, query, option set); extra option sets only where the default plan has what they change."""
-    out = [("emitted", "emitted", "default"), ("handwritten", "handwritten", "default"),
-           ("emitted+minibatch", "emitted", "minibatch"), ("handwritten+minibatch", "handwritten", "minibatch")]
-    out += [(q, q, "default") for q in plans if q.startswith("ablation:")]
+def variants(workload: Workload, plans: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+    """(variant name, query, table options); extra options only where the plan has what they change."""
+    ontoc = workload.ontoc_options()
+    out = [("emitted", "emitted", ontoc), ("handwritten", "handwritten", {})]
+    if ontoc:
+        out += [("handwritten+ontoc-options", "handwritten", ontoc), ("emitted+flink-defaults", "emitted", {})]
+    out += [(q, q, ontoc) for q in plans if q.startswith("ablation:")]
     plan = plans.get("emitted", "")
-    if "GroupAggregate" in plan:
-        out.append(("emitted+minibatch-1phase", "emitted", "minibatch-1phase"))
     if "upsertMaterialize=[true]" in plan:
-        out.append(("emitted+no-upsert-materialize", "emitted", "no-upsert-materialize"))
+        out.append(("emitted+no-upsert-materialize", "emitted", {**ontoc, **EXTRA_OPTIONS["no-upsert-materialize"]}))
     if plan.count("Join(") >= 2:
-        out.append(("emitted+multi-join", "emitted", "multi-join"))
+        out.append(("emitted+multi-join", "emitted", {**ontoc, **EXTRA_OPTIONS["multi-join"]}))
     return out
 
 
@@ -76,23 +74,24 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
     ds = data.dataset(workload.data, n, mode["seed"], cache)
     sources = workload.sources(ds.folder)
 
+    ontoc = workload.ontoc_options()
     plans: dict[str, str] = {}
     for q in queries:
-        plans[q] = harness.explain(sources, [queries[q]], OPTION_SETS["default"], setup)
+        plans[q] = harness.explain(sources, [queries[q]], ontoc if q != "handwritten" else {}, setup)
     todo = variants(workload, plans)
     for name, q, opts in todo:
-        text = plans[q] if opts == "default" else harness.explain(sources, [queries[q]], OPTION_SETS[opts], setup)
+        text = harness.explain(sources, [queries[q]], opts, setup)
         plans[name] = text
         plans_dir.mkdir(parents=True, exist_ok=True)
         (plans_dir / f"{workload.name}.{name.replace(':', '-')}.txt").write_text(
-            f"-- {workload.name}: {name}, options {OPTION_SETS[opts]}\n-- query:\n{queries[q].sql}\n\n{text}\n",
+            f"-- {workload.name}: {name}, options {opts}\n-- query:\n{queries[q].sql}\n\n{text}\n",
             encoding="utf-8")
 
     if mode.get("warmup_events"):
         # the first jobs of a JVM run slower (JIT): one untimed pass over every variant on a small input
         warm = data.dataset(workload.data, mode["warmup_events"], mode["seed"], cache)
         for name, q, opts in todo:
-            harness.run(workload.sources(warm.folder), [queries[q]], options=OPTION_SETS[opts], setup=setup)
+            harness.run(workload.sources(warm.folder), [queries[q]], options=opts, setup=setup)
 
     rates: dict[str, list[float]] = {name: [] for name, _, _ in todo}
     seconds: dict[str, list[float]] = {name: [] for name, _, _ in todo}
@@ -101,7 +100,7 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
     for rep in range(mode["repeats"]):
         order = todo[rep % len(todo):] + todo[:rep % len(todo)]
         for name, q, opts in order:
-            r = harness.run(sources, [queries[q]], options=OPTION_SETS[opts], setup=setup)
+            r = harness.run(sources, [queries[q]], options=opts, setup=setup)
             events = r.events
             rates[name].append(r.rate)
             seconds[name].append(r.seconds)
@@ -115,24 +114,18 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
         "events": events,
         "dataset_events": ds.events,
         "guard": checked,
-        "variants": {name: {"query": q, "options": OPTION_SETS[opts], "events_per_s": stats.summary(rates[name], 0),
+        "variants": {name: {"query": q, "options": opts, "events_per_s": stats.summary(rates[name], 0),
                             "seconds": stats.summary(seconds[name], 3),
                             "cpu_us_per_event": stats.summary(cpu[name], 2), "plan": plan_facts(plans[name])}
                      for name, q, opts in todo},
         "ratios": {},
     }
     pairs = {"emitted/handwritten": ("emitted", "handwritten"),
-             "emitted/handwritten (minibatch)": ("emitted+minibatch", "handwritten+minibatch"),
-             "emitted+minibatch/emitted": ("emitted+minibatch", "emitted"),
-             "handwritten+minibatch/handwritten": ("handwritten+minibatch", "handwritten"),
-             "emitted+minibatch/handwritten": ("emitted+minibatch", "handwritten")}
+             "emitted/handwritten+ontoc-options": ("emitted", "handwritten+ontoc-options"),
+             "emitted/emitted+flink-defaults": ("emitted", "emitted+flink-defaults")}
     for name, _, _ in todo:
-        if (name.startswith("emitted+") and name != "emitted+minibatch") or name.startswith("ablation:"):
+        if name.startswith(("emitted+no-", "emitted+multi", "ablation:")):
             pairs[f"{name}/emitted"] = (name, "emitted")
-        if name.startswith("ablation:"):
-            pairs[f"{name}/handwritten"] = (name, "handwritten")
-    if "emitted+minibatch-1phase" in rates:
-        pairs["emitted+minibatch/emitted+minibatch-1phase"] = ("emitted+minibatch", "emitted+minibatch-1phase")
     for label, (a, b) in pairs.items():
         if a in cpu and b in cpu:
             # CPU per event of b over a: >= 1.0 when a needs no more CPU per event than b (robust to a loaded machine)

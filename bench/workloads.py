@@ -11,6 +11,7 @@ from ontoc.backend.flink.artifacts import select_sql
 from ontoc.backend.flink.emit import type_text
 from ontoc.pipeline import Compiled, compile_definitions
 from ontoc.runtime.embedded import job_setup
+from ontoc.runtime.jobs import default_job, planner_options
 
 from . import data
 from .harness import FileSource, Query
@@ -60,7 +61,11 @@ class Workload:
 
     def setup(self, static_methods: str = "inline") -> Callable[[Any], None]:
         """Registers what the SQL calls (ONTOC_SORT_ROWS, Python UDFs) on both sides alike."""
-        return job_setup(self.compiled(static_methods))
+        return job_setup(self.compiled(static_methods), table_options=False)
+
+    def ontoc_options(self) -> dict[str, str]:
+        """The table options `ontoc submit` sets on this package's job (`jobs.planner_options`, defaults)."""
+        return planner_options(default_job(""), self.compiled().aggregates())
 
     def queries(self) -> dict[str, Query]:
         out = {"emitted": Query(f"{self.name}:emitted", self.emitted_sql())}
@@ -102,8 +107,7 @@ WORKLOADS_LIST = [
     Workload("meeting_room", "definitions/meeting_room: a reference, a `many` with a nested reference, "
              "ARRAY_AGG of rows sorted by ONTOC_SORT_ROWS, a where",
              ROOT / "definitions" / "meeting_room", "MeetingSession", WORKLOADS / "meeting_room" / "handwritten.sql",
-             "meeting_room", (150_000, 1_000_000),
-             ablations=(("shared_filter", WORKLOADS / "meeting_room" / "ablation_shared_filter.sql"),)),
+             "meeting_room", (150_000, 1_000_000)),
 ]
 BY_NAME = {w.name: w for w in WORKLOADS_LIST}
 

@@ -51,11 +51,12 @@ def run_compiled(compiled: Compiled, events: list[Event],
             for topic, rows in result.items()}
 
 
-def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None) -> Callable[[Any], None]:
+def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None,
+              table_options: bool = True) -> Callable[[Any], None]:
     """Sets the table options a submitted job gets (`jobs.planner_options`, with the defaults) and registers
     what the package's SQL calls besides Flink's own functions: ontoc's JVM functions and the generated
-    Python UDFs."""
-    options = planner_options(default_job(""), compiled.aggregates())
+    Python UDFs. `table_options=False` registers only (bench/ sets the options of each variant itself)."""
+    options = planner_options(default_job(""), compiled.aggregates()) if table_options else {}
 
     def set_options(t_env: Any) -> None:
         for key, value in options.items():
