@@ -185,7 +185,10 @@ def one_run(cluster: dict, delivery: str, rate: int, seconds: float, run_id: str
         first = stats.summary([v for _, v in latencies[:fifth]])["median"]
         last = stats.summary([v for _, v in latencies[-fifth:]])["median"]
         result["latency_growth_ms"] = round(last - first, 1)
-        result["sustained"] = missing == 0 and (last - first) < max(1000.0, 0.1 * seconds * 1000)
+        # exactly-once latency is a saw-tooth of one checkpoint interval (a record is visible when its
+        # transaction commits): two fifths of the window may sit at different phases of it
+        allowed = max(1000.0, 0.1 * seconds * 1000) + (CHECKPOINT_MS if delivery == "exactly-once" else 0)
+        result["sustained"] = missing == 0 and (last - first) < allowed
     else:
         result["sustained"] = False
     result["producer_bound"] = result["sent_rate"] < 0.9 * rate
@@ -253,6 +256,10 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
                          "sent_rate": 0, "received": 0}
                     say(f"[e2e] {delivery} {rate:,}/s failed: {e}")
                 out["runs"].append(r)
+                if r.get("producer_bound"):
+                    # the Python producer could not send this rate: higher rates would measure it, not ontoc
+                    out.setdefault("producer_limit", {})[delivery] = round(r["sent_rate"])
+                    break
                 if r.get("sustained"):
                     peak = rate
                 elif rate >= max(required):

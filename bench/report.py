@@ -200,7 +200,12 @@ def _e2e(sec: dict) -> list[str]:
                    f"{lat.get('p50', float('nan')):,.0f} | {lat.get('p99', float('nan')):,.0f} | {lat.get('max', float('nan')):,.0f} | "
                    f"{'yes' if r.get('sustained') else 'no'} |")
     if sec.get("peak"):
-        out += ["", "Peak sustained rate: " + ", ".join(f"{k}: **{v:,}** ev/s" for k, v in sec["peak"].items())]
+        out += ["", "Peak sustained rate: " + ", ".join(
+            f"{k}: **{v:,}** ev/s" if v else f"{k}: none of the rates" for k, v in sec["peak"].items())]
+    if sec.get("producer_limit"):
+        out += ["", "The ladder stopped where the Python producer could not send the target rate (it sent "
+                + ", ".join(f"{v:,} ev/s for {k}" for k, v in sec["producer_limit"].items())
+                + "): the peak is at least the last sustained rate below it."]
     return out + [""]
 
 

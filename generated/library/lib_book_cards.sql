@@ -131,18 +131,14 @@ SELECT
   ) AS `title`,
   CASE
     WHEN `book__author`.`doc_id` IS NULL
-    OR COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
-    AND `book__author`.`doc_id` IS NULL
-    OR NOT COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
-    AND `book__author`.`doc_id` IS NULL
-    OR COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
+    OR COALESCE(`book__author`.`middle` <> '', FALSE)
     AND (
       `book__author`.`doc_id` IS NULL
       OR `book__author`.`middle` IS NULL
       OR COALESCE(0 >= CHAR_LENGTH(`book__author`.`middle`), FALSE)
     )
     THEN CAST(NULL AS STRING)
-    WHEN COALESCE(CHAR_LENGTH(`book__author`.`middle`) > 0, FALSE)
+    WHEN COALESCE(`book__author`.`middle` <> '', FALSE)
     THEN `book__author`.`first` || ' ' || SUBSTR(`book__author`.`middle`, 0 + 1, 1) || '. ' || `book__author`.`last`
     ELSE `book__author`.`first` || ' ' || `book__author`.`last`
   END AS `byline`,
@@ -164,44 +160,26 @@ SELECT
     GREATEST(CHAR_LENGTH(`book`.`title`) + -3, 0) + 1,
     GREATEST(CHAR_LENGTH(`book`.`title`) - GREATEST(CHAR_LENGTH(`book`.`title`) + -3, 0), 0)
   ) || '|' || CAST(`book`.`year` AS STRING) || '|' || COALESCE(CAST(`book`.`pages` AS STRING), 'None') || '|' || CASE WHEN NOT `book__publisher`.`doc_id` IS NULL THEN 'True' ELSE 'False' END AS `label`,
-  CASE
-    WHEN CASE
-      WHEN COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 10, FALSE)
-      OR COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 13, FALSE)
-      THEN COALESCE(
-        CHAR_LENGTH('97') <= CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', ''))
-        AND SUBSTR(REPLACE(`book`.`isbn`, '-', ''), 1, CHAR_LENGTH('97')) = '97',
-        FALSE
-      )
-      ELSE COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 10, FALSE)
-      OR COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 13, FALSE)
-    END
-    THEN NOT COALESCE(
-      CHAR_LENGTH('X') <= CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', ''))
-      AND SUBSTR(
-        REPLACE(`book`.`isbn`, '-', ''),
-        CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) - CHAR_LENGTH('X') + 1,
-        CHAR_LENGTH('X')
-      ) = 'X',
-      FALSE
-    )
-    WHEN COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 10, FALSE)
+  (
+    COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 10, FALSE)
     OR COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 13, FALSE)
-    THEN COALESCE(
-      CHAR_LENGTH('97') <= CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', ''))
-      AND SUBSTR(REPLACE(`book`.`isbn`, '-', ''), 1, CHAR_LENGTH('97')) = '97',
-      FALSE
-    )
-    ELSE COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 10, FALSE)
-    OR COALESCE(CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) = 13, FALSE)
-  END AS `isbn_ok`,
-  CASE
-    WHEN NOT (
-      `book`.`year` < 1950
-    )
-    THEN COALESCE(LOCATE('classic', LOWER(`book`.`title`)) > 0, FALSE)
-    ELSE `book`.`year` < 1950
-  END AS `classic`,
+  )
+  AND COALESCE(
+    CHAR_LENGTH('97') <= CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', ''))
+    AND SUBSTR(REPLACE(`book`.`isbn`, '-', ''), 1, CHAR_LENGTH('97')) = '97',
+    FALSE
+  )
+  AND NOT COALESCE(
+    CHAR_LENGTH('X') <= CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', ''))
+    AND SUBSTR(
+      REPLACE(`book`.`isbn`, '-', ''),
+      CHAR_LENGTH(REPLACE(`book`.`isbn`, '-', '')) - CHAR_LENGTH('X') + 1,
+      CHAR_LENGTH('X')
+    ) = 'X',
+    FALSE
+  ) AS `isbn_ok`,
+  `book`.`year` < 1950
+  OR COALESCE(LOCATE('classic', LOWER(`book`.`title`)) > 0, FALSE) AS `classic`,
   CASE
     WHEN `book__author`.`doc_id` IS NULL
     OR NOT `book__author`.`born` IS NULL
@@ -281,4 +259,4 @@ LEFT JOIN (
 ) AS `loans_agg`
   ON `loans_agg`.`root_id` = `book`.`doc_id`
 WHERE
-  CHAR_LENGTH(`book`.`title`) > 0;
+  `book`.`title` <> '';

@@ -164,19 +164,11 @@ SELECT
   CASE WHEN NOT COALESCE(`device`.`n` <> 0, FALSE) THEN 7 ELSE `device`.`n` END AS `n_or_default`,
   CASE WHEN COALESCE(`device`.`n` <> 0, FALSE) THEN `device`.`a` ELSE `device`.`n` END AS `n_and_a`,
   -3 <= `device`.`a` AND `device`.`a` < `device`.`b` AND `device`.`b` <= 10 AS `between`,
-  CASE
-    WHEN NOT `device`.`y` IS NULL
-    THEN `device`.`y` IS NOT DISTINCT FROM CAST(0 AS DOUBLE)
-    ELSE `device`.`y` IS NULL
-  END AS `y_is_missing`,
+  `device`.`y` IS NULL OR `device`.`y` IS NOT DISTINCT FROM CAST(0 AS DOUBLE) AS `y_is_missing`,
   CAST(`device`.`enabled` AS BIGINT) + CAST(`device`.`enabled` AS BIGINT) * 2 AS `bools`,
-  CASE
-    WHEN NOT (
-      CHAR_LENGTH(`device`.`label`) > 0
-    )
-    THEN 'unnamed'
-    ELSE `device`.`label`
-  END || ':' || CAST(`device`.`a` AS STRING) || ':' || CASE WHEN `device`.`enabled` THEN 'True' ELSE 'False' END || ':' || COALESCE(CAST(`device`.`n` AS STRING), 'None') AS `label_text`,
+  CASE WHEN NOT (
+    `device`.`label` <> ''
+  ) THEN 'unnamed' ELSE `device`.`label` END || ':' || CAST(`device`.`a` AS STRING) || ':' || CASE WHEN `device`.`enabled` THEN 'True' ELSE 'False' END || ':' || COALESCE(CAST(`device`.`n` AS STRING), 'None') AS `label_text`,
   `device`.`a` + `device__site`.`offset` AS `site_shift`,
   CASE
     WHEN `device`.`a` < 0

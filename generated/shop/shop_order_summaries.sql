@@ -123,7 +123,7 @@ SELECT
   CASE
     WHEN `order__customer`.`doc_id` IS NULL
     THEN CAST(NULL AS STRING)
-    WHEN NOT COALESCE(CHAR_LENGTH(`order__customer`.`email`) > 0, FALSE)
+    WHEN NOT COALESCE(`order__customer`.`email` <> '', FALSE)
     THEN 'no email'
     ELSE `order__customer`.`email`
   END AS `contact`,
@@ -234,11 +234,7 @@ SELECT
       ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))
     )
   END AS `titles`,
-  CASE
-    WHEN COALESCE(`lines_agg`.`agg_1`, 0) > 10
-    THEN `order__customer`.`vip`
-    ELSE COALESCE(`lines_agg`.`agg_1`, 0) > 10
-  END AS `big_order`
+  COALESCE(`lines_agg`.`agg_1`, 0) > 10 AND `order__customer`.`vip` AS `big_order`
 FROM `shop_orders` AS `order`
 LEFT JOIN `shop_customers` AS `order__customer`
   ON `order__customer`.`doc_id` = `order`.`customer`

@@ -541,6 +541,10 @@ class ViewTranslator:
         a, b = self.scalar(a, node), self.scalar(b, node)
         if b.dtype.kind == "none":
             return Scalar(B.case(pick_b, Literal(None, a.dtype.null()), a.expr, a.dtype.null()), err)
+        if a.dtype == T.BOOL and b.dtype == T.BOOL:
+            # neither is None where it does not raise: SQL's AND / OR are Python's and / or (and cheaper
+            # for Flink than the CASE; bench/, part 1)
+            return Scalar(B.and_(a.expr, b.expr) if is_and else B.or_(a.expr, b.expr), err)
         dtype = T.unify(a.dtype, b.dtype)
         if dtype is None:
             raise self.fail("type-mismatch", f"`{'and' if is_and else 'or'}` of {a.dtype} and {b.dtype}", node,
@@ -566,7 +570,7 @@ class ViewTranslator:
             t = B.func("ne", e, Literal(0, v.dtype.null(False)) if kind != "float" else Literal(0.0, T.FLOAT),
                        dtype=T.BOOL)
         elif kind == "str":
-            t = B.func("gt", B.func("char_length", e, dtype=T.INT), B.lit(0), dtype=T.BOOL)
+            t = B.func("ne", e, B.lit(""), dtype=T.BOOL)  # not CHAR_LENGTH(e) > 0: Flink would count characters
         elif kind == "list":
             t = B.func("gt", B.func("cardinality", e, dtype=T.INT), B.lit(0), dtype=T.BOOL)
         elif kind == "datetime":

@@ -37,6 +37,12 @@ def _contradicts(parts: list[Expr]) -> bool:
                for p in parts)
 
 
+def _absorb(parts: list[Expr], inner: str) -> list[Expr]:
+    """`p OR (q AND p)` is `p`, `p AND (q OR p)` is `p` (also in SQL's three-valued logic)."""
+    return [p for p in parts
+            if not (isinstance(p, Func) and p.op == inner and any(q in p.args for q in parts if q is not p))]
+
+
 def and_(*args: Expr) -> Expr:
     parts: list[Expr] = []
     for a in _flat("and", args):
@@ -48,6 +54,7 @@ def and_(*args: Expr) -> Expr:
         return TRUE
     if _contradicts(parts):
         return FALSE
+    parts = _absorb(parts, "or")
     return parts[0] if len(parts) == 1 else Func("and", tuple(parts), BOOL)
 
 
@@ -62,6 +69,7 @@ def or_(*args: Expr) -> Expr:
         return FALSE
     if _contradicts(parts):
         return TRUE
+    parts = _absorb(parts, "and")
     return parts[0] if len(parts) == 1 else Func("or", tuple(parts), BOOL)
 
 

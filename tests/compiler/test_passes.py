@@ -75,6 +75,9 @@ def test_is_null_beside_is_not_null_folds():
     assert B.and_(B.is_null(x), B.is_not_null(x)) == B.lit(False)
     assert B.or_(B.is_null(x), B.is_not_null(x)) == B.lit(True)
     assert B.or_(B.or_(missing("w"), missing("c")), missing("w")) == B.or_(missing("w"), missing("c"))
+    # absorption: p OR (q AND p) is p
+    assert B.or_(missing("w"), B.and_(B.is_null(x), missing("w"))) == missing("w")
+    assert B.and_(missing("w"), B.or_(B.is_null(x), missing("w"))) == missing("w")
 
 
 def aggregate_plan(count_read_bare: bool) -> ViewPlan:

@@ -191,36 +191,21 @@ SELECT
   `project`.`rate` IS NOT DISTINCT FROM 0.5E0
   OR `project`.`rate` IS NOT DISTINCT FROM 1.5E0 AS `in_set`,
   COALESCE(LOCATE('an', `project`.`title`) > 0, FALSE) AS `in_substring`,
-  CASE
-    WHEN NOT (
-      CHAR_LENGTH(`project`.`code`) > 0
-    )
-    THEN CASE
-      WHEN NOT (
-        `project`.`budget` > 5
-      )
-      THEN COALESCE(`project`.`rate` <> 0.0E0, FALSE)
-      ELSE `project`.`budget` > 5
-    END
-    ELSE NOT (
-      CHAR_LENGTH(`project`.`code`) > 0
-    )
-  END AS `and_or_not`,
+  NOT (
+    `project`.`code` <> ''
+  )
+  AND (
+    `project`.`budget` > 5 OR COALESCE(`project`.`rate` <> 0.0E0, FALSE)
+  ) AS `and_or_not`,
   CASE
     WHEN NOT COALESCE(`project`.`rate` <> 0.0E0, FALSE)
     THEN 1.0E0
     ELSE `project`.`rate`
   END AS `or_value`,
-  CASE
-    WHEN NOT COALESCE(ARRAY_CONTAINS(`project`.`tags`, 'urgent'), FALSE)
-    THEN CARDINALITY(`project`.`tags`) > 2
-    ELSE COALESCE(ARRAY_CONTAINS(`project`.`tags`, 'urgent'), FALSE)
-  END AS `list_field`,
-  CASE
-    WHEN NOT `project`.`deadline` IS NULL
-    THEN COALESCE(`project`.`start` <= `project`.`deadline`, FALSE)
-    ELSE `project`.`deadline` IS NULL
-  END AS `datetimes`,
+  COALESCE(ARRAY_CONTAINS(`project`.`tags`, 'urgent'), FALSE)
+  OR CARDINALITY(`project`.`tags`) > 2 AS `list_field`,
+  `project`.`deadline` IS NULL
+  OR COALESCE(`project`.`start` <= `project`.`deadline`, FALSE) AS `datetimes`,
   CASE
     WHEN `project`.`fee` > CAST(10 AS DECIMAL(38, 10))
     THEN `project`.`fee` * CAST(2 AS DECIMAL(38, 10)) + CAST(1 AS DECIMAL(38, 10))
@@ -252,27 +237,20 @@ SELECT
     '[\s\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+$',
     ''
   ) || '|' || REGEXP_REPLACE(`project`.`title`, '^[ab]+|[ab]+$', '') AS `strips`,
-  CASE
-    WHEN NOT COALESCE(
-      CHAR_LENGTH('A') <= CHAR_LENGTH(`project`.`title`)
-      AND SUBSTR(`project`.`title`, 1, CHAR_LENGTH('A')) = 'A',
-      FALSE
-    )
-    THEN COALESCE(
-      CHAR_LENGTH('z') <= CHAR_LENGTH(`project`.`title`)
-      AND SUBSTR(
-        `project`.`title`,
-        CHAR_LENGTH(`project`.`title`) - CHAR_LENGTH('z') + 1,
-        CHAR_LENGTH('z')
-      ) = 'z',
-      FALSE
-    )
-    ELSE COALESCE(
-      CHAR_LENGTH('A') <= CHAR_LENGTH(`project`.`title`)
-      AND SUBSTR(`project`.`title`, 1, CHAR_LENGTH('A')) = 'A',
-      FALSE
-    )
-  END AS `starts_ends`,
+  COALESCE(
+    CHAR_LENGTH('A') <= CHAR_LENGTH(`project`.`title`)
+    AND SUBSTR(`project`.`title`, 1, CHAR_LENGTH('A')) = 'A',
+    FALSE
+  )
+  OR COALESCE(
+    CHAR_LENGTH('z') <= CHAR_LENGTH(`project`.`title`)
+    AND SUBSTR(
+      `project`.`title`,
+      CHAR_LENGTH(`project`.`title`) - CHAR_LENGTH('z') + 1,
+      CHAR_LENGTH('z')
+    ) = 'z',
+    FALSE
+  ) AS `starts_ends`,
   REPLACE(`project`.`title`, 'a', '4') AS `replaced`,
   CHAR_LENGTH(`project`.`title`) AS `string_length`,
   SUBSTR(
@@ -320,7 +298,7 @@ SELECT
     WHEN CAST(`project__owner`.`age` AS DOUBLE) > 2.5E0
     THEN 'True'
     ELSE 'False'
-  END || CASE WHEN CHAR_LENGTH(`project`.`code`) > 0 THEN 'True' ELSE 'False' END || CAST(`project__owner`.`age` AS STRING) AS `conversions`,
+  END || CASE WHEN `project`.`code` <> '' THEN 'True' ELSE 'False' END || CAST(`project__owner`.`age` AS STRING) AS `conversions`,
   COALESCE(`tasks_agg`.`agg_0`, 0) AS `count_tasks`,
   COALESCE(`tasks_agg`.`agg_1`, 0) AS `sum_hours`,
   CASE
