@@ -944,7 +944,9 @@ class ViewTranslator:
         self.stack.append(name)
         try:
             value, err = self.method_result(method, replace(ctx, env=args, method=method))
-            inlined = self.with_err(value, err)
+            # Python evaluates every argument before the call: one that raises makes the call raise,
+            # whether or not the body reads it
+            inlined = self.with_err(value, B.or_(*(self.value_err(v) for v in args.values()), err))
         except OntocError as exc:
             if any(d.code == "unsupported-udf" for d in exc.diagnostics):
                 raise

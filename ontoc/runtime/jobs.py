@@ -272,10 +272,11 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
 def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
     """Table options ontoc sets on a job: mini-batch with one-phase aggregation where it pays.
 
-    Measured in bench/ (part 1): on views that aggregate `many` collections,
-    buffering changes for a second and aggregating in one phase ran 1.3-1.4x
-    the events per second of Flink's defaults; on views that only join it cost
-    5-17%, so `auto` turns it on only for packages with an aggregate. The price
+    Measured in bench/ (part 1): on the views that aggregate `many` collections,
+    buffering changes for a second and aggregating in one phase ran 1.04-1.47x
+    the events per second of Flink's defaults (two-phase: about 1.0x); on views
+    that only join it cost 4-18%, so `auto` turns it on only for packages with
+    an aggregate. The price
     is latency: a change waits up to `mini_batch_latency` before it is applied.
     """
     if not (job.mini_batch == "on" or (job.mini_batch == "auto" and aggregates)):

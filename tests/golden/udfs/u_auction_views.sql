@@ -3,6 +3,7 @@ CREATE TABLE IF NOT EXISTS `u_auctions` (
   `doc_id` STRING,
   `title` STRING,
   `seller` STRING,
+  `reserve` BIGINT,
   `code` STRING,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS `u_auction_views` (
   `seller_line` STRING,
   `code_number` BIGINT,
   `special_code` BOOLEAN,
+  `big_named_seller` BOOLEAN,
   `median_price` DOUBLE,
   `spread` DOUBLE,
   `bidder_count` BIGINT,
@@ -158,6 +160,13 @@ SELECT
   OR COALESCE(`auction`.`code` = '7', FALSE)
   OR COALESCE(`auction`.`code` = 'x1', FALSE)
   OR COALESCE(`auction`.`code` = '#-3', FALSE) AS `special_code`,
+  CASE
+    WHEN `auction__seller`.`doc_id` IS NULL
+    THEN CAST(NULL AS BOOLEAN)
+    ELSE `auction`.`reserve` > 100 AND NOT (
+      `auction__seller`.`name` = ''
+    )
+  END AS `big_named_seller`,
   CASE
     WHEN NOT COALESCE(
       (
