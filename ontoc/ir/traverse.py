@@ -12,20 +12,30 @@ ExprFn = Callable[[Expr], Expr]
 
 
 def map_expr(e: Expr, fn: ExprFn) -> Expr:
-    """Rebuild `e` with `fn` applied to every node, children first."""
-    if isinstance(e, Func):
-        e = replace(e, args=tuple(map_expr(a, fn) for a in e.args))
+    """Rebuild `e` with `fn` applied to every node, children first (unchanged subtrees are kept, not copied)."""
+    if isinstance(e, (Func, UdfCall)):
+        args = tuple(map_expr(a, fn) for a in e.args)
+        if _changed(args, e.args):
+            e = replace(e, args=args)
     elif isinstance(e, Case):
-        e = replace(e, whens=tuple((map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens),
-                    default=map_expr(e.default, fn))
+        whens = tuple((map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens)
+        default = map_expr(e.default, fn)
+        if default is not e.default or any(_changed(new, old) for new, old in zip(whens, e.whens)):
+            e = replace(e, whens=whens, default=default)
     elif isinstance(e, (Cast, FieldAccess)):
-        e = replace(e, arg=map_expr(e.arg, fn))
-    elif isinstance(e, UdfCall):
-        e = replace(e, args=tuple(map_expr(a, fn) for a in e.args))
+        arg = map_expr(e.arg, fn)
+        if arg is not e.arg:
+            e = replace(e, arg=arg)
     elif isinstance(e, AggCall):
-        e = replace(e, arg=None if e.arg is None else map_expr(e.arg, fn),
-                    where=None if e.where is None else map_expr(e.where, fn))
+        arg = None if e.arg is None else map_expr(e.arg, fn)
+        where = None if e.where is None else map_expr(e.where, fn)
+        if arg is not e.arg or where is not e.where:
+            e = replace(e, arg=arg, where=where)
     return fn(e)
+
+
+def _changed(new: tuple, old: tuple) -> bool:
+    return any(a is not b for a, b in zip(new, old))
 
 
 def map_rel_exprs(rel: Rel, fn: ExprFn) -> Rel:

@@ -69,7 +69,9 @@ def _without(where: Expr, shared: list[Expr]) -> Expr | None:
 def share_aggregate_filter(plan: ViewPlan) -> ViewPlan:
     def rewrite(rel: Rel) -> Rel:
         rel = map_rel_children(rel, rewrite)
-        if isinstance(rel, Aggregate) and _counts_read_as_zero(plan, rel):
-            return _share(rel)
+        if isinstance(rel, Aggregate):
+            shared = _share(rel)
+            if shared is not rel and _counts_read_as_zero(plan, rel):
+                return shared
         return rel
     return plan.with_rel(rewrite(plan.rel))
