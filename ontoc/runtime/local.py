@@ -112,6 +112,9 @@ class ViewQuery:
     sql: str
 
 
+PLANNER_THREAD_ERROR = "metadataHandlerProvider"  # Calcite's NPE when its thread-local provider is unset
+
+
 class LocalRunError(Exception):
     """Flink rejected a statement or the local job failed.
 
@@ -792,108 +795,120 @@ def run_local(
     if not views:
         return {}
 
-    with _LOCK:
-        t_start = time.perf_counter()
-        say("starting embedded Flink" if not _gateway_started() else "starting embedded Flink (JVM already up)")
-        try:
-            env, t_env = _make_envs(parallelism, session_cluster)
-        except Exception as e:
-            raise _to_local_error(e, what="cannot start embedded Flink") from None
-
-        n_events = 0
-        for i, src in enumerate(sources):
+    def attempt() -> dict[str, dict[str, dict[str, object]]]:
+        with _LOCK:
+            t_start = time.perf_counter()
+            say("starting embedded Flink" if not _gateway_started() else "starting embedded Flink (JVM already up)")
             try:
-                n_events += _register_source(env, t_env, i, src)
-            except ValueError:
-                raise
-            except Exception as e:  # Flink rejected the source definition
-                raise _to_local_error(e, what=f"source {src.name}") from None
-        if setup is not None:
-            setup(t_env)
+                env, t_env = _make_envs(parallelism, session_cluster)
+            except Exception as e:
+                raise _to_local_error(e, what="cannot start embedded Flink") from None
 
-        out_root = work_dir or tempfile.mkdtemp(prefix="ontoc-local-")
-        os.makedirs(out_root, exist_ok=True)
-        try:
-            from pyflink.table import FormatDescriptor, Schema, TableDescriptor
-
-            gateway_schema = None
-            stmt_set = t_env.create_statement_set()
-            layouts: list[tuple[ViewQuery, str, list[str], list[tuple]]] = []
-            for i, view in enumerate(views):
+            n_events = 0
+            for i, src in enumerate(sources):
                 try:
-                    table = t_env.sql_query(view.sql)
-                    j_resolved = table._j_table.getResolvedSchema()
-                    cols = list(j_resolved.getColumns())
-                    names = [c.getName() for c in cols]
-                    types = [_describe(c.getDataType().getLogicalType()) for c in cols]
-                    if gateway_schema is None:
-                        from pyflink.java_gateway import get_gateway
+                    n_events += _register_source(env, t_env, i, src)
+                except ValueError:
+                    raise
+                except Exception as e:  # Flink rejected the source definition
+                    raise _to_local_error(e, what=f"source {src.name}") from None
+            if setup is not None:
+                setup(t_env)
 
-                        gateway_schema = get_gateway().jvm.org.apache.flink.table.api.Schema
-                    sink_schema = Schema(gateway_schema.newBuilder().fromResolvedSchema(j_resolved).build())
-                    out_dir = os.path.join(out_root, f"view_{i}")
-                    descriptor = (
-                        TableDescriptor.for_connector("filesystem")
-                        .schema(sink_schema)
-                        .option("path", "file://" + out_dir)
-                        .format(
-                            FormatDescriptor.for_format("debezium-json")
-                            .option("encode.decimal-as-plain-number", "true")
-                            .option("timestamp-format.standard", "ISO-8601")
-                            .option("map-null-key.mode", "LITERAL")
-                            .option("map-null-key.literal", "null")
+            out_root = work_dir or tempfile.mkdtemp(prefix="ontoc-local-")
+            os.makedirs(out_root, exist_ok=True)
+            try:
+                from pyflink.table import FormatDescriptor, Schema, TableDescriptor
+
+                gateway_schema = None
+                stmt_set = t_env.create_statement_set()
+                layouts: list[tuple[ViewQuery, str, list[str], list[tuple]]] = []
+                for i, view in enumerate(views):
+                    try:
+                        table = t_env.sql_query(view.sql)
+                        j_resolved = table._j_table.getResolvedSchema()
+                        cols = list(j_resolved.getColumns())
+                        names = [c.getName() for c in cols]
+                        types = [_describe(c.getDataType().getLogicalType()) for c in cols]
+                        if gateway_schema is None:
+                            from pyflink.java_gateway import get_gateway
+
+                            gateway_schema = get_gateway().jvm.org.apache.flink.table.api.Schema
+                        sink_schema = Schema(gateway_schema.newBuilder().fromResolvedSchema(j_resolved).build())
+                        out_dir = os.path.join(out_root, f"view_{i}")
+                        descriptor = (
+                            TableDescriptor.for_connector("filesystem")
+                            .schema(sink_schema)
+                            .option("path", "file://" + out_dir)
+                            .format(
+                                FormatDescriptor.for_format("debezium-json")
+                                .option("encode.decimal-as-plain-number", "true")
+                                .option("timestamp-format.standard", "ISO-8601")
+                                .option("map-null-key.mode", "LITERAL")
+                                .option("map-null-key.literal", "null")
+                                .build()
+                            )
                             .build()
                         )
-                        .build()
-                    )
-                    sink_name = f"__ontoc_sink_{i}"
-                    t_env.create_temporary_table(sink_name, descriptor)
-                    stmt_set.add_insert(sink_name, table)
+                        sink_name = f"__ontoc_sink_{i}"
+                        t_env.create_temporary_table(sink_name, descriptor)
+                        stmt_set.add_insert(sink_name, table)
+                    except Exception as e:
+                        raise _to_local_error(e, view=view.name) from None
+                    layouts.append((view, out_dir, names, types))
+
+                say(f"planned {len(views)} view(s) over {len(sources)} source(s); submitting one job")
+                try:
+                    result = stmt_set.execute()
                 except Exception as e:
-                    raise _to_local_error(e, view=view.name) from None
-                layouts.append((view, out_dir, names, types))
+                    raise _to_local_error(e) from None
+                say(f"job running: {n_events} events in")
+                try:
+                    if timeout_s:
+                        result.wait(int(timeout_s * 1000))
+                    else:
+                        result.wait()
+                except Exception as e:
+                    err = _to_local_error(e)
+                    if "TimeoutException" in (err.java_class or ""):
+                        try:
+                            client = result.get_job_client()
+                            if client is not None:
+                                client.cancel().get()
+                        except Exception:
+                            pass
+                        raise LocalRunError(f"local Flink job did not finish within {timeout_s} s") from None
+                    raise err from None
 
-            say(f"planned {len(views)} view(s) over {len(sources)} source(s); submitting one job")
-            try:
-                result = stmt_set.execute()
-            except Exception as e:
-                raise _to_local_error(e) from None
-            say(f"job running: {n_events} events in")
-            try:
-                if timeout_s:
-                    result.wait(int(timeout_s * 1000))
-                else:
-                    result.wait()
-            except Exception as e:
-                err = _to_local_error(e)
-                if "TimeoutException" in (err.java_class or ""):
-                    try:
-                        client = result.get_job_client()
-                        if client is not None:
-                            client.cancel().get()
-                    except Exception:
-                        pass
-                    raise LocalRunError(f"local Flink job did not finish within {timeout_s} s") from None
-                raise err from None
+                out: dict[str, dict[str, dict[str, object]]] = {}
+                total = 0
+                for view, out_dir, names, types in layouts:
+                    files = []
+                    for dirpath, _dirs, fnames in os.walk(out_dir):
+                        for f in fnames:
+                            if f.endswith(".crc") or f.startswith("_"):
+                                continue
+                            files.append(os.path.join(dirpath, f))
+                    files.sort()
+                    state, changes = _fold(
+                        view, files, names, types, decimal_as_float=decimal_as_float, strict=strict
+                    )
+                    total += changes
+                    out[view.name] = state
+                say(f"collected {total} changes; {sum(len(s) for s in out.values())} live rows "
+                    f"in {len(out)} view(s) ({time.perf_counter() - t_start:.1f}s)")
+                return out
+            finally:
+                if work_dir is None:
+                    shutil.rmtree(out_root, ignore_errors=True)
 
-            out: dict[str, dict[str, dict[str, object]]] = {}
-            total = 0
-            for view, out_dir, names, types in layouts:
-                files = []
-                for dirpath, _dirs, fnames in os.walk(out_dir):
-                    for f in fnames:
-                        if f.endswith(".crc") or f.startswith("_"):
-                            continue
-                        files.append(os.path.join(dirpath, f))
-                files.sort()
-                state, changes = _fold(
-                    view, files, names, types, decimal_as_float=decimal_as_float, strict=strict
-                )
-                total += changes
-                out[view.name] = state
-            say(f"collected {total} changes; {sum(len(s) for s in out.values())} live rows "
-                f"in {len(out)} view(s) ({time.perf_counter() - t_start:.1f}s)")
-            return out
-        finally:
-            if work_dir is None:
-                shutil.rmtree(out_root, ignore_errors=True)
+    try:
+        return attempt()
+    except LocalRunError as e:
+        if PLANNER_THREAD_ERROR not in str(e):
+            raise
+    # Flink's planner keeps Calcite's metadata provider in a thread-local of the Java thread that
+    # created it; py4j may run a later call on another thread (FLINK-23020, not fixed in Flink 2.2).
+    # A fresh environment plans in the current thread.
+    say("Flink's planner lost its metadata provider to a py4j thread change (FLINK-23020); planning again")
+    return attempt()

@@ -366,3 +366,27 @@ def test_java_trace_parser():
         ("org.apache.calcite.runtime.CalciteContextException", "From line 1: Column 'q' not found\nsecond line of message"),
         ("org.apache.calcite.sql.validate.SqlValidatorException", "Column 'q' not found"),
     ]
+
+
+def test_a_planner_that_lost_its_metadata_provider_plans_again(monkeypatch):
+    """FLINK-23020: Calcite's metadata provider is a thread-local of the Java thread that made the
+    planner, and py4j may switch threads; the run starts over once in the current thread."""
+    import ontoc.runtime.local as local
+
+    real, calls, said = local._make_envs, [], []
+
+    def lost_once(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("java.lang.NullPointerException: metadataHandlerProvider")
+        return real(*args)
+
+    monkeypatch.setattr(local, "_make_envs", lost_once)
+    meetings = SourceTable("src_meetings", MEETING_COLS, (("m1", ("m1", "open", "r1")),))
+    view = ViewQuery("rooms", "SELECT doc_id, room FROM src_meetings")
+    out = run_local([meetings], [view], progress=said.append)
+    assert out["rooms"]["m1"]["room"] == "r1" and len(calls) == 2
+    assert any("FLINK-23020" in m for m in said)
+    monkeypatch.setattr(local, "_make_envs", lambda *a: (_ for _ in ()).throw(RuntimeError("other failure")))
+    with pytest.raises(LocalRunError, match="other failure"):
+        run_local([meetings], [view])
