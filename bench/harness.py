@@ -140,10 +140,7 @@ def _prepare(sources: list[FileSource], queries: list[Query], options: dict[str,
     for i, q in enumerate(queries):
         try:
             table = t_env.sql_query(q.sql)
-            resolved = table._j_table.getResolvedSchema()
-            cols = list(resolved.getColumns())
-            names = [c.getName() for c in cols]
-            types = [local._describe(c.getDataType().getLogicalType()) for c in cols]
+            resolved, cols, names, types = local.resolved_columns(table)
             sink = f"__bench_sink_{i}"
             if changelog_dir is None:
                 # the key column NOT NULL, as a primary key column must be (and is in ontoc's sink DDL)

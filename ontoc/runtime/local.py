@@ -410,6 +410,13 @@ def _q(name: str) -> str:
 # --------------------------------------------------------------------------
 
 
+def resolved_columns(table: Any) -> tuple[Any, list, list[str], list[tuple]]:
+    """A planned query's resolved schema, its columns, their names and their `_describe`d types."""
+    j_resolved = table._j_table.getResolvedSchema()
+    cols = list(j_resolved.getColumns())
+    return j_resolved, cols, [c.getName() for c in cols], [_describe(c.getDataType().getLogicalType()) for c in cols]
+
+
 def _describe(lt: Any) -> tuple:
     """Walk a Java LogicalType into a small Python descriptor tuple."""
     root = lt.getTypeRoot().toString()
@@ -826,10 +833,7 @@ def run_local(
                 for i, view in enumerate(views):
                     try:
                         table = t_env.sql_query(view.sql)
-                        j_resolved = table._j_table.getResolvedSchema()
-                        cols = list(j_resolved.getColumns())
-                        names = [c.getName() for c in cols]
-                        types = [_describe(c.getDataType().getLogicalType()) for c in cols]
+                        j_resolved, _cols, names, types = resolved_columns(table)
                         if gateway_schema is None:
                             from pyflink.java_gateway import get_gateway
 

@@ -31,6 +31,9 @@ DOMAINS["udfs"] = (ROOT / "tests" / "fixtures" / "udfs", "inline")
 DOMAINS["meeting_room_as_udfs"] = (DEFINITIONS / "meeting_room", "udf")
 EXAMPLES = int(os.environ.get("ONTOC_DIFF_EXAMPLES", "3"))
 SCENARIOS = int(os.environ.get("ONTOC_DIFF_SCENARIOS", "12"))
+# CI (.ci/run) draws the same examples every run, so a red CI is the commit's doing; elsewhere they are
+# new each run and keep exploring (a random run found the float-printing bug of 2**-24)
+DERANDOMIZE = os.environ.get("ONTOC_DIFF_DERANDOMIZE") == "1"
 
 pytestmark = pytest.mark.flink
 
@@ -63,7 +66,7 @@ def make_test(name: str, path: Path, mode: str):
     compiled = compile_definitions(path, static_methods=mode)
     strategy = EventStrategies(compiled.schema).batch(SCENARIOS)
 
-    @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
+    @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=DERANDOMIZE,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(events=strategy)
     def test(events):

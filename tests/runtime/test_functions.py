@@ -288,6 +288,9 @@ def test_py_str_prints_floats_like_python(jar):
     values += [rng.uniform(-1000, 1000) for _ in range(150)]
     values += [rng.choice([-1, 1]) * 10 ** rng.uniform(-30, 30) for _ in range(150)]
     values += [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(63)))[0] for _ in range(150)]
+    # powers of two: the gap to the double below is half the gap above, so the shortest decimal that
+    # reads back can be the rounding away from the exact value (2**-24 is 5.960464477539063e-08)
+    values += [s * 2.0 ** k for k in range(-1074, 1024, 7) for s in (1, -1)] + [2.0 ** -24, -(2.0 ** -24)]
     values = [v for v in values if not (isinstance(v, float) and math.isnan(v))] + [math.nan]
     events = tuple((f"k{i}", (f"k{i}", v)) for i, v in enumerate(values))
     source = SourceTable("numbers", (("doc_id", "STRING"), ("x", "DOUBLE")), events)

@@ -32,9 +32,18 @@ public class PyFloatStr extends ScalarFunction {
         BigDecimal exact = new BigDecimal(v);
         BigDecimal shortest = exact;
         for (int precision = 1; precision <= 17; precision++) {
-            BigDecimal rounded = exact.round(new MathContext(precision, RoundingMode.HALF_EVEN));
-            if (rounded.doubleValue() == v) {
-                shortest = rounded;
+            BigDecimal nearest = exact.round(new MathContext(precision, RoundingMode.HALF_EVEN));
+            if (nearest.doubleValue() == v) {
+                shortest = nearest;
+                break;
+            }
+            // the other neighbour of that precision can still read back as v: below a power of two
+            // the gap to the next double is half the gap above (2^-24 prints as 5.960464477539063e-08)
+            BigDecimal down = exact.round(new MathContext(precision, RoundingMode.DOWN));
+            BigDecimal other = nearest.compareTo(down) == 0
+                    ? exact.round(new MathContext(precision, RoundingMode.UP)) : down;
+            if (other.doubleValue() == v) {
+                shortest = other;
                 break;
             }
         }
