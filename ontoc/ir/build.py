@@ -27,8 +27,13 @@ def is_false(e: Expr) -> bool:
     return isinstance(e, Literal) and e.value is False
 
 
+def operands(e: Expr, op: str) -> tuple[Expr, ...]:
+    """The operands of `e` if it is an `op` ("and" / "or"), else `e` alone."""
+    return e.args if isinstance(e, Func) and e.op == op else (e,)
+
+
 def _flat(op: str, args: tuple[Expr, ...]) -> list[Expr]:
-    return [x for a in args for x in (a.args if isinstance(a, Func) and a.op == op else (a,))]
+    return [x for a in args for x in operands(a, op)]
 
 
 def _contradicts(parts: list[Expr]) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..ir import build as B
 from ..ir.expr import Case, Cast, Column, Expr, FieldAccess, Func, Literal
 from ..ir.plan import ViewPlan
 from ..ir.relations import LeftJoin, Scan
@@ -118,10 +119,6 @@ def _case(e: Case, a: Assumption) -> Known:
     return Known.NULL if evaluate(e.default, a) is Known.NULL else Known.UNKNOWN
 
 
-def _parts(e: Expr, op: str) -> tuple[Expr, ...]:
-    return e.args if isinstance(e, Func) and e.op == op else (e,)
-
-
 def _missing_closure(missing: set[str], joins: list[LeftJoin]) -> frozenset[str]:
     """`missing` and every document joined on a key that is NULL because of them."""
     missing = set(missing)
@@ -144,7 +141,7 @@ def _missing_closure(missing: set[str], joins: list[LeftJoin]) -> frozenset[str]
 
 def _assumption(guard: Expr, scans: set[str], joins: list[LeftJoin]) -> Assumption | None:
     """What holds when the conjunction `guard` is TRUE, or None if it says no document is missing."""
-    facts = frozenset(_parts(guard, "and"))
+    facts = frozenset(B.operands(guard, "and"))
     missing = {f.args[0].relation for f in facts
                if isinstance(f, Func) and f.op == "is_null" and isinstance(f.args[0], Column)
                and f.args[0].name == KEY and f.args[0].relation in scans}
@@ -160,9 +157,9 @@ def _drop_branches(e: Expr, scans: set[str], joins: list[LeftJoin]) -> Expr:
     i = 0
     while i < len(whens):
         cond, value = whens[i]
-        rest = Case(tuple(whens[i + 1:]), e.default, e.dtype)
         if isinstance(value, Literal) and value.value is None:
-            assumptions = [_assumption(g, scans, joins) for g in _parts(cond, "or")]
+            rest = Case(tuple(whens[i + 1:]), e.default, e.dtype)
+            assumptions = [_assumption(g, scans, joins) for g in B.operands(cond, "or")]
             if all(x is not None and evaluate(rest, x) is Known.NULL for x in assumptions):
                 del whens[i]
                 continue
@@ -178,4 +175,5 @@ def drop_missing_guards(plan: ViewPlan) -> ViewPlan:
     if len(scans) != len(set(scans)):  # the reasoning needs one alias per document in the plan
         return plan
     joins = [r for r in nodes if isinstance(r, LeftJoin)]
-    return plan.with_rel(map_rel_exprs(plan.rel, lambda e: _drop_branches(e, set(scans), joins)))
+    aliases = set(scans)
+    return plan.with_rel(map_rel_exprs(plan.rel, lambda e: _drop_branches(e, aliases, joins)))

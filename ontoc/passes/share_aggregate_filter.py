@@ -27,10 +27,8 @@ from ..ir.traverse import map_rel_children
 COUNTS = ("count", "count_distinct")
 
 
-def _conjuncts(e: Expr | None) -> list[Expr]:
-    if e is None:
-        return []
-    return list(e.args) if isinstance(e, Func) and e.op == "and" else [e]
+def _conjuncts(e: Expr | None) -> tuple[Expr, ...]:
+    return () if e is None else B.operands(e, "and")
 
 
 def _counts_read_as_zero(plan: ViewPlan, agg: Aggregate) -> bool:

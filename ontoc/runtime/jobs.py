@@ -66,7 +66,7 @@ class JobSettings:
     mini_batch: str = "auto"
     mini_batch_latency_ms: int = 1000
     # every submitted job validates events in a Python UDF; PyFlink's default bundle time (1 s) was
-    # most of the end-to-end latency at low rates (bench/, part 4: p50 991 -> 242 ms at 200 ev/s)
+    # most of the end-to-end latency at low rates (bench/, part 4: p50 651 -> 205 ms at 1,000 ev/s)
     python_bundle_time_ms: int = 50
     source: str = "<defaults>"  # the file it came from, for messages
 
@@ -276,8 +276,8 @@ def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
     buffering changes for a second and aggregating in one phase ran 1.04-1.47x
     the events per second of Flink's defaults (two-phase: about 1.0x); on views
     that only join it cost 4-18%, so `auto` turns it on only for packages with
-    an aggregate. The price
-    is latency: a change waits up to `mini_batch_latency` before it is applied.
+    an aggregate. The price is latency: a change waits up to `mini_batch_latency`
+    before it is applied.
     """
     if not (job.mini_batch == "on" or (job.mini_batch == "auto" and aggregates)):
         return {}
