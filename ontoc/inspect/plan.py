@@ -249,6 +249,18 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
     return entry
 
 
+FIELD_HASHES_SINCE = 3  # the manifest format whose field fingerprints hash what this ontoc hashes (the IR)
+
+
+def _without_field_hashes(view: dict) -> dict:
+    """An old view whose field fingerprints hash something else (format 2: the SQL): unknown, not different.
+
+    Its fields then compare by type, sort and sources read only; the SQL file's hash
+    and the stateful operators (same in both formats) still decide the verdict.
+    """
+    return {**view, "fields": [{k: v for k, v in f.items() if k != "sha256"} for f in view.get("fields", [])]}
+
+
 def plan_report(old: Version, new: Version, definitions_name: str) -> dict:
     """The JSON document of `ontoc plan --format json` (schema in docs/inspect.md)."""
     views = []
@@ -256,7 +268,10 @@ def plan_report(old: Version, new: Version, definitions_name: str) -> dict:
         old_views = old_pkg.views() if old_pkg else {}
         new_views = new_pkg.views() if new_pkg else {}
         for topic in list(new_views) + [t for t in old_views if t not in new_views]:
-            views.append(compare_view(old_views.get(topic), new_views.get(topic),
+            old_view = old_views.get(topic)
+            if old_view is not None and old_pkg.manifest.get("format", 1) < FIELD_HASHES_SINCE:
+                old_view = _without_field_hashes(old_view)
+            views.append(compare_view(old_view, new_views.get(topic),
                                       old_pkg.files if old_pkg else {}, new_pkg.files if new_pkg else {}, package))
     summary = {s: sum(1 for v in views if v["status"] == s) for s in ("added", "removed", "changed", "unchanged")}
     summary["fresh_start"] = sum(1 for v in views if v["verdict"] == "fresh-start")

@@ -43,9 +43,15 @@ class Expr:
         return ()
 
     def walk(self) -> Iterator[Expr]:
-        yield self
-        for child in self.children():
-            yield from child.walk()
+        """This node and every node below it, depth first, parents before children."""
+        # a stack, not nested generators: `yield from` costs every level of depth per node
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            children = node.children()
+            if children:
+                stack.extend(reversed(children))
 
 
 Value = str | int | float | bool | Decimal | datetime | None

@@ -20,9 +20,12 @@ class Rel:
         return ()
 
     def walk(self) -> Iterator[Rel]:
-        yield self
-        for child in self.inputs():
-            yield from child.walk()
+        """This relation and every one below it, depth first, parents before inputs."""
+        stack: list[Rel] = [self]
+        while stack:
+            rel = stack.pop()
+            yield rel
+            stack.extend(reversed(rel.inputs()))
 
     def expressions(self) -> tuple[Expr, ...]:
         """The expressions this node evaluates itself (not its inputs')."""

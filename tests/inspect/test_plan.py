@@ -185,6 +185,26 @@ def test_a_manifest_without_state_is_a_conservative_fresh_start(base, tmp_path):
     assert views(doc)["BuildingCard"]["status"] == "unchanged"  # the same SQL is the same job
 
 
+def test_field_hashes_of_a_format_2_manifest_are_unknown_not_changed(base, tmp_path):
+    old = json.loads((base / "manifest.json").read_text())
+    assert old["format"] == 3
+    old["format"] = 2  # format 2 hashed each field's SQL: every value differs from the IR hashes of format 3
+    for v in old["views"]:
+        for f in v["fields"]:
+            f["sha256"] = "0" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps(old))
+    doc = plan("projection_only", "--against", tmp_path, "--format", "json").json("plan")
+    room = views(doc)["RoomCard"]
+    # the state fingerprint means the same in both formats: still a savepoint; the SQL file still differs
+    assert (room["status"], room["verdict"], room["sql_changed"]) == ("changed", "savepoint", True)
+    assert room["fields"] == []  # the changed expression cannot be told from the old hashes
+    assert views(doc)["BuildingCard"]["status"] == "unchanged"
+    old["format"] = 3  # the same hashes read as format 3 are changed expressions
+    (tmp_path / "manifest.json").write_text(json.dumps(old))
+    doc = plan("base", "--against", tmp_path, "--format", "json").json("plan")
+    assert all("expression" in f["what"] for v in doc["views"] for f in v["fields"]) and views(doc)["RoomCard"]["fields"]
+
+
 def test_bad_inputs_exit_2(base, tmp_path):
     usage = plan("base")
     assert usage.code == 2 and "exactly one of --against" in usage.err

@@ -41,7 +41,7 @@ def sql_type(dtype: T.DType) -> exp.DataType:
 @lru_cache(maxsize=1024)
 def type_text(dtype: T.DType) -> str:
     from .dialect import sql
-    return sql(sql_type(dtype), pretty=False)
+    return sql(sql_type(dtype), pretty=False, consume=True)
 
 
 def ident(name: str) -> exp.Identifier:
@@ -63,22 +63,22 @@ def anon(name: str, *args: exp.Expression) -> exp.Anonymous:
 PRECEDENCE = [(exp.Or,), (exp.And,), (exp.Not,),
               (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In),
               (exp.DPipe,), (exp.Add, exp.Sub), (exp.Mul, exp.Div), (exp.Neg,)]
+LEVEL = {cls: level for level, classes in enumerate(PRECEDENCE) for cls in classes}  # node class -> precedence
+COMPARISON = 3  # the level of PRECEDENCE[3]: comparisons do not chain
+ASSOCIATIVE = (exp.And, exp.Or, exp.Add, exp.Mul, exp.DPipe)
 
 
-def precedence(e: exp.Expression) -> int:
-    for level, classes in enumerate(PRECEDENCE):
-        if isinstance(e, classes):
-            return level
-    return len(PRECEDENCE)
+def precedence(cls: type) -> int:
+    """How tightly a node class binds (higher binds tighter); anything not listed is atomic."""
+    return LEVEL.get(cls, len(PRECEDENCE))
 
 
 def paren(e: exp.Expression, parent: type, right: bool = False) -> exp.Expression:
     """Parenthesise `e` as an operand of `parent` only where precedence needs it."""
-    mine, theirs = precedence(e), precedence(parent())
-    associative = parent in (exp.And, exp.Or, exp.Add, exp.Mul, exp.DPipe)
-    if mine < theirs or (mine == theirs and (right and not associative or parent in PRECEDENCE[3])):
+    mine, theirs = precedence(type(e)), precedence(parent)
+    if mine < theirs or (mine == theirs and (right and parent not in ASSOCIATIVE or theirs == COMPARISON)):
         return exp.Paren(this=e)
-    if parent is exp.Not and mine == 3:
+    if parent is exp.Not and mine == COMPARISON:
         return exp.Paren(this=e)
     return e
 

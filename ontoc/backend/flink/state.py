@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ...ir.expr import Column, Expr
+from ...ir.fingerprint import Canonical
 from ...ir.plan import ViewPlan
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 from .dialect import sql
@@ -47,7 +48,7 @@ from .emit import ExprEmitter, type_text
 def expr_sql(e: Expr) -> str:
     """One expression as compact Flink SQL (what fingerprints hash); IR nodes are frozen, so cached."""
     # upper-cased function names: the spelling manifests of format 2 were written with
-    return sql(ExprEmitter().visit(e), pretty=False, normalize_functions="upper")
+    return sql(ExprEmitter().visit(e), pretty=False, normalize_functions="upper", consume=True)
 
 
 def sha256_json(value: object) -> str:
@@ -144,18 +145,25 @@ def state_fingerprint(operators: list[StatefulOperator]) -> str:
     return sha256_json([op.to_json() for op in operators])
 
 
-def field_fingerprint(plan: ViewPlan, e: Expr) -> str:
-    """A field's computation: its projection expression and the aggregate calls behind the columns it reads."""
+def field_fingerprints(plan: ViewPlan, canonical: Canonical) -> dict[str, str]:
+    """Each field's computation: its projection expression and the aggregate calls behind the columns it reads.
+
+    Hashes the IR's canonical text (manifest format 3; format 2 hashed the SQL of each expression).
+    """
     aggregates = {r.alias: r for r in plan.rel.walk() if isinstance(r, Aggregate)}
-    behind = []
-    for c in sorted({(c.relation, c.name) for c in e.walk() if isinstance(c, Column) and c.relation in aggregates}):
-        agg = aggregates[c[0]]
-        call = dict(agg.aggregates).get(c[1])
-        behind.append([c[0], c[1], expr_sql(agg.key), expr_sql(call) if call is not None else None,
-                       *([expr_sql(agg.where)] if agg.where is not None else [])])
-    return sha256_json([expr_sql(e), behind])
+    calls = {alias: dict(agg.aggregates) for alias, agg in aggregates.items()}
+    out = {}
+    for name, e in plan.rel.fields:
+        behind = []
+        for alias, column in sorted({(c.relation, c.name) for c in e.walk()
+                                     if isinstance(c, Column) and c.relation in aggregates}):
+            agg = aggregates[alias]
+            behind.append([alias, column, canonical(agg.key), canonical(calls[alias].get(column)),
+                           canonical(agg.where)])
+        out[name] = sha256_json([canonical(e), behind])
+    return out
 
 
-def projection_fingerprint(plan: ViewPlan) -> str:
+def projection_fingerprint(plan: ViewPlan, canonical: Canonical) -> str:
     project: Project = plan.rel
-    return sha256_json([["doc_id", expr_sql(project.key)]] + [[n, expr_sql(e)] for n, e in project.fields])
+    return sha256_json([["doc_id", canonical(project.key)]] + [[n, canonical(e)] for n, e in project.fields])
