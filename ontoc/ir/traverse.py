@@ -12,30 +12,38 @@ ExprFn = Callable[[Expr], Expr]
 
 
 def map_expr(e: Expr, fn: ExprFn) -> Expr:
-    """Rebuild `e` with `fn` applied to every node, children first (unchanged subtrees are kept, not copied)."""
-    if isinstance(e, (Func, UdfCall)):
-        args = tuple(map_expr(a, fn) for a in e.args)
-        if _changed(args, e.args):
-            e = replace(e, args=args)
-    elif isinstance(e, Case):
-        whens = tuple((map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens)
+    """Rebuild `e` with `fn` applied to every node, children first (unchanged subtrees are kept, not copied).
+
+    Nodes are rebuilt by their constructors, not `dataclasses.replace` (a third of a pass's time).
+    """
+    cls = type(e)
+    if cls is Func or cls is UdfCall:
+        args = e.args
+        new = tuple([map_expr(a, fn) for a in args])
+        if _changed(new, args):
+            e = Func(e.op, new, e.dtype) if cls is Func else UdfCall(e.function, new, e.dtype)
+    elif cls is Case:
+        whens = tuple([(map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens])
         default = map_expr(e.default, fn)
         if default is not e.default or any(_changed(new, old) for new, old in zip(whens, e.whens)):
-            e = replace(e, whens=whens, default=default)
-    elif isinstance(e, (Cast, FieldAccess)):
+            e = Case(whens, default, e.dtype)
+    elif cls is Cast or cls is FieldAccess:
         arg = map_expr(e.arg, fn)
         if arg is not e.arg:
-            e = replace(e, arg=arg)
-    elif isinstance(e, AggCall):
+            e = Cast(arg, e.dtype) if cls is Cast else FieldAccess(arg, e.name, e.dtype)
+    elif cls is AggCall:
         arg = None if e.arg is None else map_expr(e.arg, fn)
         where = None if e.where is None else map_expr(e.where, fn)
         if arg is not e.arg or where is not e.where:
-            e = replace(e, arg=arg, where=where)
+            e = AggCall(e.func, arg, where, e.dtype, e.function)
     return fn(e)
 
 
 def _changed(new: tuple, old: tuple) -> bool:
-    return any(a is not b for a, b in zip(new, old))
+    for a, b in zip(new, old):
+        if a is not b:
+            return True
+    return False
 
 
 def map_rel_exprs(rel: Rel, fn: ExprFn) -> Rel:

@@ -12,11 +12,10 @@ COMPARE = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a,
 
 
 def fold(e: Expr) -> Expr:
+    """`e` folded; `e` itself when nothing folds (unchanged nodes are kept, not rebuilt)."""
     if isinstance(e, Func):
-        if e.op == "and":
-            return B.and_(*e.args)
-        if e.op == "or":
-            return B.or_(*e.args)
+        if e.op in ("and", "or"):
+            return _same(e, B.and_(*e.args) if e.op == "and" else B.or_(*e.args))
         if e.op == "not":
             return B.not_(e.args[0])
         if e.op in ("is_null", "is_not_null") and isinstance(e.args[0], Literal):
@@ -27,7 +26,7 @@ def fold(e: Expr) -> Expr:
                 args.pop(0)
             if isinstance(args[0], Literal) or len(args) == 1:
                 return args[0]
-            return Func("coalesce", tuple(args), e.dtype)
+            return e if len(args) == len(e.args) else Func("coalesce", tuple(args), e.dtype)
         if e.op in COMPARE and all(isinstance(a, Literal) and a.value is not None for a in e.args):
             a, b = (x.value for x in e.args)
             if type(a) is type(b):
@@ -44,8 +43,16 @@ def fold(e: Expr) -> Expr:
             return e.default
         if all(v == e.default for _, v in whens):
             return e.default
-        return Case(tuple(whens), e.default, e.dtype)
+        return e if len(whens) == len(e.whens) else Case(tuple(whens), e.default, e.dtype)
     return e
+
+
+def _same(old: Func, new: Expr) -> Expr:
+    """`old` if `new` is the same operation over the same operand objects, else `new`."""
+    if (isinstance(new, Func) and new.op == old.op and len(new.args) == len(old.args)
+            and all(a is b for a, b in zip(new.args, old.args))):
+        return old
+    return new
 
 
 def fold_constants(plan: ViewPlan) -> ViewPlan:

@@ -45,7 +45,7 @@ def type_text(dtype: T.DType) -> str:
 
 
 def ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
+    return exp.Identifier(this=name, quoted=True)
 
 
 def column(relation: str, name: str) -> exp.Column:
