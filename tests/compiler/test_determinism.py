@@ -57,3 +57,4 @@ def test_canonical_text_tells_apart_what_the_sql_would():
         Literal("1", T.STR), Literal(1, T.INT), Literal(True, T.BOOL), Literal(1.0, T.FLOAT))}
     assert len(texts) == 9
     assert canonical(a) == Canonical()(Func("add", (Column("r", "x", T.INT), Literal(1, T.INT)), T.INT))
+

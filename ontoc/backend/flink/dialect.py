@@ -7,9 +7,26 @@ Hive, but spells records `ROW<name TYPE>`, local-zone timestamps
 
 from __future__ import annotations
 
+from importlib.machinery import EXTENSION_SUFFIXES
+from types import ModuleType
+
+import sqlglot.generator
 from sqlglot import exp
 from sqlglot.dialects.hive import Hive
 from sqlglot.generator import Generator
+
+
+def is_compiled(module: ModuleType) -> bool:
+    """Whether a module was loaded from a native extension rather than Python source."""
+    return str(getattr(module, "__file__", "")).endswith(tuple(EXTENSION_SUFFIXES))
+
+
+if is_compiled(sqlglot.generator):
+    # sqlglot's compiled build (package `sqlglotc`, extra `sqlglot[c]`) overlays native modules on
+    # sqlglot's own and forbids Python subclasses of its generator ("interpreted classes cannot
+    # inherit from compiled"), which every custom dialect is
+    raise ImportError("ontoc's Flink dialect needs sqlglot's pure-Python build, but the compiled one is "
+                      "installed (package `sqlglotc`, from `sqlglot[c]`): run `pip uninstall sqlglotc`")
 
 
 _FUNCTION_NAMES: dict[type, str] = {}  # sqlglot function class -> its SQL name
