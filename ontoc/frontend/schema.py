@@ -31,6 +31,8 @@ class SourceFile:
     path: str  # as shown in diagnostics
     lines: list[str] = field(compare=False, repr=False)
     absolute: str = field(default="", compare=False, repr=False)
+    # top-level statements binding each name of the module (what a UDF's code may call; udf_code.py)
+    bindings: dict[str, list[ast.stmt]] = field(default_factory=dict, compare=False, repr=False)
 
     def span(self, node: ast.AST) -> Span:
         return Span.of(node, self.path, self.lines)
@@ -137,7 +139,6 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
     for path in files:
         text = path.read_text(encoding="utf-8")
         shown = _display(path, display_root)
-        src = SourceFile(shown, text.splitlines(), str(path.resolve()))
         try:
             tree = ast.parse(text, filename=shown)
         except SyntaxError as exc:
@@ -145,6 +146,7 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
                 "syntax-error", exc.msg,
                 Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n"))))
             continue
+        src = SourceFile(shown, text.splitlines(), str(path.resolve()), module_bindings(tree))
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
                 if node.name in classes:
@@ -173,6 +175,23 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
     if sink.diagnostics:
         raise OntocError(sink.diagnostics)
     return schema
+
+
+def module_bindings(tree: ast.Module) -> dict[str, list[ast.stmt]]:
+    """The top-level statements of a module that bind each name."""
+    out: dict[str, list[ast.stmt]] = {}
+    for stmt in tree.body:
+        names: list[str] = []
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [stmt.name]
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
+        for name in names:
+            out.setdefault(name, []).append(stmt)
+    return out
 
 
 def _display(path: Path, display_root: Path | None) -> str:

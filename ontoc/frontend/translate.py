@@ -22,6 +22,7 @@ from ..ir.expr import FALSE, TRUE, AggCall, Expr, FieldAccess, Func, Literal, Ud
 from ..ir.plan import UdfParam, UdfSpec
 from .schema import MethodDef, Schema, ViewDef, dotted, parse_annotation
 from .scope import AggScope, DocNode, QueryScope
+from .udf_code import udf_code_fingerprint
 from .values import (Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, ListLike, ManyVal, Scalar,
                      SelfRef, StoreRef, TupleVal, Value)
 
@@ -1011,7 +1012,7 @@ class ViewTranslator:
                 raise self.fail("unsupported-udf", f"argument `{param}` of `{method.name}` is a collection",
                                 node, "pass scalars, documents or dicts to static methods")
         spec = UdfSpec(self.udf_name(method), "scalar", self.view.name, method.name, self.module_name(),
-                       tuple(params), result)
+                       tuple(params), result, udf_code_fingerprint(method, self.view, self.view.src))
         self.register_udf(spec, node)
         call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
         failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
@@ -1065,7 +1066,8 @@ class ViewTranslator:
             raise self.fail("unsupported-udf", f"`{method.name}` gets whole documents", node.args[0],
                             f"pass their fields, e.g. `self.{method.name}(b.price for b in ...)`")
         spec = UdfSpec(self.udf_name(method), "aggregate", self.view.name, method.name, self.module_name(),
-                       (UdfParam(method.node.args.args[1].arg, kind, elem_type),), result)
+                       (UdfParam(method.node.args.args[1].arg, kind, elem_type),), result,
+                       udf_code_fingerprint(method, self.view, self.view.src))
         self.register_udf(spec, node)
         row_type = T.row_of((("ok", T.BOOL), ("value", result)))
         empty = UdfCall(spec.function + "__empty", (), row_type)

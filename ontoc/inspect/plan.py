@@ -189,7 +189,7 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
              "old_view": old["view"] if old else None,
              "definition": base.get("definition"), "status": "", "verdict": "", "reasons": [],
              "replay": [], "fields": [], "sources_added": [], "sources_removed": [],
-             "state_changes": [], "sql_changed": False, "sql_diff": None}
+             "state_changes": [], "udf_changes": [], "sql_changed": False, "sql_diff": None}
     if old is None:
         entry.update(status="added", verdict="start", replay=new.get("sources", []),
                      reasons=["a new job: start it without state; it reads its source topics from the beginning"],
@@ -207,18 +207,24 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
     sql_changed = old.get("sha256") != new.get("sha256")
     order_changed = ([f["name"] for f in old.get("fields", [])] != [f["name"] for f in new.get("fields", [])]
                      and not any(f["change"] in ("added", "removed") for f in fields))
+    udf_changes = _udf_changes(old, new)
     entry.update(fields=fields, sources_added=sorted(new_sources - old_sources),
-                 sources_removed=sorted(old_sources - new_sources), sql_changed=sql_changed)
+                 sources_removed=sorted(old_sources - new_sources), sql_changed=sql_changed, udf_changes=udf_changes)
+    if new.get("udfs") and "udfs" not in old:
+        entry["reasons"].append("the old manifest does not record the UDFs' Python code (made before manifest "
+                                "format 3): a change in their bodies is not seen")
     name = new["file"]
     if sql_changed and name in old_files and name in new_files:
         entry["sql_diff"] = "".join(difflib.unified_diff(
             old_files[name].splitlines(True), new_files[name].splitlines(True), f"{name} (old)", f"{name} (new)"))
-    if not sql_changed and not fields and not order_changed:  # the same statements: the same job
+    if not sql_changed and not fields and not order_changed and not udf_changes:  # the same job
         entry.update(status="unchanged", verdict="none")
         return entry
     entry["status"] = "changed"
     if order_changed:
         entry["reasons"].append("the fields are in another order")
+    for u in udf_changes:
+        entry["reasons"].append(UDF_REASONS[u["change"]].format(**u))
     old_state, new_state = old.get("state"), new["state"]
     if old_state is None:
         entry.update(verdict="fresh-start", replay=sorted(new_sources), reasons=entry["reasons"] + [
@@ -231,7 +237,8 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
         entry["verdict"] = "savepoint"
         if new_state.get("stateful"):
             entry["reasons"].append("the stateful operators are unchanged (same sources and columns, joins, "
-                                    "aggregates, filter and sink row type): only the final projection differs")
+                                    "aggregates, filter and sink row type)" +
+                                    (": only the final projection differs" if sql_changed else ""))
             entry["reasons"].append(f"rows already in `{new['topic']}` keep their old values until one of their "
                                     "inputs changes; a fresh start with a replay recomputes every row")
         else:
@@ -247,6 +254,31 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
     entry["reasons"].append("Flink cannot restore the old state into the new job: start it without state and "
                             "replay the source topics from the beginning")
     return entry
+
+
+UDF_REASONS = {
+    "changed": "the Python code of `{method}` ({function}) changed: the job runs the new code once restarted",
+    "added": "`{method}` now runs as a Python UDF ({function})",
+    "removed": "`{method}` no longer runs as a Python UDF ({function})",
+}
+
+
+def _udf_changes(old: dict, new: dict) -> list[dict]:
+    """UDFs whose Python code changed; none known when the old manifest does not record them (format < 3).
+
+    A UDF added or removed changes the SQL too; listed all the same, so the reason names it.
+    """
+    if "udfs" not in old:
+        return []
+    before = {u["function"]: u for u in old["udfs"]}
+    after = {u["function"]: u for u in new.get("udfs", [])}
+    out = []
+    for function in sorted(set(before) | set(after)):
+        o, n = before.get(function), after.get(function)
+        change = "added" if o is None else "removed" if n is None else "changed" if o["sha256"] != n["sha256"] else ""
+        if change:
+            out.append({"function": function, "method": (n or o)["method"], "change": change})
+    return out
 
 
 FIELD_HASHES_SINCE = 3  # the manifest format whose field fingerprints hash what this ontoc hashes (the IR)
@@ -329,6 +361,8 @@ def render_text(report: dict, show_unchanged: bool = True, diff: bool = False) -
             out.append(f"    sources + {', '.join(v['sources_added'])}")
         if v["sources_removed"]:
             out.append(f"    sources - {', '.join(v['sources_removed'])}")
+        for u in v["udf_changes"]:
+            out.append(f"    udf {u['change']}: {u['method']} ({u['function']})")
         for c in v["state_changes"]:
             out.append(f"    state {c['change']}: {c['operator']}")
             out += [f"        {d}" for d in c["details"]]

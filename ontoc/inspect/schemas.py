@@ -92,6 +92,8 @@ PLAN = {
             "sources_added": STRINGS, "sources_removed": STRINGS,
             "state_changes": {"type": "array", "items": obj({
                 "operator": STR, "change": {"enum": ["added", "removed", "changed"]}, "details": STRINGS})},
+            "udf_changes": {"type": "array", "items": obj({
+                "function": STR, "method": STR, "change": {"enum": ["added", "removed", "changed"]}})},
             "sql_changed": BOOL, "sql_diff": NULLABLE_STR,
         })},
     }),

@@ -34,6 +34,7 @@ class UdfSpec:
     module: str  # dotted import name of the definitions module that defines the view
     params: tuple[UdfParam, ...]
     result: DType
+    code_sha256: str = ""  # what the function runs (frontend/udf_code.py): `plan` compares it
 
 
 @dataclass(frozen=True, slots=True)
