@@ -4,15 +4,15 @@
 the floor is reading and `ast.parse`-ing every file of the package, which ontoc must do anyway.
 The marginal cost per view is the slope of a least-squares line through (views, seconds) over
 all sizes; growth is also given as the ratio of per-view costs between sizes (1.0 = linear).
-A profiled compile of the middle size gives the share of each stage.
+Each compile times its own stages (`Compiled.stages`): their medians at the largest size say where
+the time goes, with the rest of `compile_definitions` (the collector's bookkeeping) as "other".
 """
 
 from __future__ import annotations
 
 import ast
-import cProfile
 import gc
-import pstats
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,15 +22,6 @@ from ontoc.pipeline import compile_definitions
 
 from . import stats, synth
 
-STAGES = {  # function name in the profile -> stage
-    "load_schema": "parse and resolve (frontend/schema.py)",
-    "build_plans": "translate getters to IR (frontend)",
-    "optimize": "passes",
-    "view_sql_file": "emit SQL files (sqlglot)",
-    "manifest": "manifest (fingerprints, lineage, state)",
-    "udf_module": "UDF module",
-}
-
 
 def parse_floor(folder: Path) -> float:
     t = time.perf_counter()
@@ -39,27 +30,13 @@ def parse_floor(folder: Path) -> float:
     return time.perf_counter() - t
 
 
-def stage_shares(folder: Path) -> dict[str, float]:
-    profile = cProfile.Profile()
-    profile.enable()
-    compile_definitions(folder)
-    profile.disable()
-    st = pstats.Stats(profile)
-    total = max((v[3] for k, v in st.stats.items() if k[2] == "compile_definitions"), default=0.0)
-    shares = {}
-    for (file, _line, name), (_cc, _nc, _tt, cum, _callers) in st.stats.items():
-        if name in STAGES and "ontoc" in file and total:
-            shares[STAGES[name]] = round(shares.get(STAGES[name], 0.0) + cum / total, 3)
-    return shares
-
-
 def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
     rows = []
     with tempfile.TemporaryDirectory(prefix="ontoc-bench-compile-") as tmp:
         folders = {n: synth.write_package(Path(tmp) / f"views_{n}", n) for n in sizes}
         compile_definitions(folders[sizes[0]])  # imports, caches
         for n in sizes:
-            compile_s, parse_s = [], []
+            compile_s, parse_s, stages = [], [], []
             for _ in range(repeats):
                 # each timing starts from a collected heap: a live result of the previous compile would
                 # make Python's cyclic GC scan it during the next measurement
@@ -69,6 +46,7 @@ def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
                 t = time.perf_counter()
                 compiled = compile_definitions(folders[n])
                 compile_s.append(time.perf_counter() - t)
+                stages.append({**compiled.stages, "other": compile_s[-1] - compiled.seconds})
                 plans = len(compiled.plans)
                 del compiled
                 assert plans == n, f"{plans} plans for {n} views"
@@ -79,8 +57,8 @@ def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
                          "compile/parse": stats.ratio(c["median"], p["median"])})
             say(f"[compile] {n} views: {c['median']:.3f} s ({c['median'] * 1000 / n:.2f} ms/view), "
                 f"ast.parse {p['median'] * 1000:.1f} ms")
-        middle = sizes[len(sizes) // 2]
-        shares = stage_shares(folders[middle])
+        largest = sizes[-1]
+        stage_ms = {k: round(statistics.median(s[k] for s in stages) * 1000 / largest, 3) for k in stages[0]}
     xs = [r["views"] for r in rows]
     slope, intercept, r2 = stats.linear_fit(xs, [r["compile_s"]["median"] for r in rows])
     pslope, _pi, _pr2 = stats.linear_fit(xs, [r["parse_s"]["median"] for r in rows])
@@ -89,5 +67,5 @@ def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
     return {"sizes": rows, "marginal_ms_per_view": round(slope * 1000, 3), "fixed_ms": round(intercept * 1000, 1),
             "fit_r2": round(r2, 5), "parse_marginal_ms_per_view": round(pslope * 1000, 4),
             "marginal_compile/parse": stats.ratio(slope, pslope), "growth": growth,
-            "stage_shares": {"views": middle, "shares": shares}, "target_ms_per_view": 2.0,
+            "stages": {"views": largest, "ms_per_view": stage_ms}, "target_ms_per_view": 2.0,
             "getters_per_view": synth.GETTERS_PER_VIEW}

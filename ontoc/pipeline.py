@@ -25,6 +25,7 @@ class Compiled:
     files: dict[str, str]  # file name -> content
     seconds: float
     warnings: list[Diagnostic] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, in pipeline order
 
     def aggregates(self) -> bool:
         """Whether a view aggregates a `many` collection (what mini-batch speeds up)."""
@@ -79,15 +80,34 @@ def _collector_paused():
 
 
 def _compile(path: Path, static_methods: str) -> Compiled:
-    started = time.perf_counter()
+    clock = _StageClock()
     schema = load_schema(path)
+    clock.lap("parse and resolve")
     plans, warnings = build_plans(schema, static_methods)
+    clock.lap("translate")
     plans = [optimize(p) for p in plans]
+    clock.lap("passes")
     files = {f"{p.topic}.sql": view_sql_file(p) for p in plans}
     if any(p.udfs for p in plans):
         files[UDF_MODULE] = udf_module(plans)
+    clock.lap("emit SQL")
     files["manifest.json"] = manifest(plans, files)
-    return Compiled(schema, plans, files, time.perf_counter() - started, warnings)
+    clock.lap("manifest")
+    return Compiled(schema, plans, files, clock.total(), warnings, clock.stages)
+
+
+class _StageClock:
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = now - self.last
+        self.last = now
+
+    def total(self) -> float:
+        return self.last - self.started
 
 
 def write_files(compiled: Compiled, out: Path) -> list[str]:

@@ -85,7 +85,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 __all__ = ["SourceTable", "ViewQuery", "LocalRunError", "run_local"]
 
@@ -113,6 +113,32 @@ class ViewQuery:
 
 
 PLANNER_THREAD_ERROR = "metadataHandlerProvider"  # Calcite's NPE when its thread-local provider is unset
+
+T = TypeVar("T")
+
+
+def lost_planner(exc: BaseException) -> bool:
+    """Whether `exc` is Flink's planner without its metadata provider (FLINK-23020, not fixed in 2.2).
+
+    The planner keeps Calcite's metadata provider in a thread-local of the Java
+    thread that created it; py4j may run a later call on another thread, and
+    planning then fails with a NullPointerException that says nothing about
+    the SQL. A planner made afresh in the current thread plans it.
+    """
+    # py4j errors carry the Java trace in their text; ontoc's own errors keep it beside the message
+    text = f"{exc} {getattr(exc, 'java_trace', '') or ''} {getattr(exc, 'details', '') or ''}"
+    return PLANNER_THREAD_ERROR in text
+
+
+def plan_again_if_lost(attempt: Callable[[], T], say: Callable[[str], None]) -> T:
+    """`attempt()`, run once more (it must make its own environment) if the planner was lost (FLINK-23020)."""
+    try:
+        return attempt()
+    except Exception as exc:
+        if not lost_planner(exc):
+            raise
+    say("Flink's planner lost its metadata provider to a py4j thread change (FLINK-23020); planning again")
+    return attempt()
 
 
 class LocalRunError(Exception):
@@ -906,13 +932,4 @@ def run_local(
                 if work_dir is None:
                     shutil.rmtree(out_root, ignore_errors=True)
 
-    try:
-        return attempt()
-    except LocalRunError as e:
-        if PLANNER_THREAD_ERROR not in str(e):
-            raise
-    # Flink's planner keeps Calcite's metadata provider in a thread-local of the Java thread that
-    # created it; py4j may run a later call on another thread (FLINK-23020, not fixed in Flink 2.2).
-    # A fresh environment plans in the current thread.
-    say("Flink's planner lost its metadata provider to a py4j thread change (FLINK-23020); planning again")
-    return attempt()
+    return plan_again_if_lost(attempt, say)  # attempt() makes fresh environments

@@ -462,8 +462,9 @@ def explain_job(compiled: Compiled, job: JobSettings, kafka: KafkaConnection | N
     conf = Configuration()
     conf.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in _connector_jar(progress)))
     conf.set_string("parallelism.default", str(job.parallelism))
-    t_env = _table_env(conf)
-    return _prepare(t_env, plan, compiled, progress).explain()
+    from .local import plan_again_if_lost
+
+    return plan_again_if_lost(lambda: _prepare(_table_env(conf), plan, compiled, progress).explain(), progress)
 
 
 def submit(compiled: Compiled, job: JobSettings, cluster: str, kafka: KafkaConnection, *,
@@ -489,20 +490,25 @@ def submit(compiled: Compiled, job: JobSettings, cluster: str, kafka: KafkaConne
         python = _cluster_python(rest)
         if python:
             job = replace(job, python_executable=python)
-    try:
-        t_env = _table_env(_config(job, cluster, jars, savepoint, allow_non_restored))
-    except Exception as e:
-        raise _flink_error(e, "cannot set up the Flink client") from None
-    stmt_set = _prepare(t_env, plan, compiled, progress)
-
     progress(f"submitting {job.name}: {len(plan.view_topics)} view(s) ({', '.join(plan.view_topics)}) "
              f"from {len(plan.source_topics)} topic(s)")
-    try:
-        result = stmt_set.execute()
-        client = result.get_job_client()
-        job_id = str(client.get_job_id()) if client is not None else None
-    except Exception as e:
-        raise _flink_error(e, f"the cluster at {rest.base} did not accept the job") from None
+
+    def attempt() -> str | None:
+        try:
+            t_env = _table_env(_config(job, cluster, jars, savepoint, allow_non_restored))
+        except Exception as e:
+            raise _flink_error(e, "cannot set up the Flink client") from None
+        stmt_set = _prepare(t_env, plan, compiled, progress)
+        try:  # planning happens here, before anything reaches the cluster
+            result = stmt_set.execute()
+            client = result.get_job_client()
+            return str(client.get_job_id()) if client is not None else None
+        except Exception as e:
+            raise _flink_error(e, f"the cluster at {rest.base} did not accept the job") from None
+
+    from .local import plan_again_if_lost
+
+    job_id = plan_again_if_lost(attempt, progress)
     if not job_id:
         raise SubmitError(f"the cluster at {rest.base} accepted the job but returned no job id")
     state = _wait_started(rest, job_id, job, wait_s) if wait_s > 0 else "CREATED"

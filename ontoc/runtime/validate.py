@@ -78,13 +78,25 @@ def _cause(exc: BaseException) -> str:
 
 def validate(compiled: Compiled, progress: Callable[[str], None] | None = None,
              locate: bool = True) -> list[PlanCheck]:
+    from .local import lost_planner
+
     say = progress or (lambda _m: None)
     env = _environment(compiled, say)
     checks = []
     for plan in compiled.plans:
         say(f"planning {plan.view} -> {plan.topic}")
         try:
-            checks.append(PlanCheck(plan.view, plan.topic, True, _explain(env, plan)))
+            try:
+                explained = _explain(env, plan)
+            except Exception as exc:
+                if not lost_planner(exc):
+                    raise
+                # FLINK-23020: not a verdict on the SQL; a planner made afresh in this thread plans it
+                say("Flink's planner lost its metadata provider to a py4j thread change (FLINK-23020); "
+                    "planning again")
+                env = _environment(compiled, say)
+                explained = _explain(env, plan)
+            checks.append(PlanCheck(plan.view, plan.topic, True, explained))
         except Exception as exc:  # the planner's verdict, as plain words
             check = PlanCheck(plan.view, plan.topic, False, _cause(exc))
             if locate:

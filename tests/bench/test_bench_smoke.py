@@ -54,7 +54,9 @@ def test_results_files(results):
 
     compile_speed = doc["sections"]["compile_speed"]
     assert [r["views"] for r in compile_speed["sizes"]] == [5, 10, 20]
-    assert {"marginal_ms_per_view", "growth", "stage_shares", "parse_marginal_ms_per_view"} <= set(compile_speed)
+    assert {"marginal_ms_per_view", "growth", "stages", "parse_marginal_ms_per_view"} <= set(compile_speed)
+    assert list(compile_speed["stages"]["ms_per_view"]) == [
+        "parse and resolve", "translate", "passes", "emit SQL", "manifest", "other"]
 
     memory = doc["sections"]["memory"]
     assert memory["compile_rss"]["sizes"] and memory["compile_rss"]["baseline_mib"]["median"] > 0

@@ -146,3 +146,21 @@ def test_a_failure_no_getter_has_alone_blames_the_view(run, monkeypatch):
     assert [(f["kind"], f["getter"], f["line"]) for f in view["failures"]] == [("view", None, 13)]
     [d] = result.json()["diagnostics"]
     assert d["line"] == 13 and "no single getter fails alone" in d["message"]
+
+
+@pytest.mark.flink
+def test_a_lost_planner_is_planned_again_not_reported_as_a_rejected_view(run, monkeypatch):
+    """FLINK-23020 (the planner's thread-local metadata provider lost to a py4j thread change) says
+    nothing about the SQL: validate plans the view again with a fresh environment."""
+    real, calls = validate_module._explain, []
+
+    def lost_once(env, plan):
+        calls.append(plan.view)
+        if len(calls) == 1:
+            raise RuntimeError("java.lang.NullPointerException: metadataHandlerProvider")
+        return real(env, plan)
+
+    monkeypatch.setattr(validate_module, "_explain", lost_once)
+    result = run("validate", MEETING_ROOM)
+    assert result.code == 0, result.out + result.err
+    assert calls == ["MeetingSession", "MeetingSession"] and "FLINK-23020" in result.err

@@ -390,3 +390,30 @@ def test_a_planner_that_lost_its_metadata_provider_plans_again(monkeypatch):
     monkeypatch.setattr(local, "_make_envs", lambda *a: (_ for _ in ()).throw(RuntimeError("other failure")))
     with pytest.raises(LocalRunError, match="other failure"):
         run_local([meetings], [view])
+
+
+def test_plan_again_if_lost_retries_only_a_lost_planner_and_only_once():
+    from ontoc.runtime.local import lost_planner, plan_again_if_lost
+    from ontoc.runtime.submit import SubmitError
+
+    said, calls = [], []
+
+    def lost(times):
+        def attempt():
+            calls.append(1)
+            if len(calls) <= times:
+                raise SubmitError("Flink rejected the INSERT", "java.lang.NullPointerException: metadataHandlerProvider")
+            return "planned"
+        return attempt
+
+    assert plan_again_if_lost(lost(1), said.append) == "planned" and len(calls) == 2 and "FLINK-23020" in said[0]
+    calls.clear()
+    with pytest.raises(SubmitError):
+        plan_again_if_lost(lost(2), said.append)  # lost twice: not a race, reported
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(ValueError):
+        plan_again_if_lost(lambda: calls.append(1) or (_ for _ in ()).throw(ValueError("Column 'q' not found")),
+                           said.append)
+    assert len(calls) == 1
+    assert lost_planner(LocalRunError("metadataHandlerProvider")) and not lost_planner(LocalRunError("other"))
