@@ -151,10 +151,17 @@ def _compile(sec: dict) -> list[str]:
             f"{sec['marginal_compile/parse']:.0f}× the floor",
             "- growth (per-view cost at the larger size / at the smaller, 1.0 = linear): "
             + ", ".join(f"{k} = {v}" for k, v in sec["growth"].items()),
-            f"- where the time goes ({sec['stages']['views']:,} views, ms per view, median): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in sec["stages"]["ms_per_view"].items()),
-            ""]
+            _compile_stages(sec), ""]
     return out
+
+
+def _compile_stages(sec: dict) -> str:
+    if "stages" in sec:
+        return (f"- where the time goes ({sec['stages']['views']:,} views, ms per view, median): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in sec["stages"]["ms_per_view"].items()))
+    # results merged from a run before stages were timed: it profiled them
+    return (f"- where the time goes ({sec['stage_shares']['views']} views, profiled, share of `compile_definitions`): "
+            + ", ".join(f"{k} {v:.0%}" for k, v in sorted(sec["stage_shares"]["shares"].items(), key=lambda kv: -kv[1])))
 
 
 def _memory(sec: dict) -> list[str]:
