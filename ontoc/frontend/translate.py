@@ -1170,7 +1170,9 @@ class ViewTranslator:
             return self.truthy(args[0], None, node)
         if name == "str" and len(args) == 1:
             return self.to_str(args[0], node)
-        if len(args) != 1 and not (name == "round" and len(args) == 2):
+        if name == "round" and len(args) == 2:
+            return self.round_to(args[0], args[1], err, node)
+        if len(args) != 1:
             raise self.fail("bad-call", f"`{name}()` with {len(args)} arguments is not supported", node)
         v = args[0]
         err = B.or_(err, self.none_err(v))
@@ -1190,11 +1192,31 @@ class ViewTranslator:
         if name == "round" and kind in ("int", "bool") and len(args) == 1:
             return Scalar(self.num(v.expr, T.INT), err)
         if name == "round" and kind == "float":
-            if len(args) == 2:
-                raise self.fail("unsupported-call", "`round(x, ndigits)` on floats is not supported", node,
-                                "Java and Python round binary floats to decimals differently; use round(x)")
             return Scalar(self.round_half_even(v.expr), err)
+        if name == "round" and kind == "decimal":  # to an int, ties to even
+            rounded = B.func("py_round", v.expr, B.lit(0), dtype=T.DECIMAL)
+            return Scalar(B.cast(rounded, T.INT), err)
         raise self.fail("type-error", f"`{name}()` of {v.dtype} is not supported", node)
+
+    def round_to(self, v: Scalar, ndigits: Scalar, err: Expr, node: ast.AST) -> Scalar:
+        """`round(x, ndigits)`: Python's rounding of the exact value, ties to even (ONTOC_PY_ROUND, our JVM
+        function: Flink's ROUND rounds half up, and a double through its shortest decimal text)."""
+        if ndigits.dtype.kind not in ("int", "bool"):
+            raise self.fail("type-error", f"`round()` needs an int number of digits, not {ndigits.dtype}", node)
+        if ndigits.dtype.nullable:
+            raise self.fail("unsupported-call", "`round(x, ndigits)` with an `ndigits` that may be None", node,
+                            "round(x, None) is round(x), an int: make ndigits an int that is never None")
+        kind = v.dtype.kind
+        if kind not in ("int", "bool", "float", "decimal"):
+            raise self.fail("type-error", f"`round()` of {v.dtype} is not supported", node)
+        if kind in ("int", "bool") and isinstance(ndigits.expr, Literal) and ndigits.expr.value >= 0:
+            return Scalar(self.num(v.expr, T.INT), B.or_(err, self.none_err(v)))  # an int is whole already
+        x = self.num(v.expr, T.INT) if kind == "bool" else v.expr
+        dtype = {"float": T.FLOAT, "decimal": T.DECIMAL}.get(kind, T.INT)
+        rounded = B.func("py_round", x, self.num(ndigits.expr, T.INT), dtype=dtype)
+        # NULL where Python raises (and where x is None): an overflow, past Decimal's 28 digits, past BIGINT;
+        # so Python never sees None from it (the type is not nullable), the error flag says where it raised
+        return Scalar(rounded, B.or_(err, B.is_null(rounded)))
 
     @staticmethod
     def round_half_even(x: Expr) -> Expr:

@@ -10,6 +10,11 @@ bundled dependencies) built into ``ontoc-functions.jar``:
         stable). NULL array (or NULL flag) -> NULL. Emitted for
         ``sorted(rows, key=lambda d: d["name"])`` because Flink 2.2's
         ARRAY_SORT rejects arrays of ROW and ARRAY_AGG ignores ORDER BY.
+    ONTOC_PY_STR(x DOUBLE) -> STRING
+        ``str(x)`` as Python prints a float (shortest round-trip digits).
+    ONTOC_PY_ROUND(x DOUBLE | BIGINT | DECIMAL(38, 10), ndigits BIGINT) -> type of x
+        ``round(x, ndigits)`` as Python rounds: the exact value, ties to
+        even; NULL where Python raises (overflow, Decimal past 28 digits).
 
 :func:`ensure_functions_jar` builds the jar with Maven when it is missing or
 older than its sources and copies it to ``<repo>/.cache/jars/``;
@@ -61,7 +66,8 @@ JAR_NAME = "ontoc-functions.jar"
 FUNCTION_NAME = "ONTOC_SORT_ROWS"
 FUNCTION_CLASS = "dev.ontoc.flink.SortRows"
 #: every function of the jar: SQL name -> Java class
-FUNCTIONS = {FUNCTION_NAME: FUNCTION_CLASS, "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr"}
+FUNCTIONS = {FUNCTION_NAME: FUNCTION_CLASS, "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr",
+             "ONTOC_PY_ROUND": "dev.ontoc.flink.PyRound"}
 
 
 def _create(name: str, cls: str) -> str:

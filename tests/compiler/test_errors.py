@@ -162,6 +162,11 @@ CASES = [
     def g(self) -> int:
         return (lambda x: x)(1)
 """, "unsupported-call", "(lambda x: x)(1)"),
+    ("round-digits-may-be-none", """
+    @attrs.getter
+    def g(self) -> float:
+        return round(1.5, 2 if self.store.meeting.status else None)
+""", "unsupported-call", "round(1.5"),
     ("return-type", """
     @attrs.getter
     def g(self) -> int:

@@ -298,3 +298,70 @@ def test_py_str_prints_floats_like_python(jar):
     out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["text"]
     wrong = {repr(v): out[f"k{i}"]["s"] for i, v in enumerate(values) if out[f"k{i}"]["s"] != str(v)}
     assert wrong == {}
+
+
+# --------------------------------------------------------------------------
+# ONTOC_PY_ROUND: round(x, ndigits) as Python rounds
+# --------------------------------------------------------------------------
+
+
+def py_round_or_none(x, n):
+    """Python's round(x, n), None where it raises (what ONTOC_PY_ROUND gives as NULL), and where an int
+    result leaves BIGINT (Python's ints are unbounded: ontoc's documented limit)."""
+    try:
+        out = round(x, n)
+    except (OverflowError, decimal.InvalidOperation):
+        return None
+    return None if isinstance(out, int) and not -2**63 <= out < 2**63 else out
+
+
+def test_py_round_rounds_like_python(jar):
+    import math
+    import struct
+
+    rng = random.Random(20261127)
+    floats = [2.675, 0.125, 0.375, -0.125, 1.005, 2.5, 0.5, -0.5, 25.0, 15.0, -0.4, 1e16 + 2, 5e-324,
+              1.7976931348623157e308, 123.456, 1 / 3, math.inf, -math.inf, 0.0, -0.0]
+    floats += [rng.uniform(-1000, 1000) for _ in range(120)]
+    floats += [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(63)))[0] for _ in range(60)]
+    float_cases = [(x, n) for x in floats for n in (2, 0, -1)] + [(x, rng.randint(-320, 330)) for x in floats]
+    float_cases += [(1.5, 400), (1.5, -400), (-1.5, -400), (1.7976931348623157e308, -308), (math.nan, 2)]
+    ints = [0, 5, 15, 25, -25, 149, 150, 151, 9223372036854775807, -9223372036854775808, 1234567]
+    int_cases = [(x, n) for x in ints for n in (-1, -2, 0, 3, -19, -30)]
+    decimals = [decimal.Decimal(t) for t in ("0.125", "2.675", "-0.125", "2.5", "3.5", "0.0050000000",
+                                             "123456789012345678.1234567891", "-1.0000000001", "0")]
+    decimal_cases = [(x, n) for x in decimals for n in (2, 0, -1, 10, 12)]
+
+    events, expected = [], {}
+    for kind, cases in (("f", float_cases), ("i", int_cases), ("d", decimal_cases)):
+        for i, (x, n) in enumerate(cases):
+            key = f"{kind}{i}"
+            row = (key, x if kind == "f" else None, x if kind == "i" else None, x if kind == "d" else None, n)
+            events.append((key, row))
+            expected[key] = py_round_or_none(x, n)
+    source = SourceTable("numbers", (("doc_id", "STRING"), ("f", "DOUBLE"), ("i", "BIGINT"),
+                                     ("d", "DECIMAL(38, 10)"), ("n", "BIGINT")), tuple(events))
+    view = ViewQuery("rounded", "SELECT doc_id, ONTOC_PY_ROUND(f, n) AS f, ONTOC_PY_ROUND(i, n) AS i, "
+                                "ONTOC_PY_ROUND(d, n) AS d, ONTOC_PY_ROUND(f, 2) AS literal_digits, "
+                                "ONTOC_PY_ROUND(d, CAST(2 AS BIGINT)) AS d2 FROM numbers")
+    out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["rounded"]
+
+    def same(got, want) -> bool:
+        if want is None or got is None:
+            return got is None and want is None
+        if isinstance(want, float):  # the same double, -0.0 and nan included
+            return struct.pack("<d", float(got)) == struct.pack("<d", want) or (math.isnan(want) and math.isnan(got))
+        return decimal.Decimal(str(got)) == want
+
+    wrong = {}
+    for key, want in expected.items():
+        row = out[key]
+        got = row["f"] if key[0] == "f" else row["i"] if key[0] == "i" else row["d"]
+        if not same(got, want):
+            wrong[key] = (events[[k for k, _ in events].index(key)][1], got, want)
+    assert wrong == {}
+    assert out["f0"]["literal_digits"] == 2.67  # an INT literal for ndigits works for a DOUBLE
+    # a DECIMAL needs a BIGINT ndigits (ontoc casts it): with an INT, Flink picks the DOUBLE overload
+    D = decimal.Decimal
+    assert {k: r["d2"] for k, r in out.items() if k in ("d0", "d5", "d25")} == {
+        "d0": D("0.12"), "d5": D("2.68"), "d25": D("0")}  # 0.125, 2.675, 0.005: ties to even

@@ -19,7 +19,8 @@ from ontoc.ir.types import DType
 BASE_STRINGS = ["", "a", " Ann ", "bob", "Émile", "ß", "zoë 🎉", "classic tale", "978-0-13-1", "9780131103627",
                 "abc\t", "X", "late", "Zed", "alpha beta gamma", "banana", "Anz"]
 BASE_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 15, 1949, 1950, 2001]
-BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5]
+# with ties of round(x, n): 2.675 is below its decimal text (Python: 2.67), 0.125 and 25.0 are exact (to even)
+BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5, 2.675, 0.125, 25.0]
 IDS_PER_MODEL = 3
 
 
@@ -66,7 +67,7 @@ class EventStrategies:
             base = st.sampled_from(["2024-01-01T00:00:00", "2024-01-01T00:00:00Z", "2024-01-01T01:30:00+01:00",
                                     "2023-12-31T23:59:59.5", "2025-06-30T12:00:00-07:00", "2024-01-01T00:00:01"])
         elif kind == "decimal":
-            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5])
+            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5, 0.125, 2.5, 0.005])
         elif kind == "list":
             base = st.lists(self.scalar(dtype.elem, prefix), max_size=3)
         else:

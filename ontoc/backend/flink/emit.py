@@ -21,7 +21,8 @@ SCALAR_TYPES = {"str": exp.DataType.Type.TEXT, "int": exp.DataType.Type.BIGINT, 
                 "none": exp.DataType.Type.TEXT}
 SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 PY_STR_FUNCTION = "ONTOC_PY_STR"
-JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION)  # ontoc's own, from runtime/functions
+PY_ROUND_FUNCTION = "ONTOC_PY_ROUND"
+JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION, PY_ROUND_FUNCTION)  # ontoc's own, from runtime/functions
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
@@ -117,6 +118,9 @@ SIMPLE_OPS = {
     "cardinality": lambda a: anon("CARDINALITY", *a), "array_contains": lambda a: anon("ARRAY_CONTAINS", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
     # str(float) as Python prints it (shortest round-trip digits, its exponent rules): a JVM function of ours
     "py_float_str": lambda a: anon(PY_STR_FUNCTION, *a),
+    # round(x, ndigits) as Python rounds: the exact value, ties to even (Flink's ROUND: half up).
+    # ndigits always as BIGINT: with an INT literal Flink picks the DOUBLE overload for a DECIMAL x
+    "py_round": lambda a: anon(PY_ROUND_FUNCTION, a[0], exp.Cast(this=a[1], to=sql_type(T.INT))),
     "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 

@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS `c_project_views` (
   `slicing` STRING,
   `indexing` STRING,
   `builtins` BIGINT,
+  `rounding` STRING,
+  `rounding_numbers` BIGINT,
+  `rounded_fee` DECIMAL(38, 10),
   `conversions` STRING,
   `count_tasks` BIGINT,
   `sum_hours` BIGINT,
@@ -294,6 +297,31 @@ SELECT
       ELSE FLOOR(`project__owner`.`score`) + 1.0E0
     END AS BIGINT)
   ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT) AS `builtins`,
+  CASE
+    WHEN `project__owner`.`doc_id` IS NULL
+    OR ONTOC_PY_ROUND(`project__owner`.`score`, CAST(2 AS BIGINT)) IS NULL
+    OR ONTOC_PY_ROUND(`project__owner`.`score`, CAST(-1 AS BIGINT)) IS NULL
+    OR NOT `project`.`rate` IS NULL
+    AND ONTOC_PY_ROUND(`project`.`rate`, CAST(1 AS BIGINT)) IS NULL
+    THEN CAST(NULL AS STRING)
+    ELSE ONTOC_PY_STR(ONTOC_PY_ROUND(`project__owner`.`score`, CAST(2 AS BIGINT))) || '|' || ONTOC_PY_STR(ONTOC_PY_ROUND(`project__owner`.`score`, CAST(-1 AS BIGINT))) || '|' || ONTOC_PY_STR(
+      CASE
+        WHEN NOT `project`.`rate` IS NULL
+        THEN ONTOC_PY_ROUND(`project`.`rate`, CAST(1 AS BIGINT))
+        ELSE -1.0E0
+      END
+    )
+  END AS `rounding`,
+  CASE
+    WHEN ONTOC_PY_ROUND(`project`.`budget`, CAST(-1 AS BIGINT)) IS NULL
+    THEN CAST(NULL AS BIGINT)
+    ELSE ONTOC_PY_ROUND(`project`.`budget`, CAST(-1 AS BIGINT)) + `project`.`budget` + CAST(ONTOC_PY_ROUND(`project`.`fee`, CAST(0 AS BIGINT)) AS BIGINT)
+  END AS `rounding_numbers`,
+  CASE
+    WHEN ONTOC_PY_ROUND(`project`.`fee`, CAST(2 AS BIGINT)) IS NULL
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE ONTOC_PY_ROUND(`project`.`fee`, CAST(2 AS BIGINT))
+  END AS `rounded_fee`,
   CASE
     WHEN CAST(`project__owner`.`age` AS DOUBLE) > 2.5E0
     THEN 'True'
