@@ -806,10 +806,12 @@ class ViewTranslator:
             e = B.case(v.expr, B.lit("True"), B.lit("False"), T.STR)
         elif kind == "float":
             e = B.func("py_float_str", v.expr, dtype=T.STR)
+        elif kind == "datetime":  # documents hold datetimes in UTC: '2024-01-01 00:00:00+00:00'
+            e = B.func("py_datetime_str", v.expr, dtype=T.STR)
         else:
             raise self.fail("unsupported-format", f"formatting a {v.dtype} as text is not supported", node,
-                            "SQL cannot know the digits Python would print for a Decimal (its scale is fixed) "
-                            "or a datetime; format an int, float or str instead")
+                            "SQL cannot know the digits Python would print for a Decimal (Flink keeps a fixed "
+                            "scale, not the exponent it was written with); format an int, float, datetime or str")
         if v.dtype.nullable:
             e = B.func("coalesce", e, B.lit("None"), dtype=T.STR)
         return Scalar(e, v.err)

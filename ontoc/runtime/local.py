@@ -347,9 +347,9 @@ def _fmt_dt(v: Any) -> str:
     if isinstance(v, datetime.datetime):
         if v.tzinfo is not None:
             v = v.astimezone(_UTC).replace(tzinfo=None)
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return v.isoformat(sep=" ", timespec="microseconds")  # not strftime: its %Y drops the zeros of year 999
     if isinstance(v, datetime.date):
-        return v.strftime("%Y-%m-%d 00:00:00.000000")
+        return f"{v.isoformat()} 00:00:00.000000"
     raise TypeError(f"expected datetime, got {type(v).__name__}")
 
 

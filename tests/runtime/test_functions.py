@@ -365,3 +365,21 @@ def test_py_round_rounds_like_python(jar):
     D = decimal.Decimal
     assert {k: r["d2"] for k, r in out.items() if k in ("d0", "d5", "d25")} == {
         "d0": D("0.12"), "d5": D("2.68"), "d25": D("0")}  # 0.125, 2.675, 0.005: ties to even
+
+
+def test_py_str_prints_datetimes_like_python(jar):
+    """Documents hold datetimes in UTC (aware): str() gives 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'."""
+    from datetime import datetime, timedelta, timezone
+
+    rng = random.Random(20261127)
+    values = [datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2023, 12, 31, 23, 59, 59, 500000, timezone.utc),
+              datetime(1, 1, 1, tzinfo=timezone.utc), datetime(999, 3, 4, 5, 6, 7, 1, timezone.utc),
+              datetime(9999, 12, 31, 23, 59, 59, 999999, timezone.utc), datetime(1970, 1, 1, tzinfo=timezone.utc)]
+    values += [datetime(1900, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=rng.randrange(0, 2 * 10**17))
+               for _ in range(200)]
+    events = tuple((f"k{i}", (f"k{i}", v.isoformat())) for i, v in enumerate(values))
+    source = SourceTable("times", (("doc_id", "STRING"), ("t", "TIMESTAMP_LTZ(6)")), events)
+    view = ViewQuery("text", "SELECT doc_id, ONTOC_PY_STR(t) AS s FROM times")
+    out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["text"]
+    wrong = {str(v): out[f"k{i}"]["s"] for i, v in enumerate(values) if out[f"k{i}"]["s"] != str(v)}
+    assert wrong == {}

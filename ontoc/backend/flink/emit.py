@@ -118,6 +118,8 @@ SIMPLE_OPS = {
     "cardinality": lambda a: anon("CARDINALITY", *a), "array_contains": lambda a: anon("ARRAY_CONTAINS", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
     # str(float) as Python prints it (shortest round-trip digits, its exponent rules): a JVM function of ours
     "py_float_str": lambda a: anon(PY_STR_FUNCTION, *a),
+    # str(datetime): 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00', the same JVM function's TIMESTAMP_LTZ overload
+    "py_datetime_str": lambda a: anon(PY_STR_FUNCTION, *a),
     # round(x, ndigits) as Python rounds: the exact value, ties to even (Flink's ROUND: half up).
     # ndigits always as BIGINT: with an INT literal Flink picks the DOUBLE overload for a DECIMAL x
     "py_round": lambda a: anon(PY_ROUND_FUNCTION, a[0], exp.Cast(this=a[1], to=sql_type(T.INT))),

@@ -119,6 +119,7 @@ CREATE TABLE IF NOT EXISTS `c_project_views` (
   `indexing` STRING,
   `builtins` BIGINT,
   `rounding` STRING,
+  `datetime_text` STRING,
   `rounding_numbers` BIGINT,
   `rounded_fee` DECIMAL(38, 10),
   `conversions` STRING,
@@ -312,6 +313,7 @@ SELECT
       END
     )
   END AS `rounding`,
+  ONTOC_PY_STR(`project`.`start`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`deadline`), 'None') || '|' || ONTOC_PY_STR(`project`.`start`) AS `datetime_text`,
   CASE
     WHEN ONTOC_PY_ROUND(`project`.`budget`, CAST(-1 AS BIGINT)) IS NULL
     THEN CAST(NULL AS BIGINT)

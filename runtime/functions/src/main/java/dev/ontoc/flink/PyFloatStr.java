@@ -3,11 +3,17 @@ package dev.ontoc.flink;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.math.RoundingMode;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+
+import org.apache.flink.table.annotation.DataTypeHint;
 
 import org.apache.flink.table.functions.ScalarFunction;
 
 /**
- * {@code ONTOC_PY_STR(x DOUBLE) -> STRING}: {@code str(x)} exactly as Python prints a float.
+ * {@code ONTOC_PY_STR(x DOUBLE | TIMESTAMP_LTZ(6)) -> STRING}: {@code str(x)} exactly as Python prints a
+ * float, or a datetime (below).
  *
  * <p>Python prints the shortest decimal that reads back as the same double (ties: the one nearest
  * the exact binary value), in fixed notation when the decimal exponent is in [-4, 16), otherwise
@@ -64,5 +70,20 @@ public class PyFloatStr extends ScalarFunction {
             return sign + digits.substring(0, point) + "." + digits.substring(point);
         }
         return sign + digits + "0".repeat(point - digits.length()) + ".0";
+    }
+
+    /**
+     * {@code str(t)} of a datetime as ontoc's documents hold it (aware, in UTC):
+     * {@code 2024-01-01 00:00:00+00:00}, with {@code .ffffff} when it has microseconds.
+     */
+    public String eval(@DataTypeHint("TIMESTAMP_LTZ(6)") Instant t) {
+        if (t == null) {
+            return null;
+        }
+        LocalDateTime utc = LocalDateTime.ofInstant(t, ZoneOffset.UTC);
+        String text = String.format("%04d-%02d-%02d %02d:%02d:%02d", utc.getYear(), utc.getMonthValue(),
+                utc.getDayOfMonth(), utc.getHour(), utc.getMinute(), utc.getSecond());
+        int micros = utc.getNano() / 1000;
+        return (micros == 0 ? text : text + String.format(".%06d", micros)) + "+00:00";
     }
 }
