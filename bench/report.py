@@ -38,7 +38,7 @@ def render(results: dict) -> str:
         f"{_load(results.get('load_average_end'))}; per section below. The machine is shared: "
         "compare figures only with their baseline from the same run.",
         "",
-        *([f"- this file merges runs: the sections not re-run come from "
+        *(["- this file merges runs: the sections not re-run come from "
            + "; ".join(f"`{m['command']}` ({m['date']}, commit {m['environment']['git']['commit'][:10]}, load at start "
                        f"{_load(m['environment']['load_average_start'])})" for m in results["merged"]), ""]
           if results.get("merged") else []),

@@ -52,20 +52,19 @@ def compile_definitions(path: Path | str, static_methods: str = "inline") -> Com
 
 @contextmanager
 def _collector_paused():
-    """Python's cyclic collector off while compiling, and its objects kept out of the next young collection.
+    """Python's cyclic collector off while compiling.
 
     A compile allocates many small objects that stay alive until it ends (ASTs,
-    IR nodes), so every collection rescans them: about 30% of the time of a
-    compile (bench/, part 3). Nothing a compile builds needs the cyclic collector
-    to be freed before the compile returns: sqlglot trees, the one cyclic
-    structure, are unlinked as they are generated (`dialect.release`).
-
-    Re-enabled as is, the collector would scan everything the compile allocated
-    once more at the next allocation (the young generation holds it all, 10% of
-    a compile). `gc.freeze()` then `gc.unfreeze()` moves those objects to the
-    oldest generation without that scan; they are looked at again only by a full
-    collection, like any long-lived object. Skipped if the process froze objects
-    of its own (unfreezing would release them).
+    IR nodes), so every collection during it would rescan them: about 30% of
+    the time of a compile (bench/, part 3). Nothing a compile builds needs the
+    cyclic collector before the compile returns: sqlglot trees, its cyclic
+    garbage, are unlinked as they are generated (`dialect.release`). When the
+    collector comes back, its next young collection scans what the compile
+    left alive once (about 10% of a compile) and frees the few cycles left
+    (the schema and its views refer to each other). Moving the survivors to
+    the oldest generation unscanned (gc.freeze/unfreeze) saves that scan but
+    keeps those cycles until a full collection, which a process that compiles
+    again and again may not get: a leak.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -73,9 +72,6 @@ def _collector_paused():
         yield
     finally:
         if was_enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
             gc.enable()
 
 

@@ -146,7 +146,7 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
                 "syntax-error", exc.msg,
                 Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n"))))
             continue
-        src = SourceFile(shown, text.splitlines(), str(path.resolve()), module_bindings(tree))
+        src = SourceFile(shown, text.splitlines(), str(path.resolve()), module_bindings(tree.body))
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
                 if node.name in classes:
@@ -177,21 +177,45 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
     return schema
 
 
-def module_bindings(tree: ast.Module) -> dict[str, list[ast.stmt]]:
-    """The top-level statements of a module that bind each name."""
+def module_bindings(body: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
+    """The statements of a module (or class) body that bind each name, by the top-level statement.
+
+    A name bound inside an `if`, `try`, `with` or `for` block maps to that whole
+    block (`try: import x as y` then `except ImportError: y = None`); function and
+    class bodies are their own scopes.
+    """
     out: dict[str, list[ast.stmt]] = {}
-    for stmt in tree.body:
-        names: list[str] = []
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names = [stmt.name]
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
-        for name in names:
+    for stmt in body:
+        for name in dict.fromkeys(_bound_names(stmt)):
             out.setdefault(name, []).append(stmt)
     return out
+
+
+def _bound_names(stmt: ast.stmt):
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield stmt.name
+        return
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        yield from ((a.asname or a.name).split(".")[0] for a in stmt.names)
+        return
+    targets = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+    yield from (n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    for handler in getattr(stmt, "handlers", []):
+        if handler.name:
+            yield handler.name
+    for block in ("body", "orelse", "finalbody", "handlers"):
+        for inner in getattr(stmt, block, []):
+            if isinstance(inner, ast.ExceptHandler):
+                for s in inner.body:
+                    yield from _bound_names(s)
+            else:
+                yield from _bound_names(inner)
 
 
 def _display(path: Path, display_root: Path | None) -> str:

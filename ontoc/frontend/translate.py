@@ -13,15 +13,16 @@ from __future__ import annotations
 import ast
 import string
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 from ..errors import Diagnostic, OntocError, error
 from ..ir import build as B
 from ..ir import types as T
-from ..ir.expr import FALSE, TRUE, AggCall, Expr, FieldAccess, Func, Literal, UdfCall
+from ..ir.expr import FALSE, TRUE, AggCall, Expr, FieldAccess, Literal, UdfCall
 from ..ir.plan import UdfParam, UdfSpec
 from .schema import MethodDef, Schema, ViewDef, dotted, parse_annotation
-from .scope import AggScope, DocNode, QueryScope
+from .scope import DocNode, QueryScope
 from .udf_code import udf_code_fingerprint
 from .values import (Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, ListLike, ManyVal, Scalar,
                      SelfRef, StoreRef, TupleVal, Value)
@@ -1197,7 +1198,10 @@ class ViewTranslator:
             return Scalar(self.round_half_even(v.expr), err)
         if name == "round" and kind == "decimal":  # to an int, ties to even
             rounded = B.func("py_round", v.expr, B.lit(0), dtype=T.DECIMAL)
-            return Scalar(B.cast(rounded, T.INT), err)
+            # Python's int is unbounded: past BIGINT the field is None (as for round(x, ndigits)), not a wrap
+            outside = B.or_(B.func("lt", rounded, Literal(Decimal(-2**63), T.DECIMAL), dtype=T.BOOL),
+                            B.func("gt", rounded, Literal(Decimal(2**63 - 1), T.DECIMAL), dtype=T.BOOL))
+            return Scalar(B.cast(rounded, T.INT), B.or_(err, outside))
         raise self.fail("type-error", f"`{name}()` of {v.dtype} is not supported", node)
 
     def round_to(self, v: Scalar, ndigits: Scalar, err: Expr, node: ast.AST) -> Scalar:

@@ -4,8 +4,9 @@ A static or class method that runs as a UDF is imported from the definitions
 on the Python workers, so a change to its body changes no emitted SQL; the
 manifest records this fingerprint per UDF instead. It hashes the syntax tree
 (not the text: comments and layout do not count) of the method, of the view's
-other methods it calls (`View.helper(...)`, `cls.helper(...)`), and of the
-module's top-level functions, classes, assignments and imports it names,
+other methods and class attributes it uses (`View.helper(...)`, `cls.SCALE`),
+and of the module's top-level statements binding the names it uses (functions,
+classes, assignments, imports, and the `if`/`try` blocks around them),
 transitively. Code in other modules (what an import brings in) is not read.
 """
 
@@ -14,13 +15,14 @@ from __future__ import annotations
 import ast
 import hashlib
 
-from .schema import MethodDef, SourceFile, ViewDef
+from .schema import MethodDef, SourceFile, ViewDef, module_bindings
 
 
 def udf_code_fingerprint(method: MethodDef, view: ViewDef, src: SourceFile) -> str:
+    members = module_bindings(view.node.body)  # the class body: methods and class attributes
     parts: list[str] = []
     seen: set[tuple[str, str]] = set()
-    todo: list[tuple[str, str, list[ast.AST]]] = [("method", method.name, [method.node])]
+    todo: list[tuple[str, str, list[ast.AST]]] = [("member", method.name, [method.node])]
     while todo:
         kind, name, nodes = todo.pop()
         if (kind, name) in seen:
@@ -29,10 +31,9 @@ def udf_code_fingerprint(method: MethodDef, view: ViewDef, src: SourceFile) -> s
         parts.append(f"{kind} {name}: " + "; ".join(ast.dump(n) for n in nodes))
         for node in nodes:
             for ref_kind, ref in _references(node, view.name):
-                if ref_kind == "member" and ref in view.methods:
-                    todo.append(("method", ref, [view.methods[ref].node]))
-                elif ref_kind == "global" and ref in src.bindings:
-                    todo.append(("global", ref, list(src.bindings[ref])))
+                bindings = members if ref_kind == "member" else src.bindings
+                if ref in bindings:
+                    todo.append((ref_kind, ref, list(bindings[ref])))
     return hashlib.sha256("\n".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 

@@ -1,7 +1,8 @@
 """Canonical text of IR expressions: what the manifest's expression fingerprints hash.
 
 Every node is written as its class name and all its fields, recursively, so
-two expressions have the same text exactly when they are equal IR. The text
+two expressions with the same text are equal IR (equal IR can differ in text,
+`1` against `True`: a needless "changed", never a missed one). The text
 is deterministic across processes (no ids, no set order, no hash seeds) and
 costs a fraction of generating the expression's SQL with sqlglot (bench/,
 part 3), which is what manifests of format 2 hashed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir import build as B
 from ..ir.expr import Case, Expr, Func, Literal
 from ..ir.plan import ViewPlan
-from ..ir.traverse import map_expr, map_rel_exprs
+from ..ir.traverse import map_rel_exprs
 
 COMPARE = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
            "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b}
@@ -17,7 +17,7 @@ def fold(e: Expr) -> Expr:
         if e.op in ("and", "or"):
             return _same(e, B.and_(*e.args) if e.op == "and" else B.or_(*e.args))
         if e.op == "not":
-            return B.not_(e.args[0])
+            return _same(e, B.not_(e.args[0]))
         if e.op in ("is_null", "is_not_null") and isinstance(e.args[0], Literal):
             return B.is_null(e.args[0]) if e.op == "is_null" else B.is_not_null(e.args[0])
         if e.op == "coalesce":

@@ -124,7 +124,8 @@ def _encode(value: object, dtype: T.DType, where: str) -> object:
             raise Invalid(f"{where} is not a finite number")
         return format(value, "f")
     if kind == "datetime":
-        return value.astimezone(timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        # isoformat, not strftime: glibc's %Y prints year 999 as "999", which Flink cannot parse
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     return value
 
 

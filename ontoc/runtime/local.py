@@ -662,7 +662,7 @@ def _register_source(env, t_env, index: int, src: SourceTable) -> int:
     """Register ``src`` as a view named ``src.name``; return the number of events."""
     from pyflink.common import Row, Types
     from pyflink.common.types import RowKind
-    from pyflink.table import DataTypes, Schema
+    from pyflink.table import Schema
     from pyflink.table.changelog_mode import ChangelogMode
 
     if not src.columns or src.columns[0][0] != "doc_id":

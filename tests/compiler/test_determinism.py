@@ -58,3 +58,14 @@ def test_canonical_text_tells_apart_what_the_sql_would():
     assert len(texts) == 9
     assert canonical(a) == Canonical()(Func("add", (Column("r", "x", T.INT), Literal(1, T.INT)), T.INT))
 
+
+
+def test_the_canonical_text_is_the_format_3_one():
+    """The manifest's fingerprints hash this text: a change to it (an IR field renamed, added or
+    reordered) must come with a new manifest FORMAT, or `plan` reads old hashes as changed."""
+    from ontoc.backend.flink.artifacts import FORMAT
+
+    e = Func("add", (Column("r", "x", T.INT.null()), Literal(1.5, T.FLOAT)), T.FLOAT)
+    assert FORMAT == 3 and Canonical()(e) == (
+        "Func('add',(Column('r','x',DType('int',True,None,())),Literal(1.5,DType('float',False,None,()))),"
+        "DType('float',False,None,()))")

@@ -7,8 +7,6 @@ The committed `generated/` folder is the golden output of `definitions/`;
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ontoc.pipeline import compile_definitions, definition_packages

@@ -108,3 +108,18 @@ def test_a_udf_naming_its_view_class_reads_only_the_methods_it_calls(tmp_path):
     edit(new, 'return int(code.strip("#"))', 'return int(code.strip("#x"))')
     assert [u["function"] for u in plan_of(new, out)["udf_changes"]] == [
         "ontoc__auctionview__parse_code", "ontoc__auctionview__slugify"]
+
+
+def test_class_attributes_and_guarded_imports_a_udf_uses_are_its_code(tmp_path):
+    new, out = make_versions(
+        tmp_path,
+        ("class AuctionView(ViewModel):\n", "class AuctionView(ViewModel):\n    SCALE = 1\n\n"),
+        ("class AuctionStore(Store):", "try:\n    from math import floor as lowest\nexcept ImportError:\n"
+                                       "    lowest = None\n\n\nclass AuctionStore(Store):"),
+        ("        words = []\n", "        words = []\n        (AuctionView.SCALE, lowest)\n"))
+    assert plan_of(new, out)["udf_changes"] == []
+    edit(new, "    SCALE = 1\n", "    SCALE = 2\n")
+    assert [u["function"] for u in plan_of(new, out)["udf_changes"]] == ["ontoc__auctionview__slugify"]
+    edit(new, "    SCALE = 2\n", "    SCALE = 1\n")
+    edit(new, "    lowest = None\n", "    lowest = min\n")  # the except branch of the guarded import
+    assert [u["function"] for u in plan_of(new, out)["udf_changes"]] == ["ontoc__auctionview__slugify"]

@@ -120,9 +120,6 @@ SIMPLE_OPS = {
     "py_float_str": lambda a: anon(PY_STR_FUNCTION, *a),
     # str(datetime): 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00', the same JVM function's TIMESTAMP_LTZ overload
     "py_datetime_str": lambda a: anon(PY_STR_FUNCTION, *a),
-    # round(x, ndigits) as Python rounds: the exact value, ties to even (Flink's ROUND: half up).
-    # ndigits always as BIGINT: with an INT literal Flink picks the DOUBLE overload for a DECIMAL x
-    "py_round": lambda a: anon(PY_ROUND_FUNCTION, a[0], exp.Cast(this=a[1], to=sql_type(T.INT))),
     "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 
@@ -174,6 +171,13 @@ class ExprEmitter:
             return exp.Cast(this=anon("ROW", *args), to=sql_type(e.dtype))
         if e.op == "empty_array":
             return self.empty_array(e.dtype)
+        if e.op == "py_round":
+            # round(x, ndigits) as Python rounds: the exact value, ties to even (Flink's ROUND: half up).
+            # Both arguments cast to the exact types of one overload: Flink takes an overload whose types
+            # match exactly, else the first one the arguments cast to, the DOUBLE one (a DECIMAL(38, 6)
+            # product or an INT literal would be rounded as a double)
+            return anon(PY_ROUND_FUNCTION, exp.Cast(this=args[0], to=sql_type(e.dtype)),
+                        exp.Cast(this=args[1], to=sql_type(T.INT)))
         if e.op == "array_sort" and e.dtype.elem.kind == "row":
             # Flink's ARRAY_SORT takes only arrays of comparable scalars; rows go through
             # ontoc's JVM function (runtime/functions), compared field by field

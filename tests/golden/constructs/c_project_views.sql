@@ -121,6 +121,8 @@ CREATE TABLE IF NOT EXISTS `c_project_views` (
   `rounding` STRING,
   `datetime_text` STRING,
   `rounding_numbers` BIGINT,
+  `rounding_expressions` STRING,
+  `rounded_product` DECIMAL(38, 10),
   `rounded_fee` DECIMAL(38, 10),
   `conversions` STRING,
   `count_tasks` BIGINT,
@@ -300,29 +302,68 @@ SELECT
   ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT) AS `builtins`,
   CASE
     WHEN `project__owner`.`doc_id` IS NULL
-    OR ONTOC_PY_ROUND(`project__owner`.`score`, CAST(2 AS BIGINT)) IS NULL
-    OR ONTOC_PY_ROUND(`project__owner`.`score`, CAST(-1 AS BIGINT)) IS NULL
+    OR ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(2 AS BIGINT)) IS NULL
+    OR ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(-1 AS BIGINT)) IS NULL
     OR NOT `project`.`rate` IS NULL
-    AND ONTOC_PY_ROUND(`project`.`rate`, CAST(1 AS BIGINT)) IS NULL
+    AND ONTOC_PY_ROUND(CAST(`project`.`rate` AS DOUBLE), CAST(1 AS BIGINT)) IS NULL
     THEN CAST(NULL AS STRING)
-    ELSE ONTOC_PY_STR(ONTOC_PY_ROUND(`project__owner`.`score`, CAST(2 AS BIGINT))) || '|' || ONTOC_PY_STR(ONTOC_PY_ROUND(`project__owner`.`score`, CAST(-1 AS BIGINT))) || '|' || ONTOC_PY_STR(
+    ELSE ONTOC_PY_STR(ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(2 AS BIGINT))) || '|' || ONTOC_PY_STR(ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(-1 AS BIGINT))) || '|' || ONTOC_PY_STR(
       CASE
         WHEN NOT `project`.`rate` IS NULL
-        THEN ONTOC_PY_ROUND(`project`.`rate`, CAST(1 AS BIGINT))
+        THEN ONTOC_PY_ROUND(CAST(`project`.`rate` AS DOUBLE), CAST(1 AS BIGINT))
         ELSE -1.0E0
       END
     )
   END AS `rounding`,
   ONTOC_PY_STR(`project`.`start`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`deadline`), 'None') || '|' || ONTOC_PY_STR(`project`.`start`) AS `datetime_text`,
   CASE
-    WHEN ONTOC_PY_ROUND(`project`.`budget`, CAST(-1 AS BIGINT)) IS NULL
+    WHEN ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) IS NULL
+    OR ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) < CAST('-9223372036854775808' AS DECIMAL(38, 10))
+    OR ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) > CAST('9223372036854775807' AS DECIMAL(38, 10))
     THEN CAST(NULL AS BIGINT)
-    ELSE ONTOC_PY_ROUND(`project`.`budget`, CAST(-1 AS BIGINT)) + `project`.`budget` + CAST(ONTOC_PY_ROUND(`project`.`fee`, CAST(0 AS BIGINT)) AS BIGINT)
+    ELSE ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) + `project`.`budget` + CAST(ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) AS BIGINT)
   END AS `rounding_numbers`,
   CASE
-    WHEN ONTOC_PY_ROUND(`project`.`fee`, CAST(2 AS BIGINT)) IS NULL
+    WHEN ONTOC_PY_ROUND(
+      CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
+      CAST(2 AS BIGINT)
+    ) IS NULL
+    OR ONTOC_PY_ROUND(CAST(CHAR_LENGTH(`project`.`title`) AS BIGINT), CAST(-1 AS BIGINT)) IS NULL
+    OR ONTOC_PY_ROUND(CAST(1250 AS BIGINT), CAST(-2 AS BIGINT)) IS NULL
+    OR ONTOC_PY_ROUND(
+      CAST(CAST(`project`.`budget` AS DOUBLE) / CAST(NULLIF(8, 0) AS DOUBLE) AS DOUBLE),
+      CAST(2 AS BIGINT)
+    ) IS NULL
+    THEN CAST(NULL AS STRING)
+    ELSE CASE
+      WHEN ONTOC_PY_ROUND(
+        CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
+        CAST(2 AS BIGINT)
+      ) > CAST(1 AS DECIMAL(38, 10))
+      THEN 'True'
+      ELSE 'False'
+    END || '|' || CAST(ONTOC_PY_ROUND(CAST(CHAR_LENGTH(`project`.`title`) AS BIGINT), CAST(-1 AS BIGINT)) AS STRING) || '|' || CAST(ONTOC_PY_ROUND(CAST(1250 AS BIGINT), CAST(-2 AS BIGINT)) AS STRING) || '|' || ONTOC_PY_STR(
+      ONTOC_PY_ROUND(
+        CAST(CAST(`project`.`budget` AS DOUBLE) / CAST(NULLIF(8, 0) AS DOUBLE) AS DOUBLE),
+        CAST(2 AS BIGINT)
+      )
+    )
+  END AS `rounding_expressions`,
+  CASE
+    WHEN ONTOC_PY_ROUND(
+      CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
+      CAST(2 AS BIGINT)
+    ) IS NULL
     THEN CAST(NULL AS DECIMAL(38, 10))
-    ELSE ONTOC_PY_ROUND(`project`.`fee`, CAST(2 AS BIGINT))
+    ELSE ONTOC_PY_ROUND(
+      CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
+      CAST(2 AS BIGINT)
+    )
+  END AS `rounded_product`,
+  CASE
+    WHEN ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(2 AS BIGINT)) IS NULL
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(2 AS BIGINT))
   END AS `rounded_fee`,
   CASE
     WHEN CAST(`project__owner`.`age` AS DOUBLE) > 2.5E0
