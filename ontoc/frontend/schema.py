@@ -191,7 +191,7 @@ def module_bindings(body: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
     return out
 
 
-def _bound_names(stmt: ast.stmt):
+def _bound_names(stmt: ast.stmt | ast.excepthandler):
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         yield stmt.name
         return
@@ -205,17 +205,12 @@ def _bound_names(stmt: ast.stmt):
         targets = [stmt.target]
     elif isinstance(stmt, (ast.With, ast.AsyncWith)):
         targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+    elif isinstance(stmt, ast.ExceptHandler) and stmt.name:
+        yield stmt.name
     yield from (n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    for handler in getattr(stmt, "handlers", []):
-        if handler.name:
-            yield handler.name
     for block in ("body", "orelse", "finalbody", "handlers"):
         for inner in getattr(stmt, block, []):
-            if isinstance(inner, ast.ExceptHandler):
-                for s in inner.body:
-                    yield from _bound_names(s)
-            else:
-                yield from _bound_names(inner)
+            yield from _bound_names(inner)
 
 
 def _display(path: Path, display_root: Path | None) -> str:

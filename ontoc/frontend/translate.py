@@ -76,6 +76,7 @@ class ViewTranslator:
             raise ValueError(f"static_methods must be one of {STATIC_METHOD_MODES}")
         self.static_methods = static_methods
         self.udfs: dict[str, UdfSpec] = {}
+        self.udf_code: dict[str, str] = {}  # method name -> fingerprint of the code it runs
         self.warnings: list[Diagnostic] = []
         self.schema = schema
         self.view = view
@@ -806,9 +807,9 @@ class ViewTranslator:
         elif kind == "bool":
             e = B.case(v.expr, B.lit("True"), B.lit("False"), T.STR)
         elif kind == "float":
-            e = B.func("py_float_str", v.expr, dtype=T.STR)
+            e = B.func("py_str", v.expr, dtype=T.STR)
         elif kind == "datetime":  # documents hold datetimes in UTC: '2024-01-01 00:00:00+00:00'
-            e = B.func("py_datetime_str", v.expr, dtype=T.STR)
+            e = B.func("py_str", v.expr, dtype=T.STR)
         else:
             raise self.fail("unsupported-format", f"formatting a {v.dtype} as text is not supported", node,
                             "SQL cannot know the digits Python would print for a Decimal (Flink keeps a fixed "
@@ -980,6 +981,13 @@ class ViewTranslator:
         raise self.fail("missing-annotation", f"`{method.name}` runs as a Python function and its result type "
                         "cannot be inferred", node, f"annotate it: `def {method.name}(...) -> str:`")
 
+    def code_fingerprint(self, method: MethodDef) -> str:
+        """What a UDF of `method` runs (udf_code.py), once per method however many calls."""
+        known = self.udf_code.get(method.name)
+        if known is None:
+            known = self.udf_code[method.name] = udf_code_fingerprint(method, self.view, self.view.src)
+        return known
+
     def register_udf(self, spec: UdfSpec, node: ast.AST) -> None:
         known = self.udfs.get(spec.function)
         if known is not None and known != spec:
@@ -1015,7 +1023,7 @@ class ViewTranslator:
                 raise self.fail("unsupported-udf", f"argument `{param}` of `{method.name}` is a collection",
                                 node, "pass scalars, documents or dicts to static methods")
         spec = UdfSpec(self.udf_name(method), "scalar", self.view.name, method.name, self.module_name(),
-                       tuple(params), result, udf_code_fingerprint(method, self.view, self.view.src))
+                       tuple(params), result, self.code_fingerprint(method))
         self.register_udf(spec, node)
         call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
         failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
@@ -1070,7 +1078,7 @@ class ViewTranslator:
                             f"pass their fields, e.g. `self.{method.name}(b.price for b in ...)`")
         spec = UdfSpec(self.udf_name(method), "aggregate", self.view.name, method.name, self.module_name(),
                        (UdfParam(method.node.args.args[1].arg, kind, elem_type),), result,
-                       udf_code_fingerprint(method, self.view, self.view.src))
+                       self.code_fingerprint(method))
         self.register_udf(spec, node)
         row_type = T.row_of((("ok", T.BOOL), ("value", result)))
         empty = UdfCall(spec.function + "__empty", (), row_type)

@@ -30,7 +30,7 @@ OPS: dict[str, tuple[int, int | None]] = {
     "replace": (3, 3), "regexp_replace": (3, 3), "try_cast": (1, 1),
     # collections and records
     "cardinality": (1, 1), "array_sort": (2, 2), "array_contains": (2, 2), "row": (1, None),
-    "empty_array": (0, 0), "py_float_str": (1, 1), "py_datetime_str": (1, 1), "py_round": (2, 2),
+    "empty_array": (0, 0), "py_str": (1, 1), "py_round": (2, 2),
 }
 
 

@@ -20,12 +20,12 @@ def map_expr(e: Expr, fn: ExprFn) -> Expr:
     if cls is Func or cls is UdfCall:
         args = e.args
         new = tuple([map_expr(a, fn) for a in args])
-        if _changed(new, args):
+        if replaced(new, args):
             e = Func(e.op, new, e.dtype) if cls is Func else UdfCall(e.function, new, e.dtype)
     elif cls is Case:
         whens = tuple([(map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens])
         default = map_expr(e.default, fn)
-        if default is not e.default or any(_changed(new, old) for new, old in zip(whens, e.whens)):
+        if default is not e.default or any(replaced(new, old) for new, old in zip(whens, e.whens)):
             e = Case(whens, default, e.dtype)
     elif cls is Cast or cls is FieldAccess:
         arg = map_expr(e.arg, fn)
@@ -39,7 +39,8 @@ def map_expr(e: Expr, fn: ExprFn) -> Expr:
     return fn(e)
 
 
-def _changed(new: tuple, old: tuple) -> bool:
+def replaced(new: tuple, old: tuple) -> bool:
+    """Whether a rebuilt tuple of nodes holds another object anywhere the old one did."""
     for a, b in zip(new, old):
         if a is not b:
             return True

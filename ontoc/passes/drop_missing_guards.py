@@ -32,8 +32,7 @@ KEY = "doc_id"
 STRICT_OPS = frozenset({
     "add", "sub", "mul", "div", "neg", "mod", "power", "abs", "floor", "round",
     "eq", "ne", "lt", "le", "gt", "ge", "not", "concat", "upper", "lower", "char_length",
-    "substring", "position", "replace", "regexp_replace", "cardinality", "py_float_str", "py_datetime_str",
-    "py_round",
+    "substring", "position", "replace", "regexp_replace", "cardinality", "py_str", "py_round",
 })
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir import build as B
 from ..ir.expr import Case, Expr, Func, Literal
 from ..ir.plan import ViewPlan
-from ..ir.traverse import map_rel_exprs
+from ..ir.traverse import map_rel_exprs, replaced
 
 COMPARE = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
            "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b}
@@ -49,8 +49,8 @@ def fold(e: Expr) -> Expr:
 
 def _same(old: Func, new: Expr) -> Expr:
     """`old` if `new` is the same operation over the same operand objects, else `new`."""
-    if (isinstance(new, Func) and new.op == old.op and len(new.args) == len(old.args)
-            and all(a is b for a, b in zip(new.args, old.args))):
+    same_shape = isinstance(new, Func) and new.op == old.op and len(new.args) == len(old.args)
+    if same_shape and not replaced(new.args, old.args):
         return old
     return new
 

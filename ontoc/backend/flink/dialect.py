@@ -142,8 +142,4 @@ def release(tree: exp.Expression) -> None:
     while stack:
         node = stack.pop()
         node.parent = None
-        for value in node.args.values():
-            if isinstance(value, exp.Expression):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, exp.Expression))
+        stack.extend(node.iter_expressions())

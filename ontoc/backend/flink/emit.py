@@ -116,10 +116,9 @@ SIMPLE_OPS = {
     "position": lambda a: anon("LOCATE", *a),
     "replace": lambda a: anon("REPLACE", *a), "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
     "cardinality": lambda a: anon("CARDINALITY", *a), "array_contains": lambda a: anon("ARRAY_CONTAINS", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
-    # str(float) as Python prints it (shortest round-trip digits, its exponent rules): a JVM function of ours
-    "py_float_str": lambda a: anon(PY_STR_FUNCTION, *a),
-    # str(datetime): 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00', the same JVM function's TIMESTAMP_LTZ overload
-    "py_datetime_str": lambda a: anon(PY_STR_FUNCTION, *a),
+    # str(x) as Python prints a float (shortest round-trip digits, its exponent rules) or a datetime
+    # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
+    "py_str": lambda a: anon(PY_STR_FUNCTION, *a),
     "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 
