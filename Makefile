@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ONTOC := $(VENV)/bin/ontoc
 
-.PHONY: setup jars demo test compile check clean
+.PHONY: setup jars demo test lint compile check clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,7 +20,11 @@ demo: jars
 	$(ONTOC) compile definitions/meeting_room -o generated/meeting_room
 	$(ONTOC) run definitions/meeting_room --local --input examples/meeting_room/events --output out/meeting_room --print
 
-test: jars
+lint: setup
+	$(VENV)/bin/ruff check ontoc tests
+	$(VENV)/bin/ruff format --check ontoc tests
+
+test: jars lint
 	$(ONTOC) compile definitions -o generated --check
 	$(PY) -m pytest -q
 

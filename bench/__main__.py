@@ -22,18 +22,47 @@ DEFAULT_CACHE = BENCH / ".cache"
 def modes(name: str, repeats: int | None) -> dict:
     """Sizes per mode. `events` maps a workload to its event count."""
     if name == "tiny":  # the smoke test: seconds, not figures
-        m = {"events": lambda w: 1_000 if w.name.startswith("udf") else 3_000, "guard_events": 400, "repeats": 1,
-             "warmup_events": 0,
-             "compile_sizes": [5, 10, 20], "compile_repeats": 1, "rss_sizes": [5, 10], "rss_repeats": 1,
-             "state_events": 3_000, "e2e_rates": [200], "e2e_seconds": 5}
+        m = {
+            "events": lambda w: 1_000 if w.name.startswith("udf") else 3_000,
+            "guard_events": 400,
+            "repeats": 1,
+            "warmup_events": 0,
+            "compile_sizes": [5, 10, 20],
+            "compile_repeats": 1,
+            "rss_sizes": [5, 10],
+            "rss_repeats": 1,
+            "state_events": 3_000,
+            "e2e_rates": [200],
+            "e2e_seconds": 5,
+        }
     elif name == "quick":
-        m = {"events": lambda w: w.sizes[0], "guard_events": 3_000, "repeats": 3, "warmup_events": 20_000,
-             "compile_sizes": [10, 100, 1000], "compile_repeats": 3, "rss_sizes": [10, 100, 1000], "rss_repeats": 1,
-             "state_events": 150_000, "e2e_rates": [1_000, 10_000], "e2e_seconds": 20}
+        m = {
+            "events": lambda w: w.sizes[0],
+            "guard_events": 3_000,
+            "repeats": 3,
+            "warmup_events": 20_000,
+            "compile_sizes": [10, 100, 1000],
+            "compile_repeats": 3,
+            "rss_sizes": [10, 100, 1000],
+            "rss_repeats": 1,
+            "state_events": 150_000,
+            "e2e_rates": [1_000, 10_000],
+            "e2e_seconds": 20,
+        }
     else:
-        m = {"events": lambda w: w.sizes[1], "guard_events": 5_000, "repeats": 3, "warmup_events": 50_000,
-             "compile_sizes": [10, 100, 1000], "compile_repeats": 5, "rss_sizes": [10, 100, 1000], "rss_repeats": 3,
-             "state_events": 500_000, "e2e_rates": [1_000, 10_000], "e2e_seconds": 30}
+        m = {
+            "events": lambda w: w.sizes[1],
+            "guard_events": 5_000,
+            "repeats": 3,
+            "warmup_events": 50_000,
+            "compile_sizes": [10, 100, 1000],
+            "compile_repeats": 5,
+            "rss_sizes": [10, 100, 1000],
+            "rss_repeats": 3,
+            "state_events": 500_000,
+            "e2e_rates": [1_000, 10_000],
+            "e2e_seconds": 30,
+        }
     m["seed"] = 20240611
     m["name"] = name
     if repeats:
@@ -53,8 +82,13 @@ def cli() -> None:
 @click.option("--only", "only", default="", help="comma-separated parts or part-1 workloads")
 @click.option("--repeats", type=int, default=None, help="repetitions per variant (default 3)")
 @click.option("--out", type=click.Path(path_type=Path), default=BENCH / "results", show_default=True)
-@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
-              help="generated events (reused across runs)")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CACHE,
+    show_default=True,
+    help="generated events (reused across runs)",
+)
 @click.option("--e2e/--no-e2e", default=None, help="part 4 on a local Kafka + Flink (default: on, except --tiny)")
 @click.option("--merge", is_flag=True, help="keep the other sections of an existing results.json (re-run some parts)")
 def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: bool | None, merge: bool) -> None:
@@ -67,8 +101,10 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
     wanted = [x.strip() for x in only.split(",") if x.strip()]
     unknown = [x for x in wanted if x not in PARTS and x not in BY_NAME]
     if unknown:
-        raise click.UsageError(f"unknown part or workload: {', '.join(unknown)} "
-                               f"(parts: {', '.join(PARTS)}; workloads: {', '.join(BY_NAME)})")
+        raise click.UsageError(
+            f"unknown part or workload: {', '.join(unknown)} "
+            f"(parts: {', '.join(PARTS)}; workloads: {', '.join(BY_NAME)})"
+        )
     workloads = [w for w in wanted if w in BY_NAME]
     parts = [p for p in wanted if p in PARTS] or (["sql"] if workloads else list(PARTS))
     if workloads and "sql" not in parts:
@@ -78,8 +114,12 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
 
     started = time.perf_counter()
     say = lambda m: click.echo(m, err=True)  # noqa: E731
-    results = {"command": "python -m bench run " + " ".join(sys.argv[2:]), "mode": mode,
-               "environment": environment.describe(), "sections": {}}
+    results = {
+        "command": "python -m bench run " + " ".join(sys.argv[2:]),
+        "mode": mode,
+        "environment": environment.describe(),
+        "sections": {},
+    }
     results["date"] = results["environment"]["date"]
     previous = out / "results.json"
     if merge and previous.exists():
@@ -89,10 +129,15 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
         if old.get("mode") != mode:
             raise click.UsageError(f"--merge: {previous} holds a {old.get('mode')} run, not {mode}")
         results["sections"] = old["sections"]
-        results["merged"] = old.get("merged", []) + [{"command": old["command"], "date": old["date"],
-                                                       "environment": old["environment"],
-                                                       "seconds": old.get("seconds"),
-                                                       "load_average_end": old.get("load_average_end")}]
+        results["merged"] = old.get("merged", []) + [
+            {
+                "command": old["command"],
+                "date": old["date"],
+                "environment": old["environment"],
+                "seconds": old.get("seconds"),
+                "load_average_end": old.get("load_average_end"),
+            }
+        ]
     say(f"bench: mode {mode}, parts {', '.join(parts)}; load average {results['environment']['load_average_start']}")
     plans_dir = out / "plans"
     sections = results["sections"]
@@ -140,8 +185,9 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
         if "memory" in parts:
             sec["compile_rss"] = memory.compile_rss(cfg["rss_sizes"], cfg["rss_repeats"], say)
         if "state" in parts or "memory" in parts:
-            sec["state"] = {"meeting_room": memory.state_per_row(W["meeting_room"], cfg["state_events"], cfg["seed"],
-                                                                 cache, say)}
+            sec["state"] = {
+                "meeting_room": memory.state_per_row(W["meeting_room"], cfg["state_events"], cfg["seed"], cache, say)
+            }
         sec["load_average"] = [load0[0], environment.load()[0]]
         save()
     if "e2e" in parts:

@@ -15,8 +15,8 @@ import gc
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ontoc.pipeline import compile_definitions
 
@@ -30,8 +30,9 @@ def parse_floor(folder: Path) -> float:
     gc.disable()
     try:
         t = time.perf_counter()
-        trees = [ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-                 for path in sorted(folder.rglob("*.py"))]
+        trees = [
+            ast.parse(path.read_text(encoding="utf-8"), filename=str(path)) for path in sorted(folder.rglob("*.py"))
+        ]
         seconds = time.perf_counter() - t
     finally:
         if was_enabled:
@@ -61,21 +62,38 @@ def run(sizes: list[int], repeats: int, say: Callable[[str], None]) -> dict:
                 del compiled
                 assert plans == n, f"{plans} plans for {n} views"
             c, p = stats.summary(compile_s, 4), stats.summary(parse_s, 5)
-            rows.append({"views": n, "compile_s": c, "parse_s": p,
-                         "compile_ms_per_view": round(c["median"] * 1000 / n, 3),
-                         "parse_ms_per_view": round(p["median"] * 1000 / n, 4),
-                         "compile/parse": stats.ratio(c["median"], p["median"])})
-            say(f"[compile] {n} views: {c['median']:.3f} s ({c['median'] * 1000 / n:.2f} ms/view), "
-                f"ast.parse {p['median'] * 1000:.1f} ms")
+            rows.append(
+                {
+                    "views": n,
+                    "compile_s": c,
+                    "parse_s": p,
+                    "compile_ms_per_view": round(c["median"] * 1000 / n, 3),
+                    "parse_ms_per_view": round(p["median"] * 1000 / n, 4),
+                    "compile/parse": stats.ratio(c["median"], p["median"]),
+                }
+            )
+            say(
+                f"[compile] {n} views: {c['median']:.3f} s ({c['median'] * 1000 / n:.2f} ms/view), "
+                f"ast.parse {p['median'] * 1000:.1f} ms"
+            )
         largest = sizes[-1]
         stage_ms = {k: round(statistics.median(s[k] for s in stages) * 1000 / largest, 3) for k in stages[0]}
     xs = [r["views"] for r in rows]
     slope, intercept, r2 = stats.linear_fit(xs, [r["compile_s"]["median"] for r in rows])
     pslope, _pi, _pr2 = stats.linear_fit(xs, [r["parse_s"]["median"] for r in rows])
-    growth = {f"{b['views']}/{a['views']} per-view cost": stats.ratio(b["compile_ms_per_view"], a["compile_ms_per_view"])
-              for a, b in zip(rows, rows[1:])}
-    return {"sizes": rows, "marginal_ms_per_view": round(slope * 1000, 3), "fixed_ms": round(intercept * 1000, 1),
-            "fit_r2": round(r2, 5), "parse_marginal_ms_per_view": round(pslope * 1000, 4),
-            "marginal_compile/parse": stats.ratio(slope, pslope), "growth": growth,
-            "stages": {"views": largest, "ms_per_view": stage_ms}, "target_ms_per_view": 2.0,
-            "getters_per_view": synth.GETTERS_PER_VIEW}
+    growth = {
+        f"{b['views']}/{a['views']} per-view cost": stats.ratio(b["compile_ms_per_view"], a["compile_ms_per_view"])
+        for a, b in zip(rows, rows[1:], strict=False)
+    }
+    return {
+        "sizes": rows,
+        "marginal_ms_per_view": round(slope * 1000, 3),
+        "fixed_ms": round(intercept * 1000, 1),
+        "fit_r2": round(r2, 5),
+        "parse_marginal_ms_per_view": round(pslope * 1000, 4),
+        "marginal_compile/parse": stats.ratio(slope, pslope),
+        "growth": growth,
+        "stages": {"views": largest, "ms_per_view": stage_ms},
+        "target_ms_per_view": 2.0,
+        "getters_per_view": synth.GETTERS_PER_VIEW,
+    }

@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 Event = tuple[str, str, dict | None]
 GENERATOR_VERSION = 1
@@ -35,7 +35,7 @@ class Entity:
     prefix: str
     share: float  # documents of this model per event of the run
     churn: float  # relative weight among the change events
-    make: Callable[[random.Random, "Ids"], dict]
+    make: Callable[[random.Random, Ids], dict]
     minimum: int = 1
 
 
@@ -78,8 +78,28 @@ def generate(entities: list[Entity], n_events: int, seed: int, clean: bool = Fal
 # the workloads' documents
 # --------------------------------------------------------------------------
 
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-         "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+]
 FIRST = ["Ann", "Bob", "Cleo", "Dan", "Eve", "Finn", "Gus", "Hana", "Ivo", "Jo", "Kai", "Lea", "Mo", "Nia"]
 LAST = ["Smith", "Jones", "Brown", "Garcia", "Miller", "Davis", "Lopez", "Wilson", "Moore", "Clark"]
 STATES = ["OR", "ID", "CA", "WA", "NV", "AZ", "UT", "NY", "TX", "FL"]
@@ -92,13 +112,20 @@ def _money(rng: random.Random, low: float, high: float) -> float:
 
 def projection_entities() -> list[Entity]:
     def customer(rng, ids):
-        return {"name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                "email": rng.choice([None, "", f"{rng.choice(FIRST).lower()}@example.com"]),
-                "vip": rng.random() < 0.2, "country": rng.choice(["de", "fr", "us", "jp", "br"])}
+        return {
+            "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "email": rng.choice([None, "", f"{rng.choice(FIRST).lower()}@example.com"]),
+            "vip": rng.random() < 0.2,
+            "country": rng.choice(["de", "fr", "us", "jp", "br"]),
+        }
 
     def order(rng, ids):
-        return {"customer": ids.ref(rng, "c"), "status": rng.choice(["draft", "open", "paid", "shipped"]),
-                "amount": _money(rng, 1, 400), "discount": rng.choice([None, None, 0.25, 0.5])}
+        return {
+            "customer": ids.ref(rng, "c"),
+            "status": rng.choice(["draft", "open", "paid", "shipped"]),
+            "amount": _money(rng, 1, 400),
+            "discount": rng.choice([None, None, 0.25, 0.5]),
+        }
 
     return [Entity("pj_customers", "c", 0.025, 1, customer), Entity("pj_orders", "o", 0.25, 9, order)]
 
@@ -108,21 +135,35 @@ def two_many_entities() -> list[Entity]:
         return {"name": rng.choice(WORDS).title(), "budget": float(rng.randrange(100, 5000))}
 
     def task(rng, ids):
-        return {"project": ids.ref(rng, "p"), "hours": _money(rng, 0, 40), "done": rng.random() < 0.4,
-                "priority": rng.randrange(-2, 6)}
+        return {
+            "project": ids.ref(rng, "p"),
+            "hours": _money(rng, 0, 40),
+            "done": rng.random() < 0.4,
+            "priority": rng.randrange(-2, 6),
+        }
 
     def expense(rng, ids):
-        return {"project": ids.ref(rng, "p"), "amount": _money(rng, 1, 900), "category": rng.choice(WORDS[:8]),
-                "approved": rng.random() < 0.6}
+        return {
+            "project": ids.ref(rng, "p"),
+            "amount": _money(rng, 1, 900),
+            "category": rng.choice(WORDS[:8]),
+            "approved": rng.random() < 0.6,
+        }
 
-    return [Entity("tm_projects", "p", 0.01, 1, project), Entity("tm_tasks", "t", 0.12, 5, task),
-            Entity("tm_expenses", "e", 0.12, 5, expense)]
+    return [
+        Entity("tm_projects", "p", 0.01, 1, project),
+        Entity("tm_tasks", "t", 0.12, 5, task),
+        Entity("tm_expenses", "e", 0.12, 5, expense),
+    ]
 
 
 def three_hop_entities() -> list[Entity]:
     def country(rng, ids):
-        return {"name": rng.choice(WORDS).title() + "land", "code": rng.choice(["DE", "FR", "US", "JP"]),
-                "eu": rng.random() < 0.5}
+        return {
+            "name": rng.choice(WORDS).title() + "land",
+            "code": rng.choice(["DE", "FR", "US", "JP"]),
+            "eu": rng.random() < 0.5,
+        }
 
     def city(rng, ids):
         return {"name": rng.choice(WORDS).title(), "country": ids.ref(rng, "k")}
@@ -131,64 +172,101 @@ def three_hop_entities() -> list[Entity]:
         return {"name": "W-" + rng.choice(WORDS), "city": ids.ref(rng, "ci")}
 
     def shipment(rng, ids):
-        return {"warehouse": ids.ref(rng, "w"), "weight": _money(rng, 0, 60),
-                "status": rng.choice(["new", "packed", "sent", "delivered"])}
+        return {
+            "warehouse": ids.ref(rng, "w"),
+            "weight": _money(rng, 0, 60),
+            "status": rng.choice(["new", "packed", "sent", "delivered"]),
+        }
 
-    return [Entity("th_countries", "k", 0.0005, 0.1, country, minimum=5),
-            Entity("th_cities", "ci", 0.002, 0.3, city, minimum=10),
-            Entity("th_warehouses", "w", 0.01, 0.6, warehouse, minimum=20),
-            Entity("th_shipments", "s", 0.25, 9, shipment)]
+    return [
+        Entity("th_countries", "k", 0.0005, 0.1, country, minimum=5),
+        Entity("th_cities", "ci", 0.002, 0.3, city, minimum=10),
+        Entity("th_warehouses", "w", 0.01, 0.6, warehouse, minimum=20),
+        Entity("th_shipments", "s", 0.25, 9, shipment),
+    ]
 
 
 def nexmark_entities() -> list[Entity]:
     """Nexmark's mix: about 2% people, 6% auctions, 92% bids; bids mostly on recent auctions."""
+
     def person(rng, ids):
-        return {"name": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "email": f"{rng.choice(WORDS)}@example.com",
-                "city": rng.choice(WORDS).title(), "state": rng.choice(STATES)}
+        return {
+            "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "email": f"{rng.choice(WORDS)}@example.com",
+            "city": rng.choice(WORDS).title(),
+            "state": rng.choice(STATES),
+        }
 
     def auction(rng, ids):
         bid = rng.randrange(1, 1000)
-        return {"item_name": rng.choice(WORDS) + " " + rng.choice(WORDS), "initial_bid": bid,
-                "reserve": bid + rng.randrange(0, 500), "category": rng.randrange(10, 15),
-                "seller": ids.ref(rng, "pe")}
+        return {
+            "item_name": rng.choice(WORDS) + " " + rng.choice(WORDS),
+            "initial_bid": bid,
+            "reserve": bid + rng.randrange(0, 500),
+            "category": rng.randrange(10, 15),
+            "seller": ids.ref(rng, "pe"),
+        }
 
     def bid(rng, ids):
-        return {"auction": ids.ref(rng, "a"), "bidder": f"pe{rng.randrange(ids.counts['pe'])}",
-                "price": rng.randrange(1, 2000), "channel": rng.choice(["web", "app", "api"])}
+        return {
+            "auction": ids.ref(rng, "a"),
+            "bidder": f"pe{rng.randrange(ids.counts['pe'])}",
+            "price": rng.randrange(1, 2000),
+            "channel": rng.choice(["web", "app", "api"]),
+        }
 
-    return [Entity("nx_persons", "pe", 0.01, 2, person), Entity("nx_auctions", "a", 0.03, 6, auction),
-            Entity("nx_bids", "b", 0.30, 92, bid)]
+    return [
+        Entity("nx_persons", "pe", 0.01, 2, person),
+        Entity("nx_auctions", "a", 0.03, 6, auction),
+        Entity("nx_bids", "b", 0.30, 92, bid),
+    ]
 
 
 def nexmark_sellers_entities() -> list[Entity]:
     """Nexmark's people and auctions only (1 : 3, as in Nexmark), for the view that reads no bids."""
     people, auctions, _bids = nexmark_entities()
-    return [Entity(people.topic, people.prefix, 0.08, 1, people.make),
-            Entity(auctions.topic, auctions.prefix, 0.25, 3, auctions.make)]
+    return [
+        Entity(people.topic, people.prefix, 0.08, 1, people.make),
+        Entity(auctions.topic, auctions.prefix, 0.25, 3, auctions.make),
+    ]
 
 
 def meeting_room_entities() -> list[Entity]:
     def location(rng, ids):
-        return {"address": f"{rng.randrange(1, 200)} {rng.choice(WORDS).title()} Street",
-                "latitude": rng.uniform(-80, 80), "longitude": rng.uniform(-170, 170)}
+        return {
+            "address": f"{rng.randrange(1, 200)} {rng.choice(WORDS).title()} Street",
+            "latitude": rng.uniform(-80, 80),
+            "longitude": rng.uniform(-170, 170),
+        }
 
     def user(rng, ids):
-        return {"first_name": rng.choice(FIRST), "last_name": rng.choice(LAST),
-                "organization": rng.choice([None, "ACME", "Globex", "Initech"]),
-                "hearing_aid_requested": rng.random() < 0.1}
+        return {
+            "first_name": rng.choice(FIRST),
+            "last_name": rng.choice(LAST),
+            "organization": rng.choice([None, "ACME", "Globex", "Initech"]),
+            "hearing_aid_requested": rng.random() < 0.1,
+        }
 
     def meeting(rng, ids):
-        return {"status": rng.choice(["not-started", "in-session", "in-session", "closed", "deleted"]),
-                "location": ids.ref(rng, "l")}
+        return {
+            "status": rng.choice(["not-started", "in-session", "in-session", "closed", "deleted"]),
+            "location": ids.ref(rng, "l"),
+        }
 
     def ticket(rng, ids):
-        return {"meeting": ids.ref(rng, "m"), "user": ids.ref(rng, "u"),
-                "role": rng.choice(["speaker", "guest", "host"]), "attendance": rng.random() < 0.6}
+        return {
+            "meeting": ids.ref(rng, "m"),
+            "user": ids.ref(rng, "u"),
+            "role": rng.choice(["speaker", "guest", "host"]),
+            "attendance": rng.random() < 0.6,
+        }
 
-    return [Entity("locations", "l", 0.002, 0.2, location, minimum=5),
-            Entity("users", "u", 0.02, 1, user),
-            Entity("meetings", "m", 0.01, 1.5, meeting),
-            Entity("tickets", "tk", 0.2, 8, ticket)]
+    return [
+        Entity("locations", "l", 0.002, 0.2, location, minimum=5),
+        Entity("users", "u", 0.02, 1, user),
+        Entity("meetings", "m", 0.01, 1.5, meeting),
+        Entity("tickets", "tk", 0.2, 8, ticket),
+    ]
 
 
 ENTITIES = {

@@ -30,9 +30,9 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from . import stats
 from .workloads import WORKLOADS
@@ -75,9 +75,13 @@ class ViewReader(threading.Thread):
         super().__init__(daemon=True)
         from kafka import KafkaConsumer, TopicPartition
 
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                      auto_offset_reset="earliest", fetch_max_wait_ms=10,
-                                      isolation_level="read_committed" if read_committed else "read_uncommitted")
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=10,
+            isolation_level="read_committed" if read_committed else "read_uncommitted",
+        )
         self.partition = TopicPartition(topic, 0)
         self.arrived: dict[float, float] = {}
         self.records = 0
@@ -113,8 +117,11 @@ def _produce_at(producer, topic: str, rate: int, seconds: float, rnd, first_key:
         for _ in range(due):
             stamp = time.time()
             key = f"o{(first_key + sent) % ORDER_KEYS}"
-            doc = {"customer": f"c{rnd.randrange(CUSTOMERS)}", "amount": rnd.randrange(100, 90_000) / 100,
-                   "stamp": stamp}
+            doc = {
+                "customer": f"c{rnd.randrange(CUSTOMERS)}",
+                "amount": rnd.randrange(100, 90_000) / 100,
+                "stamp": stamp,
+            }
             producer.send(topic, key=key.encode(), value=json.dumps(doc).encode())
             stamps.append(stamp)
             sent += 1
@@ -123,8 +130,16 @@ def _produce_at(producer, topic: str, rate: int, seconds: float, rnd, first_key:
     return stamps
 
 
-def one_run(cluster: dict, delivery: str, rate: int, seconds: float, run_id: str, tmp: Path,
-            say: Callable[[str], None], extra_config: dict[str, str] | None = None) -> dict:
+def one_run(
+    cluster: dict,
+    delivery: str,
+    rate: int,
+    seconds: float,
+    run_id: str,
+    tmp: Path,
+    say: Callable[[str], None],
+    extra_config: dict[str, str] | None = None,
+) -> dict:
     import random
 
     from kafka import KafkaProducer
@@ -138,20 +153,27 @@ def one_run(cluster: dict, delivery: str, rate: int, seconds: float, run_id: str
     compiled = compile_definitions(package)
     topics = {m.name: m.topic for m in compiled.schema.models.values()}
     view_topic = compiled.plans[0].topic
-    job = replace(default_job(f"bench-{run_id}"), checkpoint_interval_ms=CHECKPOINT_MS, delivery_guarantee=delivery,
-                  start_offsets="earliest", restart_attempts=0)
+    job = replace(
+        default_job(f"bench-{run_id}"),
+        checkpoint_interval_ms=CHECKPOINT_MS,
+        delivery_guarantee=delivery,
+        start_offsets="earliest",
+        restart_attempts=0,
+    )
     kafka = KafkaConnection(cluster["bootstrap"])
     rnd = random.Random(run_id)
-    producer = KafkaProducer(bootstrap_servers=cluster["bootstrap"], acks="all", linger_ms=2,
-                             batch_size=64 * 1024)
+    producer = KafkaProducer(bootstrap_servers=cluster["bootstrap"], acks="all", linger_ms=2, batch_size=64 * 1024)
     rest = FlinkRest(cluster["rest"])
     with _job_config(extra_config or {}):
         submitted = submit(compiled, job, cluster["rest"], kafka, progress=lambda m: None)
     reader = ViewReader(cluster["bootstrap"], view_topic, delivery == "exactly-once")
     try:
         for i in range(CUSTOMERS):
-            producer.send(topics["Customer"], key=f"c{i}".encode(),
-                          value=json.dumps({"name": f"Customer {i}", "tier": rnd.choice(["gold", "silver"])}).encode())
+            producer.send(
+                topics["Customer"],
+                key=f"c{i}".encode(),
+                value=json.dumps({"name": f"Customer {i}", "tier": rnd.choice(["gold", "silver"])}).encode(),
+            )
         producer.flush(30)
         reader.start()
         warm = _produce_at(producer, topics["Order"], rate, min(5.0, seconds / 3), rnd)
@@ -173,14 +195,26 @@ def one_run(cluster: dict, delivery: str, rate: int, seconds: float, run_id: str
             rest.wait_for_state(submitted.job_id, {"CANCELED", "FAILED", "FINISHED"}, timeout=60)
         except Exception:
             pass
-    result = {"delivery": delivery, "target_rate": rate, "config": extra_config or {}, "sent": len(stamps),
-              "sent_rate": len(stamps) / (t_end - t_start), "received": len(latencies), "missing": missing,
-              "view_records": reader.records, "job_id": submitted.job_id}
+    result = {
+        "delivery": delivery,
+        "target_rate": rate,
+        "config": extra_config or {},
+        "sent": len(stamps),
+        "sent_rate": len(stamps) / (t_end - t_start),
+        "received": len(latencies),
+        "missing": missing,
+        "view_records": reader.records,
+        "job_id": submitted.job_id,
+    }
     if latencies:
         values = sorted(v for _, v in latencies)
         q = lambda p: values[min(len(values) - 1, int(p * len(values)))]  # noqa: E731
-        result["latency_ms"] = {"p50": round(q(0.5), 1), "p99": round(q(0.99), 1), "max": round(values[-1], 1),
-                                "min": round(values[0], 1)}
+        result["latency_ms"] = {
+            "p50": round(q(0.5), 1),
+            "p99": round(q(0.99), 1),
+            "max": round(values[-1], 1),
+            "min": round(values[0], 1),
+        }
         fifth = max(1, len(latencies) // 5)
         first = stats.summary([v for _, v in latencies[:fifth]])["median"]
         last = stats.summary([v for _, v in latencies[-fifth:]])["median"]
@@ -192,8 +226,10 @@ def one_run(cluster: dict, delivery: str, rate: int, seconds: float, run_id: str
     else:
         result["sustained"] = False
     result["producer_bound"] = result["sent_rate"] < 0.9 * rate
-    say(f"[e2e] {delivery} {rate:,}/s: sent {result['sent_rate']:,.0f}/s, received {len(latencies):,}/{len(stamps):,}, "
-        f"latency {result.get('latency_ms')}, sustained {result['sustained']}")
+    say(
+        f"[e2e] {delivery} {rate:,}/s: sent {result['sent_rate']:,.0f}/s, received {len(latencies):,}/{len(stamps):,}, "
+        f"latency {result.get('latency_ms')}, sustained {result['sustained']}"
+    )
     return result
 
 
@@ -212,6 +248,7 @@ def _job_config(extra: dict[str, str]):
         for k, v in extra.items():
             conf.set_string(k, v)
         return conf
+
     submit_module._config = patched
     try:
         yield
@@ -234,15 +271,27 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
     kafka_port, controller, flink_port, rpc = free_ports(4)
     t0 = time.monotonic()
     try:
-        services.up(state, kafka_port=kafka_port, flink_port=flink_port, progress=lambda m: None,
-                    kafka_controller_port=controller, flink_rpc_port=rpc)
+        services.up(
+            state,
+            kafka_port=kafka_port,
+            flink_port=flink_port,
+            progress=lambda m: None,
+            kafka_controller_port=controller,
+            flink_rpc_port=rpc,
+        )
     except Exception as e:  # Java, jars, ports
         services.down(state, progress=lambda m: None)
         return {"status": "failed", "reason": f"services.up failed: {e}"}
     cluster = {"bootstrap": f"127.0.0.1:{kafka_port}", "rest": f"http://127.0.0.1:{flink_port}"}
     say(f"[e2e] Kafka and Flink up in {time.monotonic() - t0:.0f} s")
-    out = {"status": "ok", "workload": "e2e_probe", "seconds_per_rate": cfg["e2e_seconds"],
-           "checkpoint_interval_ms": CHECKPOINT_MS, "runs": [], "peak": {}}
+    out = {
+        "status": "ok",
+        "workload": "e2e_probe",
+        "seconds_per_rate": cfg["e2e_seconds"],
+        "checkpoint_interval_ms": CHECKPOINT_MS,
+        "runs": [],
+        "peak": {},
+    }
     try:
         n = 0
         for delivery in ("at-least-once", "exactly-once"):
@@ -252,8 +301,14 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
                 try:
                     r = one_run(cluster, delivery, rate, cfg["e2e_seconds"], f"r{n}", tmp, say)
                 except Exception as e:
-                    r = {"delivery": delivery, "target_rate": rate, "error": str(e)[:500], "sustained": False,
-                         "sent_rate": 0, "received": 0}
+                    r = {
+                        "delivery": delivery,
+                        "target_rate": rate,
+                        "error": str(e)[:500],
+                        "sustained": False,
+                        "sent_rate": 0,
+                        "received": 0,
+                    }
                     say(f"[e2e] {delivery} {rate:,}/s failed: {e}")
                 out["runs"].append(r)
                 if r.get("producer_bound"):

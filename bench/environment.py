@@ -40,6 +40,7 @@ def java_version() -> str | None:
 def git_commit() -> dict:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+
     try:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain"))
@@ -55,7 +56,7 @@ def load() -> list[float]:
 def describe() -> dict:
     mem_kib = _first("/proc/meminfo", "MemTotal")
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpu_model": _first("/proc/cpuinfo", "model name") or platform.processor() or None,
             "cores": os.cpu_count(),

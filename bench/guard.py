@@ -10,7 +10,8 @@ import math
 import tempfile
 from pathlib import Path
 
-from ontoc.events import Event as OntocEvent, validate
+from ontoc.events import Event as OntocEvent
+from ontoc.events import validate
 from ontoc.runtime.embedded import run_compiled
 
 from . import data, harness
@@ -26,7 +27,7 @@ def same(a: object, b: object, rel: float = 1e-9) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k], rel) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b, strict=False))
     return a == b
 
 
@@ -43,20 +44,29 @@ def differences(left: dict[str, dict], right: dict[str, dict], limit: int = 3) -
 
 def ontoc_events(workload: Workload, events: list[data.Event]) -> list[OntocEvent]:
     models = {m.topic: m for m in workload.compiled().schema.models.values()}
-    return [OntocEvent(topic, key, None if doc is None else validate(models[topic], doc), "bench", i + 1)
-            for i, (topic, key, doc) in enumerate(events)]
+    return [
+        OntocEvent(topic, key, None if doc is None else validate(models[topic], doc), "bench", i + 1)
+        for i, (topic, key, doc) in enumerate(events)
+    ]
 
 
-def check(workload: Workload, n_events: int, seed: int, queries: dict[str, harness.Query],
-          static_methods: str = "inline", options: dict[str, str] | None = None) -> dict:
+def check(
+    workload: Workload,
+    n_events: int,
+    seed: int,
+    queries: dict[str, harness.Query],
+    static_methods: str = "inline",
+    options: dict[str, str] | None = None,
+) -> dict:
     """Every query's final state over the bench's file sources equals the emitted one's, and the emitted
     query on the bench's sources equals `ontoc.runtime.embedded.run_compiled` (ontoc's own runner)."""
     events = data.small_events(workload.data, n_events, seed)
     with tempfile.TemporaryDirectory(prefix="ontoc-bench-guard-") as tmp:
         folder = Path(tmp)
         data.write_debezium(events, folder, workload.topics())
-        states = harness.final_states(workload.sources(folder), list(queries.values()),
-                                      setup=workload.setup(static_methods), options=options)
+        states = harness.final_states(
+            workload.sources(folder), list(queries.values()), setup=workload.setup(static_methods), options=options
+        )
     names = list(queries)
     reference_name = names[0]
     reference = states[queries[reference_name].name]

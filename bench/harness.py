@@ -31,9 +31,10 @@ import shutil
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ontoc.runtime import local
 
@@ -91,16 +92,22 @@ def _q(name: str) -> str:
 def source_ddl(src: FileSource, continuous: bool = False) -> str:
     cols = ",\n  ".join(f"{_q(c)} {t}" for c, t in src.columns)
     extra = ",\n  'source.monitor-interval' = '1s'" if continuous else ""
-    return (f"CREATE TEMPORARY TABLE {_q(src.name)} (\n  {cols},\n  PRIMARY KEY (`doc_id`) NOT ENFORCED\n) WITH (\n"
-            f"  'connector' = 'filesystem',\n  'path' = 'file://{src.path}',\n  'format' = 'debezium-json',\n"
-            f"  'debezium-json.timestamp-format.standard' = 'ISO-8601'{extra}\n)")
+    return (
+        f"CREATE TEMPORARY TABLE {_q(src.name)} (\n  {cols},\n  PRIMARY KEY (`doc_id`) NOT ENFORCED\n) WITH (\n"
+        f"  'connector' = 'filesystem',\n  'path' = 'file://{src.path}',\n  'format' = 'debezium-json',\n"
+        f"  'debezium-json.timestamp-format.standard' = 'ISO-8601'{extra}\n)"
+    )
 
 
 def _rest(path: str, data: dict | None = None, method: str | None = None) -> Any:
     port = local._SESSION["port"]
     body = None if data is None else json.dumps(data).encode()
-    req = urllib.request.Request(f"http://localhost:{port}{path}", data=body, method=method,
-                                 headers={"Content-Type": "application/json"} if body else {})
+    req = urllib.request.Request(
+        f"http://localhost:{port}{path}",
+        data=body,
+        method=method,
+        headers={"Content-Type": "application/json"} if body else {},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read() or b"null")
 
@@ -118,8 +125,14 @@ class _Prepared:
     layouts: list[tuple[Query, str, list[str], list[tuple]]]
 
 
-def _prepare(sources: list[FileSource], queries: list[Query], options: dict[str, str],
-             setup: Callable[[Any], None] | None, changelog_dir: str | None, continuous: bool) -> _Prepared:
+def _prepare(
+    sources: list[FileSource],
+    queries: list[Query],
+    options: dict[str, str],
+    setup: Callable[[Any], None] | None,
+    changelog_dir: str | None,
+    continuous: bool,
+) -> _Prepared:
     env, t_env = local._make_envs(1, True)
     cfg = t_env.get_config()
     for k, v in {**CDC_SOURCES, **options}.items():
@@ -154,12 +167,18 @@ def _prepare(sources: list[FileSource], queries: list[Query], options: dict[str,
             else:
                 out_dir = os.path.join(changelog_dir, f"view_{i}")
                 schema = Schema(jschema.newBuilder().fromResolvedSchema(resolved).build())
-                descriptor = (TableDescriptor.for_connector("filesystem").schema(schema)
-                              .option("path", "file://" + out_dir)
-                              .format(FormatDescriptor.for_format("debezium-json")
-                                      .option("encode.decimal-as-plain-number", "true")
-                                      .option("timestamp-format.standard", "ISO-8601").build())
-                              .build())
+                descriptor = (
+                    TableDescriptor.for_connector("filesystem")
+                    .schema(schema)
+                    .option("path", "file://" + out_dir)
+                    .format(
+                        FormatDescriptor.for_format("debezium-json")
+                        .option("encode.decimal-as-plain-number", "true")
+                        .option("timestamp-format.standard", "ISO-8601")
+                        .build()
+                    )
+                    .build()
+                )
             t_env.create_temporary_table(sink, descriptor)
             stmt_set.add_insert(sink, table)
         except Exception as e:
@@ -168,8 +187,12 @@ def _prepare(sources: list[FileSource], queries: list[Query], options: dict[str,
     return _Prepared(env, t_env, stmt_set, layouts)
 
 
-def explain(sources: list[FileSource], queries: list[Query], options: dict[str, str] | None = None,
-            setup: Callable[[Any], None] | None = None) -> str:
+def explain(
+    sources: list[FileSource],
+    queries: list[Query],
+    options: dict[str, str] | None = None,
+    setup: Callable[[Any], None] | None = None,
+) -> str:
     """The optimized execution plan Flink would run (no job)."""
     with local._LOCK:
         p = _prepare(sources, queries, options or {}, setup, None, False)
@@ -183,7 +206,7 @@ def scanned_tables(plan: str) -> list[str]:
 
 def _optimized(text: str) -> str:
     marker = "== Optimized Execution Plan =="
-    return text[text.index(marker):].strip() if marker in text else text
+    return text[text.index(marker) :].strip() if marker in text else text
 
 
 def _timing(job_id: str) -> tuple[float, list[dict], int]:
@@ -198,8 +221,14 @@ def _timing(job_id: str) -> tuple[float, list[dict], int]:
             if ts.get("FINISHED"):
                 finished = ts["FINISHED"] if finished is None else max(finished, ts["FINISHED"])
         m = v.get("metrics", {})
-        vertices.append({"name": v["name"], "read_records": m.get("read-records"),
-                         "write_records": m.get("write-records"), "duration_ms": v.get("duration")})
+        vertices.append(
+            {
+                "name": v["name"],
+                "read_records": m.get("read-records"),
+                "write_records": m.get("write-records"),
+                "duration_ms": v.get("duration"),
+            }
+        )
         if v["name"].startswith("Source:"):
             events += int(m.get("write-records") or 0)
     if started is None or finished is None:
@@ -207,9 +236,16 @@ def _timing(job_id: str) -> tuple[float, list[dict], int]:
     return (finished - started) / 1000.0, vertices, events
 
 
-def run(sources: list[FileSource], queries: list[Query], *, options: dict[str, str] | None = None,
-        setup: Callable[[Any], None] | None = None, changelog_dir: str | None = None,
-        with_plan: bool = False, timeout_s: float = 1800) -> JobRun:
+def run(
+    sources: list[FileSource],
+    queries: list[Query],
+    *,
+    options: dict[str, str] | None = None,
+    setup: Callable[[Any], None] | None = None,
+    changelog_dir: str | None = None,
+    with_plan: bool = False,
+    timeout_s: float = 1800,
+) -> JobRun:
     """Run the queries as one job over the bounded sources; time it."""
     with local._LOCK:
         p = _prepare(sources, queries, options or {}, setup, changelog_dir, False)
@@ -229,8 +265,13 @@ def run(sources: list[FileSource], queries: list[Query], *, options: dict[str, s
         return JobRun(seconds, wall, events, cpu, vertices, plan)
 
 
-def final_states(sources: list[FileSource], queries: list[Query], *, options: dict[str, str] | None = None,
-                 setup: Callable[[Any], None] | None = None) -> dict[str, dict]:
+def final_states(
+    sources: list[FileSource],
+    queries: list[Query],
+    *,
+    options: dict[str, str] | None = None,
+    setup: Callable[[Any], None] | None = None,
+) -> dict[str, dict]:
     """Run the queries and fold their changes into final states (key -> row), as run_local does."""
     out_root = tempfile.mkdtemp(prefix="ontoc-bench-")
     try:
@@ -242,10 +283,15 @@ def final_states(sources: list[FileSource], queries: list[Query], *, options: di
                 raise _java_error(e, "job") from None
             states = {}
             for q, out_dir, names, types in p.layouts:
-                files = sorted(os.path.join(d, f) for d, _, fs in os.walk(out_dir) for f in fs
-                               if not f.endswith(".crc") and not f.startswith("_") and not f.startswith("."))
-                state, _changes = local._fold(local.ViewQuery(q.name, q.sql), files, names, types,
-                                              decimal_as_float=True, strict=True)
+                files = sorted(
+                    os.path.join(d, f)
+                    for d, _, fs in os.walk(out_dir)
+                    for f in fs
+                    if not f.endswith(".crc") and not f.startswith("_") and not f.startswith(".")
+                )
+                state, _changes = local._fold(
+                    local.ViewQuery(q.name, q.sql), files, names, types, decimal_as_float=True, strict=True
+                )
                 states[q.name] = state
             return states
     finally:
@@ -264,9 +310,15 @@ class StateSize:
     events: int
 
 
-def state_size(sources: list[FileSource], queries: list[Query], expected_events: int, *,
-               options: dict[str, str] | None = None, setup: Callable[[Any], None] | None = None,
-               timeout_s: float = 600) -> StateSize:
+def state_size(
+    sources: list[FileSource],
+    queries: list[Query],
+    expected_events: int,
+    *,
+    options: dict[str, str] | None = None,
+    setup: Callable[[Any], None] | None = None,
+    timeout_s: float = 600,
+) -> StateSize:
     """Run the queries over sources that keep watching their folders (the job never finishes), wait until
     every event went through every operator, take a canonical savepoint and cancel the job.
 
@@ -276,18 +328,22 @@ def state_size(sources: list[FileSource], queries: list[Query], expected_events:
     """
     savepoints = tempfile.mkdtemp(prefix="ontoc-bench-sp-")
     # state goes to files, not to the JobManager's memory (which caps a snapshot at a few MB)
-    storage = {"execution.checkpointing.storage": "filesystem",
-               "execution.checkpointing.dir": "file://" + os.path.join(savepoints, "checkpoints"),
-               "execution.checkpointing.savepoint-dir": "file://" + savepoints}
+    storage = {
+        "execution.checkpointing.storage": "filesystem",
+        "execution.checkpointing.dir": "file://" + os.path.join(savepoints, "checkpoints"),
+        "execution.checkpointing.savepoint-dir": "file://" + savepoints,
+    }
     with local._LOCK:
         p = _prepare(sources, queries, {**storage, **(options or {})}, setup, None, True)
         result = p.stmt_set.execute()
         job_id = str(result.get_job_client().get_job_id())
         try:
             _wait_drained(job_id, expected_events, timeout_s)
-            trigger = _rest(f"/jobs/{job_id}/savepoints",
-                            {"target-directory": "file://" + savepoints, "cancel-job": True,
-                             "formatType": "CANONICAL"}, "POST")["request-id"]
+            trigger = _rest(
+                f"/jobs/{job_id}/savepoints",
+                {"target-directory": "file://" + savepoints, "cancel-job": True, "formatType": "CANONICAL"},
+                "POST",
+            )["request-id"]
             deadline = time.time() + timeout_s
             while True:
                 status = _rest(f"/jobs/{job_id}/savepoints/{trigger}")
@@ -352,6 +408,11 @@ def _savepoint_operators(job_id: str) -> list[dict]:
     names = {v["id"]: v["name"] for v in _rest(f"/jobs/{job_id}")["vertices"]}
     ops = []
     for vid, task in (detail.get("tasks") or {}).items():
-        ops.append({"name": names.get(vid, vid), "state_bytes": int(task.get("state_size") or 0),
-                    "checkpointed_bytes": int(task.get("checkpointed_size") or 0)})
+        ops.append(
+            {
+                "name": names.get(vid, vid),
+                "state_bytes": int(task.get("state_size") or 0),
+                "checkpointed_bytes": int(task.get("checkpointed_size") or 0),
+            }
+        )
     return ops

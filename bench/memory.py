@@ -19,8 +19,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import data, harness, stats, synth
 from .workloads import Workload
@@ -60,13 +60,24 @@ def compile_rss(sizes: list[int], repeats: int, say: Callable[[str], None]) -> d
         for n in sizes:
             s = stats.summary(measure(n, Path(tmp)), 1)
             over = s["median"] - baseline["median"]
-            rows.append({"views": n, "peak_rss_mib": s, "over_baseline_mib": round(over, 1),
-                         "kib_per_view_over_baseline": round(over * 1024 / (n - 1), 1) if n > 1 else None})
+            rows.append(
+                {
+                    "views": n,
+                    "peak_rss_mib": s,
+                    "over_baseline_mib": round(over, 1),
+                    "kib_per_view_over_baseline": round(over * 1024 / (n - 1), 1) if n > 1 else None,
+                }
+            )
             say(f"[memory] ontoc compile {n} views: peak RSS {s['median']:.1f} MiB")
     xs = [r["views"] for r in rows]
     slope, _i, r2 = stats.linear_fit(xs, [r["peak_rss_mib"]["median"] for r in rows])
-    return {"baseline_mib": baseline, "baseline": "ontoc compile of a one-view package", "sizes": rows,
-            "marginal_kib_per_view": round(slope * 1024, 1), "fit_r2": round(r2, 4)}
+    return {
+        "baseline_mib": baseline,
+        "baseline": "ontoc compile of a one-view package",
+        "sizes": rows,
+        "marginal_kib_per_view": round(slope * 1024, 1),
+        "fit_r2": round(r2, 4),
+    }
 
 
 def _is_source_normalize(name: str) -> bool:
@@ -98,11 +109,14 @@ def state_per_row(workload: Workload, n_events: int, seed: int, cache: Path, say
             "query_bytes_per_row": round((total_ops - source_state) / live, 1) if live else None,
             "operators": sorted(size.operators, key=lambda o: -o["state_bytes"]),
         }
-        say(f"[state] {workload.name} {name}: {live} rows, savepoint {size.total_bytes:,} B, "
-            f"operators {total_ops:,} B ({(total_ops - source_state):,} B without source normalize)")
+        say(
+            f"[state] {workload.name} {name}: {live} rows, savepoint {size.total_bytes:,} B, "
+            f"operators {total_ops:,} B ({(total_ops - source_state):,} B without source normalize)"
+        )
     e, h = out["variants"].get("emitted"), out["variants"].get("handwritten")
     if e and h:
-        out["ratios"] = {"emitted/handwritten state": stats.ratio(e["state_bytes"], h["state_bytes"]),
-                         "emitted/handwritten query state": stats.ratio(e["query_state_bytes"], h["query_state_bytes"])}
+        out["ratios"] = {
+            "emitted/handwritten state": stats.ratio(e["state_bytes"], h["state_bytes"]),
+            "emitted/handwritten query state": stats.ratio(e["query_state_bytes"], h["query_state_bytes"]),
+        }
     return out
-

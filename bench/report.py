@@ -38,10 +38,19 @@ def render(results: dict) -> str:
         f"{_load(results.get('load_average_end'))}; per section below. The machine is shared: "
         "compare figures only with their baseline from the same run.",
         "",
-        *(["- this file merges runs: the sections not re-run come from "
-           + "; ".join(f"`{m['command']}` ({m['date']}, commit {m['environment']['git']['commit'][:10]}, load at start "
-                       f"{_load(m['environment']['load_average_start'])})" for m in results["merged"]), ""]
-          if results.get("merged") else []),
+        *(
+            [
+                "- this file merges runs: the sections not re-run come from "
+                + "; ".join(
+                    f"`{m['command']}` ({m['date']}, commit {m['environment']['git']['commit'][:10]}, load at start "
+                    f"{_load(m['environment']['load_average_start'])})"
+                    for m in results["merged"]
+                ),
+                "",
+            ]
+            if results.get("merged")
+            else []
+        ),
         "Rates are events per second of Flink's processing time (first task running to last task finished), "
         "median of the repetitions with (min–max); ratios are the ratio of the medians with the range of the "
         "per-repetition (paired) ratios. See bench/README.md for what each figure means.",
@@ -62,64 +71,101 @@ def render(results: dict) -> str:
 
 
 def _sql(sec: dict) -> list[str]:
-    out = ["## 1. Emitted SQL vs hand-written SQL", "",
-           f"Load average during this part: {_load(sec.get('load_average'))}. Ratio = emitted / hand-written "
-           "events per second (>= 1.0: ontoc at least as fast).", "",
-           "| workload | events | guard | emitted ev/s | hand-written ev/s | ratio | emitted CPU µs/ev | hand-written CPU µs/ev | CPU ratio |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "## 1. Emitted SQL vs hand-written SQL",
+        "",
+        f"Load average during this part: {_load(sec.get('load_average'))}. Ratio = emitted / hand-written "
+        "events per second (>= 1.0: ontoc at least as fast).",
+        "",
+        "| workload | events | guard | emitted ev/s | hand-written ev/s | ratio | emitted CPU µs/ev | hand-written CPU µs/ev | CPU ratio |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, w in sec["workloads"].items():
         va = w["variants"]
         ce, ch = va["emitted"]["cpu_us_per_event"]["median"], va["handwritten"]["cpu_us_per_event"]["median"]
-        out.append(f"| {name} | {w['events']:,} | {'ok' if w['guard']['equal'] else 'DIFFERS'} | "
-                   f"{_rate(va['emitted']['events_per_s'])} | {_rate(va['handwritten']['events_per_s'])} | "
-                   f"{_ratio(w['ratios'].get('emitted/handwritten'))} | {ce:.1f} | {ch:.1f} | {ch / ce:.2f} |")
-    out += ["", "CPU ratio = hand-written / emitted CPU time per event (JVM, all threads, median): >= 1.0 when the "
-            "emitted SQL costs no more CPU per event; less sensitive to other processes on the machine than the rate."]
-    out += ["", "`emitted` runs with the table options ontoc sets on the job (mini-batch with one-phase aggregation "
-            "for packages with an aggregate, none otherwise); `handwritten` with Flink's defaults. Where ontoc sets "
-            "options, the same comparison with the options on both sides, and what the options bring:", "",
-            "| workload | options | hand-written + ontoc's options ev/s | emitted / that | emitted with Flink's defaults ev/s | emitted / that |",
-            "|---|---|---:|---:|---:|---:|"]
+        out.append(
+            f"| {name} | {w['events']:,} | {'ok' if w['guard']['equal'] else 'DIFFERS'} | "
+            f"{_rate(va['emitted']['events_per_s'])} | {_rate(va['handwritten']['events_per_s'])} | "
+            f"{_ratio(w['ratios'].get('emitted/handwritten'))} | {ce:.1f} | {ch:.1f} | {ch / ce:.2f} |"
+        )
+    out += [
+        "",
+        "CPU ratio = hand-written / emitted CPU time per event (JVM, all threads, median): >= 1.0 when the "
+        "emitted SQL costs no more CPU per event; less sensitive to other processes on the machine than the rate.",
+    ]
+    out += [
+        "",
+        "`emitted` runs with the table options ontoc sets on the job (mini-batch with one-phase aggregation "
+        "for packages with an aggregate, none otherwise); `handwritten` with Flink's defaults. Where ontoc sets "
+        "options, the same comparison with the options on both sides, and what the options bring:",
+        "",
+        "| workload | options | hand-written + ontoc's options ev/s | emitted / that | emitted with Flink's defaults ev/s | emitted / that |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for name, w in sec["workloads"].items():
         va, r = w["variants"], w["ratios"]
         if "handwritten+ontoc-options" not in va:
             continue
         opts = va["emitted"]["options"]
-        options = (f"mini-batch {opts['table.exec.mini-batch.allow-latency']}, "
-                   f"{opts.get('table.optimizer.agg-phase-strategy', 'AUTO').lower().replace('_', '-')} aggregation")
-        out.append(f"| {name} | {options} | {_rate(va['handwritten+ontoc-options']['events_per_s'])} | "
-                   f"{_ratio(r.get('emitted/handwritten+ontoc-options'))} | "
-                   f"{_rate(va['emitted+flink-defaults']['events_per_s'])} | {_ratio(r.get('emitted/emitted+flink-defaults'))} |")
-    out += ["", "Further planner options on the emitted SQL (each on top of ontoc's), against `emitted` in the same "
-            "repetition:", "",
-            "| workload | variant | ev/s | ratio to emitted | CPU µs/ev | CPU ratio (emitted / variant) |",
-            "|---|---|---:|---:|---:|---:|"]
+        options = (
+            f"mini-batch {opts['table.exec.mini-batch.allow-latency']}, "
+            f"{opts.get('table.optimizer.agg-phase-strategy', 'AUTO').lower().replace('_', '-')} aggregation"
+        )
+        out.append(
+            f"| {name} | {options} | {_rate(va['handwritten+ontoc-options']['events_per_s'])} | "
+            f"{_ratio(r.get('emitted/handwritten+ontoc-options'))} | "
+            f"{_rate(va['emitted+flink-defaults']['events_per_s'])} | {_ratio(r.get('emitted/emitted+flink-defaults'))} |"
+        )
+    out += [
+        "",
+        "Further planner options on the emitted SQL (each on top of ontoc's), against `emitted` in the same "
+        "repetition:",
+        "",
+        "| workload | variant | ev/s | ratio to emitted | CPU µs/ev | CPU ratio (emitted / variant) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for name, w in sec["workloads"].items():
         ce = w["variants"]["emitted"]["cpu_us_per_event"]["median"]
         for vname, va in w["variants"].items():
             if vname.startswith(("emitted+no-", "emitted+multi", "ablation:")):
                 cv = va["cpu_us_per_event"]["median"]
-                out.append(f"| {name} | {vname} | {_rate(va['events_per_s'])} | {_ratio(w['ratios'].get(f'{vname}/emitted'))} | "
-                           f"{cv:.1f} | {ce / cv:.2f} |")
-    out += ["", "Plan facts (optimized execution plans in `results/plans/`):", "",
-            "| workload | query | joins (inner/left) | aggregates | upsert materializer | Calc chars | CASE | IS NULL |",
-            "|---|---|---|---:|---|---:|---:|---:|"]
+                out.append(
+                    f"| {name} | {vname} | {_rate(va['events_per_s'])} | {_ratio(w['ratios'].get(f'{vname}/emitted'))} | "
+                    f"{cv:.1f} | {ce / cv:.2f} |"
+                )
+    out += [
+        "",
+        "Plan facts (optimized execution plans in `results/plans/`):",
+        "",
+        "| workload | query | joins (inner/left) | aggregates | upsert materializer | Calc chars | CASE | IS NULL |",
+        "|---|---|---|---:|---|---:|---:|---:|",
+    ]
     for name, w in sec["workloads"].items():
         for q in ("emitted", "handwritten"):
             f = w["variants"][q]["plan"]
-            out.append(f"| {name} | {q} | {f['joins']} ({f['inner_joins']}/{f['left_joins']}) | {f['group_aggregates']} | "
-                       f"{'yes' if f['upsert_materialize'] else 'no'} | {f['calc_chars']} | {f['case_count']} | {f['is_null_count']} |")
-    failed = [f"- {name}: {'; '.join(w['guard']['details'])}" for name, w in sec["workloads"].items()
-              if not w["guard"]["equal"]]
+            out.append(
+                f"| {name} | {q} | {f['joins']} ({f['inner_joins']}/{f['left_joins']}) | {f['group_aggregates']} | "
+                f"{'yes' if f['upsert_materialize'] else 'no'} | {f['calc_chars']} | {f['case_count']} | {f['is_null_count']} |"
+            )
+    failed = [
+        f"- {name}: {'; '.join(w['guard']['details'])}"
+        for name, w in sec["workloads"].items()
+        if not w["guard"]["equal"]
+    ]
     if failed:
         out += ["", "Guard failures:", *failed]
     return out + [""]
 
 
 def _udf(sec: dict) -> list[str]:
-    out = ["## 2. Native SQL vs Python UDFs", "",
-           f"Load average during this part: {_load(sec.get('load_average'))}.", "",
-           "| package | events | variant | ev/s | CPU µs/event | ratio to inline | note |", "|---|---:|---|---:|---:|---:|---|"]
+    out = [
+        "## 2. Native SQL vs Python UDFs",
+        "",
+        f"Load average during this part: {_load(sec.get('load_average'))}.",
+        "",
+        "| package | events | variant | ev/s | CPU µs/event | ratio to inline | note |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
     for name, w in sec["workloads"].items():
         for mode in ("inline", "udf-process", "udf-thread"):
             va = w["variants"].get(mode)
@@ -127,9 +173,12 @@ def _udf(sec: dict) -> list[str]:
             if note:
                 note = ("job fails: " if mode in w.get("failures", {}) else "wrong results: ") + note
             ratio = w["ratios"].get(f"{mode}/inline")
-            out.append(f"| {name} | {w.get('events') or 0:,} | {mode} | {_rate(va['events_per_s']) if va else '–'} | "
-                       f"{va['cpu_us_per_event']['median']:.1f} | {_ratio(ratio) if ratio else ('1.00' if mode == 'inline' else '–')} | {note} |"
-                       if va else f"| {name} | – | {mode} | – | – | – | {note} |")
+            out.append(
+                f"| {name} | {w.get('events') or 0:,} | {mode} | {_rate(va['events_per_s']) if va else '–'} | "
+                f"{va['cpu_us_per_event']['median']:.1f} | {_ratio(ratio) if ratio else ('1.00' if mode == 'inline' else '–')} | {note} |"
+                if va
+                else f"| {name} | – | {mode} | – | – | – | {note} |"
+            )
         r = w["ratios"].get("udf-thread/udf-process")
         if r:
             out.append(f"| {name} | | thread / process | | | {_ratio(r)} | |")
@@ -137,52 +186,76 @@ def _udf(sec: dict) -> list[str]:
 
 
 def _compile(sec: dict) -> list[str]:
-    out = ["## 3. Compile speed", "",
-           f"Load average during this part: {_load(sec.get('load_average'))}. Synthetic packages of "
-           f"{sec['getters_per_view']} getters per view; median of the repetitions.", "",
-           "| views | compile s | ms/view | ast.parse ms/view | compile / ast.parse |", "|---:|---:|---:|---:|---:|"]
+    out = [
+        "## 3. Compile speed",
+        "",
+        f"Load average during this part: {_load(sec.get('load_average'))}. Synthetic packages of "
+        f"{sec['getters_per_view']} getters per view; median of the repetitions.",
+        "",
+        "| views | compile s | ms/view | ast.parse ms/view | compile / ast.parse |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in sec["sizes"]:
-        out.append(f"| {r['views']:,} | {r['compile_s']['median']:.3f} ({r['compile_s']['min']:.3f}–{r['compile_s']['max']:.3f}) | "
-                   f"{r['compile_ms_per_view']:.2f} | {r['parse_ms_per_view']:.3f} | {r['compile/parse']:.0f}× |")
-    out += ["",
-            f"- marginal cost: **{sec['marginal_ms_per_view']:.2f} ms per view** (least squares over all sizes, "
-            f"r² = {sec['fit_r2']}; fixed part {sec['fixed_ms']:.0f} ms); target < {sec['target_ms_per_view']} ms",
-            f"- `ast.parse` floor: {sec['parse_marginal_ms_per_view']:.3f} ms per view; compile is "
-            f"{sec['marginal_compile/parse']:.0f}× the floor",
-            "- growth (per-view cost at the larger size / at the smaller, 1.0 = linear): "
-            + ", ".join(f"{k} = {v}" for k, v in sec["growth"].items()),
-            _compile_stages(sec), ""]
+        out.append(
+            f"| {r['views']:,} | {r['compile_s']['median']:.3f} ({r['compile_s']['min']:.3f}–{r['compile_s']['max']:.3f}) | "
+            f"{r['compile_ms_per_view']:.2f} | {r['parse_ms_per_view']:.3f} | {r['compile/parse']:.0f}× |"
+        )
+    out += [
+        "",
+        f"- marginal cost: **{sec['marginal_ms_per_view']:.2f} ms per view** (least squares over all sizes, "
+        f"r² = {sec['fit_r2']}; fixed part {sec['fixed_ms']:.0f} ms); target < {sec['target_ms_per_view']} ms",
+        f"- `ast.parse` floor: {sec['parse_marginal_ms_per_view']:.3f} ms per view; compile is "
+        f"{sec['marginal_compile/parse']:.0f}× the floor",
+        "- growth (per-view cost at the larger size / at the smaller, 1.0 = linear): "
+        + ", ".join(f"{k} = {v}" for k, v in sec["growth"].items()),
+        _compile_stages(sec),
+        "",
+    ]
     return out
 
 
 def _compile_stages(sec: dict) -> str:
     if "stages" in sec:
-        return (f"- where the time goes ({sec['stages']['views']:,} views, ms per view, median): "
-                + ", ".join(f"{k} {v:.2f}" for k, v in sec["stages"]["ms_per_view"].items()))
+        return f"- where the time goes ({sec['stages']['views']:,} views, ms per view, median): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in sec["stages"]["ms_per_view"].items()
+        )
     # results merged from a run before stages were timed: it profiled them
-    return (f"- where the time goes ({sec['stage_shares']['views']} views, profiled, share of `compile_definitions`): "
-            + ", ".join(f"{k} {v:.0%}" for k, v in sorted(sec["stage_shares"]["shares"].items(), key=lambda kv: -kv[1])))
+    return (
+        f"- where the time goes ({sec['stage_shares']['views']} views, profiled, share of `compile_definitions`): "
+        + ", ".join(f"{k} {v:.0%}" for k, v in sorted(sec["stage_shares"]["shares"].items(), key=lambda kv: -kv[1]))
+    )
 
 
 def _memory(sec: dict) -> list[str]:
     out = ["## 5. Memory", ""]
     if "compile_rss" in sec:
         c = sec["compile_rss"]
-        out += [f"Peak RSS of `ontoc compile` (load average {_load(sec.get('load_average'))}); baseline = "
-                f"{c['baseline']}: {c['baseline_mib']['median']:.1f} MiB.", "",
-                "| views | peak RSS MiB | over baseline MiB | KiB per view over baseline |", "|---:|---:|---:|---:|"]
+        out += [
+            f"Peak RSS of `ontoc compile` (load average {_load(sec.get('load_average'))}); baseline = "
+            f"{c['baseline']}: {c['baseline_mib']['median']:.1f} MiB.",
+            "",
+            "| views | peak RSS MiB | over baseline MiB | KiB per view over baseline |",
+            "|---:|---:|---:|---:|",
+        ]
         for r in c["sizes"]:
             per = r["kib_per_view_over_baseline"]
-            out.append(f"| {r['views']:,} | {r['peak_rss_mib']['median']:.1f} | {r['over_baseline_mib']:.1f} | "
-                       f"{'–' if per is None else f'{per:.1f}'} |")
+            out.append(
+                f"| {r['views']:,} | {r['peak_rss_mib']['median']:.1f} | {r['over_baseline_mib']:.1f} | "
+                f"{'–' if per is None else f'{per:.1f}'} |"
+            )
         out += ["", f"Marginal: {c['marginal_kib_per_view']:.1f} KiB per view (r² = {c['fit_r2']}).", ""]
     for name, st in sec.get("state", {}).items():
-        out += [f"Flink state of `{name}` after {st['events']:,} events (canonical savepoint, hashmap backend):", "",
-                "| query | view rows | state bytes | bytes / row | without source normalize | bytes / row | savepoint bytes |",
-                "|---|---:|---:|---:|---:|---:|---:|"]
+        out += [
+            f"Flink state of `{name}` after {st['events']:,} events (canonical savepoint, hashmap backend):",
+            "",
+            "| query | view rows | state bytes | bytes / row | without source normalize | bytes / row | savepoint bytes |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for q, v in st["variants"].items():
-            out.append(f"| {q} | {v['view_rows']:,} | {v['state_bytes']:,} | {v['bytes_per_row']:,.0f} | "
-                       f"{v['query_state_bytes']:,} | {v['query_bytes_per_row']:,.0f} | {v['savepoint_bytes']:,} |")
+            out.append(
+                f"| {q} | {v['view_rows']:,} | {v['state_bytes']:,} | {v['bytes_per_row']:,.0f} | "
+                f"{v['query_state_bytes']:,} | {v['query_bytes_per_row']:,.0f} | {v['savepoint_bytes']:,} |"
+            )
         if st.get("ratios"):
             out += ["", "Ratios: " + ", ".join(f"{k} = **{v}**" for k, v in st["ratios"].items())]
         out += ["", "Largest operators (emitted / hand-written):", ""]
@@ -196,23 +269,34 @@ def _e2e(sec: dict) -> list[str]:
     out = ["## 4. End to end on Kafka + Flink", ""]
     if sec.get("status") != "ok":
         return out + [f"Not measured: {sec.get('reason', '?')}", ""]
-    out += [f"Load average during this part: {_load(sec.get('load_average'))}. Workload `{sec['workload']}`; "
-            f"latency = view record consumed − domain event produced (same clock), {sec['seconds_per_rate']} s per rate.", "",
-            "| delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | sustained |",
-            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    out += [
+        f"Load average during this part: {_load(sec.get('load_average'))}. Workload `{sec['workload']}`; "
+        f"latency = view record consumed − domain event produced (same clock), {sec['seconds_per_rate']} s per rate.",
+        "",
+        "| delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | sustained |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in sec["runs"]:
         lat = r.get("latency_ms") or {}
         what_if = " + " + ", ".join(f"`{k}={v}`" for k, v in r["config"].items()) if r.get("config") else ""
-        out.append(f"| {r['delivery']}{what_if} | {r['target_rate']:,} | {r['sent_rate']:,.0f} | {r['received']:,} | "
-                   f"{lat.get('p50', float('nan')):,.0f} | {lat.get('p99', float('nan')):,.0f} | {lat.get('max', float('nan')):,.0f} | "
-                   f"{'yes' if r.get('sustained') else 'no'} |")
+        out.append(
+            f"| {r['delivery']}{what_if} | {r['target_rate']:,} | {r['sent_rate']:,.0f} | {r['received']:,} | "
+            f"{lat.get('p50', float('nan')):,.0f} | {lat.get('p99', float('nan')):,.0f} | {lat.get('max', float('nan')):,.0f} | "
+            f"{'yes' if r.get('sustained') else 'no'} |"
+        )
     if sec.get("peak"):
-        out += ["", "Peak sustained rate: " + ", ".join(
-            f"{k}: **{v:,}** ev/s" if v else f"{k}: none of the rates" for k, v in sec["peak"].items())]
+        out += [
+            "",
+            "Peak sustained rate: "
+            + ", ".join(f"{k}: **{v:,}** ev/s" if v else f"{k}: none of the rates" for k, v in sec["peak"].items()),
+        ]
     if sec.get("producer_limit"):
-        out += ["", "The ladder stopped where the Python producer could not send the target rate (it sent "
-                + ", ".join(f"{v:,} ev/s for {k}" for k, v in sec["producer_limit"].items())
-                + "): the peak is at least the last sustained rate below it."]
+        out += [
+            "",
+            "The ladder stopped where the Python producer could not send the target rate (it sent "
+            + ", ".join(f"{v:,} ev/s for {k}" for k, v in sec["producer_limit"].items())
+            + "): the peak is at least the last sustained rate below it.",
+        ]
     return out + [""]
 
 

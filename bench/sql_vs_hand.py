@@ -19,8 +19,8 @@ The optimized execution plan of every variant is written to `results/plans/<work
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import data, guard, harness, stats
 from .workloads import Workload
@@ -86,8 +86,8 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
         plans[name] = text
         plans_dir.mkdir(parents=True, exist_ok=True)
         (plans_dir / f"{workload.name}.{name.replace(':', '-')}.txt").write_text(
-            f"-- {workload.name}: {name}, options {opts}\n-- query:\n{queries[q].sql}\n\n{text}\n",
-            encoding="utf-8")
+            f"-- {workload.name}: {name}, options {opts}\n-- query:\n{queries[q].sql}\n\n{text}\n", encoding="utf-8"
+        )
 
     if mode.get("warmup_events"):
         # the first jobs of a JVM run slower (JIT): one untimed pass over every variant on a small input
@@ -100,15 +100,17 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
     cpu: dict[str, list[float]] = {name: [] for name, _, _ in todo}
     events = None
     for rep in range(mode["repeats"]):
-        order = todo[rep % len(todo):] + todo[:rep % len(todo)]
+        order = todo[rep % len(todo) :] + todo[: rep % len(todo)]
         for name, q, opts in order:
             r = harness.run(sources, [queries[q]], options=opts, setup=setup)
             events = r.events
             rates[name].append(r.rate)
             seconds[name].append(r.seconds)
             cpu[name].append(r.cpu_us_per_event)
-            say(f"[{workload.name}] rep {rep + 1}/{mode['repeats']} {name}: {r.events} events in {r.seconds:.2f} s "
-                f"= {r.rate:,.0f} ev/s, {r.cpu_us_per_event:.1f} CPU-µs/event")
+            say(
+                f"[{workload.name}] rep {rep + 1}/{mode['repeats']} {name}: {r.events} events in {r.seconds:.2f} s "
+                f"= {r.rate:,.0f} ev/s, {r.cpu_us_per_event:.1f} CPU-µs/event"
+            )
 
     result = {
         "description": workload.description,
@@ -116,25 +118,36 @@ def run(workload: Workload, mode: dict, cache: Path, plans_dir: Path, say: Calla
         "events": events,
         "dataset_events": ds.events,
         "guard": checked,
-        "variants": {name: {"query": q, "options": opts, "events_per_s": stats.summary(rates[name], 0),
-                            "seconds": stats.summary(seconds[name], 3),
-                            "cpu_us_per_event": stats.summary(cpu[name], 2), "plan": plan_facts(plans[name])}
-                     for name, q, opts in todo},
+        "variants": {
+            name: {
+                "query": q,
+                "options": opts,
+                "events_per_s": stats.summary(rates[name], 0),
+                "seconds": stats.summary(seconds[name], 3),
+                "cpu_us_per_event": stats.summary(cpu[name], 2),
+                "plan": plan_facts(plans[name]),
+            }
+            for name, q, opts in todo
+        },
         "ratios": {},
     }
-    pairs = {"emitted/handwritten": ("emitted", "handwritten"),
-             "emitted/handwritten+ontoc-options": ("emitted", "handwritten+ontoc-options"),
-             "emitted/emitted+flink-defaults": ("emitted", "emitted+flink-defaults")}
+    pairs = {
+        "emitted/handwritten": ("emitted", "handwritten"),
+        "emitted/handwritten+ontoc-options": ("emitted", "handwritten+ontoc-options"),
+        "emitted/emitted+flink-defaults": ("emitted", "emitted+flink-defaults"),
+    }
     for name, _, _ in todo:
         if name.startswith(("emitted+no-", "emitted+multi", "ablation:")):
             pairs[f"{name}/emitted"] = (name, "emitted")
     for label, (a, b) in pairs.items():
         if a in cpu and b in cpu:
             # CPU per event of b over a: >= 1.0 when a needs no more CPU per event than b (robust to a loaded machine)
-            result.setdefault("cpu_ratios", {})[label] = stats.ratio(stats.summary(cpu[b])["median"],
-                                                                      stats.summary(cpu[a])["median"])
+            result.setdefault("cpu_ratios", {})[label] = stats.ratio(
+                stats.summary(cpu[b])["median"], stats.summary(cpu[a])["median"]
+            )
         if a in rates and b in rates:
             result["ratios"][label] = {
                 "ratio_of_medians": stats.ratio(stats.summary(rates[a])["median"], stats.summary(rates[b])["median"]),
-                "paired": stats.paired_ratios(rates[a], rates[b])}
+                "paired": stats.paired_ratios(rates[a], rates[b]),
+            }
     return result

@@ -9,9 +9,14 @@ def summary(values: list[float], digits: int = 3) -> dict:
     """median, min, max and the spread as (max - min) / median of repeated measurements."""
     vals = [float(v) for v in values]
     med = statistics.median(vals)
-    return {"median": round(med, digits), "min": round(min(vals), digits), "max": round(max(vals), digits),
-            "spread": round((max(vals) - min(vals)) / med, 3) if med else None, "n": len(vals),
-            "values": [round(v, digits) for v in vals]}
+    return {
+        "median": round(med, digits),
+        "min": round(min(vals), digits),
+        "max": round(max(vals), digits),
+        "spread": round((max(vals) - min(vals)) / med, 3) if med else None,
+        "n": len(vals),
+        "values": [round(v, digits) for v in vals],
+    }
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -20,7 +25,7 @@ def ratio(a: float, b: float) -> float | None:
 
 def paired_ratios(a: list[float], b: list[float]) -> dict:
     """Ratios a[i] / b[i] of measurements taken side by side (same repetition)."""
-    return summary([x / y for x, y in zip(a, b) if y], digits=3)
+    return summary([x / y for x, y in zip(a, b, strict=False) if y], digits=3)
 
 
 def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
@@ -28,10 +33,10 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False))
     slope = sxy / sxx if sxx else 0.0
     intercept = my - slope * mx
     ss_tot = sum((y - my) ** 2 for y in ys)
-    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys))
+    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys, strict=False))
     r2 = 1 - ss_res / ss_tot if ss_tot else 1.0
     return slope, intercept, r2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODELS = '''\
+MODELS = """\
 from ontoc import DomainModel, attrs
 
 
@@ -69,41 +69,64 @@ class Shipment(DomainModel):
     order: Order = attrs.ref()
     carrier: str
     weight: float
-'''
+"""
 
 GETTERS = [
-    ('customer_name_{i}', 'str', 'return self.store.order.customer.name'),
-    ('contact_{i}', 'str', 'return self.store.order.customer.email or "none-{i}"'),
-    ('region_{i}', 'str | None', 'return self.store.order.customer.region.code.lower()'),
-    ('label_{i}', 'str', 'return f"{{self.store.order.status}}-{i}:{{self.store.order.customer.name}}"'),
-    ('lines_{i}', 'int', 'return len([l for l in self.store.lines if l.quantity > {i} % 5])'),
-    ('units_{i}', 'int', 'return sum(l.quantity for l in self.store.lines if not l.gift)'),
-    ('gross_{i}', 'float', 'return sum(l.quantity * l.product.price for l in self.store.lines)'),
-    ('net_{i}', 'float | None',
-     'if self.store.order.discount is None:\n            return None\n'
-     '        return self.store.order.discount * {i} + 1'),
-    ('biggest_{i}', 'int', 'return max((l.quantity for l in self.store.lines), default={i})'),
-    ('any_gift_{i}', 'bool', 'return any(l.gift for l in self.store.lines)'),
-    ('heavy_{i}', 'int', 'return len([s for s in self.store.shipments if s.weight > {i}])'),
-    ('titles_{i}', 'list[dict]',
-     'return sorted(({{"title": l.product.title, "q": l.quantity}} for l in self.store.lines), '
-     'key=lambda d: d["title"])'),
+    ("customer_name_{i}", "str", "return self.store.order.customer.name"),
+    ("contact_{i}", "str", 'return self.store.order.customer.email or "none-{i}"'),
+    ("region_{i}", "str | None", "return self.store.order.customer.region.code.lower()"),
+    ("label_{i}", "str", 'return f"{{self.store.order.status}}-{i}:{{self.store.order.customer.name}}"'),
+    ("lines_{i}", "int", "return len([l for l in self.store.lines if l.quantity > {i} % 5])"),
+    ("units_{i}", "int", "return sum(l.quantity for l in self.store.lines if not l.gift)"),
+    ("gross_{i}", "float", "return sum(l.quantity * l.product.price for l in self.store.lines)"),
+    (
+        "net_{i}",
+        "float | None",
+        "if self.store.order.discount is None:\n            return None\n"
+        "        return self.store.order.discount * {i} + 1",
+    ),
+    ("biggest_{i}", "int", "return max((l.quantity for l in self.store.lines), default={i})"),
+    ("any_gift_{i}", "bool", "return any(l.gift for l in self.store.lines)"),
+    ("heavy_{i}", "int", "return len([s for s in self.store.shipments if s.weight > {i}])"),
+    (
+        "titles_{i}",
+        "list[dict]",
+        'return sorted(({{"title": l.product.title, "q": l.quantity}} for l in self.store.lines), '
+        'key=lambda d: d["title"])',
+    ),
 ]
 GETTERS_PER_VIEW = 8
 
 
 def view_source(i: int) -> str:
-    lines = [f"class Store{i}(Store):", "    order = one(Order)", '    lines = many(Line, on="order")',
-             '    shipments = many(Shipment, on="order")', "", "",
-             f"class View{i}(ViewModel):", "    class Meta:", f'        topic = "synthetic_view_{i}"',
-             f"        store = Store{i}", ""]
+    lines = [
+        f"class Store{i}(Store):",
+        "    order = one(Order)",
+        '    lines = many(Line, on="order")',
+        '    shipments = many(Shipment, on="order")',
+        "",
+        "",
+        f"class View{i}(ViewModel):",
+        "    class Meta:",
+        f'        topic = "synthetic_view_{i}"',
+        f"        store = Store{i}",
+        "",
+    ]
     for k in range(GETTERS_PER_VIEW):
         name, annotation, body = GETTERS[(i + k) % len(GETTERS)]
-        lines += ["    @attrs.getter", f"    def {name.format(i=i)}(self) -> {annotation}:",
-                  "        " + body.format(i=i), ""]
+        lines += [
+            "    @attrs.getter",
+            f"    def {name.format(i=i)}(self) -> {annotation}:",
+            "        " + body.format(i=i),
+            "",
+        ]
     if i % 3 == 0:
-        lines += ["    @attrs.where", "    def visible(self) -> bool:",
-                  f'        return self.store.order.status != "draft-{i}"', ""]
+        lines += [
+            "    @attrs.where",
+            "    def visible(self) -> bool:",
+            f'        return self.store.order.status != "draft-{i}"',
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 

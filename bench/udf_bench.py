@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import site
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import data, guard, harness, stats
 from .workloads import Workload
@@ -29,8 +29,11 @@ def thread_mode() -> dict[str, str]:
     return {"python.execution-mode": "thread", "python.pythonpath": site.getsitepackages()[0]}
 
 
-MODES = {"inline": ("inline", {}), "udf-process": ("udf", {"python.execution-mode": "process"}),
-         "udf-thread": ("udf", None)}
+MODES = {
+    "inline": ("inline", {}),
+    "udf-process": ("udf", {"python.execution-mode": "process"}),
+    "udf-thread": ("udf", None),
+}
 
 
 def _options(mode: str) -> dict[str, str]:
@@ -40,8 +43,13 @@ def _options(mode: str) -> dict[str, str]:
 
 def run(workload: Workload, mode_cfg: dict, cache: Path, plans_dir: Path, say: Callable[[str], None]) -> dict:
     queries = {m: harness.Query(f"{workload.name}:{m}", workload.emitted_sql(MODES[m][0])) for m in MODES}
-    result: dict = {"description": workload.description, "view": workload.view, "variants": {}, "ratios": {},
-                    "failures": {}}
+    result: dict = {
+        "description": workload.description,
+        "view": workload.view,
+        "variants": {},
+        "ratios": {},
+        "failures": {},
+    }
 
     # the guard: the UDF builds leave the same final state as the inline build, in each mode
     events = data.small_events(workload.data, mode_cfg["guard_events"], mode_cfg["seed"])
@@ -51,8 +59,9 @@ def run(workload: Workload, mode_cfg: dict, cache: Path, plans_dir: Path, say: C
         sources = workload.sources(Path(tmp))
         for m in MODES:
             try:
-                states[m] = harness.final_states(sources, [queries[m]], setup=workload.setup(MODES[m][0]),
-                                                 options=_options(m))[queries[m].name]
+                states[m] = harness.final_states(
+                    sources, [queries[m]], setup=workload.setup(MODES[m][0]), options=_options(m)
+                )[queries[m].name]
             except Exception as e:
                 message = str(e).splitlines()[0][:300]
                 if "live rows" in message or "retraction" in message:
@@ -60,12 +69,22 @@ def run(workload: Workload, mode_cfg: dict, cache: Path, plans_dir: Path, say: C
                 else:
                     result["failures"][m] = message  # the job failed
                 say(f"[{workload.name}] {m}: {message}")
-    details = [f"{m}: {'; '.join(d)}" for m in states if m != "inline"
-               for d in [guard.differences(states["inline"], states[m])] if d]
+    details = [
+        f"{m}: {'; '.join(d)}"
+        for m in states
+        if m != "inline"
+        for d in [guard.differences(states["inline"], states[m])]
+        if d
+    ]
     # `equal`: every mode that runs correctly matches the inline build; modes whose changelog is broken are
     # listed in `wrong_results` (and still timed: the figure is what such a job would cost)
-    result["guard"] = {"events": len(events), "rows": len(states.get("inline", {})), "equal": not details,
-                       "details": details, "wrong_results": wrong}
+    result["guard"] = {
+        "events": len(events),
+        "rows": len(states.get("inline", {})),
+        "equal": not details,
+        "details": details,
+        "wrong_results": wrong,
+    }
 
     n = mode_cfg["events"](workload)
     ds = data.dataset(workload.data, n, mode_cfg["seed"], cache)
@@ -75,27 +94,35 @@ def run(workload: Workload, mode_cfg: dict, cache: Path, plans_dir: Path, say: C
         plan = harness.explain(sources, [queries[m]], _options(m), workload.setup(MODES[m][0]))
         plans_dir.mkdir(parents=True, exist_ok=True)
         (plans_dir / f"{workload.name}.{m}.txt").write_text(
-            f"-- {workload.name}: {m}\n-- query:\n{queries[m].sql}\n\n{plan}\n", encoding="utf-8")
+            f"-- {workload.name}: {m}\n-- query:\n{queries[m].sql}\n\n{plan}\n", encoding="utf-8"
+        )
     rates = {m: [] for m in todo}
     cpu = {m: [] for m in todo}
     count = None
     for rep in range(mode_cfg["repeats"]):
-        for m in todo[rep % len(todo):] + todo[:rep % len(todo)]:
+        for m in todo[rep % len(todo) :] + todo[: rep % len(todo)]:
             r = harness.run(sources, [queries[m]], options=_options(m), setup=workload.setup(MODES[m][0]))
             count = r.events
             rates[m].append(r.rate)
             cpu[m].append(r.cpu_us_per_event)
-            say(f"[{workload.name}] rep {rep + 1}/{mode_cfg['repeats']} {m}: {r.events} events in {r.seconds:.2f} s "
-                f"= {r.rate:,.0f} ev/s, {r.cpu_us_per_event:.1f} CPU-µs/event")
+            say(
+                f"[{workload.name}] rep {rep + 1}/{mode_cfg['repeats']} {m}: {r.events} events in {r.seconds:.2f} s "
+                f"= {r.rate:,.0f} ev/s, {r.cpu_us_per_event:.1f} CPU-µs/event"
+            )
     result["events"] = count
     for m in todo:
-        result["variants"][m] = {"events_per_s": stats.summary(rates[m], 0),
-                                 "cpu_us_per_event": stats.summary(cpu[m], 2)}
-    for label, (a, b) in {"udf-process/inline": ("udf-process", "inline"),
-                          "udf-thread/inline": ("udf-thread", "inline"),
-                          "udf-thread/udf-process": ("udf-thread", "udf-process")}.items():
+        result["variants"][m] = {
+            "events_per_s": stats.summary(rates[m], 0),
+            "cpu_us_per_event": stats.summary(cpu[m], 2),
+        }
+    for label, (a, b) in {
+        "udf-process/inline": ("udf-process", "inline"),
+        "udf-thread/inline": ("udf-thread", "inline"),
+        "udf-thread/udf-process": ("udf-thread", "udf-process"),
+    }.items():
         if a in rates and b in rates:
             result["ratios"][label] = {
                 "ratio_of_medians": stats.ratio(stats.summary(rates[a])["median"], stats.summary(rates[b])["median"]),
-                "paired": stats.paired_ratios(rates[a], rates[b])}
+                "paired": stats.paired_ratios(rates[a], rates[b]),
+            }
     return result

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ontoc.backend.flink.artifacts import select_sql
 from ontoc.backend.flink.emit import type_text
@@ -81,40 +82,89 @@ def _sql_file(path: Path) -> str:
     return "\n".join(lines).strip().rstrip(";")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compile(path: str, static_methods: str) -> Compiled:
     return compile_definitions(Path(path), static_methods)
 
 
 # sizes: (--quick, --full) events; --full sized for tens of seconds per run on a shared 2-core machine
 WORKLOADS_LIST = [
-    Workload("projection", "orders with their customer: one reference, string and arithmetic getters, a where",
-             WORKLOADS / "projection", "OrderCard", WORKLOADS / "projection" / "handwritten.sql", "projection",
-             (150_000, 3_000_000)),
-    Workload("two_many", "projects over two `many` collections (tasks, expenses) with nine aggregates",
-             WORKLOADS / "two_many", "ProjectStats", WORKLOADS / "two_many" / "handwritten.sql", "two_many",
-             (150_000, 1_000_000)),
-    Workload("three_hop", "shipment -> warehouse -> city -> country",
-             WORKLOADS / "three_hop", "ShipmentCard", WORKLOADS / "three_hop" / "handwritten.sql", "three_hop",
-             (150_000, 1_000_000)),
-    Workload("nexmark_bids", "Nexmark: bids joined with their auction, filtered by category",
-             WORKLOADS / "nexmark", "CategoryBid", WORKLOADS / "nexmark" / "handwritten_bids.sql", "nexmark",
-             (150_000, 4_000_000)),
-    Workload("nexmark_auctions", "Nexmark Q3: auctions joined with their seller, filtered by state",
-             WORKLOADS / "nexmark", "LocalAuction", WORKLOADS / "nexmark" / "handwritten_auctions.sql",
-             "nexmark_sellers",
-             (150_000, 2_000_000)),
-    Workload("meeting_room", "definitions/meeting_room: a reference, a `many` with a nested reference, "
-             "ARRAY_AGG of rows sorted by ONTOC_SORT_ROWS, a where",
-             ROOT / "definitions" / "meeting_room", "MeetingSession", WORKLOADS / "meeting_room" / "handwritten.sql",
-             "meeting_room", (150_000, 1_000_000)),
+    Workload(
+        "projection",
+        "orders with their customer: one reference, string and arithmetic getters, a where",
+        WORKLOADS / "projection",
+        "OrderCard",
+        WORKLOADS / "projection" / "handwritten.sql",
+        "projection",
+        (150_000, 3_000_000),
+    ),
+    Workload(
+        "two_many",
+        "projects over two `many` collections (tasks, expenses) with nine aggregates",
+        WORKLOADS / "two_many",
+        "ProjectStats",
+        WORKLOADS / "two_many" / "handwritten.sql",
+        "two_many",
+        (150_000, 1_000_000),
+    ),
+    Workload(
+        "three_hop",
+        "shipment -> warehouse -> city -> country",
+        WORKLOADS / "three_hop",
+        "ShipmentCard",
+        WORKLOADS / "three_hop" / "handwritten.sql",
+        "three_hop",
+        (150_000, 1_000_000),
+    ),
+    Workload(
+        "nexmark_bids",
+        "Nexmark: bids joined with their auction, filtered by category",
+        WORKLOADS / "nexmark",
+        "CategoryBid",
+        WORKLOADS / "nexmark" / "handwritten_bids.sql",
+        "nexmark",
+        (150_000, 4_000_000),
+    ),
+    Workload(
+        "nexmark_auctions",
+        "Nexmark Q3: auctions joined with their seller, filtered by state",
+        WORKLOADS / "nexmark",
+        "LocalAuction",
+        WORKLOADS / "nexmark" / "handwritten_auctions.sql",
+        "nexmark_sellers",
+        (150_000, 2_000_000),
+    ),
+    Workload(
+        "meeting_room",
+        "definitions/meeting_room: a reference, a `many` with a nested reference, "
+        "ARRAY_AGG of rows sorted by ONTOC_SORT_ROWS, a where",
+        ROOT / "definitions" / "meeting_room",
+        "MeetingSession",
+        WORKLOADS / "meeting_room" / "handwritten.sql",
+        "meeting_room",
+        (150_000, 1_000_000),
+    ),
 ]
 BY_NAME = {w.name: w for w in WORKLOADS_LIST}
 
 # part 2: the same view with every getter in a static method, compiled inline and as Python UDFs
 UDF_WORKLOADS = [
-    Workload("udf_documents", "OrderCard, each getter calling a static method that gets whole documents (ROW arguments)",
-             WORKLOADS / "projection_udf", "OrderCardPy", None, "projection", (30_000, 200_000)),
-    Workload("udf_scalars", "OrderCard, each getter calling a static method that gets field values (scalar arguments)",
-             WORKLOADS / "projection_udf_scalar", "OrderCardScalars", None, "projection", (30_000, 200_000)),
+    Workload(
+        "udf_documents",
+        "OrderCard, each getter calling a static method that gets whole documents (ROW arguments)",
+        WORKLOADS / "projection_udf",
+        "OrderCardPy",
+        None,
+        "projection",
+        (30_000, 200_000),
+    ),
+    Workload(
+        "udf_scalars",
+        "OrderCard, each getter calling a static method that gets field values (scalar arguments)",
+        WORKLOADS / "projection_udf_scalar",
+        "OrderCardScalars",
+        None,
+        "projection",
+        (30_000, 200_000),
+    ),
 ]

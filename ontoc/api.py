@@ -6,7 +6,8 @@ files run in plain Python, which is the semantics' reference (spec section 4).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class DomainModel:

@@ -83,7 +83,8 @@ class OntocError(Exception):
         if fmt == "concise":
             return "\n".join(
                 f"{d.span.file}:{d.span.line}:{d.span.col}: {d.severity}: {d.message}  [{d.code}]"
-                if d.span else f"ontoc: {d.severity}: {d.message}  [{d.code}]"
+                if d.span
+                else f"ontoc: {d.severity}: {d.message}  [{d.code}]"
                 for d in self.diagnostics
             )
         return str(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,7 +64,7 @@ def coerce(value: object, dtype: DType, where: str) -> object:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise Invalid(f"{where} is not an ISO 8601 datetime: {value!r}") from None
-        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if kind == "list" and isinstance(value, list):
         return [coerce(v, dtype.elem, f"{where}[{i}]") for i, v in enumerate(value)]
     raise Invalid(f"{where} should be {dtype}, got {type(value).__name__} {json.dumps(value, default=str)[:40]}")

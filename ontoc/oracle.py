@@ -21,8 +21,9 @@ from .frontend.schema import Schema
 class World:
     """All live documents, by model name, for reference navigation."""
 
-    def __init__(self, schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]],
-                 reverse: bool = False):
+    def __init__(
+        self, schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]], reverse: bool = False
+    ):
         self.schema = schema
         self.docs: dict[str, dict[str, object]] = {}
         for name, model in schema.models.items():
@@ -48,8 +49,10 @@ class World:
 def import_definitions(schema: Schema) -> dict[str, type]:
     """Import each definitions file as a module of its package and return its classes by name."""
     classes: dict[str, type] = {}
-    files = {d.src.absolute for d in list(schema.models.values()) + list(schema.views.values())
-             + list(schema.stores.values())}
+    files = {
+        d.src.absolute
+        for d in list(schema.models.values()) + list(schema.views.values()) + list(schema.stores.values())
+    }
     for shown in sorted(files):
         module = _import_file(Path(shown))
         for name in list(schema.models) + list(schema.views) + list(schema.stores):
@@ -83,8 +86,9 @@ def to_json(value: object) -> object:
     return value
 
 
-def view_rows(schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]],
-              reverse: bool = False) -> dict[str, dict[str, dict]]:
+def view_rows(
+    schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]], reverse: bool = False
+) -> dict[str, dict[str, dict]]:
     """view topic -> key -> {getter: JSON value} for every live view row.
 
     `reverse=True` iterates `many` collections in the opposite order, so a
@@ -121,4 +125,3 @@ def _entry_value(world: World, store, store_cls, entry, root, root_id):
     except Exception:
         return None
     return world.docs[entry.model].get(doc_id) if isinstance(doc_id, str) else None
-

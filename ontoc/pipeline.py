@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backend.flink.artifacts import manifest, view_sql_file
-from .errors import Diagnostic
 from .backend.flink.udfs import UDF_MODULE, udf_module
+from .errors import Diagnostic
 from .frontend import build_plans
 from .frontend.schema import Schema, load_schema
 from .ir.plan import ViewPlan
@@ -41,8 +41,11 @@ def definition_packages(path: Path) -> list[tuple[str, Path]]:
     path = Path(path)
     if path.is_file() or any(path.glob("*.py")):
         return [("", path)]
-    return [(sub.name, sub) for sub in sorted(path.iterdir())
-            if sub.is_dir() and not sub.name.startswith((".", "_")) and any(sub.rglob("*.py"))]
+    return [
+        (sub.name, sub)
+        for sub in sorted(path.iterdir())
+        if sub.is_dir() and not sub.name.startswith((".", "_")) and any(sub.rglob("*.py"))
+    ]
 
 
 def compile_definitions(path: Path | str, static_methods: str = "inline") -> Compiled:
@@ -119,8 +122,11 @@ def write_files(compiled: Compiled, out: Path) -> list[str]:
 
 def stale_files(compiled: Compiled, out: Path) -> list[str]:
     """Files of `out` that differ from what the definitions compile to (missing and extra included)."""
-    names = set(compiled.files) | {p.name for p in [*out.glob("*.sql"), *out.glob("*.py")]} | (
-        {"manifest.json"} if (out / "manifest.json").exists() else set())
+    names = (
+        set(compiled.files)
+        | {p.name for p in [*out.glob("*.sql"), *out.glob("*.py")]}
+        | ({"manifest.json"} if (out / "manifest.json").exists() else set())
+    )
     stale = []
     for name in sorted(names):
         path = out / name

@@ -19,8 +19,11 @@ def compiled_packages():
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/ from the compiler's output (review the diff)")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the compiler's output (review the diff)",
+    )
 
 
 @pytest.fixture

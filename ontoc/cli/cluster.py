@@ -28,8 +28,13 @@ from ..runtime.services import DEFAULT_KAFKA_PORT, HOST
 DEFAULT_BOOTSTRAP = f"{HOST}:{DEFAULT_KAFKA_PORT}"  # `ontoc dev up`
 
 _CLUSTER = click.option(
-    "--cluster", envvar="ONTOC_FLINK_REST", default=DEFAULT_URL, show_default=True, metavar="URL",
-    help="Flink REST address (env ONTOC_FLINK_REST).")
+    "--cluster",
+    envvar="ONTOC_FLINK_REST",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="Flink REST address (env ONTOC_FLINK_REST).",
+)
 
 
 def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,41 +74,99 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("submit")
 @click.argument("definitions", type=click.Path(exists=True, path_type=Path))
-@click.option("--job", "job_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Job settings (TOML)  [default: JOBS_DIR/<package>.toml if it exists, else defaults]")
-@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_JOBS_DIR,
-              show_default=True, help="Where the packages' job files are.")
+@click.option(
+    "--job",
+    "job_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Job settings (TOML)  [default: JOBS_DIR/<package>.toml if it exists, else defaults]",
+)
+@click.option(
+    "--jobs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_JOBS_DIR,
+    show_default=True,
+    help="Where the packages' job files are.",
+)
 @_CLUSTER
-@click.option("--bootstrap-servers", envvar="ONTOC_KAFKA_BOOTSTRAP", default=DEFAULT_BOOTSTRAP,
-              show_default=True, metavar="HOST:PORT[,...]",
-              help="Kafka bootstrap servers, as the cluster's TaskManagers reach them (env ONTOC_KAFKA_BOOTSTRAP).")
-@click.option("--admin-bootstrap-servers", envvar="ONTOC_KAFKA_ADMIN_BOOTSTRAP", default=None,
-              metavar="HOST:PORT[,...]",
-              help="Where ontoc itself reaches Kafka to create topics, if not at --bootstrap-servers "
-                   "(docker-compose: localhost:9092, while the TaskManagers use kafka:19092; "
-                   "env ONTOC_KAFKA_ADMIN_BOOTSTRAP).")
-@click.option("--kafka-property", "kafka_properties", multiple=True, metavar="KEY=VALUE",
-              help="A Kafka client property for every source and sink, e.g. security.protocol=SASL_SSL "
-                   "(repeatable).")
-@click.option("--kafka-properties-file", envvar="ONTOC_KAFKA_PROPERTIES_FILE",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A Java .properties file of Kafka client properties (env ONTOC_KAFKA_PROPERTIES_FILE); "
-                   "--kafka-property wins over it.")
-@click.option("--from-savepoint", "savepoint", default=None, metavar="PATH",
-              help="Start from this savepoint or retained checkpoint.")
-@click.option("--allow-non-restored-state", is_flag=True,
-              help="With --from-savepoint: skip state that no operator of the new job claims.")
-@click.option("--wait", "wait_s", type=float, default=90.0, show_default=True,
-              help="Seconds to wait until the job's tasks run (0: return once it is accepted).")
-@click.option("--static-methods", type=click.Choice(["inline", "udf"]), default="inline", show_default=True,
-              help="How static methods run (see `ontoc compile --help`).")
+@click.option(
+    "--bootstrap-servers",
+    envvar="ONTOC_KAFKA_BOOTSTRAP",
+    default=DEFAULT_BOOTSTRAP,
+    show_default=True,
+    metavar="HOST:PORT[,...]",
+    help="Kafka bootstrap servers, as the cluster's TaskManagers reach them (env ONTOC_KAFKA_BOOTSTRAP).",
+)
+@click.option(
+    "--admin-bootstrap-servers",
+    envvar="ONTOC_KAFKA_ADMIN_BOOTSTRAP",
+    default=None,
+    metavar="HOST:PORT[,...]",
+    help="Where ontoc itself reaches Kafka to create topics, if not at --bootstrap-servers "
+    "(docker-compose: localhost:9092, while the TaskManagers use kafka:19092; "
+    "env ONTOC_KAFKA_ADMIN_BOOTSTRAP).",
+)
+@click.option(
+    "--kafka-property",
+    "kafka_properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A Kafka client property for every source and sink, e.g. security.protocol=SASL_SSL (repeatable).",
+)
+@click.option(
+    "--kafka-properties-file",
+    envvar="ONTOC_KAFKA_PROPERTIES_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A Java .properties file of Kafka client properties (env ONTOC_KAFKA_PROPERTIES_FILE); "
+    "--kafka-property wins over it.",
+)
+@click.option(
+    "--from-savepoint",
+    "savepoint",
+    default=None,
+    metavar="PATH",
+    help="Start from this savepoint or retained checkpoint.",
+)
+@click.option(
+    "--allow-non-restored-state",
+    is_flag=True,
+    help="With --from-savepoint: skip state that no operator of the new job claims.",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=90.0,
+    show_default=True,
+    help="Seconds to wait until the job's tasks run (0: return once it is accepted).",
+)
+@click.option(
+    "--static-methods",
+    type=click.Choice(["inline", "udf"]),
+    default="inline",
+    show_default=True,
+    help="How static methods run (see `ontoc compile --help`).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the job's settings and SQL; contact nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="On failure, also print Flink's Java stack trace.")
 @_fail_cleanly
-def submit(definitions: Path, job_file: Path | None, jobs_dir: Path, cluster: str, bootstrap_servers: str,
-           admin_bootstrap_servers: str | None, kafka_properties: tuple[str, ...], kafka_properties_file: Path | None, savepoint: str | None,
-           allow_non_restored_state: bool, wait_s: float, static_methods: str, dry_run: bool,
-           verbose: bool) -> None:
+def submit(
+    definitions: Path,
+    job_file: Path | None,
+    jobs_dir: Path,
+    cluster: str,
+    bootstrap_servers: str,
+    admin_bootstrap_servers: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_properties_file: Path | None,
+    savepoint: str | None,
+    allow_non_restored_state: bool,
+    wait_s: float,
+    static_methods: str,
+    dry_run: bool,
+    verbose: bool,
+) -> None:
     """Run the views of DEFINITIONS as a Flink job on a cluster (one job per definitions package).
 
     Every view of a package goes into ONE statement set, so the job reads each source
@@ -119,12 +182,17 @@ def submit(definitions: Path, job_file: Path | None, jobs_dir: Path, cluster: st
     if not packages:
         raise click.UsageError(f"no definitions packages under {definitions}")
     if job_file is not None and len(packages) > 1:
-        raise click.UsageError(f"--job names one job, but {definitions} holds {len(packages)} packages; "
-                               f"submit one package at a time or use --jobs-dir")
+        raise click.UsageError(
+            f"--job names one job, but {definitions} holds {len(packages)} packages; "
+            f"submit one package at a time or use --jobs-dir"
+        )
     if allow_non_restored_state and not savepoint:
         raise click.UsageError("--allow-non-restored-state goes with --from-savepoint")
-    kafka = KafkaConnection(bootstrap_servers.strip(), parse_properties(kafka_properties, kafka_properties_file),
-                            admin_bootstrap_servers.strip() if admin_bootstrap_servers else None)
+    kafka = KafkaConnection(
+        bootstrap_servers.strip(),
+        parse_properties(kafka_properties, kafka_properties_file),
+        admin_bootstrap_servers.strip() if admin_bootstrap_servers else None,
+    )
 
     for name, path in packages:
         package = name or path.name
@@ -134,18 +202,25 @@ def submit(definitions: Path, job_file: Path | None, jobs_dir: Path, cluster: st
             click.echo(plan_job(compiled, job, kafka).sql_text())
             continue
         click.echo(f"{package}: {job.describe()} ({job.source})")
-        done = submit_job(compiled, job, cluster, kafka, savepoint=savepoint,
-                          allow_non_restored=allow_non_restored_state, wait_s=wait_s,
-                          progress=lambda m: click.echo(f"  {m}"))
+        done = submit_job(
+            compiled,
+            job,
+            cluster,
+            kafka,
+            savepoint=savepoint,
+            allow_non_restored=allow_non_restored_state,
+            wait_s=wait_s,
+            progress=lambda m: click.echo(f"  {m}"),
+        )
         plan = done.plan
-        click.echo(f"submitted job {done.job_id} ({done.name}) to {done.cluster}: {done.state} "
-                   f"({done.seconds:.1f}s)")
+        click.echo(f"submitted job {done.job_id} ({done.name}) to {done.cluster}: {done.state} ({done.seconds:.1f}s)")
         click.echo(f"  views: {', '.join(plan.view_topics)}  <-  {', '.join(plan.source_topics)}")
         where = f"topic {plan.invalid_topic} and " if plan.invalid_topic else ""
-        click.echo(f"  invalid events: skipped, counted in {where}the metric ontoc_invalid_events "
-                   f"(`ontoc jobs list`)")
-        click.echo(f"  stop it: ontoc jobs cancel {done.job_id}   (or `ontoc jobs savepoint "
-                   f"{done.job_id} --cancel` to resume later with --from-savepoint)")
+        click.echo(f"  invalid events: skipped, counted in {where}the metric ontoc_invalid_events (`ontoc jobs list`)")
+        click.echo(
+            f"  stop it: ontoc jobs cancel {done.job_id}   (or `ontoc jobs savepoint "
+            f"{done.job_id} --cancel` to resume later with --from-savepoint)"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -190,9 +265,11 @@ def list_cmd(cluster: str, show_all: bool) -> None:
                 invalid = rest.operator_metric_total(j["jid"], METRIC_NAME)
             except FlinkRestError:
                 invalid = None
-        click.echo(f"{j['jid']:<32}  {j.get('state', '?'):<11}  {started:<19}  "
-                   f"{_duration(j.get('duration')):>8}  {'-' if invalid is None else invalid:>7}  "
-                   f"{j.get('name', '')}")
+        click.echo(
+            f"{j['jid']:<32}  {j.get('state', '?'):<11}  {started:<19}  "
+            f"{_duration(j.get('duration')):>8}  {'-' if invalid is None else invalid:>7}  "
+            f"{j.get('name', '')}"
+        )
 
 
 @jobs.command("cancel")
@@ -209,9 +286,14 @@ def cancel_cmd(job_id: str, cluster: str) -> None:
 
 @jobs.command("savepoint")
 @click.argument("job_id")
-@click.option("--dir", "target_dir", default=None, metavar="DIR",
-              help="Where to write it (a path or URI the JobManager can write)  "
-                   "[default: the cluster's execution.checkpointing.savepoint-dir]")
+@click.option(
+    "--dir",
+    "target_dir",
+    default=None,
+    metavar="DIR",
+    help="Where to write it (a path or URI the JobManager can write)  "
+    "[default: the cluster's execution.checkpointing.savepoint-dir]",
+)
 @click.option("--cancel", "cancel_job", is_flag=True, help="Cancel the job once the savepoint is written.")
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for it.")
 @_CLUSTER
@@ -224,5 +306,4 @@ def savepoint_cmd(job_id: str, target_dir: str | None, cancel_job: bool, timeout
     location = rest.savepoint(job_id, target_dir, cancel_job=cancel_job, timeout=timeout)
     click.echo(f"savepoint of job {job_id.strip().lower()}: {location}")
     if cancel_job:
-        click.echo("the job was cancelled; resume with `ontoc submit DEFINITIONS --from-savepoint "
-                   f"{location}`")
+        click.echo(f"the job was cancelled; resume with `ontoc submit DEFINITIONS --from-savepoint {location}`")

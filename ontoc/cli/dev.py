@@ -58,24 +58,40 @@ def dev() -> None:
 
 @dev.command("up")
 @_STATE_DIR
-@click.option("--kafka-port", type=int, default=services.DEFAULT_KAFKA_PORT, show_default=True,
-              help="Kafka listener port.")
-@click.option("--flink-port", type=int, default=services.DEFAULT_FLINK_PORT, show_default=True,
-              help="Flink REST / web UI port.")
-@click.option("--kafka-controller-port", type=int, default=None,
-              help="Kafka KRaft controller port  [default: kafka port + 1]")
-@click.option("--flink-rpc-port", type=int, default=services.DEFAULT_FLINK_RPC_PORT,
-              show_default=True, help="Flink JobManager RPC port.")
-@click.option("--timeout", type=float, default=None,
-              help="Seconds to wait for each service to answer.")
+@click.option(
+    "--kafka-port", type=int, default=services.DEFAULT_KAFKA_PORT, show_default=True, help="Kafka listener port."
+)
+@click.option(
+    "--flink-port", type=int, default=services.DEFAULT_FLINK_PORT, show_default=True, help="Flink REST / web UI port."
+)
+@click.option(
+    "--kafka-controller-port", type=int, default=None, help="Kafka KRaft controller port  [default: kafka port + 1]"
+)
+@click.option(
+    "--flink-rpc-port",
+    type=int,
+    default=services.DEFAULT_FLINK_RPC_PORT,
+    show_default=True,
+    help="Flink JobManager RPC port.",
+)
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for each service to answer.")
 @_fail_cleanly
-def up_cmd(state_dir: str, kafka_port: int, flink_port: int,
-           kafka_controller_port: int | None, flink_rpc_port: int,
-           timeout: float | None) -> None:
+def up_cmd(
+    state_dir: str,
+    kafka_port: int,
+    flink_port: int,
+    kafka_controller_port: int | None,
+    flink_rpc_port: int,
+    timeout: float | None,
+) -> None:
     """Start Kafka and Flink (whatever is not running) and wait until they answer."""
     st = services.up(
-        state_dir, kafka_port=kafka_port, flink_port=flink_port, progress=_progress,
-        kafka_controller_port=kafka_controller_port, flink_rpc_port=flink_rpc_port,
+        state_dir,
+        kafka_port=kafka_port,
+        flink_port=flink_port,
+        progress=_progress,
+        kafka_controller_port=kafka_controller_port,
+        flink_rpc_port=flink_rpc_port,
         timeout=timeout,
     )
     _print_status(st)

@@ -39,16 +39,25 @@ def _emit_json(doc: dict) -> None:
 
 
 def _definitions_argument(required: bool = False):
-    return click.argument("definitions", required=required, default=None if required else DEFAULT_DEFINITIONS,
-                          type=click.Path(exists=True, path_type=Path))
+    return click.argument(
+        "definitions",
+        required=required,
+        default=None if required else DEFAULT_DEFINITIONS,
+        type=click.Path(exists=True, path_type=Path),
+    )
 
 
 @click.command()
 @click.argument("view")
 @_definitions_argument()
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-@click.option("--only", "only", multiple=True, type=click.Choice(["ir", "sql", "lineage", "state"]),
-              help="Print only these sections (text format; repeatable).")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(["ir", "sql", "lineage", "state"]),
+    help="Print only these sections (text format; repeatable).",
+)
 def explain(view: str, definitions: Path, fmt: str, only: tuple[str, ...]) -> None:
     """Show VIEW's IR, SQL, column-level lineage and stateful operators.
 
@@ -63,8 +72,9 @@ def explain(view: str, definitions: Path, fmt: str, only: tuple[str, ...]) -> No
     if found is None:
         _fail(diagnostics or [problem], fmt)
     if diagnostics and fmt != "json":
-        click.echo(f"ontoc: note: {len(diagnostics)} compile error(s) in other packages (`ontoc compile` lists them)",
-                   err=True)
+        click.echo(
+            f"ontoc: note: {len(diagnostics)} compile error(s) in other packages (`ontoc compile` lists them)", err=True
+        )
     report = explain_report(found)
     if fmt == "json":
         _emit_json(report)
@@ -93,7 +103,7 @@ def validate(definitions: Path, fmt: str, show_plan: bool) -> None:
     if fmt == "json":
         _emit_json(report)
     else:
-        for (pkg, check), view in zip(results, report["views"]):
+        for pkg, check in results:
             name = f"{pkg.name + ':' if pkg.name else ''}{check.view} -> {check.topic}"
             click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {name}")
             if show_plan and check.ok:
@@ -107,23 +117,38 @@ def validate(definitions: Path, fmt: str, show_plan: bool) -> None:
 
 @click.command()
 @_definitions_argument()
-@click.option("--against", "against", type=click.Path(exists=True, path_type=Path),
-              help="The old version: a manifest.json, an output folder, or a folder of package output folders.")
-@click.option("--against-rev", "against_rev", metavar="GIT_REV",
-              help="The old version: DEFINITIONS as of this git revision, compiled by this ontoc.")
+@click.option(
+    "--against",
+    "against",
+    type=click.Path(exists=True, path_type=Path),
+    help="The old version: a manifest.json, an output folder, or a folder of package output folders.",
+)
+@click.option(
+    "--against-rev",
+    "against_rev",
+    metavar="GIT_REV",
+    help="The old version: DEFINITIONS as of this git revision, compiled by this ontoc.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--diff", is_flag=True, help="Print a unified diff of each changed .sql file (text format).")
 @click.option("--changed-only", is_flag=True, help="Leave unchanged views out of the text.")
 @click.option("--fail-on-fresh-start", is_flag=True, help="Exit 1 when a changed job needs a fresh start.")
-def plan(definitions: Path, against: Path | None, against_rev: str | None, fmt: str, diff: bool,
-         changed_only: bool, fail_on_fresh_start: bool) -> None:
+def plan(
+    definitions: Path,
+    against: Path | None,
+    against_rev: str | None,
+    fmt: str,
+    diff: bool,
+    changed_only: bool,
+    fail_on_fresh_start: bool,
+) -> None:
     """What changed between DEFINITIONS and an old version, view by view and field by field.
 
     For every changed job it says whether the running job can be restored from
     a savepoint or needs a fresh start with a replay of its source topics.
     """
     from ..inspect.packages import compile_packages
-    from ..inspect.plan import PlanInputError, render_text, plan_report, version_from_packages, version_from_path
+    from ..inspect.plan import PlanInputError, plan_report, render_text, version_from_packages, version_from_path
     from ..inspect.revision import RevisionError, checkout_definitions
 
     if (against is None) == (against_rev is None):

@@ -26,15 +26,32 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("definitions", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("generated"), show_default=True,
-              help="Folder for the .sql files and manifest.json.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("generated"),
+    show_default=True,
+    help="Folder for the .sql files and manifest.json.",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the output folder is stale.")
 @click.option("--diff", is_flag=True, help="With --check, print a unified diff of stale files.")
-@click.option("--format", "fmt", type=click.Choice(["full", "concise", "json"]), default="full",
-              show_default=True, help="Format of diagnostics.")
-@click.option("--static-methods", type=click.Choice(["inline", "udf"]), default="inline", show_default=True,
-              help="inline: translate static methods to SQL where their body allows (faster), else run them as "
-                   "Python UDFs; udf: run every one as a Python UDF.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["full", "concise", "json"]),
+    default="full",
+    show_default=True,
+    help="Format of diagnostics.",
+)
+@click.option(
+    "--static-methods",
+    type=click.Choice(["inline", "udf"]),
+    default="inline",
+    show_default=True,
+    help="inline: translate static methods to SQL where their body allows (faster), else run them as "
+    "Python UDFs; udf: run every one as a Python UDF.",
+)
 def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, static_methods: str) -> None:
     """Compile DEFINITIONS into Flink SQL files under --output.
 
@@ -67,6 +84,7 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
             click.echo(f"stale: {out / name}")
             if diff:
                 import difflib
+
                 compiled = dict((str(o), c) for o, c in compiled_all)[str(out)]
                 old = (out / name).read_text(encoding="utf-8").splitlines(True) if (out / name).exists() else []
                 new = compiled.files.get(name, "").splitlines(True)
@@ -75,20 +93,36 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
         sys.exit(1)
     for out, compiled in compiled_all:
         names = write_files(compiled, out)
-        click.echo(f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms -> {out}/ "
-                   f"({', '.join(names)})")
+        click.echo(
+            f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms -> {out}/ ({', '.join(names)})"
+        )
 
 
 @cli.command()
 @click.argument("definitions", type=click.Path(exists=True, path_type=Path))
 @click.option("--local", is_flag=True, required=True, help="Run on an embedded Flink (the only mode of `run`).")
-@click.option("--input", "input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="Folder of <topic>.jsonl change events.")
-@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for <view topic>.jsonl final view states.")
+@click.option(
+    "--input",
+    "input_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder of <topic>.jsonl change events.",
+)
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for <view topic>.jsonl final view states.",
+)
 @click.option("--print/--no-print", "show", default=False, help="Also print the resulting views.")
-@click.option("--static-methods", type=click.Choice(["inline", "udf"]), default="inline", show_default=True,
-              help="How static methods run (see `ontoc compile --help`).")
+@click.option(
+    "--static-methods",
+    type=click.Choice(["inline", "udf"]),
+    default="inline",
+    show_default=True,
+    help="How static methods run (see `ontoc compile --help`).",
+)
 def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show: bool, static_methods: str) -> None:
     """Run the views of DEFINITIONS over change events on an embedded Flink."""
     from ..pipeline import compile_definitions

@@ -16,13 +16,23 @@ from ..ir import types as T
 
 BASES = ("DomainModel", "Store", "ViewModel")
 SCALAR_ANNOTATIONS = {
-    "str": T.STR, "int": T.INT, "float": T.FLOAT, "bool": T.BOOL,
-    "datetime": T.DATETIME, "datetime.datetime": T.DATETIME,
-    "Decimal": T.DECIMAL, "decimal.Decimal": T.DECIMAL,
+    "str": T.STR,
+    "int": T.INT,
+    "float": T.FLOAT,
+    "bool": T.BOOL,
+    "datetime": T.DATETIME,
+    "datetime.datetime": T.DATETIME,
+    "Decimal": T.DECIMAL,
+    "decimal.Decimal": T.DECIMAL,
 }
 METHOD_KINDS = {
-    "attrs.getter": "getter", "getter": "getter", "attrs.where": "where", "where": "where",
-    "property": "property", "staticmethod": "staticmethod", "classmethod": "classmethod",
+    "attrs.getter": "getter",
+    "getter": "getter",
+    "attrs.where": "where",
+    "where": "where",
+    "property": "property",
+    "staticmethod": "staticmethod",
+    "classmethod": "classmethod",
 }
 
 
@@ -142,16 +152,25 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
         try:
             tree = ast.parse(text, filename=shown)
         except SyntaxError as exc:
-            sink.diagnostics.append(Diagnostic(
-                "syntax-error", exc.msg,
-                Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n"))))
+            sink.diagnostics.append(
+                Diagnostic(
+                    "syntax-error",
+                    exc.msg,
+                    Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n")),
+                )
+            )
             continue
         src = SourceFile(shown, text.splitlines(), str(path.resolve()), module_bindings(tree.body))
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
                 if node.name in classes:
-                    sink.error("duplicate-class", f"class `{node.name}` is defined twice", src, node,
-                               f"first defined in {classes[node.name][1].path}")
+                    sink.error(
+                        "duplicate-class",
+                        f"class `{node.name}` is defined twice",
+                        src,
+                        node,
+                        f"first defined in {classes[node.name][1].path}",
+                    )
                 classes[node.name] = (node, src)
     kinds = _classify(classes)
     schema = Schema({}, {}, {})
@@ -245,8 +264,13 @@ def _classify(classes: dict[str, tuple[ast.ClassDef, SourceFile]]) -> dict[str, 
 def _meta(node: ast.ClassDef) -> dict[str, ast.expr]:
     for item in node.body:
         if isinstance(item, ast.ClassDef) and item.name == "Meta":
-            return {t.id: stmt.value for stmt in item.body if isinstance(stmt, ast.Assign)
-                    for t in stmt.targets if isinstance(t, ast.Name)}
+            return {
+                t.id: stmt.value
+                for stmt in item.body
+                if isinstance(stmt, ast.Assign)
+                for t in stmt.targets
+                if isinstance(t, ast.Name)
+            }
     return {}
 
 
@@ -254,8 +278,13 @@ def _topic(node: ast.ClassDef, src: SourceFile, sink: _Collector) -> str | None:
     value = _meta(node).get("topic")
     if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value:
         return value.value
-    sink.error("missing-topic", f"`{node.name}` needs `class Meta: topic = \"...\"`", src,
-               value if value is not None else node, "the topic is a string literal naming the Kafka topic")
+    sink.error(
+        "missing-topic",
+        f'`{node.name}` needs `class Meta: topic = "..."`',
+        src,
+        value if value is not None else node,
+        "the topic is a string literal naming the Kafka topic",
+    )
     return None
 
 
@@ -315,14 +344,23 @@ def _model(node, src, classes, kinds, sink) -> ModelDef:
             dtype, ref = parse_annotation(stmt.annotation, model_names)
             is_ref = isinstance(stmt.value, ast.Call) and dotted(stmt.value.func) in ("attrs.ref", "ref")
             if dtype is None:
-                sink.error("unsupported-field-type", f"field `{node.name}.{name}` has an unsupported type",
-                           src, stmt.annotation,
-                           "field types: str, int, float, bool, datetime, Decimal, T | None, list[T], "
-                           "or a domain model with `= attrs.ref()`")
+                sink.error(
+                    "unsupported-field-type",
+                    f"field `{node.name}.{name}` has an unsupported type",
+                    src,
+                    stmt.annotation,
+                    "field types: str, int, float, bool, datetime, Decimal, T | None, list[T], "
+                    "or a domain model with `= attrs.ref()`",
+                )
                 continue
             if ref and not is_ref:
-                sink.error("missing-ref", f"field `{node.name}.{name}` names a domain model", src, stmt,
-                           f"declare a reference: `{name}: {ref} = attrs.ref()`")
+                sink.error(
+                    "missing-ref",
+                    f"field `{node.name}.{name}` names a domain model",
+                    src,
+                    stmt,
+                    f"declare a reference: `{name}: {ref} = attrs.ref()`",
+                )
                 continue
             if is_ref and not ref:
                 sink.error("bad-ref", f"`attrs.ref()` needs a domain model annotation on `{name}`", src, stmt)
@@ -348,14 +386,19 @@ def _store(node, src, schema: Schema, sink) -> StoreDef | None:
         name, call = stmt.targets[0].id, stmt.value
         func = dotted(call.func) if isinstance(call, ast.Call) else None
         if func not in ("one", "many", "ontoc.one", "ontoc.many"):
-            sink.error("bad-store-entry", f"store entry `{name}` must be `one(Model)` or `many(Model, on=...)`",
-                       src, stmt)
+            sink.error(
+                "bad-store-entry", f"store entry `{name}` must be `one(Model)` or `many(Model, on=...)`", src, stmt
+            )
             continue
         kind = func.rsplit(".", 1)[-1]
         model = dotted(call.args[0]) if call.args else None
         if model not in schema.models:
-            sink.error("unknown-model", f"`{model}` is not a domain model of this package", src,
-                       call.args[0] if call.args else call)
+            sink.error(
+                "unknown-model",
+                f"`{model}` is not a domain model of this package",
+                src,
+                call.args[0] if call.args else call,
+            )
             continue
         kw = {k.arg: k.value for k in call.keywords}
         if kind == "many":
@@ -367,9 +410,13 @@ def _store(node, src, schema: Schema, sink) -> StoreDef | None:
                 continue
             root = next(iter(entries.values())).model
             if field_def is None or field_def.ref != root:
-                sink.error("bad-many", f"`on=` must name a reference field of `{model}` to `{root}`",
-                           src, on if on is not None else call,
-                           f"e.g. `many({model}, on=\"<field>\")` where `<field>: {root} = attrs.ref()`")
+                sink.error(
+                    "bad-many",
+                    f"`on=` must name a reference field of `{model}` to `{root}`",
+                    src,
+                    on if on is not None else call,
+                    f'e.g. `many({model}, on="<field>")` where `<field>: {root} = attrs.ref()`',
+                )
                 continue
             entries[name] = EntryDef(name, "many", model, on=on_name, node=stmt)
         elif not entries:
@@ -380,8 +427,12 @@ def _store(node, src, schema: Schema, sink) -> StoreDef | None:
         else:
             key = kw.get("key")
             if not (isinstance(key, ast.Lambda) and len(key.args.args) == 1):
-                sink.error("bad-store-entry", f"`{name}`: a further `one()` needs `key=lambda s: <expr>`",
-                           src, key if key is not None else call)
+                sink.error(
+                    "bad-store-entry",
+                    f"`{name}`: a further `one()` needs `key=lambda s: <expr>`",
+                    src,
+                    key if key is not None else call,
+                )
                 continue
             entries[name] = EntryDef(name, "one", model, key=key.body, key_param=key.args.args[0].arg, node=stmt)
     if not entries:
@@ -395,8 +446,12 @@ def _view(node, src, schema: Schema, sink) -> ViewDef | None:
     store_expr = _meta(node).get("store")
     store_name = dotted(store_expr) if store_expr is not None else None
     if store_name not in schema.stores:
-        sink.error("missing-store", f"view `{node.name}` needs `Meta.store` naming a Store of this package",
-                   src, store_expr if store_expr is not None else node)
+        sink.error(
+            "missing-store",
+            f"view `{node.name}` needs `Meta.store` naming a Store of this package",
+            src,
+            store_expr if store_expr is not None else node,
+        )
         return None
     methods: dict[str, MethodDef] = {}
     for stmt in node.body:
@@ -407,9 +462,13 @@ def _view(node, src, schema: Schema, sink) -> ViewDef | None:
         kinds = [METHOD_KINDS.get(dotted(d) or "") for d in stmt.decorator_list]
         known = [k for k in kinds if k]
         if len(known) != len(kinds) or len(known) > 1:
-            sink.error("unsupported-decorator", f"method `{stmt.name}` has an unsupported decorator", src,
-                       stmt.decorator_list[0],
-                       "use one of @attrs.getter, @attrs.where, @property, @staticmethod, @classmethod")
+            sink.error(
+                "unsupported-decorator",
+                f"method `{stmt.name}` has an unsupported decorator",
+                src,
+                stmt.decorator_list[0],
+                "use one of @attrs.getter, @attrs.where, @property, @staticmethod, @classmethod",
+            )
             continue
         methods[stmt.name] = MethodDef(stmt.name, known[0] if known else "plain", stmt)
     wheres = [m for m in methods.values() if m.kind == "where"]
@@ -425,6 +484,7 @@ def _check_topics(schema: Schema, sink: _Collector) -> None:
     seen: dict[str, str] = {}
     for d in list(schema.models.values()) + list(schema.views.values()):
         if d.topic in seen:
-            sink.error("duplicate-topic", f"topic `{d.topic}` is used by `{seen[d.topic]}` and `{d.name}`",
-                       d.src, d.node)
+            sink.error(
+                "duplicate-topic", f"topic `{d.topic}` is used by `{seen[d.topic]}` and `{d.name}`", d.src, d.node
+            )
         seen[d.topic] = d.name

@@ -24,12 +24,29 @@ from ..ir.plan import UdfParam, UdfSpec
 from .schema import MethodDef, Schema, ViewDef, dotted, parse_annotation
 from .scope import DocNode, QueryScope
 from .udf_code import udf_code_fingerprint
-from .values import (Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, ListLike, ManyVal, Scalar,
-                     SelfRef, StoreRef, TupleVal, Value)
+from .values import (
+    Coll,
+    CondList,
+    DictVal,
+    Doc,
+    EmptyList,
+    LambdaVal,
+    ListLike,
+    ManyVal,
+    Scalar,
+    SelfRef,
+    StoreRef,
+    TupleVal,
+    Value,
+)
 
-SUPPORTED_HINT = ("a getter compiles to one SQL expression: use paths, arithmetic, comparisons, "
-                  "if/else with return, and aggregates over store collections (spec section 3)")
-WHITESPACE = "[\\s\\x{1c}-\\x{1f}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
+SUPPORTED_HINT = (
+    "a getter compiles to one SQL expression: use paths, arithmetic, comparisons, "
+    "if/else with return, and aggregates over store collections (spec section 3)"
+)
+WHITESPACE = (
+    "[\\s\\x{1c}-\\x{1f}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
+)
 STR_METHODS = ("upper", "lower", "strip", "lstrip", "rstrip", "startswith", "endswith", "replace", "format")
 AGG_BUILTINS = ("len", "sum", "min", "max", "any", "all", "sorted")
 
@@ -126,16 +143,27 @@ class ViewTranslator:
             value = ManyVal(entry)
         else:
             store_src = self.view.store.src
-            ctx = Ctx(self.scope, {entry.key_param: StoreRef(tuple(self.view.store.entries)[:list(
-                self.view.store.entries).index(name)])}, MethodDef(name, "key", entry.node))
+            ctx = Ctx(
+                self.scope,
+                {
+                    entry.key_param: StoreRef(
+                        tuple(self.view.store.entries)[: list(self.view.store.entries).index(name)]
+                    )
+                },
+                MethodDef(name, "key", entry.node),
+            )
             saved, self.src = self.src, store_src
             try:
                 key = self.scalar(self.expr(entry.key, ctx), entry.key)
             finally:
                 self.src = saved
             if key.dtype.kind != "str":
-                raise error("bad-key", f"key of `{name}` must be a str (a doc_id), not {key.dtype}",
-                            store_src.span(entry.key), "e.g. key=lambda s: s.meeting.organizer_id")
+                raise error(
+                    "bad-key",
+                    f"key of `{name}` must be a str (a doc_id), not {key.dtype}",
+                    store_src.span(entry.key),
+                    "e.g. key=lambda s: s.meeting.organizer_id",
+                )
             key_expr = B.null_if(key.err, key.expr)
             value = Doc(self.scope.lookup(name, self.schema.models[entry.model], key_expr))
         self.entries[name] = value
@@ -145,8 +173,12 @@ class ViewTranslator:
 
     def method_result(self, method: MethodDef, ctx: Ctx) -> tuple[Value, Expr]:
         body = method.node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             body = body[1:]
         tree = self.run(body, ctx, FALSE)
         return self.merge(tree, method.node)
@@ -156,13 +188,17 @@ class ViewTranslator:
         if name in self.results:
             return self.results[name]
         if name in self.stack:
-            raise self.cycle(self.stack[self.stack.index(name):])
+            raise self.cycle(self.stack[self.stack.index(name) :])
         self.stack.append(name)
         try:
             method = self.view.methods[name]
             if method.node.args.args[1:] or method.node.args.vararg or method.node.args.kwonlyargs:
-                raise self.fail("getter-arguments", f"getter `{name}` takes arguments besides self",
-                                method.node, "getters and properties take only `self`")
+                raise self.fail(
+                    "getter-arguments",
+                    f"getter `{name}` takes arguments besides self",
+                    method.node,
+                    "getters and properties take only `self`",
+                )
             result = self.method_result(method, self.ctx(method))
         finally:
             self.stack.pop()
@@ -175,9 +211,12 @@ class ViewTranslator:
         start = min(range(len(members)), key=lambda i: order.index(members[i]))
         members = members[start:] + members[:start]
         path = " -> ".join(members + [members[0]])
-        return self.fail("getter-cycle", f"getters read each other in a cycle: {path}",
-                         self.view.methods[members[0]].node,
-                         "a getter may read other getters only if no getter ends up reading itself")
+        return self.fail(
+            "getter-cycle",
+            f"getters read each other in a cycle: {path}",
+            self.view.methods[members[0]].node,
+            "a getter may read other getters only if no getter ends up reading itself",
+        )
 
     def read_getter(self, name: str) -> Value:
         """`self.<getter>` seen from another getter: None where it raised."""
@@ -188,8 +227,11 @@ class ViewTranslator:
 
     def cleaned(self, value: Value, err: Expr, node: ast.AST) -> Value:
         if isinstance(value, Scalar):
-            return Scalar(B.null_if(B.or_(err, value.err), value.expr), FALSE) if not B.is_false(
-                B.or_(err, value.err)) else value
+            return (
+                Scalar(B.null_if(B.or_(err, value.err), value.expr), FALSE)
+                if not B.is_false(B.or_(err, value.err))
+                else value
+            )
         if isinstance(value, (Coll, EmptyList, CondList)):
             total = B.or_(err, self.list_error(value))
             return self.strip_errors(value, total)
@@ -201,8 +243,9 @@ class ViewTranslator:
         if isinstance(value, Coll):
             return value.but(elem_err=FALSE, none_err=none_err)
         if isinstance(value, CondList):
-            return CondList(value.cond, self.strip_errors(value.then, FALSE),
-                            self.strip_errors(value.otherwise, FALSE), none_err)
+            return CondList(
+                value.cond, self.strip_errors(value.then, FALSE), self.strip_errors(value.otherwise, FALSE), none_err
+            )
         return value if B.is_false(none_err) else CondList(TRUE, value, value, none_err)
 
     def output(self, name: str) -> GetterOutput:
@@ -221,17 +264,28 @@ class ViewTranslator:
                 if declared.kind == "float" and expr.dtype.kind in ("int", "bool"):
                     expr = B.cast(expr, T.FLOAT.null(expr.dtype.nullable))
                 elif expr.dtype.kind != "none" and declared.kind != expr.dtype.kind:
-                    raise self.fail("return-type", f"getter `{name}` is declared `-> {declared}` but returns "
-                                    f"{expr.dtype}", node.returns, "fix the annotation or the expression")
+                    raise self.fail(
+                        "return-type",
+                        f"getter `{name}` is declared `-> {declared}` but returns {expr.dtype}",
+                        node.returns,
+                        "fix the annotation or the expression",
+                    )
                 if expr.dtype.kind == "none":
                     expr = Literal(None, declared.null())
             elif expr.dtype.kind == "none":
-                raise self.fail("return-type", f"getter `{name}` always returns None; annotate its type",
-                                node, "add a return annotation such as `-> str | None`")
+                raise self.fail(
+                    "return-type",
+                    f"getter `{name}` always returns None; annotate its type",
+                    node,
+                    "add a return annotation such as `-> str | None`",
+                )
             return GetterOutput(name, B.null_if(B.or_(err, value.err), expr), expr.dtype.null())
-        raise self.fail("unsupported-value", f"getter `{name}` returns a {type(value).__name__.lower()}, "
-                        "which has no SQL type", node,
-                        "return a scalar, or a list of scalars or dicts built over a store collection")
+        raise self.fail(
+            "unsupported-value",
+            f"getter `{name}` returns a {type(value).__name__.lower()}, which has no SQL type",
+            node,
+            "return a scalar, or a list of scalars or dicts built over a store collection",
+        )
 
     def declared_type(self, ann: ast.expr):
         if isinstance(ann, ast.Subscript) and dotted(ann.value) == "list":
@@ -240,24 +294,30 @@ class ViewTranslator:
             return "list" if dotted(ann) == "list" else None
         dtype, ref = parse_annotation(ann, set())
         if dtype is None or ref:
-            raise self.fail("unsupported-annotation", "unsupported return annotation", ann,
-                            "use str, int, float, bool, datetime, Decimal, list[...], optionally `| None`")
+            raise self.fail(
+                "unsupported-annotation",
+                "unsupported return annotation",
+                ann,
+                "use str, int, float, bool, datetime, Decimal, list[...], optionally `| None`",
+            )
         return dtype
 
     # ----- statements -------------------------------------------------------
 
     def run(self, stmts: list[ast.stmt], ctx: Ctx, err: Expr) -> Ret | Branch:
         for i, stmt in enumerate(stmts):
-            rest = stmts[i + 1:]
+            rest = stmts[i + 1 :]
             if isinstance(stmt, ast.Return):
                 value = self.expr(stmt.value, ctx) if stmt.value is not None else Scalar(Literal(None, T.NONE))
                 return Ret(value, err)
             if isinstance(stmt, ast.If):
                 cond = self.truthy(self.expr(stmt.test, ctx), ctx, stmt.test)
                 err_before = B.or_(err, cond.err)
-                return Branch(Scalar(cond.expr, err_before),
-                              self.run(stmt.body + rest, ctx, err_before),
-                              self.run(stmt.orelse + rest, ctx, err_before))
+                return Branch(
+                    Scalar(cond.expr, err_before),
+                    self.run(stmt.body + rest, ctx, err_before),
+                    self.run(stmt.orelse + rest, ctx, err_before),
+                )
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 value = self.expr(stmt.value, ctx)
                 err = B.or_(err, self.value_err(value))
@@ -280,14 +340,20 @@ class ViewTranslator:
         return Ret(Scalar(Literal(None, T.NONE)), err)
 
     def unsupported_statement(self, stmt: ast.stmt) -> OntocError:
-        names = {ast.While: ("`while` loop", "unsupported-statement"), ast.Try: ("`try`", "unsupported-statement"),
-                 ast.Import: ("import", "unsupported-statement"), ast.ImportFrom: ("import", "unsupported-statement"),
-                 ast.With: ("`with`", "unsupported-statement"), ast.Raise: ("`raise`", "unsupported-statement"),
-                 ast.AugAssign: ("augmented assignment outside an accumulation loop", "mutation"),
-                 ast.Delete: ("`del`", "mutation"), ast.Global: ("`global`", "unsupported-statement"),
-                 ast.Nonlocal: ("`nonlocal`", "unsupported-statement"),
-                 ast.FunctionDef: ("nested function", "unsupported-statement"),
-                 ast.ClassDef: ("nested class", "unsupported-statement")}
+        names = {
+            ast.While: ("`while` loop", "unsupported-statement"),
+            ast.Try: ("`try`", "unsupported-statement"),
+            ast.Import: ("import", "unsupported-statement"),
+            ast.ImportFrom: ("import", "unsupported-statement"),
+            ast.With: ("`with`", "unsupported-statement"),
+            ast.Raise: ("`raise`", "unsupported-statement"),
+            ast.AugAssign: ("augmented assignment outside an accumulation loop", "mutation"),
+            ast.Delete: ("`del`", "mutation"),
+            ast.Global: ("`global`", "unsupported-statement"),
+            ast.Nonlocal: ("`nonlocal`", "unsupported-statement"),
+            ast.FunctionDef: ("nested function", "unsupported-statement"),
+            ast.ClassDef: ("nested class", "unsupported-statement"),
+        }
         what, code = names.get(type(stmt), (f"`{type(stmt).__name__}` statement", "unsupported-statement"))
         if isinstance(stmt, ast.Assign):
             what, code = "assignment to something other than a local name", "mutation"
@@ -295,8 +361,10 @@ class ViewTranslator:
             what, code = "expression statement (a call for its side effect)", "mutation"
         hint = SUPPORTED_HINT
         if isinstance(stmt, ast.While):
-            hint = ("a getter compiles to one SQL expression; fold a collection with an aggregate such as "
-                    "`sum(t.x for t in self.store.tickets)` or a `for` accumulation loop")
+            hint = (
+                "a getter compiles to one SQL expression; fold a collection with an aggregate such as "
+                "`sum(t.x for t in self.store.tickets)` or a `for` accumulation loop"
+            )
         return self.fail(code, f"{what} in `{self.current_name()}` is not supported", stmt, hint)
 
     def current_name(self) -> str:
@@ -315,15 +383,29 @@ class ViewTranslator:
         if isinstance(then, Scalar) and isinstance(other, Scalar):
             dtype = T.unify(then.dtype, other.dtype)
             if dtype is None:
-                raise self.fail("type-mismatch", f"branches return {then.dtype} and {other.dtype}", node,
-                                "every return of a getter must give the same type (or None)")
+                raise self.fail(
+                    "type-mismatch",
+                    f"branches return {then.dtype} and {other.dtype}",
+                    node,
+                    "every return of a getter must give the same type (or None)",
+                )
             value = B.case(c, B.cast(then.expr, dtype), B.cast(other.expr, dtype), dtype)
             err = B.or_(err, B.and_(c, then.err), B.and_(B.not_(c), other.err))
             return Scalar(value, FALSE), err
-        if self.is_list(then) and isinstance(other, Scalar) and other.dtype.kind == "none" or \
-                self.is_list(other) and isinstance(then, Scalar) and then.dtype.kind == "none":
-            raise self.fail("type-mismatch", "a getter returns a list on one path and None on another", node,
-                            "return [] instead of None")
+        if (
+            self.is_list(then)
+            and isinstance(other, Scalar)
+            and other.dtype.kind == "none"
+            or self.is_list(other)
+            and isinstance(then, Scalar)
+            and then.dtype.kind == "none"
+        ):
+            raise self.fail(
+                "type-mismatch",
+                "a getter returns a list on one path and None on another",
+                node,
+                "return [] instead of None",
+            )
         raise self.fail("type-mismatch", "the branches of this getter return values of different kinds", node)
 
     @staticmethod
@@ -351,36 +433,59 @@ class ViewTranslator:
                     scan(stmt.body, conds + [stmt.test])
                 elif isinstance(stmt, ast.If):
                     scan(stmt.body, conds + [stmt.test])
-                    scan(stmt.orelse, conds + [ast.copy_location(
-                        ast.UnaryOp(ast.Not(), stmt.test), stmt.test)])
-                elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) \
-                        and isinstance(stmt.op, (ast.Add, ast.Sub)):
-                    updates.append((stmt.target.id, "sum" if isinstance(stmt.op, ast.Add) else "sub",
-                                    stmt.value, conds))
-                elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
-                        and isinstance(stmt.targets[0], ast.Name):
+                    scan(stmt.orelse, conds + [ast.copy_location(ast.UnaryOp(ast.Not(), stmt.test), stmt.test)])
+                elif (
+                    isinstance(stmt, ast.AugAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and isinstance(stmt.op, (ast.Add, ast.Sub))
+                ):
+                    updates.append(
+                        (stmt.target.id, "sum" if isinstance(stmt.op, ast.Add) else "sub", stmt.value, conds)
+                    )
+                elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                     var, value = stmt.targets[0].id, stmt.value
-                    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) \
-                            and isinstance(value.left, ast.Name) and value.left.id == var:
+                    if (
+                        isinstance(value, ast.BinOp)
+                        and isinstance(value.op, ast.Add)
+                        and isinstance(value.left, ast.Name)
+                        and value.left.id == var
+                    ):
                         updates.append((var, "sum", value.right, conds))
-                    elif isinstance(value, ast.Call) and dotted(value.func) in ("max", "min") \
-                            and len(value.args) == 2 and not value.keywords \
-                            and isinstance(value.args[0], ast.Name) and value.args[0].id == var:
+                    elif (
+                        isinstance(value, ast.Call)
+                        and dotted(value.func) in ("max", "min")
+                        and len(value.args) == 2
+                        and not value.keywords
+                        and isinstance(value.args[0], ast.Name)
+                        and value.args[0].id == var
+                    ):
                         updates.append((var, dotted(value.func), value.args[1], conds))
                     else:
-                        raise self.fail("unsupported-loop", f"loop body assigns `{var}` in a way that is not an "
-                                        "accumulation", stmt, "accumulate with `x += e`, `x = x + e`, "
-                                        "`x = max(x, e)`, `x = min(x, e)` or `xs.append(e)`")
-                elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
-                        and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr == "append" \
-                        and isinstance(stmt.value.func.value, ast.Name) and len(stmt.value.args) == 1:
+                        raise self.fail(
+                            "unsupported-loop",
+                            f"loop body assigns `{var}` in a way that is not an accumulation",
+                            stmt,
+                            "accumulate with `x += e`, `x = x + e`, `x = max(x, e)`, `x = min(x, e)` or `xs.append(e)`",
+                        )
+                elif (
+                    isinstance(stmt, ast.Expr)
+                    and isinstance(stmt.value, ast.Call)
+                    and isinstance(stmt.value.func, ast.Attribute)
+                    and stmt.value.func.attr == "append"
+                    and isinstance(stmt.value.func.value, ast.Name)
+                    and len(stmt.value.args) == 1
+                ):
                     updates.append((stmt.value.func.value.id, "append", stmt.value.args[0], conds))
                 elif isinstance(stmt, ast.Pass):
                     continue
                 else:
-                    raise self.fail("unsupported-loop", "a `for` loop body may only fold into local variables",
-                                    stmt, "accumulate with `x += e`, `x = x + e`, `x = max(x, e)`, "
-                                    "`x = min(x, e)` or `xs.append(e)`, possibly under `if`")
+                    raise self.fail(
+                        "unsupported-loop",
+                        "a `for` loop body may only fold into local variables",
+                        stmt,
+                        "accumulate with `x += e`, `x = x + e`, `x = max(x, e)`, "
+                        "`x = min(x, e)` or `xs.append(e)`, possibly under `if`",
+                    )
 
         scan(loop.body, [])
         if not updates:
@@ -389,8 +494,12 @@ class ViewTranslator:
         source = self.expr(loop.iter, ctx)
         for var, kind, value_node, conds in updates:
             if var not in ctx.env:
-                raise self.fail("unsupported-loop", f"`{var}` must be set just before the loop", loop,
-                                f"e.g. `{var} = 0` or `{var} = []` before `for`")
+                raise self.fail(
+                    "unsupported-loop",
+                    f"`{var}` must be set just before the loop",
+                    loop,
+                    f"e.g. `{var} = 0` or `{var} = []` before `for`",
+                )
             coll = self.comprehend(source, loop.target.id, conds, value_node, ctx, loop)
             before = ctx.env[var]
             if kind == "append":
@@ -404,7 +513,9 @@ class ViewTranslator:
                     after = self.binop(ast.Add() if kind == "sum" else ast.Sub(), before, total, loop)
                 else:
                     # max(acc, max(xs, default=acc)): the accumulator itself when nothing is folded
-                    best = self.fold(coll, lambda c: self.fold_leaf(kind, c, before, loop), loop)
+                    best = self.fold(
+                        coll, lambda c, kind=kind, before=before: self.fold_leaf(kind, c, before, loop), loop
+                    )
                     after = self.call_builtin(kind, [before, best], loop)
             err = B.or_(err, self.value_err(after))
             ctx = ctx.bind(**{var: after})
@@ -416,16 +527,23 @@ class ViewTranslator:
         if isinstance(value, Scalar):
             return value
         if isinstance(value, Doc):
-            raise self.fail("document-value", "a whole document cannot be used as a value here", node,
-                            "read one of its fields, e.g. `.doc_id`")
-        raise self.fail("not-a-scalar", "a single value is needed here, not a collection", node,
-                        "aggregate the collection with len/sum/min/max/any/all")
+            raise self.fail(
+                "document-value",
+                "a whole document cannot be used as a value here",
+                node,
+                "read one of its fields, e.g. `.doc_id`",
+            )
+        raise self.fail(
+            "not-a-scalar",
+            "a single value is needed here, not a collection",
+            node,
+            "aggregate the collection with len/sum/min/max/any/all",
+        )
 
     def expr(self, node: ast.expr, ctx: Ctx) -> Value:
         method = getattr(self, "expr_" + type(node).__name__, None)
         if method is None:
-            raise self.fail("unsupported-expression", f"`{type(node).__name__}` expressions are not supported",
-                            node)
+            raise self.fail("unsupported-expression", f"`{type(node).__name__}` expressions are not supported", node)
         return method(node, ctx)
 
     def expr_Constant(self, node: ast.Constant, ctx: Ctx) -> Value:
@@ -443,8 +561,12 @@ class ViewTranslator:
             return SelfRef()
         if node.id in ("True", "False", "None"):
             return Scalar(B.lit({"True": True, "False": False, "None": None}[node.id]))
-        raise self.fail("unknown-name", f"name `{node.id}` is not defined here", node,
-                        "getters may use self, locals, parameters of lambdas and comprehensions")
+        raise self.fail(
+            "unknown-name",
+            f"name `{node.id}` is not defined here",
+            node,
+            "getters may use self, locals, parameters of lambdas and comprehensions",
+        )
 
     def expr_Attribute(self, node: ast.Attribute, ctx: Ctx) -> Value:
         if isinstance(node.value, ast.Name) and node.value.id == self.view.name:
@@ -469,8 +591,12 @@ class ViewTranslator:
         if isinstance(base, StoreRef):
             entries = self.view.store.entries
             if attr not in entries or (base.visible is not None and attr not in base.visible):
-                raise self.fail("unknown-entry", f"store `{self.view.store.name}` has no entry `{attr}` here",
-                                node, "a key lambda sees only the entries declared above it")
+                raise self.fail(
+                    "unknown-entry",
+                    f"store `{self.view.store.name}` has no entry `{attr}` here",
+                    node,
+                    "a key lambda sees only the entries declared above it",
+                )
             return self.store_entry(attr, node)
         if isinstance(base, Doc):
             return self.doc_attribute(base, attr, node, ctx)
@@ -479,9 +605,12 @@ class ViewTranslator:
         raise self.fail("unsupported-attribute", f"attribute `.{attr}` is not supported here", node)
 
     def correlated(self, node: ast.AST) -> OntocError:
-        return self.fail("correlated-collection", "inside a comprehension over a store collection only the "
-                         "element (and static methods) can be used", node,
-                         "compute the other value in a separate getter and combine the results there")
+        return self.fail(
+            "correlated-collection",
+            "inside a comprehension over a store collection only the element (and static methods) can be used",
+            node,
+            "compute the other value in a separate getter and combine the results there",
+        )
 
     def doc_attribute(self, doc: Doc, attr: str, node: ast.AST, ctx: Ctx) -> Value:
         model = doc.node.model
@@ -490,8 +619,12 @@ class ViewTranslator:
             return Scalar(doc.node.column("doc_id"), err)
         f = model.fields.get(attr)
         if f is None:
-            raise self.fail("unknown-field", f"`{model.name}` has no field `{attr}`", node,
-                            "fields: " + ", ".join(["doc_id"] + list(model.fields)))
+            raise self.fail(
+                "unknown-field",
+                f"`{model.name}` has no field `{attr}`",
+                node,
+                "fields: " + ", ".join(["doc_id"] + list(model.fields)),
+            )
         if f.ref:
             child = ctx.scope.navigate(doc.node, attr, self.schema.models[f.ref])
             return Doc(child, err)
@@ -499,7 +632,7 @@ class ViewTranslator:
 
     def property_value(self, method: MethodDef, node: ast.AST) -> Value:
         if method.name in self.stack:
-            raise self.cycle(self.stack[self.stack.index(method.name):])
+            raise self.cycle(self.stack[self.stack.index(method.name) :])
         self.stack.append(method.name)
         try:
             value, err = self.method_result(method, self.ctx(method))
@@ -550,8 +683,12 @@ class ViewTranslator:
             return Scalar(B.and_(a.expr, b.expr) if is_and else B.or_(a.expr, b.expr), err)
         dtype = T.unify(a.dtype, b.dtype)
         if dtype is None:
-            raise self.fail("type-mismatch", f"`{'and' if is_and else 'or'}` of {a.dtype} and {b.dtype}", node,
-                            "both operands must have the same type unless the result is only tested for truth")
+            raise self.fail(
+                "type-mismatch",
+                f"`{'and' if is_and else 'or'}` of {a.dtype} and {b.dtype}",
+                node,
+                "both operands must have the same type unless the result is only tested for truth",
+            )
         return Scalar(B.case(pick_b, B.cast(b.expr, dtype), B.cast(a.expr, dtype), dtype), err)
 
     def truthy(self, value: Value, ctx: Ctx, node: ast.AST | None) -> Scalar:
@@ -570,8 +707,9 @@ class ViewTranslator:
         if kind == "bool":
             t = e
         elif kind in ("int", "float", "decimal"):
-            t = B.func("ne", e, Literal(0, v.dtype.null(False)) if kind != "float" else Literal(0.0, T.FLOAT),
-                       dtype=T.BOOL)
+            t = B.func(
+                "ne", e, Literal(0, v.dtype.null(False)) if kind != "float" else Literal(0.0, T.FLOAT), dtype=T.BOOL
+            )
         elif kind == "str":
             t = B.func("ne", e, B.lit(""), dtype=T.BOOL)  # not CHAR_LENGTH(e) > 0: Flink would count characters
         elif kind == "list":
@@ -612,37 +750,41 @@ class ViewTranslator:
         if isinstance(op, ast.Add) and a.dtype.kind == "str" and b.dtype.kind == "str":
             return Scalar(B.func("concat", a.expr, b.expr, dtype=T.STR), err)
         if isinstance(op, ast.Mod) and a.dtype.kind == "str":
-            raise self.fail("unsupported-operator", "`%` string formatting is not supported", node,
-                            "use an f-string or str.format")
+            raise self.fail(
+                "unsupported-operator", "`%` string formatting is not supported", node, "use an f-string or str.format"
+            )
         dtype = T.numeric_join(a.dtype, b.dtype)
         if dtype is None:
-            raise self.fail("type-error", f"unsupported operand types for {type(op).__name__}: "
-                            f"{a.dtype} and {b.dtype}", node)
+            raise self.fail(
+                "type-error", f"unsupported operand types for {type(op).__name__}: {a.dtype} and {b.dtype}", node
+            )
         x, y = self.num(a.expr, dtype), self.num(b.expr, dtype)
         if isinstance(op, (ast.Add, ast.Sub, ast.Mult)):
             name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}[type(op)]
             return Scalar(B.func(name, x, y, dtype=dtype), err)
-        zero = B.safe(B.func("eq", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT),
-                             dtype=T.BOOL))
-        y_safe = B.func("nullif", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT),
-                        dtype=dtype)
+        zero = B.safe(
+            B.func("eq", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT), dtype=T.BOOL)
+        )
+        y_safe = B.func("nullif", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT), dtype=dtype)
         if isinstance(op, ast.Div):
             out = T.DECIMAL if dtype.kind == "decimal" else T.FLOAT
             return Scalar(B.func("div", B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
             if dtype.kind == "int":
                 # Python's modulo takes the sign of the divisor; SQL's MOD that of the dividend
-                mod = B.func("mod", B.func("add", B.func("mod", x, y_safe, dtype=dtype), y_safe, dtype=dtype),
-                             y_safe, dtype=dtype)
+                mod = B.func(
+                    "mod",
+                    B.func("add", B.func("mod", x, y_safe, dtype=dtype), y_safe, dtype=dtype),
+                    y_safe,
+                    dtype=dtype,
+                )
                 if isinstance(op, ast.Mod):
                     return Scalar(mod, B.or_(err, zero))
-                return Scalar(B.func("div", B.func("sub", x, mod, dtype=dtype), y_safe, dtype=dtype),
-                              B.or_(err, zero))
+                return Scalar(B.func("div", B.func("sub", x, mod, dtype=dtype), y_safe, dtype=dtype), B.or_(err, zero))
             floor = B.func("floor", B.func("div", x, y_safe, dtype=dtype), dtype=dtype)
             if isinstance(op, ast.FloorDiv):
                 return Scalar(floor, B.or_(err, zero))
-            return Scalar(B.func("sub", x, B.func("mul", y_safe, floor, dtype=dtype), dtype=dtype),
-                          B.or_(err, zero))
+            return Scalar(B.func("sub", x, B.func("mul", y_safe, floor, dtype=dtype), dtype=dtype), B.or_(err, zero))
         if isinstance(op, ast.Pow):
             return self.power(x, y, dtype, err, node)
         raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)
@@ -654,14 +796,24 @@ class ViewTranslator:
                 for _ in range(y.value):
                     out = x if isinstance(out, Literal) else B.func("mul", out, x, dtype=T.INT)
                 return Scalar(out, err)
-            raise self.fail("unsupported-operator", "`int ** int` needs a literal exponent from 0 to 8", node,
-                            "Python's result type depends on the exponent's sign; use float(x) ** y")
+            raise self.fail(
+                "unsupported-operator",
+                "`int ** int` needs a literal exponent from 0 to 8",
+                node,
+                "Python's result type depends on the exponent's sign; use float(x) ** y",
+            )
         if dtype.kind != "float":
             raise self.fail("unsupported-operator", f"`**` on {dtype} is not supported", node)
         zero = Literal(0.0, T.FLOAT)
-        bad = B.or_(B.safe(B.and_(B.func("eq", x, zero, dtype=T.BOOL), B.func("lt", y, zero, dtype=T.BOOL))),
-                    B.safe(B.and_(B.func("lt", x, zero, dtype=T.BOOL),
-                                  B.func("ne", y, B.func("floor", y, dtype=T.FLOAT), dtype=T.BOOL))))
+        bad = B.or_(
+            B.safe(B.and_(B.func("eq", x, zero, dtype=T.BOOL), B.func("lt", y, zero, dtype=T.BOOL))),
+            B.safe(
+                B.and_(
+                    B.func("lt", x, zero, dtype=T.BOOL),
+                    B.func("ne", y, B.func("floor", y, dtype=T.FLOAT), dtype=T.BOOL),
+                )
+            ),
+        )
         return Scalar(B.func("power", x, y, dtype=T.FLOAT), B.or_(err, bad))
 
     @staticmethod
@@ -676,7 +828,7 @@ class ViewTranslator:
     def expr_Compare(self, node: ast.Compare, ctx: Ctx) -> Value:
         parts, err = [], FALSE
         left = self.expr(node.left, ctx)
-        for op, right_node in zip(node.ops, node.comparators):
+        for op, right_node in zip(node.ops, node.comparators, strict=False):
             right = self.expr(right_node, ctx)
             c = self.compare(op, left, right, node, ctx)
             parts.append(c.expr)
@@ -717,8 +869,12 @@ class ViewTranslator:
             joined = T.numeric_join(a.dtype, b.dtype)
             x, y = self.num(x, joined), self.num(y, joined)
         err = B.or_(err, self.none_err(a), self.none_err(b))
-        return Scalar(B.safe(B.func(name, x, y, dtype=T.BOOL)) if a.dtype.nullable or b.dtype.nullable
-                      else B.func(name, x, y, dtype=T.BOOL), err)
+        return Scalar(
+            B.safe(B.func(name, x, y, dtype=T.BOOL))
+            if a.dtype.nullable or b.dtype.nullable
+            else B.func(name, x, y, dtype=T.BOOL),
+            err,
+        )
 
     def equals(self, a: Scalar, b: Scalar, node: ast.AST) -> Expr:
         """Python `==`: None equals only None; values of unrelated types are unequal."""
@@ -746,15 +902,18 @@ class ViewTranslator:
         if isinstance(b, TupleVal):
             a = self.scalar(a, node)
             tests = [self.equals(a, item, node) for item in b.items]
-            return Scalar(B.or_(*[B.safe(t) for t in tests]) if tests else FALSE,
-                          B.or_(a.err, *[i.err for i in b.items]))
+            return Scalar(
+                B.or_(*[B.safe(t) for t in tests]) if tests else FALSE, B.or_(a.err, *[i.err for i in b.items])
+            )
         if isinstance(b, Scalar) and b.dtype.kind == "str":
             a = self.scalar(a, node)
             if a.dtype.kind != "str":
                 raise self.fail("type-error", f"`in <str>` needs a str on the left, not {a.dtype}", node)
             pos = B.func("position", a.expr, b.expr, dtype=T.INT)
-            return Scalar(B.safe(B.func("gt", pos, B.lit(0), dtype=T.BOOL)),
-                          B.or_(a.err, b.err, self.none_err(a), self.none_err(b)))
+            return Scalar(
+                B.safe(B.func("gt", pos, B.lit(0), dtype=T.BOOL)),
+                B.or_(a.err, b.err, self.none_err(a), self.none_err(b)),
+            )
         if isinstance(b, Scalar) and b.dtype.kind == "list":
             a = self.scalar(a, node)
             if T.unify(a.dtype.null(False), b.dtype.elem) is None:
@@ -764,10 +923,10 @@ class ViewTranslator:
         if self.is_list(b) or isinstance(b, ManyVal):
             a = self.scalar(a, node)
             coll = self.as_list(b, node)
-            return self.aggregate_any(coll, lambda elem: self.equals(a, self.scalar(elem, node), node), node,
-                                      extra_err=a.err)
-        raise self.fail("unsupported-operator", "`in` needs a literal tuple/list/set, a string or a collection",
-                        node)
+            return self.aggregate_any(
+                coll, lambda elem: self.equals(a, self.scalar(elem, node), node), node, extra_err=a.err
+            )
+        raise self.fail("unsupported-operator", "`in` needs a literal tuple/list/set, a string or a collection", node)
 
     def expr_IfExp(self, node: ast.IfExp, ctx: Ctx) -> Value:
         cond = self.truthy(self.expr(node.test, ctx), ctx, node.test)
@@ -782,8 +941,12 @@ class ViewTranslator:
                 parts.append(Scalar(B.lit(piece.value)))
             else:
                 if piece.format_spec is not None or piece.conversion not in (-1, ord("s")):
-                    raise self.fail("unsupported-format", "format specs and !r/!a in f-strings are not supported",
-                                    piece, "format the value with str(), round() or int() first")
+                    raise self.fail(
+                        "unsupported-format",
+                        "format specs and !r/!a in f-strings are not supported",
+                        piece,
+                        "format the value with str(), round() or int() first",
+                    )
                 parts.append(self.to_str(self.scalar(self.expr(piece.value, ctx), piece.value), piece.value))
         return self.concat(parts)
 
@@ -811,9 +974,13 @@ class ViewTranslator:
         elif kind == "datetime":  # documents hold datetimes in UTC: '2024-01-01 00:00:00+00:00'
             e = B.func("py_str", v.expr, dtype=T.STR)
         else:
-            raise self.fail("unsupported-format", f"formatting a {v.dtype} as text is not supported", node,
-                            "SQL cannot know the digits Python would print for a Decimal (Flink keeps a fixed "
-                            "scale, not the exponent it was written with); format an int, float, datetime or str")
+            raise self.fail(
+                "unsupported-format",
+                f"formatting a {v.dtype} as text is not supported",
+                node,
+                "SQL cannot know the digits Python would print for a Decimal (Flink keeps a fixed "
+                "scale, not the exponent it was written with); format an int, float, datetime or str",
+            )
         if v.dtype.nullable:
             e = B.func("coalesce", e, B.lit("None"), dtype=T.STR)
         return Scalar(e, v.err)
@@ -831,13 +998,17 @@ class ViewTranslator:
 
     def expr_Dict(self, node: ast.Dict, ctx: Ctx) -> Value:
         items = []
-        for k, v in zip(node.keys, node.values):
+        for k, v in zip(node.keys, node.values, strict=False):
             if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
                 raise self.fail("unsupported-dict", "dict keys must be string literals", k or node)
             value = self.expr(v, ctx)
             if isinstance(value, Doc):
-                raise self.fail("document-value", "a document cannot be a dict value", v,
-                                "put one of its fields, e.g. `.doc_id`, in the dict")
+                raise self.fail(
+                    "document-value",
+                    "a document cannot be a dict value",
+                    v,
+                    "put one of its fields, e.g. `.doc_id`, in the dict",
+                )
             items.append((k.value, self.scalar(value, v)))
         if len({k for k, _ in items}) != len(items):
             raise self.fail("unsupported-dict", "duplicate dict key", node)
@@ -851,8 +1022,12 @@ class ViewTranslator:
                 raise self.fail("unsupported-subscript", "dicts are read with a string literal key", key)
             item = base.get(key.value)
             if item is None:
-                raise self.fail("unknown-key", f"the dict has no key {key.value!r}", key,
-                                "keys: " + ", ".join(k for k, _ in base.items))
+                raise self.fail(
+                    "unknown-key",
+                    f"the dict has no key {key.value!r}",
+                    key,
+                    "keys: " + ", ".join(k for k, _ in base.items),
+                )
             return item
         value = self.scalar(base, node.value)
         if value.dtype.kind != "str":
@@ -878,8 +1053,7 @@ class ViewTranslator:
             bounds.append(self.clamp(b.expr, length))
         start, stop = bounds
         count = B.func("greatest", B.func("sub", stop, start, dtype=T.INT), B.lit(0), dtype=T.INT)
-        return Scalar(B.func("substring", s.expr, B.func("add", start, B.lit(1), dtype=T.INT), count,
-                             dtype=T.STR), err)
+        return Scalar(B.func("substring", s.expr, B.func("add", start, B.lit(1), dtype=T.INT), count, dtype=T.STR), err)
 
     @staticmethod
     def clamp(i: Expr, length: Expr) -> Expr:
@@ -895,26 +1069,34 @@ class ViewTranslator:
         if i.dtype.kind not in ("int", "bool"):
             raise self.fail("type-error", "string indices must be ints", node)
         length = B.func("char_length", s.expr, dtype=T.INT)
-        pos = B.case(B.func("lt", i.expr, B.lit(0), dtype=T.BOOL), B.func("add", length, i.expr, dtype=T.INT),
-                     i.expr, T.INT)
-        out_of_range = B.safe(B.or_(B.func("lt", pos, B.lit(0), dtype=T.BOOL),
-                                    B.func("ge", pos, length, dtype=T.BOOL)))
+        pos = B.case(
+            B.func("lt", i.expr, B.lit(0), dtype=T.BOOL), B.func("add", length, i.expr, dtype=T.INT), i.expr, T.INT
+        )
+        out_of_range = B.safe(B.or_(B.func("lt", pos, B.lit(0), dtype=T.BOOL), B.func("ge", pos, length, dtype=T.BOOL)))
         err = B.or_(s.err, i.err, self.none_err(s), self.none_err(i), out_of_range)
-        return Scalar(B.func("substring", s.expr, B.func("add", pos, B.lit(1), dtype=T.INT), B.lit(1), dtype=T.STR),
-                      err)
+        return Scalar(
+            B.func("substring", s.expr, B.func("add", pos, B.lit(1), dtype=T.INT), B.lit(1), dtype=T.STR), err
+        )
 
     # ----- calls ---------------------------------------------------------------
 
     def expr_Call(self, node: ast.Call, ctx: Ctx) -> Value:
         if isinstance(node.func, ast.Attribute):
-            target = self.expr(node.func.value, ctx) if not (
-                isinstance(node.func.value, ast.Name) and node.func.value.id == self.view.name) else SelfRef()
+            target = (
+                self.expr(node.func.value, ctx)
+                if not (isinstance(node.func.value, ast.Name) and node.func.value.id == self.view.name)
+                else SelfRef()
+            )
             if isinstance(target, SelfRef):
                 return self.call_method(node.func.attr, node, ctx)
             if isinstance(target, Scalar) and target.dtype.kind == "str" and node.func.attr in STR_METHODS:
                 return self.str_method(target, node.func.attr, node, ctx)
-            raise self.fail("unknown-function", f"method `.{node.func.attr}()` is not supported here", node,
-                            "supported string methods: " + ", ".join(STR_METHODS))
+            raise self.fail(
+                "unknown-function",
+                f"method `.{node.func.attr}()` is not supported here",
+                node,
+                "supported string methods: " + ", ".join(STR_METHODS),
+            )
         name = dotted(node.func)
         if name in AGG_BUILTINS:
             return self.call_aggregate_builtin(name, node, ctx)
@@ -925,9 +1107,13 @@ class ViewTranslator:
             return self.call_builtin(name, args, node)
         if isinstance(node.func, ast.Lambda):
             raise self.fail("unsupported-call", "calling a lambda is not supported", node)
-        raise self.fail("unknown-function", f"call of unknown function `{name or '...'}`", node,
-                        "only builtins abs round min max int float str bool len sum any all sorted, string "
-                        "methods, and static methods of the view can be called")
+        raise self.fail(
+            "unknown-function",
+            f"call of unknown function `{name or '...'}`",
+            node,
+            "only builtins abs round min max int float str bool len sum any all sorted, string "
+            "methods, and static methods of the view can be called",
+        )
 
     def call_method(self, name: str, node: ast.Call, ctx: Ctx) -> Value:
         method = self.view.methods.get(name)
@@ -936,14 +1122,17 @@ class ViewTranslator:
         if method.kind == "classmethod":
             return self.aggregate_udf(method, node, ctx)
         if method.kind != "staticmethod":
-            raise self.fail("unsupported-call", f"`{name}` is a {method.kind}, not a static method; "
-                            "read getters and properties without calling them", node)
+            raise self.fail(
+                "unsupported-call",
+                f"`{name}` is a {method.kind}, not a static method; read getters and properties without calling them",
+                node,
+            )
         if node.keywords:
             raise self.fail("unsupported-call", "keyword arguments to static methods are not supported", node)
         params = [a.arg for a in method.node.args.args]
         if len(params) != len(node.args) or method.node.args.vararg or method.node.args.defaults:
             raise self.fail("bad-call", f"`{name}` takes {len(params)} positional arguments", node)
-        args = {p: self.expr(a, ctx) for p, a in zip(params, node.args)}
+        args = {p: self.expr(a, ctx) for p, a in zip(params, node.args, strict=False)}
         if name in self.stack:
             raise self.fail("getter-cycle", f"static method `{name}` calls itself", node, "recursion is not supported")
         self.stack.append(name)
@@ -961,10 +1150,15 @@ class ViewTranslator:
         if inlined is not None and self.static_methods == "inline":
             return inlined
         if inlined is not None:
-            self.warnings.append(Diagnostic(
-                "udf-could-be-native", f"`{name}` runs as a Python UDF although its body translates to SQL",
-                self.src.span(node), "compile with --static-methods inline (the default) to run it as native SQL",
-                severity="warning"))
+            self.warnings.append(
+                Diagnostic(
+                    "udf-could-be-native",
+                    f"`{name}` runs as a Python UDF although its body translates to SQL",
+                    self.src.span(node),
+                    "compile with --static-methods inline (the default) to run it as native SQL",
+                    severity="warning",
+                )
+            )
         inferred = inlined.dtype if isinstance(inlined, Scalar) and inlined.dtype.kind != "none" else None
         return self.scalar_udf(method, args, node, ctx, inferred)
 
@@ -973,13 +1167,20 @@ class ViewTranslator:
             dtype, ref = parse_annotation(method.node.returns, set())
             if dtype is not None and not ref:
                 return dtype.null()
-            raise self.fail("unsupported-annotation", f"the return annotation of `{method.name}` has no SQL type",
-                            method.node.returns, "use str, int, float, bool, datetime, Decimal or list[T], "
-                            "optionally `| None`")
+            raise self.fail(
+                "unsupported-annotation",
+                f"the return annotation of `{method.name}` has no SQL type",
+                method.node.returns,
+                "use str, int, float, bool, datetime, Decimal or list[T], optionally `| None`",
+            )
         if inferred is not None:
             return inferred.null()
-        raise self.fail("missing-annotation", f"`{method.name}` runs as a Python function and its result type "
-                        "cannot be inferred", node, f"annotate it: `def {method.name}(...) -> str:`")
+        raise self.fail(
+            "missing-annotation",
+            f"`{method.name}` runs as a Python function and its result type cannot be inferred",
+            node,
+            f"annotate it: `def {method.name}(...) -> str:`",
+        )
 
     def code_fingerprint(self, method: MethodDef) -> str:
         """What a UDF of `method` runs (udf_code.py), once per method however many calls."""
@@ -991,15 +1192,20 @@ class ViewTranslator:
     def register_udf(self, spec: UdfSpec, node: ast.AST) -> None:
         known = self.udfs.get(spec.function)
         if known is not None and known != spec:
-            raise self.fail("udf-signature", f"`{spec.method}` is called with different argument types",
-                            node, "call it with the same kinds of arguments everywhere")
+            raise self.fail(
+                "udf-signature",
+                f"`{spec.method}` is called with different argument types",
+                node,
+                "call it with the same kinds of arguments everywhere",
+            )
         self.udfs[spec.function] = spec
 
     def udf_name(self, method: MethodDef) -> str:
         return f"ontoc__{self.view.name.lower()}__{method.name.lower()}"
 
-    def scalar_udf(self, method: MethodDef, args: dict[str, Value], node: ast.Call, ctx: Ctx,
-                   inferred: T.DType | None) -> Scalar:
+    def scalar_udf(
+        self, method: MethodDef, args: dict[str, Value], node: ast.Call, ctx: Ctx, inferred: T.DType | None
+    ) -> Scalar:
         """A static method run by Flink as a Python UDF, with whole documents passed as ROWs."""
         result = self.udf_result_type(method, inferred, node)
         params, exprs, errs = [], [], []
@@ -1014,16 +1220,31 @@ class ViewTranslator:
                 exprs.append(row)
                 errs.append(value.err)
             elif isinstance(value, DictVal):
-                row = B.func("row", *[v.expr for _, v in value.items],
-                             dtype=T.row_of(tuple((k, v.dtype) for k, v in value.items)))
+                row = B.func(
+                    "row",
+                    *[v.expr for _, v in value.items],
+                    dtype=T.row_of(tuple((k, v.dtype) for k, v in value.items)),
+                )
                 params.append(UdfParam(param, "dict", row.dtype))
                 exprs.append(row)
                 errs.extend(v.err for _, v in value.items)
             else:
-                raise self.fail("unsupported-udf", f"argument `{param}` of `{method.name}` is a collection",
-                                node, "pass scalars, documents or dicts to static methods")
-        spec = UdfSpec(self.udf_name(method), "scalar", self.view.name, method.name, self.module_name(),
-                       tuple(params), result, self.code_fingerprint(method))
+                raise self.fail(
+                    "unsupported-udf",
+                    f"argument `{param}` of `{method.name}` is a collection",
+                    node,
+                    "pass scalars, documents or dicts to static methods",
+                )
+        spec = UdfSpec(
+            self.udf_name(method),
+            "scalar",
+            self.view.name,
+            method.name,
+            self.module_name(),
+            tuple(params),
+            result,
+            self.code_fingerprint(method),
+        )
         self.register_udf(spec, node)
         call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
         failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
@@ -1061,8 +1282,11 @@ class ViewTranslator:
     def aggregate_udf(self, method: MethodDef, node: ast.Call, ctx: Ctx) -> Scalar:
         """A class method over a generator of a `many` collection, run as a Python aggregate function."""
         if len(node.args) != 1 or node.keywords or len(method.node.args.args) != 2:
-            raise self.fail("bad-call", f"`{method.name}` must take one iterable, e.g. "
-                            f"`self.{method.name}(b.price for b in self.store.bids)`", node)
+            raise self.fail(
+                "bad-call",
+                f"`{method.name}` must take one iterable, e.g. `self.{method.name}(b.price for b in self.store.bids)`",
+                node,
+            )
         coll = self.as_list(self.expr(node.args[0], ctx), node.args[0])
         result = self.udf_result_type(method, None, node)
         leaves = list_leaves(coll)
@@ -1074,11 +1298,22 @@ class ViewTranslator:
         elif isinstance(first, DictVal):
             kind, elem_type = "dict", T.row_of(tuple((k, v.dtype) for k, v in first.items))
         else:
-            raise self.fail("unsupported-udf", f"`{method.name}` gets whole documents", node.args[0],
-                            f"pass their fields, e.g. `self.{method.name}(b.price for b in ...)`")
-        spec = UdfSpec(self.udf_name(method), "aggregate", self.view.name, method.name, self.module_name(),
-                       (UdfParam(method.node.args.args[1].arg, kind, elem_type),), result,
-                       self.code_fingerprint(method))
+            raise self.fail(
+                "unsupported-udf",
+                f"`{method.name}` gets whole documents",
+                node.args[0],
+                f"pass their fields, e.g. `self.{method.name}(b.price for b in ...)`",
+            )
+        spec = UdfSpec(
+            self.udf_name(method),
+            "aggregate",
+            self.view.name,
+            method.name,
+            self.module_name(),
+            (UdfParam(method.node.args.args[1].arg, kind, elem_type),),
+            result,
+            self.code_fingerprint(method),
+        )
         self.register_udf(spec, node)
         row_type = T.row_of((("ok", T.BOOL), ("value", result)))
         empty = UdfCall(spec.function + "__empty", (), row_type)
@@ -1089,15 +1324,20 @@ class ViewTranslator:
                 err = FALSE
             else:
                 elem = c.elem
-                arg = elem.expr if isinstance(elem, Scalar) else B.func(
-                    "row", *[v.expr for _, v in elem.items], dtype=elem_type)
-                col = c.agg.add(AggCall("udaf", arg, None if B.is_true(c.include) else c.include, row_type,
-                                        spec.function))
+                arg = (
+                    elem.expr
+                    if isinstance(elem, Scalar)
+                    else B.func("row", *[v.expr for _, v in elem.items], dtype=elem_type)
+                )
+                col = c.agg.add(
+                    AggCall("udaf", arg, None if B.is_true(c.include) else c.include, row_type, spec.function)
+                )
                 # no element at all: the group is missing and Python sees an empty list
                 call = B.func("coalesce", col, empty, dtype=row_type)
                 err = self.coll_err(c)
             failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
             return Scalar(FieldAccess(call, "value", result), B.or_(err, failed))
+
         return self.fold(coll, leaf, node)
 
     def str_method(self, s: Scalar, name: str, node: ast.Call, ctx: Ctx) -> Value:
@@ -1116,8 +1356,11 @@ class ViewTranslator:
         if name in ("strip", "lstrip", "rstrip") and len(args) <= 1:
             if args and not isinstance(args[0].expr, Literal):
                 raise self.fail("unsupported-call", f"`str.{name}` needs a literal argument", node)
-            chars = WHITESPACE if not args else "[" + "".join(
-                "\\" + c if c in "\\]^-[" else c for c in args[0].expr.value) + "]"
+            chars = (
+                WHITESPACE
+                if not args
+                else "[" + "".join("\\" + c if c in "\\]^-[" else c for c in args[0].expr.value) + "]"
+            )
             if args and args[0].expr.value == "":
                 return Scalar(e, err)
             pattern = {"strip": f"^{chars}+|{chars}+$", "lstrip": f"^{chars}+", "rstrip": f"{chars}+$"}[name]
@@ -1126,8 +1369,11 @@ class ViewTranslator:
             p = args[0].expr
             plen = B.func("char_length", p, dtype=T.INT)
             slen = B.func("char_length", e, dtype=T.INT)
-            start = B.lit(1) if name == "startswith" else B.func(
-                "add", B.func("sub", slen, plen, dtype=T.INT), B.lit(1), dtype=T.INT)
+            start = (
+                B.lit(1)
+                if name == "startswith"
+                else B.func("add", B.func("sub", slen, plen, dtype=T.INT), B.lit(1), dtype=T.INT)
+            )
             piece = B.func("substring", e, start, plen, dtype=T.STR)
             fits = B.func("le", plen, slen, dtype=T.BOOL)
             return Scalar(B.safe(B.and_(fits, B.func("eq", piece, p, dtype=T.BOOL))), err)
@@ -1169,14 +1415,19 @@ class ViewTranslator:
         if name in ("min", "max") and len(args) >= 2:
             dtype = args[0].dtype
             for a in args[1:]:
-                dtype = T.numeric_join(dtype, a.dtype) if dtype.is_numeric and a.dtype.is_numeric else (
-                    dtype if dtype.kind == a.dtype.kind else None)
+                dtype = (
+                    T.numeric_join(dtype, a.dtype)
+                    if dtype.is_numeric and a.dtype.is_numeric
+                    else (dtype if dtype.kind == a.dtype.kind else None)
+                )
                 if dtype is None:
                     raise self.fail("type-error", f"`{name}` of values of different types", node)
             dtype = dtype.null(False)
             err = B.or_(err, *[self.none_err(a) for a in args])
-            return Scalar(B.func("least" if name == "min" else "greatest", *[self.num(a.expr, dtype) for a in args],
-                                 dtype=dtype), err)
+            return Scalar(
+                B.func("least" if name == "min" else "greatest", *[self.num(a.expr, dtype) for a in args], dtype=dtype),
+                err,
+            )
         if name == "bool" and len(args) == 1:
             return self.truthy(args[0], None, node)
         if name == "str" and len(args) == 1:
@@ -1207,8 +1458,10 @@ class ViewTranslator:
         if name == "round" and kind == "decimal":  # to an int, ties to even
             rounded = B.func("py_round", v.expr, B.lit(0), dtype=T.DECIMAL)
             # Python's int is unbounded: past BIGINT the field is None (as for round(x, ndigits)), not a wrap
-            outside = B.or_(B.func("lt", rounded, Literal(Decimal(-2**63), T.DECIMAL), dtype=T.BOOL),
-                            B.func("gt", rounded, Literal(Decimal(2**63 - 1), T.DECIMAL), dtype=T.BOOL))
+            outside = B.or_(
+                B.func("lt", rounded, Literal(Decimal(-(2**63)), T.DECIMAL), dtype=T.BOOL),
+                B.func("gt", rounded, Literal(Decimal(2**63 - 1), T.DECIMAL), dtype=T.BOOL),
+            )
             return Scalar(B.cast(rounded, T.INT), B.or_(err, outside))
         raise self.fail("type-error", f"`{name}()` of {v.dtype} is not supported", node)
 
@@ -1218,8 +1471,12 @@ class ViewTranslator:
         if ndigits.dtype.kind not in ("int", "bool"):
             raise self.fail("type-error", f"`round()` needs an int number of digits, not {ndigits.dtype}", node)
         if ndigits.dtype.nullable:
-            raise self.fail("unsupported-call", "`round(x, ndigits)` with an `ndigits` that may be None", node,
-                            "round(x, None) is round(x), an int: make ndigits an int that is never None")
+            raise self.fail(
+                "unsupported-call",
+                "`round(x, ndigits)` with an `ndigits` that may be None",
+                node,
+                "round(x, None) is round(x), an int: make ndigits an int that is never None",
+            )
         kind = v.dtype.kind
         if kind not in ("int", "bool", "float", "decimal"):
             raise self.fail("type-error", f"`round()` of {v.dtype} is not supported", node)
@@ -1259,8 +1516,12 @@ class ViewTranslator:
 
     def comprehension(self, node, ctx: Ctx, distinct: bool) -> Value:
         if len(node.generators) != 1:
-            raise self.fail("unsupported-comprehension", "nested comprehensions are not supported", node,
-                            "iterate one store collection per comprehension")
+            raise self.fail(
+                "unsupported-comprehension",
+                "nested comprehensions are not supported",
+                node,
+                "iterate one store collection per comprehension",
+            )
         gen = node.generators[0]
         if gen.is_async or not isinstance(gen.target, ast.Name):
             raise self.fail("unsupported-comprehension", "comprehension target must be a single name", gen.target)
@@ -1278,21 +1539,29 @@ class ViewTranslator:
             return Coll(scope, TRUE, Doc(scope.root))
         if self.is_list(value):
             return value
-        raise self.fail("not-a-collection", "this is not a store collection or a list built from one", node,
-                        "iterate `self.store.<many entry>` or a getter that returns a list built from one")
+        raise self.fail(
+            "not-a-collection",
+            "this is not a store collection or a list built from one",
+            node,
+            "iterate `self.store.<many entry>` or a getter that returns a list built from one",
+        )
 
-    def comprehend(self, source: Value, var: str, conds: list[ast.expr], elt: ast.expr | None, ctx: Ctx,
-                   node: ast.AST) -> ListLike:
+    def comprehend(
+        self, source: Value, var: str, conds: list[ast.expr], elt: ast.expr | None, ctx: Ctx, node: ast.AST
+    ) -> ListLike:
         """Apply `[elt for var in source if conds]` to a list value, branch by branch."""
         if ctx.element:
-            raise self.fail("unsupported-comprehension", "comprehensions inside comprehensions are not supported",
-                            node)
+            raise self.fail("unsupported-comprehension", "comprehensions inside comprehensions are not supported", node)
         source = self.as_list(source, node)
         if isinstance(source, EmptyList):
             return source
         if isinstance(source, CondList):
-            return CondList(source.cond, self.comprehend(source.then, var, conds, elt, ctx, node),
-                            self.comprehend(source.otherwise, var, conds, elt, ctx, node), source.err)
+            return CondList(
+                source.cond,
+                self.comprehend(source.then, var, conds, elt, ctx, node),
+                self.comprehend(source.otherwise, var, conds, elt, ctx, node),
+                source.err,
+            )
         inner = Ctx(source.agg, {**ctx.env, var: source.elem}, ctx.method, element=True)
         include, elem_err = source.include, source.elem_err
         for cond in conds:
@@ -1313,8 +1582,12 @@ class ViewTranslator:
     def check_uncorrelated(self, coll: Coll, node: ast.AST) -> None:
         """An aggregate subquery sees only its element's documents, not the view's."""
         exprs = [coll.include, coll.elem_err] + (
-            [v.expr for _, v in coll.elem.items] if isinstance(coll.elem, DictVal)
-            else [coll.elem.expr] if isinstance(coll.elem, Scalar) else [])
+            [v.expr for _, v in coll.elem.items]
+            if isinstance(coll.elem, DictVal)
+            else [coll.elem.expr]
+            if isinstance(coll.elem, Scalar)
+            else []
+        )
         inner = {n.alias for n in coll.agg.nodes}
         for e in exprs:
             for sub in e.walk():
@@ -1378,8 +1651,10 @@ class ViewTranslator:
         if isinstance(coll, CondList):
             a, b = self.fold(coll.then, leaf, node), self.fold(coll.otherwise, leaf, node)
             dtype = T.unify(a.dtype, b.dtype) or a.dtype
-            return Scalar(B.case(coll.cond, B.cast(a.expr, dtype), B.cast(b.expr, dtype), dtype),
-                          B.or_(coll.err, B.and_(coll.cond, a.err), B.and_(B.not_(coll.cond), b.err)))
+            return Scalar(
+                B.case(coll.cond, B.cast(a.expr, dtype), B.cast(b.expr, dtype), dtype),
+                B.or_(coll.err, B.and_(coll.cond, a.err), B.and_(B.not_(coll.cond), b.err)),
+            )
         return leaf(coll)
 
     def count(self, coll: ListLike) -> Scalar:
@@ -1390,11 +1665,16 @@ class ViewTranslator:
                 n = self.agg_col(c, "count_distinct", c.elem.expr, c.include, T.INT)
                 if c.elem.dtype.nullable:  # a set keeps one None, COUNT(DISTINCT) none
                     nulls = self.agg_col(c, "count", None, B.and_(c.include, B.is_null(c.elem.expr)), T.INT)
-                    n = B.func("add", n, B.case(B.func("gt", nulls, B.lit(0), dtype=T.BOOL), B.lit(1), B.lit(0),
-                                                T.INT), dtype=T.INT)
+                    n = B.func(
+                        "add",
+                        n,
+                        B.case(B.func("gt", nulls, B.lit(0), dtype=T.BOOL), B.lit(1), B.lit(0), T.INT),
+                        dtype=T.INT,
+                    )
             else:
                 n = self.agg_col(c, "count", None, c.include, T.INT)
             return Scalar(n, self.coll_err(c))
+
         return self.fold(coll, leaf, None)
 
     def agg_col(self, c: Coll, func: str, arg: Expr | None, where: Expr | None, dtype: T.DType) -> Expr:
@@ -1415,8 +1695,11 @@ class ViewTranslator:
         if isinstance(value, EmptyList):
             return FALSE
         if isinstance(value, CondList):
-            return B.or_(value.err, B.and_(value.cond, self.list_error(value.then)),
-                         B.and_(B.not_(value.cond), self.list_error(value.otherwise)))
+            return B.or_(
+                value.err,
+                B.and_(value.cond, self.list_error(value.then)),
+                B.and_(B.not_(value.cond), self.list_error(value.otherwise)),
+            )
         err = self.coll_err(value)
         if value.sort_keys:
             err = B.or_(err, self.sort_err(value))
@@ -1438,6 +1721,7 @@ class ViewTranslator:
             elem = c.elem
             hits = self.agg_col(c, "count", None, B.and_(c.include, B.safe(test(elem))), T.INT)
             return Scalar(B.func("gt", hits, B.lit(0), dtype=T.BOOL), B.or_(extra_err, self.coll_err(c)))
+
         return self.fold(coll, leaf, node)
 
     def fold_leaf(self, name: str, c: ListLike, default: Scalar | None, node: ast.AST) -> Scalar:
@@ -1460,8 +1744,12 @@ class ViewTranslator:
             zero = Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT)
             nulls = FALSE
             if elem.dtype.nullable:
-                nulls = B.func("gt", self.agg_col(c, "count", None, B.and_(c.include, B.is_null(elem.expr)), T.INT),
-                               B.lit(0), dtype=T.BOOL)
+                nulls = B.func(
+                    "gt",
+                    self.agg_col(c, "count", None, B.and_(c.include, B.is_null(elem.expr)), T.INT),
+                    B.lit(0),
+                    dtype=T.BOOL,
+                )
             return Scalar(B.func("coalesce", total, zero, dtype=dtype), B.or_(self.coll_err(c), nulls))
         if name in ("min", "max"):
             if kind in ("list", "row", "none"):
@@ -1474,8 +1762,10 @@ class ViewTranslator:
             if default is None:
                 return Scalar(best, B.or_(err, empty))
             out = T.unify(dtype, default.dtype) or dtype
-            return Scalar(B.case(empty, B.cast(default.expr, out), B.cast(best, out), out.null()),
-                          B.or_(err, B.and_(empty, default.err)))
+            return Scalar(
+                B.case(empty, B.cast(default.expr, out), B.cast(best, out), out.null()),
+                B.or_(err, B.and_(empty, default.err)),
+            )
         raise self.fail("unsupported-call", f"`{name}()` is not supported", node)
 
     def sort(self, coll: ListLike, key: ast.expr | None, reverse: ast.expr | None, ctx: Ctx, node: ast.AST):
@@ -1487,13 +1777,18 @@ class ViewTranslator:
         if isinstance(coll, EmptyList):
             return coll
         if isinstance(coll, CondList):
-            return CondList(coll.cond, self.sort(coll.then, key, reverse, ctx, node),
-                            self.sort(coll.otherwise, key, reverse, ctx, node), coll.err)
+            return CondList(
+                coll.cond,
+                self.sort(coll.then, key, reverse, ctx, node),
+                self.sort(coll.otherwise, key, reverse, ctx, node),
+                coll.err,
+            )
         elem = coll.elem
         if key is None:
             if not isinstance(elem, Scalar):
-                raise self.fail("unsupported-sort", "dicts cannot be sorted without `key=`", node,
-                                "e.g. key=lambda d: d[\"name\"]")
+                raise self.fail(
+                    "unsupported-sort", "dicts cannot be sorted without `key=`", node, 'e.g. key=lambda d: d["name"]'
+                )
             keys = (elem.expr,)
         else:
             if not (isinstance(key, ast.Lambda) and len(key.args.args) == 1):
@@ -1511,8 +1806,12 @@ class ViewTranslator:
         """The dict fields (or the scalar itself, as "") that the sort keys are; others cannot be emitted."""
         if isinstance(elem, Scalar):
             if keys != (elem.expr,):
-                raise self.fail("unsupported-sort", "a list of scalars can only be sorted by the values themselves",
-                                node, "drop `key=`, or sort a list of dicts by one of their fields")
+                raise self.fail(
+                    "unsupported-sort",
+                    "a list of scalars can only be sorted by the values themselves",
+                    node,
+                    "drop `key=`, or sort a list of dicts by one of their fields",
+                )
             return ("",)
         if isinstance(elem, DictVal):
             by_expr = {}
@@ -1521,8 +1820,12 @@ class ViewTranslator:
             names = []
             for k in keys:
                 if k not in by_expr:
-                    raise self.fail("unsupported-sort", "sort keys must be fields of the dict elements", node,
-                                    "add the key as a field of the dict and sort by `d[\"<field>\"]`")
+                    raise self.fail(
+                        "unsupported-sort",
+                        "sort keys must be fields of the dict elements",
+                        node,
+                        'add the key as a field of the dict and sort by `d["<field>"]`',
+                    )
                 names.append(by_expr[k])
             return tuple(names)
         raise self.fail("unsupported-sort", "only lists of scalars or dicts can be sorted", node)
@@ -1531,8 +1834,12 @@ class ViewTranslator:
         """A list value as one ARRAY expression of the view query, with its error flag."""
         leaves = list_leaves(value)
         if not leaves:
-            raise self.fail("return-type", "this getter returns only empty lists; its element type is unknown",
-                            node, "build the list over a store collection")
+            raise self.fail(
+                "return-type",
+                "this getter returns only empty lists; its element type is unknown",
+                node,
+                "build the list over a store collection",
+            )
         elem_type = self.elem_type(leaves[0], node)
         for leaf in leaves[1:]:
             if self.elem_type(leaf, node) != elem_type:
@@ -1549,8 +1856,7 @@ class ViewTranslator:
             if isinstance(v, CondList):
                 a, ea = build(v.then)
                 b, eb = build(v.otherwise)
-                return (B.case(v.cond, a, b, array_type),
-                        B.or_(v.err, B.and_(v.cond, ea), B.and_(B.not_(v.cond), eb)))
+                return (B.case(v.cond, a, b, array_type), B.or_(v.err, B.and_(v.cond, ea), B.and_(B.not_(v.cond), eb)))
             elem = self.elem_expr(v, elem_type)
             func = "array_agg_distinct" if v.distinct else "array_agg"
             arr = v.agg.add(AggCall(func, elem, None if B.is_true(v.include) else v.include, array_type.null()))
@@ -1558,6 +1864,7 @@ class ViewTranslator:
             if v.sort_keys:
                 out = B.func("array_sort", out, B.lit(not v.reverse), dtype=array_type)
             return out, self.list_error(v)
+
         if len(sorts) > 1:
             raise self.fail("unsupported-sort", "lists on different paths are sorted differently", node)
         expr, err = build(value)
@@ -1572,11 +1879,15 @@ class ViewTranslator:
             fields = [(k, v.dtype.null(v.dtype.nullable)) for k, v in self.ordered_items(c)]
             for k, t in fields:
                 if t.kind in ("none", "list", "row"):
-                    raise self.fail("unsupported-comprehension", f"dict field {k!r} has type {t}, which is not "
-                                    "supported inside a list", node)
+                    raise self.fail(
+                        "unsupported-comprehension",
+                        f"dict field {k!r} has type {t}, which is not supported inside a list",
+                        node,
+                    )
             return T.row_of(tuple(fields))
-        raise self.fail("document-value", "a list of documents cannot be a view field", node,
-                        "build dicts of their fields instead")
+        raise self.fail(
+            "document-value", "a list of documents cannot be a view field", node, "build dicts of their fields instead"
+        )
 
     def ordered_items(self, c: Coll) -> list[tuple[str, Scalar]]:
         """Dict fields in SQL ROW order: sort keys first, so ARRAY_SORT orders by them."""

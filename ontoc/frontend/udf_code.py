@@ -40,8 +40,11 @@ def udf_code_fingerprint(method: MethodDef, view: ViewDef, src: SourceFile) -> s
 def _references(node: ast.AST, class_name: str):
     """Names `node` reads: ("member", m) for `View.m` / `cls.m` / `self.m`, ("global", n) for a bare name."""
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and \
-                sub.value.id in (class_name, "cls", "self"):
+        if (
+            isinstance(sub, ast.Attribute)
+            and isinstance(sub.value, ast.Name)
+            and sub.value.id in (class_name, "cls", "self")
+        ):
             yield "member", sub.attr
         elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id != class_name:
             yield "global", sub.id  # the view's own class: only the members named above count

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import Diagnostic
 from ..runtime.validate import GetterFailure, PlanCheck, validate
@@ -19,20 +19,35 @@ def _first_line(text: str) -> str:
 def failure_diagnostic(package: Package, check: PlanCheck, failure: GetterFailure) -> Diagnostic:
     view = package.compiled.schema.views[check.view]
     cause = _first_line(failure.message)
-    hint = (f"ontoc compiled this but Flink rejects the SQL; `ontoc explain {check.view}` shows the IR and SQL, "
-            "rewrite the getter or report it as an ontoc bug")
+    hint = (
+        f"ontoc compiled this but Flink rejects the SQL; `ontoc explain {check.view}` shows the IR and SQL, "
+        "rewrite the getter or report it as an ontoc bug"
+    )
     if failure.kind == "getter":
-        return Diagnostic(CODE, f"Flink's planner rejects getter `{check.view}.{failure.getter}`: {cause}",
-                          method_span(view, failure.getter), hint)
+        return Diagnostic(
+            CODE,
+            f"Flink's planner rejects getter `{check.view}.{failure.getter}`: {cause}",
+            method_span(view, failure.getter),
+            hint,
+        )
     if failure.kind == "where":
-        return Diagnostic(CODE, f"Flink's planner rejects the filter `{check.view}.{failure.getter}`: {cause}",
-                          method_span(view, failure.getter), hint)
-    return Diagnostic(CODE, f"Flink's planner rejects view `{check.view}` (no single getter fails alone): {cause}",
-                      view_span(view), hint)
+        return Diagnostic(
+            CODE,
+            f"Flink's planner rejects the filter `{check.view}.{failure.getter}`: {cause}",
+            method_span(view, failure.getter),
+            hint,
+        )
+    return Diagnostic(
+        CODE,
+        f"Flink's planner rejects view `{check.view}` (no single getter fails alone): {cause}",
+        view_span(view),
+        hint,
+    )
 
 
-def run_checks(packages: list[Package], progress: Callable[[str], None] | None = None
-               ) -> list[tuple[Package, PlanCheck]]:
+def run_checks(
+    packages: list[Package], progress: Callable[[str], None] | None = None
+) -> list[tuple[Package, PlanCheck]]:
     return [(pkg, check) for pkg in packages for check in validate(pkg.compiled, progress)]
 
 
@@ -42,17 +57,36 @@ def validate_report(results: list[tuple[Package, PlanCheck]]) -> tuple[dict, lis
     for pkg, check in results:
         view = pkg.compiled.schema.views[check.view]
         failures = []
-        for f in ([] if check.ok else check.failures):
+        for f in [] if check.ok else check.failures:
             d = failure_diagnostic(pkg, check, f)
             diagnostics.append(d)
-            failures.append({"kind": f.kind, "getter": f.getter or None, "message": f.message,
-                             "file": d.span.file, "line": d.span.line, "col": d.span.col, "sql": f.sql or None})
-        views.append({
-            "package": pkg.name, "view": check.view, "topic": check.topic,
-            "definition": location(view_span(view)), "ok": check.ok,
-            "message": None if check.ok else check.message,
-            "failures": failures,
-        })
-    report = {"ontoc": "validate", "format": FORMAT, "ok": all(v["ok"] for v in views), "views": views,
-              "diagnostics": [d.to_json() for d in diagnostics]}
+            failures.append(
+                {
+                    "kind": f.kind,
+                    "getter": f.getter or None,
+                    "message": f.message,
+                    "file": d.span.file,
+                    "line": d.span.line,
+                    "col": d.span.col,
+                    "sql": f.sql or None,
+                }
+            )
+        views.append(
+            {
+                "package": pkg.name,
+                "view": check.view,
+                "topic": check.topic,
+                "definition": location(view_span(view)),
+                "ok": check.ok,
+                "message": None if check.ok else check.message,
+                "failures": failures,
+            }
+        )
+    report = {
+        "ontoc": "validate",
+        "format": FORMAT,
+        "ok": all(v["ok"] for v in views),
+        "views": views,
+        "diagnostics": [d.to_json() for d in diagnostics],
+    }
     return report, diagnostics

@@ -22,8 +22,14 @@ def compile_packages(definitions: Path) -> tuple[list[Package], list[Diagnostic]
     packages, diagnostics = [], []
     found = definition_packages(definitions)
     if not found:
-        diagnostics.append(Diagnostic("no-definitions", f"no definitions packages under {definitions}", None,
-                                      "point at a folder of .py files, or a folder of such folders"))
+        diagnostics.append(
+            Diagnostic(
+                "no-definitions",
+                f"no definitions packages under {definitions}",
+                None,
+                "point at a folder of .py files, or a folder of such folders",
+            )
+        )
     for name, path in found:
         try:
             packages.append(Package(name, path, compile_definitions(path)))

@@ -51,8 +51,13 @@ class Version:
 
 
 def version_from_packages(packages: list[Package], label: str) -> Version:
-    return Version(label, {p.name: PackageManifest(json.loads(p.compiled.files["manifest.json"]),
-                                                   dict(p.compiled.files)) for p in packages})
+    return Version(
+        label,
+        {
+            p.name: PackageManifest(json.loads(p.compiled.files["manifest.json"]), dict(p.compiled.files))
+            for p in packages
+        },
+    )
 
 
 def _read_manifest(path: Path) -> PackageManifest:
@@ -79,8 +84,9 @@ def version_from_path(path: Path) -> Version:
     return Version(str(path), {p.parent.name: _read_manifest(p) for p in subs})
 
 
-def pair_packages(old: Version, new: Version, definitions_name: str
-                  ) -> list[tuple[str, PackageManifest | None, PackageManifest | None]]:
+def pair_packages(
+    old: Version, new: Version, definitions_name: str
+) -> list[tuple[str, PackageManifest | None, PackageManifest | None]]:
     if not old.packages:  # the definitions did not exist yet: every view is new
         return [(n, None, p) for n, p in sorted(new.packages.items())]
     if set(new.packages) == {""}:
@@ -88,11 +94,15 @@ def pair_packages(old: Version, new: Version, definitions_name: str
             return [("", old.packages[""], new.packages[""])]
         if definitions_name in old.packages:
             return [("", old.packages[definitions_name], new.packages[""])]
-        raise PlanInputError(f"{old.label} holds packages {', '.join(sorted(old.packages))}, "
-                             f"none named `{definitions_name}`: point --against at that package's manifest")
+        raise PlanInputError(
+            f"{old.label} holds packages {', '.join(sorted(old.packages))}, "
+            f"none named `{definitions_name}`: point --against at that package's manifest"
+        )
     if set(old.packages) == {""}:
-        raise PlanInputError(f"{old.label} is one package's manifest but the definitions are a folder of "
-                             "packages: point --against at the output folder of all of them")
+        raise PlanInputError(
+            f"{old.label} is one package's manifest but the definitions are a folder of "
+            "packages: point --against at the output folder of all of them"
+        )
     names = sorted(set(old.packages) | set(new.packages))
     return [(n, old.packages.get(n), new.packages.get(n)) for n in names]
 
@@ -106,12 +116,30 @@ def _field_changes(old: dict, new: dict) -> list[dict]:
     out = []
     for name, f in new_fields.items():
         if name not in old_fields:
-            out.append({"name": name, "change": "added", "old_type": None, "new_type": f["type"],
-                        "what": [], "reads_added": f.get("reads", []), "reads_removed": []})
+            out.append(
+                {
+                    "name": name,
+                    "change": "added",
+                    "old_type": None,
+                    "new_type": f["type"],
+                    "what": [],
+                    "reads_added": f.get("reads", []),
+                    "reads_removed": [],
+                }
+            )
     for name, f in old_fields.items():
         if name not in new_fields:
-            out.append({"name": name, "change": "removed", "old_type": f["type"], "new_type": None,
-                        "what": [], "reads_added": [], "reads_removed": f.get("reads", [])})
+            out.append(
+                {
+                    "name": name,
+                    "change": "removed",
+                    "old_type": f["type"],
+                    "new_type": None,
+                    "what": [],
+                    "reads_added": [],
+                    "reads_removed": f.get("reads", []),
+                }
+            )
     for name, f in new_fields.items():
         o = old_fields.get(name)
         if o is None:
@@ -130,17 +158,24 @@ def _field_changes(old: dict, new: dict) -> list[dict]:
         if (o.get("sorted_by"), o.get("reverse")) != (f.get("sorted_by"), f.get("reverse")):
             what.append("sort")
         if what:
-            out.append({"name": name, "change": "changed", "old_type": o["type"], "new_type": f["type"],
-                        "what": what,
-                        "reads_added": sorted(new_reads - old_reads),
-                        "reads_removed": sorted(old_reads - new_reads)})
+            out.append(
+                {
+                    "name": name,
+                    "change": "changed",
+                    "old_type": o["type"],
+                    "new_type": f["type"],
+                    "what": what,
+                    "reads_added": sorted(new_reads - old_reads),
+                    "reads_removed": sorted(old_reads - new_reads),
+                }
+            )
     return out
 
 
 def _operator_changes(old_ops: list[dict], new_ops: list[dict]) -> list[dict]:
     old_by, new_by = {o["id"]: o for o in old_ops}, {o["id"]: o for o in new_ops}
     out = []
-    for op_id, op in new_by.items():
+    for op_id in new_by:
         if op_id not in old_by:
             out.append({"operator": op_id, "change": "added", "details": []})
     for op_id in old_by:
@@ -182,41 +217,75 @@ def _kind(op_id: str) -> str:
     return op_id.split(" ", 1)[0] if op_id != "job graph" else "job"
 
 
-def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], new_files: dict[str, str],
-                 package: str) -> dict:
+def compare_view(
+    old: dict | None, new: dict | None, old_files: dict[str, str], new_files: dict[str, str], package: str
+) -> dict:
     base = new or old
-    entry = {"package": package, "view": base["view"], "topic": base["topic"],
-             "old_view": old["view"] if old else None,
-             "definition": base.get("definition"), "status": "", "verdict": "", "reasons": [],
-             "replay": [], "fields": [], "sources_added": [], "sources_removed": [],
-             "state_changes": [], "udf_changes": [], "sql_changed": False, "sql_diff": None}
+    entry = {
+        "package": package,
+        "view": base["view"],
+        "topic": base["topic"],
+        "old_view": old["view"] if old else None,
+        "definition": base.get("definition"),
+        "status": "",
+        "verdict": "",
+        "reasons": [],
+        "replay": [],
+        "fields": [],
+        "sources_added": [],
+        "sources_removed": [],
+        "state_changes": [],
+        "udf_changes": [],
+        "sql_changed": False,
+        "sql_diff": None,
+    }
     if old is None:
-        entry.update(status="added", verdict="start", replay=new.get("sources", []),
-                     reasons=["a new job: start it without state; it reads its source topics from the beginning"],
-                     fields=_field_changes({"fields": []}, new), sources_added=new.get("sources", []),
-                     sql_changed=True)
+        entry.update(
+            status="added",
+            verdict="start",
+            replay=new.get("sources", []),
+            reasons=["a new job: start it without state; it reads its source topics from the beginning"],
+            fields=_field_changes({"fields": []}, new),
+            sources_added=new.get("sources", []),
+            sql_changed=True,
+        )
         return entry
     if new is None:
-        entry.update(status="removed", verdict="stop",
-                     reasons=["the view is gone: stop its job (its sink topic keeps the records written so far)"],
-                     fields=_field_changes(old, {"fields": []}), sources_removed=old.get("sources", []),
-                     sql_changed=True)
+        entry.update(
+            status="removed",
+            verdict="stop",
+            reasons=["the view is gone: stop its job (its sink topic keeps the records written so far)"],
+            fields=_field_changes(old, {"fields": []}),
+            sources_removed=old.get("sources", []),
+            sql_changed=True,
+        )
         return entry
     fields = _field_changes(old, new)
     old_sources, new_sources = set(old.get("sources", [])), set(new.get("sources", []))
     sql_changed = old.get("sha256") != new.get("sha256")
-    order_changed = ([f["name"] for f in old.get("fields", [])] != [f["name"] for f in new.get("fields", [])]
-                     and not any(f["change"] in ("added", "removed") for f in fields))
+    order_changed = [f["name"] for f in old.get("fields", [])] != [
+        f["name"] for f in new.get("fields", [])
+    ] and not any(f["change"] in ("added", "removed") for f in fields)
     udf_changes = _udf_changes(old, new)
-    entry.update(fields=fields, sources_added=sorted(new_sources - old_sources),
-                 sources_removed=sorted(old_sources - new_sources), sql_changed=sql_changed, udf_changes=udf_changes)
+    entry.update(
+        fields=fields,
+        sources_added=sorted(new_sources - old_sources),
+        sources_removed=sorted(old_sources - new_sources),
+        sql_changed=sql_changed,
+        udf_changes=udf_changes,
+    )
     if new.get("udfs") and "udfs" not in old:
-        entry["reasons"].append("the old manifest does not record the UDFs' Python code (made before manifest "
-                                "format 3): a change in their bodies is not seen")
+        entry["reasons"].append(
+            "the old manifest does not record the UDFs' Python code (made before manifest "
+            "format 3): a change in their bodies is not seen"
+        )
     name = new["file"]
     if sql_changed and name in old_files and name in new_files:
-        entry["sql_diff"] = "".join(difflib.unified_diff(
-            old_files[name].splitlines(True), new_files[name].splitlines(True), f"{name} (old)", f"{name} (new)"))
+        entry["sql_diff"] = "".join(
+            difflib.unified_diff(
+                old_files[name].splitlines(True), new_files[name].splitlines(True), f"{name} (old)", f"{name} (new)"
+            )
+        )
     if not sql_changed and not fields and not order_changed and not udf_changes:  # the same job
         entry.update(status="unchanged", verdict="none")
         return entry
@@ -227,20 +296,29 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
         entry["reasons"].append(UDF_REASONS[u["change"]].format(**u))
     old_state, new_state = old.get("state"), new["state"]
     if old_state is None:
-        entry.update(verdict="fresh-start", replay=sorted(new_sources), reasons=entry["reasons"] + [
-            "the old manifest does not record the stateful operators (made before manifest format 2): "
-            "assuming they changed"])
+        entry.update(
+            verdict="fresh-start",
+            replay=sorted(new_sources),
+            reasons=entry["reasons"]
+            + [
+                "the old manifest does not record the stateful operators (made before manifest format 2): "
+                "assuming they changed"
+            ],
+        )
         return entry
     changes = _operator_changes(old_state.get("operators", []), new_state.get("operators", []))
     entry["state_changes"] = changes
     if old_state.get("sha256") == new_state.get("sha256"):
         entry["verdict"] = "savepoint"
         if new_state.get("stateful"):
-            entry["reasons"].append("the stateful operators are unchanged (same sources and columns, joins, "
-                                    "aggregates, filter and sink row type)" +
-                                    (": only the final projection differs" if sql_changed else ""))
-            entry["reasons"].append(f"rows already in `{new['topic']}` keep their old values until one of their "
-                                    "inputs changes; a fresh start with a replay recomputes every row")
+            entry["reasons"].append(
+                "the stateful operators are unchanged (same sources and columns, joins, "
+                "aggregates, filter and sink row type)" + (": only the final projection differs" if sql_changed else "")
+            )
+            entry["reasons"].append(
+                f"rows already in `{new['topic']}` keep their old values until one of their "
+                "inputs changes; a fresh start with a replay recomputes every row"
+            )
         else:
             entry["reasons"].append("the job keeps no state besides its Kafka offsets (no joins, no filter)")
         return entry
@@ -251,8 +329,10 @@ def compare_view(old: dict | None, new: dict | None, old_files: dict[str, str], 
         if kind not in kinds:
             kinds.append(kind)
     entry["reasons"] += [STATE_REASONS.get(k, "the job graph changes, so operators get other ids") for k in kinds]
-    entry["reasons"].append("Flink cannot restore the old state into the new job: start it without state and "
-                            "replay the source topics from the beginning")
+    entry["reasons"].append(
+        "Flink cannot restore the old state into the new job: start it without state and "
+        "replay the source topics from the beginning"
+    )
     return entry
 
 
@@ -303,20 +383,31 @@ def plan_report(old: Version, new: Version, definitions_name: str) -> dict:
             old_view = old_views.get(topic)
             if old_view is not None and old_pkg.manifest.get("format", 1) < FIELD_HASHES_SINCE:
                 old_view = _without_field_hashes(old_view)
-            views.append(compare_view(old_view, new_views.get(topic),
-                                      old_pkg.files if old_pkg else {}, new_pkg.files if new_pkg else {}, package))
+            views.append(
+                compare_view(
+                    old_view,
+                    new_views.get(topic),
+                    old_pkg.files if old_pkg else {},
+                    new_pkg.files if new_pkg else {},
+                    package,
+                )
+            )
     summary = {s: sum(1 for v in views if v["status"] == s) for s in ("added", "removed", "changed", "unchanged")}
     summary["fresh_start"] = sum(1 for v in views if v["verdict"] == "fresh-start")
     summary["savepoint"] = sum(1 for v in views if v["verdict"] == "savepoint")
-    return {"ontoc": "plan", "format": FORMAT, "old": old.label, "new": new.label, "summary": summary,
-            "views": views}
+    return {"ontoc": "plan", "format": FORMAT, "old": old.label, "new": new.label, "summary": summary, "views": views}
 
 
 # -- text -------------------------------------------------------------------------------------------
 
 MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
-VERDICT_TEXT = {"none": "nothing to do", "savepoint": "restore from a savepoint",
-                "fresh-start": "fresh start + replay", "start": "new job: start", "stop": "stop the job"}
+VERDICT_TEXT = {
+    "none": "nothing to do",
+    "savepoint": "restore from a savepoint",
+    "fresh-start": "fresh start + replay",
+    "start": "new job: start",
+    "stop": "stop the job",
+}
 
 
 def _field_line(f: dict) -> str:
@@ -343,8 +434,10 @@ def _field_line(f: dict) -> str:
 
 def render_text(report: dict, show_unchanged: bool = True, diff: bool = False) -> str:
     s = report["summary"]
-    out = [f"plan: {report['new']} against {report['old']}: {s['changed']} changed, {s['added']} added, "
-           f"{s['removed']} removed, {s['unchanged']} unchanged; {s['fresh_start']} need a fresh start"]
+    out = [
+        f"plan: {report['new']} against {report['old']}: {s['changed']} changed, {s['added']} added, "
+        f"{s['removed']} removed, {s['unchanged']} unchanged; {s['fresh_start']} need a fresh start"
+    ]
     unchanged = []
     for v in report["views"]:
         name = f"{v['package'] + ':' if v['package'] else ''}{v['view']} -> {v['topic']}"

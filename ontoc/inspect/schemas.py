@@ -27,76 +27,163 @@ DIAGNOSTIC = obj(
     {"severity": {"enum": ["error", "warning"]}, "code": STR, "message": STR, "hint": NULLABLE_STR},
     {"file": STR, "line": INT, "col": INT, "end_col": {"type": ["integer", "null"]}},
 )
-DIAGNOSTICS = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ontoc diagnostics",
-               "type": "array", "items": DIAGNOSTIC}
+DIAGNOSTICS = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "ontoc diagnostics",
+    "type": "array",
+    "items": DIAGNOSTIC,
+}
 
 READ = obj({"topic": STR, "model": STR, "field": STR, "path": STR, "role": {"enum": ["value", "join"]}})
 SOURCES = {"type": "object", "additionalProperties": STRINGS}
-OUTPUT_LINEAGE = obj({"name": STR, "sources": SOURCES, "reads": {"type": "array", "items": READ}},
-                     {"type": STR, "getter": NULLABLE_STR})
-OPERATOR = {"type": "object", "required": ["id", "kind"],
-            "properties": {"id": STR, "kind": {"enum": ["source", "join", "aggregate", "filter", "sink"]}}}
+OUTPUT_LINEAGE = obj(
+    {"name": STR, "sources": SOURCES, "reads": {"type": "array", "items": READ}}, {"type": STR, "getter": NULLABLE_STR}
+)
+OPERATOR = {
+    "type": "object",
+    "required": ["id", "kind"],
+    "properties": {"id": STR, "kind": {"enum": ["source", "join", "aggregate", "filter", "sink"]}},
+}
 STATE = obj({"stateful": BOOL, "sha256": STR, "operators": {"type": "array", "items": OPERATOR}})
 
 EXPLAIN = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ontoc explain",
-    **obj({
-        "ontoc": {"const": "explain"}, "format": {"const": 1},
-        "package": STR, "view": STR, "topic": STR, "root_model": STR, "definition": LOCATION,
-        "fields": {"type": "array", "items": obj({"name": STR, "type": STR, "getter": LOCATION})},
-        "where": {"oneOf": [{"type": "null"}, obj({"name": STR, "file": STR, "line": INT, "col": INT})]},
-        "ir": STR,
-        "sql": obj({"file": STR, "query": STR, "statements": STR}),
-        "lineage": obj({"key": OUTPUT_LINEAGE, "fields": {"type": "array", "items": OUTPUT_LINEAGE},
-                        "filter": {"oneOf": [{"type": "null"}, OUTPUT_LINEAGE]}, "sources": SOURCES}),
-        "state": STATE,
-    }, {
-        "python_udfs": {"type": "array", "items": obj({
-            "function": STR, "kind": {"enum": ["scalar", "aggregate"]}, "method": STR, "fields": STRINGS})},
-    }),
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "ontoc explain",
+    **obj(
+        {
+            "ontoc": {"const": "explain"},
+            "format": {"const": 1},
+            "package": STR,
+            "view": STR,
+            "topic": STR,
+            "root_model": STR,
+            "definition": LOCATION,
+            "fields": {"type": "array", "items": obj({"name": STR, "type": STR, "getter": LOCATION})},
+            "where": {"oneOf": [{"type": "null"}, obj({"name": STR, "file": STR, "line": INT, "col": INT})]},
+            "ir": STR,
+            "sql": obj({"file": STR, "query": STR, "statements": STR}),
+            "lineage": obj(
+                {
+                    "key": OUTPUT_LINEAGE,
+                    "fields": {"type": "array", "items": OUTPUT_LINEAGE},
+                    "filter": {"oneOf": [{"type": "null"}, OUTPUT_LINEAGE]},
+                    "sources": SOURCES,
+                }
+            ),
+            "state": STATE,
+        },
+        {
+            "python_udfs": {
+                "type": "array",
+                "items": obj(
+                    {"function": STR, "kind": {"enum": ["scalar", "aggregate"]}, "method": STR, "fields": STRINGS}
+                ),
+            },
+        },
+    ),
 }
 
 VALIDATE = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ontoc validate",
-    **obj({
-        "ontoc": {"const": "validate"}, "format": {"const": 1}, "ok": BOOL,
-        "views": {"type": "array", "items": obj({
-            "package": STR, "view": STR, "topic": STR, "definition": LOCATION, "ok": BOOL,
-            "message": NULLABLE_STR,
-            "failures": {"type": "array", "items": obj({
-                "kind": {"enum": ["getter", "where", "view"]}, "getter": NULLABLE_STR, "message": STR,
-                "file": STR, "line": INT, "col": INT, "sql": NULLABLE_STR})},
-        })},
-        "diagnostics": {"type": "array", "items": DIAGNOSTIC},
-    }),
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "ontoc validate",
+    **obj(
+        {
+            "ontoc": {"const": "validate"},
+            "format": {"const": 1},
+            "ok": BOOL,
+            "views": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "package": STR,
+                        "view": STR,
+                        "topic": STR,
+                        "definition": LOCATION,
+                        "ok": BOOL,
+                        "message": NULLABLE_STR,
+                        "failures": {
+                            "type": "array",
+                            "items": obj(
+                                {
+                                    "kind": {"enum": ["getter", "where", "view"]},
+                                    "getter": NULLABLE_STR,
+                                    "message": STR,
+                                    "file": STR,
+                                    "line": INT,
+                                    "col": INT,
+                                    "sql": NULLABLE_STR,
+                                }
+                            ),
+                        },
+                    }
+                ),
+            },
+            "diagnostics": {"type": "array", "items": DIAGNOSTIC},
+        }
+    ),
 }
 
-FIELD_CHANGE = obj({
-    "name": STR, "change": {"enum": ["added", "removed", "changed"]},
-    "old_type": NULLABLE_STR, "new_type": NULLABLE_STR,
-    "what": {"type": "array", "items": {"enum": ["type", "expression", "sources", "sort"]}},
-    "reads_added": STRINGS, "reads_removed": STRINGS,
-})
+FIELD_CHANGE = obj(
+    {
+        "name": STR,
+        "change": {"enum": ["added", "removed", "changed"]},
+        "old_type": NULLABLE_STR,
+        "new_type": NULLABLE_STR,
+        "what": {"type": "array", "items": {"enum": ["type", "expression", "sources", "sort"]}},
+        "reads_added": STRINGS,
+        "reads_removed": STRINGS,
+    }
+)
 
 PLAN = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ontoc plan",
-    **obj({
-        "ontoc": {"const": "plan"}, "format": {"const": 1}, "old": STR, "new": STR,
-        "summary": obj({k: INT for k in ("added", "removed", "changed", "unchanged", "fresh_start", "savepoint")}),
-        "views": {"type": "array", "items": obj({
-            "package": STR, "view": STR, "topic": STR, "old_view": NULLABLE_STR, "definition": NULLABLE_STR,
-            "status": {"enum": ["added", "removed", "changed", "unchanged"]},
-            "verdict": {"enum": ["none", "savepoint", "fresh-start", "start", "stop"]},
-            "reasons": STRINGS, "replay": STRINGS,
-            "fields": {"type": "array", "items": FIELD_CHANGE},
-            "sources_added": STRINGS, "sources_removed": STRINGS,
-            "state_changes": {"type": "array", "items": obj({
-                "operator": STR, "change": {"enum": ["added", "removed", "changed"]}, "details": STRINGS})},
-            "udf_changes": {"type": "array", "items": obj({
-                "function": STR, "method": STR, "change": {"enum": ["added", "removed", "changed"]}})},
-            "sql_changed": BOOL, "sql_diff": NULLABLE_STR,
-        })},
-    }),
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "ontoc plan",
+    **obj(
+        {
+            "ontoc": {"const": "plan"},
+            "format": {"const": 1},
+            "old": STR,
+            "new": STR,
+            "summary": obj({k: INT for k in ("added", "removed", "changed", "unchanged", "fresh_start", "savepoint")}),
+            "views": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "package": STR,
+                        "view": STR,
+                        "topic": STR,
+                        "old_view": NULLABLE_STR,
+                        "definition": NULLABLE_STR,
+                        "status": {"enum": ["added", "removed", "changed", "unchanged"]},
+                        "verdict": {"enum": ["none", "savepoint", "fresh-start", "start", "stop"]},
+                        "reasons": STRINGS,
+                        "replay": STRINGS,
+                        "fields": {"type": "array", "items": FIELD_CHANGE},
+                        "sources_added": STRINGS,
+                        "sources_removed": STRINGS,
+                        "state_changes": {
+                            "type": "array",
+                            "items": obj(
+                                {
+                                    "operator": STR,
+                                    "change": {"enum": ["added", "removed", "changed"]},
+                                    "details": STRINGS,
+                                }
+                            ),
+                        },
+                        "udf_changes": {
+                            "type": "array",
+                            "items": obj(
+                                {"function": STR, "method": STR, "change": {"enum": ["added", "removed", "changed"]}}
+                            ),
+                        },
+                        "sql_changed": BOOL,
+                        "sql_diff": NULLABLE_STR,
+                    }
+                ),
+            },
+        }
+    ),
 }
 
 SCHEMAS = {"explain": EXPLAIN, "validate": VALIDATE, "plan": PLAN, "diagnostics": DIAGNOSTICS}

@@ -15,6 +15,7 @@ def lit(value: object, dtype: DType | None = None) -> Literal:
         dtype = {bool: BOOL, int: INT, str: STR, type(None): NONE}.get(type(value))
         if dtype is None:
             from .types import FLOAT
+
             dtype = FLOAT
     return Literal(value, dtype)
 
@@ -38,14 +39,16 @@ def _flat(op: str, args: tuple[Expr, ...]) -> list[Expr]:
 
 def _contradicts(parts: list[Expr]) -> bool:
     """`x IS NULL` beside `x IS NOT NULL`: never both TRUE, never both FALSE (neither is ever NULL)."""
-    return any(isinstance(p, Func) and p.op == "is_null" and Func("is_not_null", p.args, BOOL) in parts
-               for p in parts)
+    return any(isinstance(p, Func) and p.op == "is_null" and Func("is_not_null", p.args, BOOL) in parts for p in parts)
 
 
 def _absorb(parts: list[Expr], inner: str) -> list[Expr]:
     """`p OR (q AND p)` is `p`, `p AND (q OR p)` is `p` (also in SQL's three-valued logic)."""
-    return [p for p in parts
-            if not (isinstance(p, Func) and p.op == inner and any(q in p.args for q in parts if q is not p))]
+    return [
+        p
+        for p in parts
+        if not (isinstance(p, Func) and p.op == inner and any(q in p.args for q in parts if q is not p))
+    ]
 
 
 def and_(*args: Expr) -> Expr:

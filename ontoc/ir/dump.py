@@ -156,8 +156,11 @@ def rel_lines(rel: Rel, indent: int = 0, width: int = WIDTH) -> list[str]:
         out += rel_lines(rel.right, indent + 1, width)
         return out
     if isinstance(rel, Filter):
-        return [f"{pad}Filter"] + _labelled("where", rel.predicate, indent + 1, width) + rel_lines(
-            rel.parent, indent + 1, width)
+        return (
+            [f"{pad}Filter"]
+            + _labelled("where", rel.predicate, indent + 1, width)
+            + rel_lines(rel.parent, indent + 1, width)
+        )
     if isinstance(rel, Project):
         out = [f"{pad}Project"]
         out += _labelled("doc_id", rel.key, indent + 1, width)
@@ -165,14 +168,22 @@ def rel_lines(rel: Rel, indent: int = 0, width: int = WIDTH) -> list[str]:
             out += _labelled(f"{name}: {e.dtype}", e, indent + 1, width)
         out += rel_lines(rel.parent, indent + 1, width)
         return out
-    return [f"{pad}{type(rel).__name__}"] + [line for child in rel.inputs() for line in rel_lines(child, indent + 1, width)]
+    return [f"{pad}{type(rel).__name__}"] + [
+        line for child in rel.inputs() for line in rel_lines(child, indent + 1, width)
+    ]
 
 
 def dump_plan(plan: ViewPlan, width: int = WIDTH) -> str:
     """The whole plan: a header line, the declared fields, then the relation tree."""
     lines = [f"View {plan.view} -> {plan.topic} (root {plan.root_model}, {plan.file})"]
-    lines += [f"{STEP}field {f.name}: {f.dtype}" + (
-        f" sorted by {', '.join(k or '<value>' for k in f.sort_keys)}{' desc' if f.reverse else ''}"
-        if f.sort_keys else "") for f in plan.fields]
+    lines += [
+        f"{STEP}field {f.name}: {f.dtype}"
+        + (
+            f" sorted by {', '.join(k or '<value>' for k in f.sort_keys)}{' desc' if f.reverse else ''}"
+            if f.sort_keys
+            else ""
+        )
+        for f in plan.fields
+    ]
     lines += rel_lines(plan.rel, 0, width)
     return "\n".join(lines) + "\n"

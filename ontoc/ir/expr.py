@@ -6,31 +6,62 @@ of `OPS`, so the backend has a visitor for everything the frontend builds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterator
 
 from .types import BOOL, DType
 
 # op name -> (min args, max args); None = unbounded
 OPS: dict[str, tuple[int, int | None]] = {
     # arithmetic (SQL semantics: the frontend adds Python's)
-    "add": (2, 2), "sub": (2, 2), "mul": (2, 2), "div": (2, 2), "neg": (1, 1),
-    "mod": (2, 2), "power": (2, 2), "abs": (1, 1), "floor": (1, 1),
-    "round": (1, 2), "greatest": (2, None), "least": (2, None),
+    "add": (2, 2),
+    "sub": (2, 2),
+    "mul": (2, 2),
+    "div": (2, 2),
+    "neg": (1, 1),
+    "mod": (2, 2),
+    "power": (2, 2),
+    "abs": (1, 1),
+    "floor": (1, 1),
+    "round": (1, 2),
+    "greatest": (2, None),
+    "least": (2, None),
     # comparison and logic
-    "eq": (2, 2), "ne": (2, 2), "lt": (2, 2), "le": (2, 2), "gt": (2, 2),
-    "ge": (2, 2), "not_distinct": (2, 2), "and": (2, None), "or": (2, None),
-    "not": (1, 1), "is_null": (1, 1), "is_not_null": (1, 1), "in": (2, None),
-    "coalesce": (2, None), "nullif": (2, 2),
+    "eq": (2, 2),
+    "ne": (2, 2),
+    "lt": (2, 2),
+    "le": (2, 2),
+    "gt": (2, 2),
+    "ge": (2, 2),
+    "not_distinct": (2, 2),
+    "and": (2, None),
+    "or": (2, None),
+    "not": (1, 1),
+    "is_null": (1, 1),
+    "is_not_null": (1, 1),
+    "in": (2, None),
+    "coalesce": (2, None),
+    "nullif": (2, 2),
     # strings
-    "concat": (2, None), "upper": (1, 1), "lower": (1, 1),
-    "char_length": (1, 1), "substring": (3, 3), "position": (2, 2),
-    "replace": (3, 3), "regexp_replace": (3, 3), "try_cast": (1, 1),
+    "concat": (2, None),
+    "upper": (1, 1),
+    "lower": (1, 1),
+    "char_length": (1, 1),
+    "substring": (3, 3),
+    "position": (2, 2),
+    "replace": (3, 3),
+    "regexp_replace": (3, 3),
+    "try_cast": (1, 1),
     # collections and records
-    "cardinality": (1, 1), "array_sort": (2, 2), "array_contains": (2, 2), "row": (1, None),
-    "empty_array": (0, 0), "py_str": (1, 1), "py_round": (2, 2),
+    "cardinality": (1, 1),
+    "array_sort": (2, 2),
+    "array_contains": (2, 2),
+    "row": (1, None),
+    "empty_array": (0, 0),
+    "py_str": (1, 1),
+    "py_round": (2, 2),
 }
 
 
@@ -163,4 +194,3 @@ def columns_in(expr: Expr) -> Iterator[Column]:
     for node in expr.walk():
         if isinstance(node, Column):
             yield node
-

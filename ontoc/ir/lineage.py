@@ -86,8 +86,11 @@ class ViewLineage:
         return {t: sorted(fs) for t, fs in sorted(out.items())}
 
     def to_json(self) -> dict:
-        return {"key": self.key.to_json(), "fields": [f.to_json() for f in self.fields],
-                "filter": self.filter.to_json() if self.filter else None}
+        return {
+            "key": self.key.to_json(),
+            "fields": [f.to_json() for f in self.fields],
+            "filter": self.filter.to_json() if self.filter else None,
+        }
 
 
 class _Scope:
@@ -102,7 +105,9 @@ class _Scope:
         self.outer = outer
         self._collect(rel)
         self._paths: dict[str, str] = {}
-        self.inner: dict[str, _Scope] = {a: _Scope(agg.parent, self, element_of=a) for a, agg in self.aggregates.items()}
+        self.inner: dict[str, _Scope] = {
+            a: _Scope(agg.parent, self, element_of=a) for a, agg in self.aggregates.items()
+        }
 
     def _collect(self, rel: Rel) -> None:
         if isinstance(rel, (Filter, Project)):
@@ -135,9 +140,15 @@ class _Scope:
             # a reference: `child.doc_id = parent.<ref field>`; a keyed lookup (`one(Model, key=...)`)
             # can have the same shape when its key is a plain field, so the alias the frontend gives a
             # navigated reference (`<parent>__<field>`) tells the two apart
-            if (isinstance(mine, Column) and mine.relation == alias and mine.name == "doc_id"
-                    and isinstance(other, Column) and other.relation in self.scans and other.relation != alias
-                    and re.fullmatch(re.escape(f"{other.relation}__{other.name}") + r"(_\d+)?", alias)):
+            if (
+                isinstance(mine, Column)
+                and mine.relation == alias
+                and mine.name == "doc_id"
+                and isinstance(other, Column)
+                and other.relation in self.scans
+                and other.relation != alias
+                and re.fullmatch(re.escape(f"{other.relation}__{other.name}") + r"(_\d+)?", alias)
+            ):
                 return f"{self.path(other.relation)}.{other.name}"
         return f"store.{alias}"
 
@@ -195,7 +206,8 @@ def lineage(plan: ViewPlan) -> ViewLineage:
     resolver = _Resolver(plan)
     where = project.parent.predicate if isinstance(project.parent, Filter) else None
     return ViewLineage(
-        plan.view, plan.topic,
+        plan.view,
+        plan.topic,
         resolver.output("doc_id", project.key),
         tuple(resolver.output(name, e) for name, e in project.fields),
         resolver.output("where", where) if where is not None else None,

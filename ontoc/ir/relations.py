@@ -6,8 +6,8 @@ referenced documents, and LEFT JOINs of one `Aggregate` per `many` collection.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .expr import AggCall, Column, Expr
 from .types import DType

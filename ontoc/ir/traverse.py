@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from .expr import AggCall, Case, Cast, Expr, FieldAccess, Func, UdfCall
 from .relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
@@ -25,7 +25,7 @@ def map_expr(e: Expr, fn: ExprFn) -> Expr:
     elif cls is Case:
         whens = tuple([(map_expr(c, fn), map_expr(v, fn)) for c, v in e.whens])
         default = map_expr(e.default, fn)
-        if default is not e.default or any(replaced(new, old) for new, old in zip(whens, e.whens)):
+        if default is not e.default or any(replaced(new, old) for new, old in zip(whens, e.whens, strict=False)):
             e = Case(whens, default, e.dtype)
     elif cls is Cast or cls is FieldAccess:
         arg = map_expr(e.arg, fn)
@@ -41,7 +41,7 @@ def map_expr(e: Expr, fn: ExprFn) -> Expr:
 
 def replaced(new: tuple, old: tuple) -> bool:
     """Whether a rebuilt tuple of nodes holds another object anywhere the old one did."""
-    for a, b in zip(new, old):
+    for a, b in zip(new, old, strict=False):
         if a is not b:
             return True
     return False
@@ -52,17 +52,29 @@ def map_rel_exprs(rel: Rel, fn: ExprFn) -> Rel:
     if isinstance(rel, Scan):
         return rel
     if isinstance(rel, Aggregate):
-        return replace(rel, parent=map_rel_exprs(rel.parent, fn), key=map_expr(rel.key, fn),
-                       aggregates=tuple((n, map_expr(a, fn)) for n, a in rel.aggregates),
-                       where=None if rel.where is None else map_expr(rel.where, fn))
+        return replace(
+            rel,
+            parent=map_rel_exprs(rel.parent, fn),
+            key=map_expr(rel.key, fn),
+            aggregates=tuple((n, map_expr(a, fn)) for n, a in rel.aggregates),
+            where=None if rel.where is None else map_expr(rel.where, fn),
+        )
     if isinstance(rel, LeftJoin):
-        return replace(rel, left=map_rel_exprs(rel.left, fn), right=map_rel_exprs(rel.right, fn),
-                       condition=map_expr(rel.condition, fn))
+        return replace(
+            rel,
+            left=map_rel_exprs(rel.left, fn),
+            right=map_rel_exprs(rel.right, fn),
+            condition=map_expr(rel.condition, fn),
+        )
     if isinstance(rel, Filter):
         return replace(rel, parent=map_rel_exprs(rel.parent, fn), predicate=map_expr(rel.predicate, fn))
     if isinstance(rel, Project):
-        return replace(rel, parent=map_rel_exprs(rel.parent, fn), key=map_expr(rel.key, fn),
-                       fields=tuple((n, map_expr(e, fn)) for n, e in rel.fields))
+        return replace(
+            rel,
+            parent=map_rel_exprs(rel.parent, fn),
+            key=map_expr(rel.key, fn),
+            fields=tuple((n, map_expr(e, fn)) for n, e in rel.fields),
+        )
     raise TypeError(rel)
 
 

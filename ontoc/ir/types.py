@@ -89,7 +89,7 @@ def unify(a: DType, b: DType) -> DType | None:
             if [n for n, _ in a.fields] != [n for n, _ in b.fields]:
                 return None
             fields = []
-            for (name, ta), (_, tb) in zip(a.fields, b.fields):
+            for (name, ta), (_, tb) in zip(a.fields, b.fields, strict=False):
                 t = unify(ta, tb)
                 if t is None:
                     return None

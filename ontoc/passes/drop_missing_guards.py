@@ -29,11 +29,38 @@ from ..ir.traverse import map_rel_exprs
 KEY = "doc_id"
 
 # NULL when any argument is NULL (Flink's operators and functions as ontoc emits them)
-STRICT_OPS = frozenset({
-    "add", "sub", "mul", "div", "neg", "mod", "power", "abs", "floor", "round",
-    "eq", "ne", "lt", "le", "gt", "ge", "not", "concat", "upper", "lower", "char_length",
-    "substring", "position", "replace", "regexp_replace", "cardinality", "py_str", "py_round",
-})
+STRICT_OPS = frozenset(
+    {
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "neg",
+        "mod",
+        "power",
+        "abs",
+        "floor",
+        "round",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "not",
+        "concat",
+        "upper",
+        "lower",
+        "char_length",
+        "substring",
+        "position",
+        "replace",
+        "regexp_replace",
+        "cardinality",
+        "py_str",
+        "py_round",
+    }
+)
 
 
 class Known(Enum):
@@ -142,9 +169,15 @@ def _missing_closure(missing: set[str], joins: list[LeftJoin]) -> frozenset[str]
 def _assumption(guard: Expr, scans: set[str], joins: list[LeftJoin]) -> Assumption | None:
     """What holds when the conjunction `guard` is TRUE, or None if it says no document is missing."""
     facts = frozenset(B.operands(guard, "and"))
-    missing = {f.args[0].relation for f in facts
-               if isinstance(f, Func) and f.op == "is_null" and isinstance(f.args[0], Column)
-               and f.args[0].name == KEY and f.args[0].relation in scans}
+    missing = {
+        f.args[0].relation
+        for f in facts
+        if isinstance(f, Func)
+        and f.op == "is_null"
+        and isinstance(f.args[0], Column)
+        and f.args[0].name == KEY
+        and f.args[0].relation in scans
+    }
     if not missing:
         return None
     return Assumption(_missing_closure(missing, joins), facts)
@@ -158,7 +191,7 @@ def _drop_branches(e: Expr, scans: set[str], joins: list[LeftJoin]) -> Expr:
     while i < len(whens):
         cond, value = whens[i]
         if isinstance(value, Literal) and value.value is None:
-            rest = Case(tuple(whens[i + 1:]), e.default, e.dtype)
+            rest = Case(tuple(whens[i + 1 :]), e.default, e.dtype)
             assumptions = [_assumption(g, scans, joins) for g in B.operands(cond, "or")]
             if all(x is not None and evaluate(rest, x) is Known.NULL for x in assumptions):
                 del whens[i]

@@ -38,4 +38,3 @@ def prune_joins(plan: ViewPlan) -> ViewPlan:
     project: Project = plan.rel
     needed = _columns(project.expressions())
     return plan.with_rel(replace(project, parent=_prune(project.parent, needed)))
-

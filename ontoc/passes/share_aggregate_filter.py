@@ -39,8 +39,14 @@ def _counts_read_as_zero(plan: ViewPlan, agg: Aggregate) -> bool:
         return isinstance(e, Column) and e.relation == agg.alias and e.name in counts
 
     def bare(e: Expr) -> bool:
-        if (isinstance(e, Func) and e.op == "coalesce" and len(e.args) == 2 and count(e.args[0])
-                and isinstance(e.args[1], Literal) and e.args[1].value == 0):
+        if (
+            isinstance(e, Func)
+            and e.op == "coalesce"
+            and len(e.args) == 2
+            and count(e.args[0])
+            and isinstance(e.args[1], Literal)
+            and e.args[1].value == 0
+        ):
             return False
         return count(e) or any(bare(child) for child in e.children())
 
@@ -72,4 +78,5 @@ def share_aggregate_filter(plan: ViewPlan) -> ViewPlan:
             if shared is not rel and _counts_read_as_zero(plan, rel):
                 return shared
         return rel
+
     return plan.with_rel(rewrite(plan.rel))

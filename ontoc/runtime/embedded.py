@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..backend.flink.artifacts import select_sql
 from ..backend.flink.ddl import merged_sources
@@ -33,26 +34,33 @@ def source_tables(compiled: Compiled, events: list[Event]) -> list[SourceTable]:
     for scan in merged_sources(compiled.plans):
         names = [c for c, _ in scan.columns]
         rows = tuple(
-            (e.doc_id, None if e.document is None else tuple(
-                e.doc_id if c == "doc_id" else e.document[c] for c in names))
-            for e in events if e.topic == scan.table)
+            (
+                e.doc_id,
+                None if e.document is None else tuple(e.doc_id if c == "doc_id" else e.document[c] for c in names),
+            )
+            for e in events
+            if e.topic == scan.table
+        )
         tables.append(SourceTable(scan.table, tuple((c, type_text(t)) for c, t in scan.columns), rows))
     return tables
 
 
-def run_compiled(compiled: Compiled, events: list[Event],
-                 progress: Callable[[str], None] | None = None) -> dict[str, dict[str, dict]]:
+def run_compiled(
+    compiled: Compiled, events: list[Event], progress: Callable[[str], None] | None = None
+) -> dict[str, dict[str, dict]]:
     """Final state of every view after the events, as `{topic: {key: {field: value}}}`."""
     queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
     setup = job_setup(compiled, progress)
-    result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True,
-                       setup=setup)
-    return {topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
-            for topic, rows in result.items()}
+    result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True, setup=setup)
+    return {
+        topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
+        for topic, rows in result.items()
+    }
 
 
-def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None,
-              table_options: bool = True) -> Callable[[Any], None]:
+def job_setup(
+    compiled: Compiled, progress: Callable[[str], None] | None = None, table_options: bool = True
+) -> Callable[[Any], None]:
     """Sets the table options a submitted job gets (`jobs.planner_options`, with the defaults) and registers
     what the package's SQL calls besides Flink's own functions: ontoc's JVM functions and the generated
     Python UDFs. `table_options=False` registers only (bench/ sets the options of each variant itself)."""
@@ -72,6 +80,7 @@ def job_setup(compiled: Compiled, progress: Callable[[str], None] | None = None,
     def setup(t_env: Any) -> None:
         for step in steps:
             step(t_env)
+
     return setup
 
 
@@ -85,6 +94,7 @@ def python_functions(compiled: Compiled):
 
     def register(t_env):
         udfs.register(t_env, module.FUNCTIONS, package)
+
     return register
 
 
@@ -97,8 +107,9 @@ def top_package(compiled: Compiled) -> Path:
     return folder
 
 
-def run_folder(compiled: Compiled, input_dir: Path, output_dir: Path,
-               progress: Callable[[str], None] | None = None) -> LocalRun:
+def run_folder(
+    compiled: Compiled, input_dir: Path, output_dir: Path, progress: Callable[[str], None] | None = None
+) -> LocalRun:
     models = list(compiled.schema.models.values())
     events, invalid = read_events(models, input_dir)
     say = progress or (lambda _m: None)

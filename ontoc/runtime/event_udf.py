@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 
 from pyflink.common import Row
@@ -60,8 +60,9 @@ def topic_specs(scans: list[Scan], models: dict) -> list[TopicSpec]:
     specs = []
     for scan in scans:
         model = models[scan.model]
-        specs.append(TopicSpec(scan.table, tuple(model.fields.values()),
-                               tuple((c, t) for c, t in scan.columns if c != "doc_id")))
+        specs.append(
+            TopicSpec(scan.table, tuple(model.fields.values()), tuple((c, t) for c, t in scan.columns if c != "doc_id"))
+        )
     return specs
 
 
@@ -73,9 +74,15 @@ def _udf_type(dtype: T.DType):
     """The PyFlink type a column travels as out of the UDF (exact text for DECIMAL and datetimes)."""
     if dtype.kind == "list":
         return DataTypes.ARRAY(_udf_type(dtype.elem))
-    return {"str": DataTypes.STRING(), "int": DataTypes.BIGINT(), "float": DataTypes.DOUBLE(),
-            "bool": DataTypes.BOOLEAN(), "decimal": DataTypes.STRING(), "datetime": DataTypes.STRING(),
-            "none": DataTypes.STRING()}[dtype.kind]
+    return {
+        "str": DataTypes.STRING(),
+        "int": DataTypes.BIGINT(),
+        "float": DataTypes.DOUBLE(),
+        "bool": DataTypes.BOOLEAN(),
+        "decimal": DataTypes.STRING(),
+        "datetime": DataTypes.STRING(),
+        "none": DataTypes.STRING(),
+    }[dtype.kind]
 
 
 def direct(dtype: T.DType) -> bool:
@@ -92,14 +99,19 @@ def _slot_fields(spec: TopicSpec) -> list[tuple[str, T.DType]]:
 
 def result_type(specs: list[TopicSpec]):
     return DataTypes.ROW(
-        [DataTypes.FIELD("topic", DataTypes.STRING()),
-         DataTypes.FIELD("kind", DataTypes.STRING()),
-         DataTypes.FIELD("reason", DataTypes.STRING()),
-         DataTypes.FIELD("partition", DataTypes.INT()),
-         DataTypes.FIELD("offset", DataTypes.BIGINT()),
-         DataTypes.FIELD("value", DataTypes.STRING())]
-        + [DataTypes.FIELD(s.slot, DataTypes.ROW([DataTypes.FIELD(c, _udf_type(t)) for c, t in _slot_fields(s)]))
-           for s in specs])
+        [
+            DataTypes.FIELD("topic", DataTypes.STRING()),
+            DataTypes.FIELD("kind", DataTypes.STRING()),
+            DataTypes.FIELD("reason", DataTypes.STRING()),
+            DataTypes.FIELD("partition", DataTypes.INT()),
+            DataTypes.FIELD("offset", DataTypes.BIGINT()),
+            DataTypes.FIELD("value", DataTypes.STRING()),
+        ]
+        + [
+            DataTypes.FIELD(s.slot, DataTypes.ROW([DataTypes.FIELD(c, _udf_type(t)) for c, t in _slot_fields(s)]))
+            for s in specs
+        ]
+    )
 
 
 def _encode(value: object, dtype: T.DType, where: str) -> object:
@@ -125,12 +137,13 @@ def _encode(value: object, dtype: T.DType, where: str) -> object:
         return format(value, "f")
     if kind == "datetime":
         # isoformat, not strftime: glibc's %Y prints year 999 as "999", which Flink cannot parse
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     return value
 
 
-def check_event(spec: TopicSpec | None, key: str | None, value: str | None,
-                model: _Model | None = None) -> tuple[str, str | None, tuple | None]:
+def check_event(
+    spec: TopicSpec | None, key: str | None, value: str | None, model: _Model | None = None
+) -> tuple[str, str | None, tuple | None]:
     """(kind, reason, encoded column values) of one Kafka record; pure Python, no Flink."""
     if spec is None:
         return INVALID, "the record's topic is not a source of this job", None
@@ -178,8 +191,11 @@ class EventValidator(ScalarFunction):
         if kind == INVALID:
             if self.counter is not None:
                 self.counter.inc()
-            text = value if value is None or len(value) <= MAX_INVALID_VALUE_CHARS else (
-                value[:MAX_INVALID_VALUE_CHARS] + "...")
+            text = (
+                value
+                if value is None or len(value) <= MAX_INVALID_VALUE_CHARS
+                else (value[:MAX_INVALID_VALUE_CHARS] + "...")
+            )
             return Row(topic, kind, reason, partition, offset, text, *slots)
         return Row(topic, kind, None, None, None, None, *slots)
 

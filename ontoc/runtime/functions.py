@@ -66,8 +66,11 @@ JAR_NAME = "ontoc-functions.jar"
 FUNCTION_NAME = "ONTOC_SORT_ROWS"
 FUNCTION_CLASS = "dev.ontoc.flink.SortRows"
 #: every function of the jar: SQL name -> Java class
-FUNCTIONS = {FUNCTION_NAME: FUNCTION_CLASS, "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr",
-             "ONTOC_PY_ROUND": "dev.ontoc.flink.PyRound"}
+FUNCTIONS = {
+    FUNCTION_NAME: FUNCTION_CLASS,
+    "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr",
+    "ONTOC_PY_ROUND": "dev.ontoc.flink.PyRound",
+}
 
 
 def _create(name: str, cls: str) -> str:
@@ -130,8 +133,7 @@ def ensure_functions_jar(
             if target.is_file():
                 return target
             raise FunctionsJarError(
-                f"{target} is missing and {pom} was not found to build it; "
-                "run from the ontoc repository"
+                f"{target} is missing and {pom} was not found to build it; run from the ontoc repository"
             )
         # strictly newer: a source saved in the same timestamp tick as the
         # last copy counts as changed (one extra build at worst)

@@ -76,9 +76,7 @@ def ensure_jars(
         found = _find(cache)
         pom_hash = _hash(pom_path) if pom_path.is_file() else None
         stamp = cache / STAMP_NAME
-        stamp_ok = stamp.is_file() and (
-            pom_hash is None or stamp.read_text().strip() == pom_hash
-        )
+        stamp_ok = stamp.is_file() and (pom_hash is None or stamp.read_text().strip() == pom_hash)
         if found is not None and stamp_ok:
             return found
         if found is not None and pom_hash is None:
@@ -92,9 +90,7 @@ def ensure_jars(
         _resolve(pom_path, cache, progress)
         found = _find(cache)
         if found is None:
-            raise JarsError(
-                f"Maven finished but the jars are not in {cache}/flink and {cache}/kafka"
-            )
+            raise JarsError(f"Maven finished but the jars are not in {cache}/flink and {cache}/kafka")
         stamp.write_text(pom_hash + "\n")
         return found
 
@@ -120,7 +116,11 @@ def _resolve(pom: Path, cache: Path, progress: Callable[[str], object]) -> None:
     (cache / STAMP_NAME).unlink(missing_ok=True)
 
     cmd = [
-        mvn, "-B", "-q", "-f", str(pom),
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
         "dependency:copy-dependencies@flink-jars",
         "dependency:copy-dependencies@kafka-jars",
         f"-Dontoc.jars.dir={cache}",
@@ -131,10 +131,7 @@ def _resolve(pom: Path, cache: Path, progress: Callable[[str], object]) -> None:
     if proc.returncode != 0:
         out = (proc.stdout + proc.stderr).strip().splitlines()
         tail = "\n".join(out[-25:])
-        raise JarsError(
-            f"Maven failed to resolve the runtime jars (exit {proc.returncode}): "
-            f"{' '.join(cmd)}\n{tail}"
-        )
+        raise JarsError(f"Maven failed to resolve the runtime jars (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
     progress(f"jars ready in {time.monotonic() - t0:.1f}s")
 
 
@@ -163,8 +160,10 @@ def main() -> None:
 
     paths = ensure_jars()
     jar = ensure_functions_jar()
-    print(f"jars ready: {paths.flink_connector_jar.name}, Kafka broker classpath in "
-          f"{paths.kafka_classpath_dir}, {jar.name}")
+    print(
+        f"jars ready: {paths.flink_connector_jar.name}, Kafka broker classpath in "
+        f"{paths.kafka_classpath_dir}, {jar.name}"
+    )
 
 
 if __name__ == "__main__":

@@ -89,8 +89,10 @@ class JobSettings:
 
     def describe(self) -> str:
         cp = "off" if self.checkpoint_interval_ms is None else format_duration(self.checkpoint_interval_ms)
-        return (f"{self.name}: parallelism {self.parallelism}, checkpoints every {cp}, "
-                f"{self.delivery_guarantee}, start at {self.start_offsets} offsets")
+        return (
+            f"{self.name}: parallelism {self.parallelism}, checkpoints every {cp}, "
+            f"{self.delivery_guarantee}, start at {self.start_offsets} offsets"
+        )
 
 
 def default_job(package: str) -> JobSettings:
@@ -106,7 +108,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)\s*$")
 
 
 def parse_duration(text: str) -> int:
-    """"10s" -> 10000 (milliseconds). Raises ValueError."""
+    """ "10s" -> 10000 (milliseconds). Raises ValueError."""
     m = _DURATION.match(text)
     if not m:
         raise ValueError(text)
@@ -232,7 +234,9 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
     if "invalid_events_topic" in data:
         v = data["invalid_events_topic"]
         if not isinstance(v, str) or (v and not _TOPIC.match(v)):
-            raise fail("invalid_events_topic", v, " (letters, digits, '.', '_' and '-' only)" if isinstance(v, str) else "")
+            raise fail(
+                "invalid_events_topic", v, " (letters, digits, '.', '_' and '-' only)" if isinstance(v, str) else ""
+            )
         values["invalid_events_topic"] = v
     integer("restart_attempts", 0)
     duration("restart_delay", "restart_delay_ms", allow_off=False)
@@ -261,11 +265,13 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
     job = replace(job, **values)
     if job.exactly_once and job.checkpoint_interval_ms is None:
         raise JobFileError(
-            f"{source}: `delivery_guarantee = \"exactly-once\"` needs checkpoints: Kafka transactions "
-            f"commit when a checkpoint completes; set `checkpoint_interval` (e.g. \"10s\")")
+            f'{source}: `delivery_guarantee = "exactly-once"` needs checkpoints: Kafka transactions '
+            f'commit when a checkpoint completes; set `checkpoint_interval` (e.g. "10s")'
+        )
     if "transactional_id_prefix" in values and not job.exactly_once:
         raise JobFileError(
-            f"{source}: `transactional_id_prefix` is only used with `delivery_guarantee = \"exactly-once\"`")
+            f'{source}: `transactional_id_prefix` is only used with `delivery_guarantee = "exactly-once"`'
+        )
     return job
 
 
@@ -281,10 +287,12 @@ def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
     """
     if not (job.mini_batch == "on" or (job.mini_batch == "auto" and aggregates)):
         return {}
-    return {"table.exec.mini-batch.enabled": "true",
-            "table.exec.mini-batch.allow-latency": f"{job.mini_batch_latency_ms} ms",
-            "table.exec.mini-batch.size": str(MINI_BATCH_SIZE),
-            "table.optimizer.agg-phase-strategy": "ONE_PHASE"}
+    return {
+        "table.exec.mini-batch.enabled": "true",
+        "table.exec.mini-batch.allow-latency": f"{job.mini_batch_latency_ms} ms",
+        "table.exec.mini-batch.size": str(MINI_BATCH_SIZE),
+        "table.optimizer.agg-phase-strategy": "ONE_PHASE",
+    }
 
 
 def job_file_for(package: str, jobs_dir: Path | str = DEFAULT_JOBS_DIR) -> Path:

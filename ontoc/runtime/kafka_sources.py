@@ -109,8 +109,14 @@ def raw_source_ddl(topics: list[str], kafka: KafkaOptions, *, group_id: str, sta
         _column_def("offset", "BIGINT", "METADATA VIRTUAL"),
         _column_def("doc_id", "STRING"),
         _column_def("value", "STRING"),
-        exp.ColumnDef(this=ident("pt"), constraints=[exp.ColumnConstraint(
-            kind=exp.ComputedColumnConstraint(this=exp.Anonymous(this="PROCTIME", expressions=[])))]),
+        exp.ColumnDef(
+            this=ident("pt"),
+            constraints=[
+                exp.ColumnConstraint(
+                    kind=exp.ComputedColumnConstraint(this=exp.Anonymous(this="PROCTIME", expressions=[]))
+                )
+            ],
+        ),
     ]
     options = [
         ("connector", "kafka"),
@@ -132,8 +138,12 @@ def raw_source_ddl(topics: list[str], kafka: KafkaOptions, *, group_id: str, sta
 
 
 def _temporary_view(name: str, query: exp.Expression) -> exp.Create:
-    return exp.Create(kind="VIEW", this=exp.Table(this=ident(name)), expression=query,
-                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+    return exp.Create(
+        kind="VIEW",
+        this=exp.Table(this=ident(name)),
+        expression=query,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
 
 
 def events_view() -> exp.Create:
@@ -143,10 +153,20 @@ def events_view() -> exp.Create:
     only `doc_id`, `pt` and `v`, and filters on `v`, which only the UDF yields:
     the planner keeps ONE Python operator under all of them.
     """
-    call = exp.Anonymous(this=VALIDATE_FUNCTION, expressions=[
-        _col("topic", "r"), _col("partition", "r"), _col("offset", "r"), _col("doc_id", "r"), _col("value", "r")])
+    call = exp.Anonymous(
+        this=VALIDATE_FUNCTION,
+        expressions=[
+            _col("topic", "r"),
+            _col("partition", "r"),
+            _col("offset", "r"),
+            _col("doc_id", "r"),
+            _col("value", "r"),
+        ],
+    )
     query = exp.select(
-        _col("doc_id", "r"), _col("pt", "r"), exp.alias_(call, "v", quoted=True),
+        _col("doc_id", "r"),
+        _col("pt", "r"),
+        exp.alias_(call, "v", quoted=True),
     ).from_(exp.Table(this=ident(RAW_TABLE), alias=exp.TableAlias(this=ident("r"))))
     return _temporary_view(EVENTS_VIEW, query)
 
@@ -163,13 +183,17 @@ def source_view(spec: TopicSpec) -> exp.Create:
         partition_by=[_col("doc_id")],
         order=exp.Order(expressions=[exp.Ordered(this=_col("pt"), desc=True)]),
     )
-    inner = exp.select(_col("doc_id"), _col("v"), exp.alias_(rn, "rn", quoted=True)) \
-        .from_(exp.Table(this=ident(EVENTS_VIEW))) \
-        .where(exp.and_(
-            exp.EQ(this=_field(v, "topic"), expression=_str(spec.topic)),
-            exp.NEQ(this=_field(v, "kind"), expression=_str(INVALID)),
-            exp.Not(this=exp.Is(this=_col("doc_id"), expression=exp.Null())),
-        ))
+    inner = (
+        exp.select(_col("doc_id"), _col("v"), exp.alias_(rn, "rn", quoted=True))
+        .from_(exp.Table(this=ident(EVENTS_VIEW)))
+        .where(
+            exp.and_(
+                exp.EQ(this=_field(v, "topic"), expression=_str(spec.topic)),
+                exp.NEQ(this=_field(v, "kind"), expression=_str(INVALID)),
+                exp.Not(this=exp.Is(this=_col("doc_id"), expression=exp.Null())),
+            )
+        )
+    )
     selects: list[exp.Expression] = [_col("doc_id", "l")]
     for name, dtype in spec.columns:
         value = _field(_col("v", "l"), spec.slot, name)
@@ -180,36 +204,44 @@ def source_view(spec: TopicSpec) -> exp.Create:
         exp.EQ(this=_col("rn", "l"), expression=exp.Literal.number(1)),
         exp.EQ(this=_field(_col("v", "l"), "kind"), expression=_str(UPSERT)),
     )
-    query = exp.select(*selects).from_(
-        exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("l")))).where(where)
+    query = exp.select(*selects).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("l")))).where(where)
     return _temporary_view(spec.topic, query)
 
 
-INVALID_COLUMNS = (("job", "STRING"), ("topic", "STRING"), ("partition", "INT"), ("offset", "BIGINT"),
-                   ("key", "STRING"), ("reason", "STRING"), ("value", "STRING"))
+INVALID_COLUMNS = (
+    ("job", "STRING"),
+    ("topic", "STRING"),
+    ("partition", "INT"),
+    ("offset", "BIGINT"),
+    ("key", "STRING"),
+    ("reason", "STRING"),
+    ("value", "STRING"),
+)
 
 
 def invalid_sink_ddl(topic: str, kafka: KafkaOptions, sink_options: list[tuple[str, str]]) -> exp.Create:
     """An append-only JSON topic of skipped events."""
     columns = [_column_def(c, t) for c, t in INVALID_COLUMNS]
-    options = [("connector", "kafka"), ("topic", topic), *kafka.common(), ("value.format", "json"),
-               *sink_options]
+    options = [("connector", "kafka"), ("topic", topic), *kafka.common(), ("value.format", "json"), *sink_options]
     schema = exp.Schema(this=exp.Table(this=ident(INVALID_TABLE)), expressions=columns)
     return exp.Create(kind="TABLE", this=schema, properties=_options(options), exists=True)
 
 
 def invalid_insert(job_name: str) -> exp.Insert:
     v = _col("v", "e")
-    query = exp.select(
-        exp.alias_(_str(job_name), "job", quoted=True),
-        exp.alias_(_field(v, "topic"), "topic", quoted=True),
-        exp.alias_(_field(v, "partition"), "partition", quoted=True),
-        exp.alias_(_field(v, "offset"), "offset", quoted=True),
-        exp.alias_(_col("doc_id", "e"), "key", quoted=True),
-        exp.alias_(_field(v, "reason"), "reason", quoted=True),
-        exp.alias_(_field(v, "value"), "value", quoted=True),
-    ).from_(exp.Table(this=ident(EVENTS_VIEW), alias=exp.TableAlias(this=ident("e")))) \
+    query = (
+        exp.select(
+            exp.alias_(_str(job_name), "job", quoted=True),
+            exp.alias_(_field(v, "topic"), "topic", quoted=True),
+            exp.alias_(_field(v, "partition"), "partition", quoted=True),
+            exp.alias_(_field(v, "offset"), "offset", quoted=True),
+            exp.alias_(_col("doc_id", "e"), "key", quoted=True),
+            exp.alias_(_field(v, "reason"), "reason", quoted=True),
+            exp.alias_(_field(v, "value"), "value", quoted=True),
+        )
+        .from_(exp.Table(this=ident(EVENTS_VIEW), alias=exp.TableAlias(this=ident("e"))))
         .where(exp.EQ(this=_field(v, "kind"), expression=_str(INVALID)))
+    )
     return exp.Insert(this=exp.Table(this=ident(INVALID_TABLE)), expression=query)
 
 

@@ -84,8 +84,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["SourceTable", "ViewQuery", "LocalRunError", "run_local"]
 
@@ -172,7 +173,9 @@ class LocalRunError(Exception):
 # Java exception -> LocalRunError
 # --------------------------------------------------------------------------
 
-_EXC_HEAD = re.compile(r"^(?:Caused by: )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:Exception|Error|Throwable)?)(?::\s?(.*))?$")
+_EXC_HEAD = re.compile(
+    r"^(?:Caused by: )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:Exception|Error|Throwable)?)(?::\s?(.*))?$"
+)
 
 
 def _java_causes(trace: str) -> list[tuple[str, str]]:
@@ -229,7 +232,7 @@ def _to_local_error(exc: BaseException, *, view: str | None = None, what: str = 
         # py4j prefixes "An error occurred while calling oNN.method.\n: "
         marker = text.find("\n: ")
         if text.startswith("An error occurred") and marker >= 0:
-            text = text[marker + 3:]
+            text = text[marker + 3 :]
         causes = _java_causes(text)
     if not causes:
         causes = [(type(exc).__name__, str(exc))]
@@ -245,7 +248,7 @@ def _to_local_error(exc: BaseException, *, view: str | None = None, what: str = 
     # a root cause without a message (e.g. a bare NullPointerException) is not
     # helpful alone: name the class and keep the closest ancestor's message
     if not root_msg.strip():
-        for cls, msg in reversed(causes[:-1]):
+        for _cls, msg in reversed(causes[:-1]):
             if msg.strip():
                 root_msg = f"{root_class.rsplit('.', 1)[-1]} ({msg.strip()})"
                 break
@@ -266,7 +269,7 @@ def _to_local_error(exc: BaseException, *, view: str | None = None, what: str = 
 class _ColType:
     kind: str  # string bigint int double float boolean decimal ts_ltz ts date time array smallint
     sql: str  # declared type text, NOT NULL stripped
-    elem: "_ColType | None" = None
+    elem: _ColType | None = None
 
     @property
     def direct(self) -> bool:
@@ -337,7 +340,7 @@ def _type_info_and_data_type(t: _ColType):
     return Types.STRING(), DataTypes.STRING()
 
 
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 
 
 def _fmt_dt(v: Any) -> str:
@@ -462,9 +465,7 @@ def _describe(lt: Any) -> tuple:
     return (root,)
 
 
-_TS_RE = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$"
-)
+_TS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def _parse_ts(s: str) -> datetime.datetime:
@@ -495,8 +496,8 @@ def _convert(v: Any, t: tuple, decimal_as_float: bool) -> Any:
     if root == "ROW":
         names, types = t[1], t[2]
         if isinstance(v, list):  # defensive: positional encoding
-            return {n: _convert(x, ft, decimal_as_float) for n, x, ft in zip(names, v, types)}
-        return {n: _convert(v.get(n), ft, decimal_as_float) for n, ft in zip(names, types)}
+            return {n: _convert(x, ft, decimal_as_float) for n, x, ft in zip(names, v, types, strict=False)}
+        return {n: _convert(v.get(n), ft, decimal_as_float) for n, ft in zip(names, types, strict=False)}
     if root == "ARRAY":
         return [_convert(x, t[1], decimal_as_float) for x in v]
     if root == "MULTISET":
@@ -677,7 +678,7 @@ def _register_source(env, t_env, index: int, src: SourceTable) -> int:
     phys = [_type_info_and_data_type(t) for t in types]
     type_info = Types.ROW_NAMED(names, [ti for ti, _ in phys])
     builder = Schema.new_builder()
-    for i, (name, (_, dt)) in enumerate(zip(names, phys)):
+    for i, (name, (_, dt)) in enumerate(zip(names, phys, strict=False)):
         builder = builder.column(name, dt.not_null() if i == 0 else dt)
     schema = builder.primary_key("doc_id").build()
 
@@ -695,13 +696,11 @@ def _register_source(env, t_env, index: int, src: SourceTable) -> int:
             live.discard(doc_id)
             continue
         if len(values) != len(names):
-            raise ValueError(
-                f"source {src.name!r}: event {n} has {len(values)} values for {len(names)} columns"
-            )
+            raise ValueError(f"source {src.name!r}: event {n} has {len(values)} values for {len(names)} columns")
         if values[0] != doc_id:
             raise ValueError(f"source {src.name!r}: event {n}: values[0] {values[0]!r} != doc_id {doc_id!r}")
         encoded = [doc_id]
-        for col, t, v in zip(names[1:], types[1:], values[1:]):
+        for col, t, v in zip(names[1:], types[1:], values[1:], strict=False):
             try:
                 encoded.append(_encode(v, t))
             except (TypeError, ValueError, decimal.InvalidOperation) as e:
@@ -715,7 +714,7 @@ def _register_source(env, t_env, index: int, src: SourceTable) -> int:
     table = t_env.from_changelog_stream(ds, schema, ChangelogMode.upsert())
     t_env.create_temporary_view(raw_name, table)
     select = []
-    for name, t in zip(names, types):
+    for name, t in zip(names, types, strict=False):
         if t.direct:
             select.append(_q(name))
         else:
@@ -775,16 +774,13 @@ def _fold(
             if len(live) > 1 or any(c > 1 for c, _ in live):
                 detail.append(f"{sum(c for c, _ in live)} live rows")
             raise LocalRunError(
-                f"view {view.name}: key {key!r} has {' and '.join(detail)} "
-                f"(a view must have exactly one row per key)",
+                f"view {view.name}: key {key!r} has {' and '.join(detail)} (a view must have exactly one row per key)",
                 view=view.name,
             )
         if not live:
             continue
         row = live[-1][1]
-        converted = {
-            n: _convert(row.get(n), t, decimal_as_float) for n, t in zip(names, types)
-        }
+        converted = {n: _convert(row.get(n), t, decimal_as_float) for n, t in zip(names, types, strict=False)}
         state[converted[key_name]] = converted
     return state, changes
 
@@ -920,13 +916,13 @@ def run_local(
                                 continue
                             files.append(os.path.join(dirpath, f))
                     files.sort()
-                    state, changes = _fold(
-                        view, files, names, types, decimal_as_float=decimal_as_float, strict=strict
-                    )
+                    state, changes = _fold(view, files, names, types, decimal_as_float=decimal_as_float, strict=strict)
                     total += changes
                     out[view.name] = state
-                say(f"collected {total} changes; {sum(len(s) for s in out.values())} live rows "
-                    f"in {len(out)} view(s) ({time.perf_counter() - t_start:.1f}s)")
+                say(
+                    f"collected {total} changes; {sum(len(s) for s in out.values())} live rows "
+                    f"in {len(out)} view(s) ({time.perf_counter() - t_start:.1f}s)"
+                )
                 return out
             finally:
                 if work_dir is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -73,8 +72,9 @@ class FlinkRest:
 
     def request(self, method: str, path: str, body: dict | None = None) -> object:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+        req = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 text = r.read().decode("utf-8", "replace")
@@ -84,8 +84,9 @@ class FlinkRest:
             reason = e.reason.strerror if isinstance(e.reason, OSError) and e.reason.strerror else e.reason
             raise FlinkRestError(
                 f"cannot reach Flink's REST API at {self.base} ({reason}); is the cluster up? "
-                f"(`ontoc dev up` starts a local one; --cluster or ONTOC_FLINK_REST points elsewhere)") from None
-        except (socket.timeout, TimeoutError):
+                f"(`ontoc dev up` starts a local one; --cluster or ONTOC_FLINK_REST points elsewhere)"
+            ) from None
+        except TimeoutError:
             raise FlinkRestError(f"Flink's REST API at {self.base} did not answer within {self.timeout:.0f}s") from None
         except OSError as e:
             raise FlinkRestError(f"cannot reach Flink's REST API at {self.base} ({e})") from None
@@ -157,8 +158,9 @@ class FlinkRest:
     def checkpoints(self, job_id: str) -> dict:
         return self.get(f"/jobs/{check_job_id(job_id)}/checkpoints")
 
-    def wait_for_state(self, job_id: str, states: set[str], timeout: float = 60.0,
-                       all_tasks_running: bool = False) -> str:
+    def wait_for_state(
+        self, job_id: str, states: set[str], timeout: float = 60.0, all_tasks_running: bool = False
+    ) -> str:
         """Poll until the job is in one of `states` (or terminal); returns the state reached.
 
         `all_tasks_running` waits, for RUNNING, until every task is running too
@@ -182,8 +184,9 @@ class FlinkRest:
 
     # ----------------------------------------------------------------- savepoints
 
-    def savepoint(self, job_id: str, target_dir: str | None = None, *, cancel_job: bool = False,
-                  timeout: float = 300.0) -> str:
+    def savepoint(
+        self, job_id: str, target_dir: str | None = None, *, cancel_job: bool = False, timeout: float = 300.0
+    ) -> str:
         """Trigger a savepoint and wait for it; returns its location."""
         jid = check_job_id(job_id)
         body: dict = {"cancel-job": cancel_job, "formatType": "CANONICAL"}

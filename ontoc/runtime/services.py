@@ -209,12 +209,12 @@ def up(
         needed["--flink-rpc-port"] = flink_rpc_port
     for flag, port in needed.items():
         if not port_free(port):
-            what = " (Kafka controller)" if flag == "--kafka-controller-port" else (
-                " (Flink RPC)" if flag == "--flink-rpc-port" else "")
-            raise ServiceError(
-                f"port {port} on {HOST}{what} is in use by another process; "
-                f"stop it or pass {flag}"
+            what = (
+                " (Kafka controller)"
+                if flag == "--kafka-controller-port"
+                else (" (Flink RPC)" if flag == "--flink-rpc-port" else "")
             )
+            raise ServiceError(f"port {port} on {HOST}{what} is in use by another process; stop it or pass {flag}")
 
     if running["jobmanager"]:
         # The TaskManager must use the running JobManager's ports.
@@ -228,8 +228,7 @@ def up(
     t0 = time.monotonic()
     try:
         if not running["jobmanager"] or not running["taskmanager"]:
-            _prepare_flink(lay, jars, flink_port, flink_rpc_port,
-                           python_executable or sys.executable)
+            _prepare_flink(lay, jars, flink_port, flink_rpc_port, python_executable or sys.executable)
         if not running["jobmanager"]:
             _start_jobmanager(lay, java_home, flink_port, flink_rpc_port)
             started.append("jobmanager")
@@ -243,15 +242,18 @@ def up(
             started.append("kafka")
         if "kafka" in started:
             _wait_kafka(lay, kafka_port, timeout or KAFKA_READY_TIMEOUT)
-            progress(f"kafka ready on {HOST}:{kafka_port} "
-                     f"(pid {_read_pid(lay, 'kafka')}, {time.monotonic() - t0:.1f}s)")
+            progress(
+                f"kafka ready on {HOST}:{kafka_port} (pid {_read_pid(lay, 'kafka')}, {time.monotonic() - t0:.1f}s)"
+            )
         if started and set(started) & {"jobmanager", "taskmanager"}:
             tm_id = _read_info(lay, "taskmanager").get("resource_id")
             _wait_flink(lay, flink_port, tm_id, timeout or FLINK_READY_TIMEOUT)
-            progress(f"flink ready on http://{HOST}:{flink_port} "
-                     f"(jobmanager pid {_read_pid(lay, 'jobmanager')}, "
-                     f"taskmanager pid {_read_pid(lay, 'taskmanager')}, "
-                     f"{time.monotonic() - t0:.1f}s)")
+            progress(
+                f"flink ready on http://{HOST}:{flink_port} "
+                f"(jobmanager pid {_read_pid(lay, 'jobmanager')}, "
+                f"taskmanager pid {_read_pid(lay, 'taskmanager')}, "
+                f"{time.monotonic() - t0:.1f}s)"
+            )
     except BaseException:
         for s in reversed(started):
             pid = _running_pid(lay, s)
@@ -268,8 +270,7 @@ def down(state_dir: Path | str | None = None, progress: Progress = print) -> dic
     lay = _layout(state_dir)
     pids = {s: _running_pid(lay, s) for s in SERVICES}
     # Flink first (its jobs may still talk to Kafka), both Flink processes at once.
-    for group, grace in ((("taskmanager", "jobmanager"), FLINK_STOP_TIMEOUT),
-                         (("kafka",), KAFKA_STOP_TIMEOUT)):
+    for group, grace in ((("taskmanager", "jobmanager"), FLINK_STOP_TIMEOUT), (("kafka",), KAFKA_STOP_TIMEOUT)):
         live = [(s, pids[s]) for s in group if pids[s]]
         for _, pid in live:
             _signal(pid, signal.SIGTERM)
@@ -341,8 +342,7 @@ def start_taskmanager(
     port = _read_info(lay, "jobmanager")["port"]
     pid = _start_taskmanager(lay, java_home)
     try:
-        _wait_flink(lay, port, _read_info(lay, "taskmanager")["resource_id"],
-                    timeout or FLINK_READY_TIMEOUT)
+        _wait_flink(lay, port, _read_info(lay, "taskmanager")["resource_id"], timeout or FLINK_READY_TIMEOUT)
     except BaseException:
         _stop_pid(pid, 10.0)
         _clear(lay, "taskmanager")
@@ -470,11 +470,17 @@ def _prepare_kafka(lay: Layout, port: int, controller_port: int) -> None:
 
 def _kafka_java_base(lay: Layout, java: str, jars: JarPaths, heap: str) -> list[str]:
     return [
-        java, f"-Xmx{heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-        "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+        java,
+        f"-Xmx{heap}",
+        "-Xms128m",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
         f"-Dkafka.logs.dir={lay.kafka_logs}",
         f"-Dlog4j2.configurationFile=file:{lay.kafka_log4j}",
-        "-cp", jars.kafka_classpath,
+        "-cp",
+        jars.kafka_classpath,
     ]
 
 
@@ -483,7 +489,12 @@ def _format_kafka(lay: Layout, java: str, jars: JarPaths, progress: Progress) ->
         return
     cluster_id = _kafka_cluster_id()
     cmd = _kafka_java_base(lay, java, jars, "256m") + [
-        "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(lay.kafka_props),
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(lay.kafka_props),
     ]
     progress(f"formatting Kafka storage in {lay.kafka_data}")
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -528,7 +539,8 @@ def _kafka_answers(port: int) -> bool:
     with _quiet("kafka"):
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=f"{HOST}:{port}", client_id="ontoc-dev-up",
+                bootstrap_servers=f"{HOST}:{port}",
+                client_id="ontoc-dev-up",
                 request_timeout_ms=5000,
             )
         except Exception:
@@ -568,12 +580,17 @@ def pyflink_home() -> Path:
     return home
 
 
-def _prepare_flink(
-    lay: Layout, jars: JarPaths, port: int, rpc_port: int, python: str
-) -> None:
+def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python: str) -> None:
     home = pyflink_home()
-    for d in (lay.flink, lay.flink_conf, lay.flink_log, lay.flink_tmp, lay.flink_run,
-              lay.flink / "checkpoints", lay.flink / "savepoints"):
+    for d in (
+        lay.flink,
+        lay.flink_conf,
+        lay.flink_log,
+        lay.flink_tmp,
+        lay.flink_run,
+        lay.flink / "checkpoints",
+        lay.flink / "savepoints",
+    ):
         d.mkdir(parents=True, exist_ok=True)
 
     # lib/: PyFlink's lib, plus flink-python (opt/) for Python UDFs, plus the
@@ -640,8 +657,15 @@ def _flink_java_opts(home: Path) -> str:
 
 def _flink_env(lay: Layout, java_home: str) -> dict[str, str]:
     env = os.environ.copy()
-    for k in ("FLINK_HOME", "_FLINK_HOME_DETERMINED", "FLINK_OPT_DIR", "FLINK_PLUGINS_DIR",
-              "FLINK_ENV_JAVA_OPTS", "FLINK_BIN_DIR", "JVM_ARGS"):
+    for k in (
+        "FLINK_HOME",
+        "_FLINK_HOME_DETERMINED",
+        "FLINK_OPT_DIR",
+        "FLINK_PLUGINS_DIR",
+        "FLINK_ENV_JAVA_OPTS",
+        "FLINK_BIN_DIR",
+        "JVM_ARGS",
+    ):
         env.pop(k, None)
     env.update(
         JAVA_HOME=java_home,
@@ -666,8 +690,15 @@ def _start_jobmanager(lay: Layout, java_home: str, port: int, rpc_port: int) -> 
 def _start_taskmanager(lay: Layout, java_home: str) -> int:
     script = pyflink_home() / "bin" / "taskmanager.sh"
     resource_id = f"ontoc-tm-{int(time.time() * 1000)}"
-    cmd = ["bash", str(script), "start-foreground",
-           "-D", lay.marker("taskmanager"), "-D", f"taskmanager.resource-id={resource_id}"]
+    cmd = [
+        "bash",
+        str(script),
+        "start-foreground",
+        "-D",
+        lay.marker("taskmanager"),
+        "-D",
+        f"taskmanager.resource-id={resource_id}",
+    ]
     pid = _spawn(cmd, lay.launcher_out("taskmanager"), _flink_env(lay, java_home), lay.flink)
     _write_pid(lay, "taskmanager", pid, {"resource_id": resource_id})
     return pid
@@ -689,8 +720,11 @@ def _wait_flink(lay: Layout, port: int, tm_id: str | None, timeout: float) -> No
                     return
         time.sleep(0.5)
     who = "taskmanager" if seen_rest else "jobmanager"
-    what = ("no TaskManager registered with the JobManager" if seen_rest
-            else f"Flink's REST API did not answer on http://{HOST}:{port}")
+    what = (
+        "no TaskManager registered with the JobManager"
+        if seen_rest
+        else f"Flink's REST API did not answer on http://{HOST}:{port}"
+    )
     raise ServiceError(f"{what} within {timeout:.0f}s", _log_tail(lay, who))
 
 
@@ -712,17 +746,21 @@ def _spawn(cmd: list[str], out: Path, env: dict[str, str], cwd: Path) -> int:
         f.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         f.flush()
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, start_new_session=True, close_fds=True,
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
         )
     return proc.pid
 
 
 def _write_pid(lay: Layout, service: str, pid: int, info: dict) -> None:
     lay.pid_file(service).write_text(f"{pid}\n")
-    lay.info_file(service).write_text(
-        json.dumps({"pid": pid, "started_at": time.time(), **info}, indent=2) + "\n"
-    )
+    lay.info_file(service).write_text(json.dumps({"pid": pid, "started_at": time.time(), **info}, indent=2) + "\n")
 
 
 def _read_pid(lay: Layout, service: str) -> int | None:
@@ -846,8 +884,7 @@ def _main_log(lay: Layout, service: str) -> Path | None:
     if service == "kafka":
         p = lay.kafka_logs / "server.log"
         return p if p.exists() else None
-    logs = sorted(lay.flink_log.glob(f"flink-*-{_FLINK_ENTRY[service]}-*.log"),
-                  key=lambda p: p.stat().st_mtime)
+    logs = sorted(lay.flink_log.glob(f"flink-*-{_FLINK_ENTRY[service]}-*.log"), key=lambda p: p.stat().st_mtime)
     return logs[-1] if logs else None
 
 

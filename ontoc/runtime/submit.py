@@ -105,8 +105,9 @@ def parse_properties(pairs: list[str] | tuple[str, ...], file: Path | str | None
         out[k] = v
     for k in list(out):
         if k == "bootstrap.servers":
-            raise SubmitError("set the bootstrap servers with --bootstrap-servers (or ONTOC_KAFKA_BOOTSTRAP), "
-                              "not as a Kafka property")
+            raise SubmitError(
+                "set the bootstrap servers with --bootstrap-servers (or ONTOC_KAFKA_BOOTSTRAP), not as a Kafka property"
+            )
     return tuple(out.items())
 
 
@@ -114,7 +115,7 @@ def _split_property(text: str) -> tuple[str, str, str]:
     i = min([j for j in (text.find("="), text.find(":")) if j >= 0], default=-1)
     if i < 0:
         return text.strip(), "", ""
-    return text[:i].strip(), "=", text[i + 1:].strip()
+    return text[:i].strip(), "=", text[i + 1 :].strip()
 
 
 # --------------------------------------------------------------------------
@@ -144,18 +145,29 @@ class JobPlan:
     def sql_text(self) -> str:
         from .event_udf import VALIDATE_FUNCTION
 
-        head = [f"-- ontoc job {self.job.name}: {len(self.view_topics)} view(s), one statement set",
-                f"-- {self.job.describe()}",
-                f"-- {VALIDATE_FUNCTION} is a Python UDF (ontoc.runtime.event_udf) registered by `ontoc submit`"]
+        head = [
+            f"-- ontoc job {self.job.name}: {len(self.view_topics)} view(s), one statement set",
+            f"-- {self.job.describe()}",
+            f"-- {VALIDATE_FUNCTION} is a Python UDF (ontoc.runtime.event_udf) registered by `ontoc submit`",
+        ]
         if self.udfs:
-            head.append(f"-- Python UDFs of the package (generated udfs.py, registered by `ontoc submit`): "
-                        f"{', '.join(self.udfs)}")
+            head.append(
+                f"-- Python UDFs of the package (generated udfs.py, registered by `ontoc submit`): "
+                f"{', '.join(self.udfs)}"
+            )
         if self.uses_jvm_functions:
             from .functions import CREATE_FUNCTIONS_SQL
+
             head.extend(f"{statement};" for statement in CREATE_FUNCTIONS_SQL)
-        body = [sql(exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.Literal.string(k),
-                                                                  expression=exp.Literal.string(v)))])) + ";"
-                for k, v in self.table_options.items()]
+        body = [
+            sql(
+                exp.Set(
+                    expressions=[exp.SetItem(this=exp.EQ(this=exp.Literal.string(k), expression=exp.Literal.string(v)))]
+                )
+            )
+            + ";"
+            for k, v in self.table_options.items()
+        ]
         body += [sql(s) + ";" for s in self.statements]
         body.append("EXECUTE STATEMENT SET BEGIN\n" + "\n".join(sql(i) + ";" for i in self.inserts) + "\nEND;")
         return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
@@ -166,9 +178,11 @@ def sink_options(job: JobSettings, sink: str) -> list[tuple[str, str]]:
     if job.exactly_once:
         # 15 min: the largest transaction a broker allows by default (transaction.max.timeout.ms);
         # Flink's own default (1 h) is refused by such brokers.
-        return [("sink.delivery-guarantee", "exactly-once"),
-                ("sink.transactional-id-prefix", f"{job.tx_prefix}-{sink}"),
-                ("properties.transaction.timeout.ms", "900000")]
+        return [
+            ("sink.delivery-guarantee", "exactly-once"),
+            ("sink.transactional-id-prefix", f"{job.tx_prefix}-{sink}"),
+            ("properties.transaction.timeout.ms", "900000"),
+        ]
     return [("sink.delivery-guarantee", "at-least-once")]
 
 
@@ -198,9 +212,17 @@ def plan_job(compiled: Compiled, job: JobSettings, kafka: KafkaConnection) -> Jo
     from .functions import FUNCTIONS
 
     udfs = tuple(sorted({u.function for p in compiled.plans for u in p.udfs}))
-    return JobPlan(job, specs, statements, inserts, source_topics, [p.topic for p in compiled.plans],
-                   uses_jvm_functions=any(name in text for name in FUNCTIONS), udfs=udfs,
-                   table_options=planner_options(job, compiled.aggregates()))
+    return JobPlan(
+        job,
+        specs,
+        statements,
+        inserts,
+        source_topics,
+        [p.topic for p in compiled.plans],
+        uses_jvm_functions=any(name in text for name in FUNCTIONS),
+        udfs=udfs,
+        table_options=planner_options(job, compiled.aggregates()),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -233,6 +255,7 @@ def kafka_python_config(kafka: KafkaConnection) -> dict:
             cfg["request_timeout_ms"] = int(v)
         elif k == "sasl.jaas.config":
             import re
+
             user = re.search(r'username\s*=\s*"([^"]*)"', v)
             pw = re.search(r'password\s*=\s*"([^"]*)"', v)
             if not (user and pw):
@@ -251,12 +274,19 @@ def kafka_python_config(kafka: KafkaConnection) -> dict:
         raise SubmitError(
             f"cannot create the job's topics: ontoc's Kafka admin client does not understand "
             f"{', '.join(sorted(unknown))}; create the topics yourself and set `create_topics = false` "
-            f"in the job file (the Flink job itself takes every Kafka property)")
+            f"in the job file (the Flink job itself takes every Kafka property)"
+        )
     return cfg
 
 
-def ensure_topics(kafka: KafkaConnection, topics: list[str], partitions: int = 1, replication: int = 1,
-                  progress: Progress = print, timeout_s: float = 30.0) -> list[str]:
+def ensure_topics(
+    kafka: KafkaConnection,
+    topics: list[str],
+    partitions: int = 1,
+    replication: int = 1,
+    progress: Progress = print,
+    timeout_s: float = 30.0,
+) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created."""
     import logging
 
@@ -273,23 +303,28 @@ def ensure_topics(kafka: KafkaConnection, topics: list[str], partitions: int = 1
         except KafkaError as e:
             where = kafka.admin_bootstrap_servers or kafka.bootstrap_servers
             flag = "--admin-bootstrap-servers" if kafka.admin_bootstrap_servers else "--bootstrap-servers"
-            raise SubmitError(f"cannot reach Kafka at {where} to create the job's topics ({_kafka_error(e)}); "
-                              f"check {flag}") from None
+            raise SubmitError(
+                f"cannot reach Kafka at {where} to create the job's topics ({_kafka_error(e)}); check {flag}"
+            ) from None
         try:
             existing = set(admin.list_topics())
             missing = [t for t in topics if t not in existing]
             if missing:
                 try:
-                    admin.create_topics([NewTopic(t, partitions, replication) for t in missing],
-                                        timeout_ms=int(timeout_s * 1000))
+                    admin.create_topics(
+                        [NewTopic(t, partitions, replication) for t in missing], timeout_ms=int(timeout_s * 1000)
+                    )
                 except TopicAlreadyExistsError:
                     pass
-                progress(f"created topic(s) {', '.join(missing)} ({partitions} partition(s), "
-                         f"replication {replication})")
+                progress(
+                    f"created topic(s) {', '.join(missing)} ({partitions} partition(s), replication {replication})"
+                )
             return missing
         except KafkaError as e:
-            raise SubmitError(f"Kafka at {kafka.bootstrap_servers} refused to list or create the topics "
-                              f"{', '.join(topics)}: {_kafka_error(e)}") from None
+            raise SubmitError(
+                f"Kafka at {kafka.bootstrap_servers} refused to list or create the topics "
+                f"{', '.join(topics)}: {_kafka_error(e)}"
+            ) from None
         finally:
             admin.close()
     finally:
@@ -320,8 +355,7 @@ class Submitted:
         return self.plan.view_topics
 
 
-def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | None,
-            allow_non_restored: bool):
+def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | None, allow_non_restored: bool):
     from pyflink.common import Configuration
 
     scheme, host, port = parse_url(cluster)
@@ -344,12 +378,14 @@ def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | N
     if scheme == "https":
         values["security.ssl.rest.enabled"] = "true"
     if job.checkpoint_interval_ms:
-        values.update({
-            "execution.checkpointing.interval": f"{job.checkpoint_interval_ms} ms",
-            "execution.checkpointing.mode": "EXACTLY_ONCE",
-            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-            "execution.checkpointing.min-pause": f"{min(job.checkpoint_interval_ms // 2, 5000)} ms",
-        })
+        values.update(
+            {
+                "execution.checkpointing.interval": f"{job.checkpoint_interval_ms} ms",
+                "execution.checkpointing.mode": "EXACTLY_ONCE",
+                "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+                "execution.checkpointing.min-pause": f"{min(job.checkpoint_interval_ms // 2, 5000)} ms",
+            }
+        )
     if job.python_executable:
         values["python.executable"] = job.python_executable
     if savepoint:
@@ -369,7 +405,8 @@ def _table_env(conf):
     # treat the gateway's default (local) target as the deployment and start a
     # loopback Python worker server for a job that runs elsewhere.
     j_env = get_gateway().jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment(
-        conf._j_configuration)
+        conf._j_configuration
+    )
     settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     t_env = StreamTableEnvironment.create(StreamExecutionEnvironment(j_env), environment_settings=settings)
     t_env.get_config().set("table.local-time-zone", "UTC")
@@ -431,7 +468,7 @@ def _prepare(t_env, plan: JobPlan, compiled: Compiled, progress: Progress):
             raise _flink_error(e, f"Flink rejected the statement creating {_created_name(statement)}") from None
     stmt_set = t_env.create_statement_set()
     targets = plan.view_topics + ([plan.invalid_topic] if plan.invalid_topic else [])
-    for ins, topic in zip(plan.inserts, targets):
+    for ins, topic in zip(plan.inserts, targets, strict=False):
         try:
             stmt_set.add_insert_sql(sql(ins))
         except Exception as e:
@@ -441,8 +478,8 @@ def _prepare(t_env, plan: JobPlan, compiled: Compiled, progress: Progress):
 
 def _register_view_udfs(t_env, compiled: Compiled) -> None:
     """The package's Python UDFs (view static and class methods), registered as `ontoc run --local` does."""
-    from .embedded import python_functions
     from ..backend.flink.udfs import UDF_MODULE
+    from .embedded import python_functions
 
     if UDF_MODULE in compiled.files:
         python_functions(compiled)(t_env)
@@ -453,8 +490,9 @@ def _created_name(statement: exp.Expression) -> str:
     return table.name if table is not None else "a table"
 
 
-def explain_job(compiled: Compiled, job: JobSettings, kafka: KafkaConnection | None = None,
-                progress: Progress = lambda _m: None) -> str:
+def explain_job(
+    compiled: Compiled, job: JobSettings, kafka: KafkaConnection | None = None, progress: Progress = lambda _m: None
+) -> str:
     """Flink's plan of the job (`EXPLAIN STATEMENT SET`), planned locally: no cluster, no Kafka."""
     plan = plan_job(compiled, job, kafka or KafkaConnection("127.0.0.1:9"))
     from pyflink.common import Configuration
@@ -467,9 +505,17 @@ def explain_job(compiled: Compiled, job: JobSettings, kafka: KafkaConnection | N
     return plan_again_if_lost(lambda: _prepare(_table_env(conf), plan, compiled, progress).explain(), progress)
 
 
-def submit(compiled: Compiled, job: JobSettings, cluster: str, kafka: KafkaConnection, *,
-           savepoint: str | None = None, allow_non_restored: bool = False, wait_s: float = 90.0,
-           progress: Progress = print) -> Submitted:
+def submit(
+    compiled: Compiled,
+    job: JobSettings,
+    cluster: str,
+    kafka: KafkaConnection,
+    *,
+    savepoint: str | None = None,
+    allow_non_restored: bool = False,
+    wait_s: float = 90.0,
+    progress: Progress = print,
+) -> Submitted:
     """Submit the package's views as one job; returns once its tasks run (or raises SubmitError)."""
     t0 = time.monotonic()
     rest = FlinkRest(cluster)
@@ -478,9 +524,11 @@ def submit(compiled: Compiled, job: JobSettings, cluster: str, kafka: KafkaConne
     except FlinkRestError as e:
         raise SubmitError(str(e)) from None
     plan = plan_job(compiled, job, kafka)
-    progress(f"cluster {rest.base}: Flink {overview.get('flink-version', '?')}, "
-             f"{overview.get('taskmanagers', 0)} TaskManager(s), "
-             f"{overview.get('slots-available', 0)}/{overview.get('slots-total', 0)} slot(s) free")
+    progress(
+        f"cluster {rest.base}: Flink {overview.get('flink-version', '?')}, "
+        f"{overview.get('taskmanagers', 0)} TaskManager(s), "
+        f"{overview.get('slots-available', 0)}/{overview.get('slots-total', 0)} slot(s) free"
+    )
     if overview.get("slots-available", 0) < 1:
         progress("note: no free task slot; the job waits until a slot frees up")
     if job.create_topics:
@@ -490,8 +538,10 @@ def submit(compiled: Compiled, job: JobSettings, cluster: str, kafka: KafkaConne
         python = _cluster_python(rest)
         if python:
             job = replace(job, python_executable=python)
-    progress(f"submitting {job.name}: {len(plan.view_topics)} view(s) ({', '.join(plan.view_topics)}) "
-             f"from {len(plan.source_topics)} topic(s)")
+    progress(
+        f"submitting {job.name}: {len(plan.view_topics)} view(s) ({', '.join(plan.view_topics)}) "
+        f"from {len(plan.source_topics)} topic(s)"
+    )
 
     def attempt() -> str | None:
         try:

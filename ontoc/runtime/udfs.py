@@ -110,7 +110,7 @@ class MethodScalarFunction(ScalarFunction):
         try:
             if self.fn is None:
                 self.fn = _resolve(*self.target)
-            value = self.fn(*[to_python(a, k) for a, k in zip(args, self.kinds)])
+            value = self.fn(*[to_python(a, k) for a, k in zip(args, self.kinds, strict=False)])
             return Row(True, to_sql(value, self.result))
         except Exception as exc:
             self.reporter.report(exc)
@@ -185,16 +185,18 @@ class EmptyAggregate(ScalarFunction):
 
 def scalar_function(module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
     row = f"ROW<`ok` BOOLEAN, `value` {result}>"
-    return {"": udf(MethodScalarFunction(module, view, method, [k for _, k, _ in params], result),
-                    result_type=row)}
+    return {"": udf(MethodScalarFunction(module, view, method, [k for _, k, _ in params], result), result_type=row)}
 
 
 def aggregate_function(module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
     [(_, kind, elem_type)] = params
     row = f"ROW<`ok` BOOLEAN, `value` {result}>"
     return {
-        "": udaf(MethodAggregateFunction(module, view, method, kind, elem_type, result),
-                 result_type=row, accumulator_type=f"ROW<`values` ARRAY<{elem_type}>>"),
+        "": udaf(
+            MethodAggregateFunction(module, view, method, kind, elem_type, result),
+            result_type=row,
+            accumulator_type=f"ROW<`values` ARRAY<{elem_type}>>",
+        ),
         "__empty": udf(EmptyAggregate(module, view, method, result), result_type=row),
     }
 

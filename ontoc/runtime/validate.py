@@ -14,8 +14,9 @@ so it is exactly the SQL the view would contain for that getter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from ..backend.flink.ddl import KafkaOptions, insert, merged_sources, sink_ddl, source_ddl
 from ..backend.flink.dialect import sql
@@ -56,9 +57,11 @@ def _environment(compiled: Compiled, say: Callable[[str], None]) -> Any:
     env.get_config().set("pipeline.jars", connector.resolve().as_uri())
     try:  # ontoc's JVM functions and the package's generated Python functions, as a run registers them
         from .embedded import job_setup
+
         job_setup(compiled, say)(env)
     except ImportError:
         from .functions import ensure_functions_jar, register_functions
+
         register_functions(env, ensure_functions_jar(progress=say))
     for scan in merged_sources(compiled.plans):
         env.execute_sql(sql(source_ddl(scan, PLANNING_OPTIONS)))
@@ -76,8 +79,7 @@ def _cause(exc: BaseException) -> str:
     return str(_to_local_error(exc))
 
 
-def validate(compiled: Compiled, progress: Callable[[str], None] | None = None,
-             locate: bool = True) -> list[PlanCheck]:
+def validate(compiled: Compiled, progress: Callable[[str], None] | None = None, locate: bool = True) -> list[PlanCheck]:
     from .local import lost_planner
 
     say = progress or (lambda _m: None)
@@ -92,8 +94,7 @@ def validate(compiled: Compiled, progress: Callable[[str], None] | None = None,
                 if not lost_planner(exc):
                     raise
                 # FLINK-23020: not a verdict on the SQL; a planner made afresh in this thread plans it
-                say("Flink's planner lost its metadata provider to a py4j thread change (FLINK-23020); "
-                    "planning again")
+                say("Flink's planner lost its metadata provider to a py4j thread change (FLINK-23020); planning again")
                 env = _environment(compiled, say)
                 explained = _explain(env, plan)
             checks.append(PlanCheck(plan.view, plan.topic, True, explained))
@@ -114,18 +115,24 @@ def probe_plans(plan: ViewPlan, keep_filter: bool = True) -> list[tuple[str, Vie
     from ..passes import optimize
 
     project = plan.rel
-    probes = [("", optimize(replace(plan, topic=plan.topic + PROBE_SUFFIX, fields=(),
-                                    rel=replace(project, fields=()))))]
+    probes = [
+        ("", optimize(replace(plan, topic=plan.topic + PROBE_SUFFIX, fields=(), rel=replace(project, fields=()))))
+    ]
     parent = project.parent if keep_filter or not isinstance(project.parent, Filter) else project.parent.parent
-    for i, (f, (name, expr)) in enumerate(zip(plan.fields, project.fields)):
-        one = replace(plan, topic=f"{plan.topic}{PROBE_SUFFIX}_{i}", fields=(f,),
-                      rel=replace(project, parent=parent, fields=((name, expr),)))
+    for i, (f, (name, expr)) in enumerate(zip(plan.fields, project.fields, strict=False)):
+        one = replace(
+            plan,
+            topic=f"{plan.topic}{PROBE_SUFFIX}_{i}",
+            fields=(f,),
+            rel=replace(project, parent=parent, fields=((name, expr),)),
+        )
         probes.append((name, optimize(one)))
     return probes
 
 
-def locate_failures(env: Any, compiled: Compiled, plan: ViewPlan, message: str,
-                    say: Callable[[str], None] = lambda _m: None) -> list[GetterFailure]:
+def locate_failures(
+    env: Any, compiled: Compiled, plan: ViewPlan, message: str, say: Callable[[str], None] = lambda _m: None
+) -> list[GetterFailure]:
     """The getters whose SQL the planner rejects on its own; the whole view when none does."""
     view = compiled.schema.views.get(plan.view)
     where = view.where if view is not None else None
@@ -137,8 +144,7 @@ def locate_failures(env: Any, compiled: Compiled, plan: ViewPlan, message: str,
         keep_filter = True
     except Exception as exc:
         # the key is the root's doc_id: alone it can only fail through the filter (or the sources)
-        failures.append(GetterFailure(where or "", "where" if where else "view", _cause(exc),
-                                      sql(insert(key_probe))))
+        failures.append(GetterFailure(where or "", "where" if where else "view", _cause(exc), sql(insert(key_probe))))
         keep_filter = False
     for name, probe in probe_plans(plan, keep_filter)[1:]:
         say(f"  probing {plan.view}.{name}")

@@ -15,8 +15,17 @@ def results(tmp_path_factory):
     from bench.__main__ import cli
 
     out = tmp_path_factory.mktemp("bench")
-    args = ["run", "--tiny", "--only", "projection,two_many,udf,compile,memory",
-            "--out", str(out), "--cache", str(out / "cache"), "--no-e2e"]
+    args = [
+        "run",
+        "--tiny",
+        "--only",
+        "projection,two_many,udf,compile,memory",
+        "--out",
+        str(out),
+        "--cache",
+        str(out / "cache"),
+        "--no-e2e",
+    ]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out
@@ -56,7 +65,13 @@ def test_results_files(results):
     assert [r["views"] for r in compile_speed["sizes"]] == [5, 10, 20]
     assert {"marginal_ms_per_view", "growth", "stages", "parse_marginal_ms_per_view"} <= set(compile_speed)
     assert list(compile_speed["stages"]["ms_per_view"]) == [
-        "parse and resolve", "translate", "passes", "emit SQL", "manifest", "other"]
+        "parse and resolve",
+        "translate",
+        "passes",
+        "emit SQL",
+        "manifest",
+        "other",
+    ]
 
     memory = doc["sections"]["memory"]
     assert memory["compile_rss"]["sizes"] and memory["compile_rss"]["baseline_mib"]["median"] > 0
@@ -66,6 +81,10 @@ def test_results_files(results):
     assert "emitted/handwritten state" in state["ratios"]
 
     text = (results / "results.md").read_text()
-    for heading in ("## 1. Emitted SQL vs hand-written SQL", "## 2. Native SQL vs Python UDFs",
-                    "## 3. Compile speed", "## 5. Memory"):
+    for heading in (
+        "## 1. Emitted SQL vs hand-written SQL",
+        "## 2. Native SQL vs Python UDFs",
+        "## 3. Compile speed",
+        "## 5. Memory",
+    ):
         assert heading in text

@@ -20,8 +20,19 @@ EVENTS = ROOT / "examples" / "meeting_room" / "events"
 
 @pytest.mark.flink
 def test_meeting_room_sample_run_matches_oracle_and_reports_invalid_lines(tmp_path):
-    result = CliRunner().invoke(cli, ["run", str(DEFINITIONS / "meeting_room"), "--local", "--input", str(EVENTS),
-                                      "--output", str(tmp_path), "--print"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(DEFINITIONS / "meeting_room"),
+            "--local",
+            "--input",
+            str(EVENTS),
+            "--output",
+            str(tmp_path),
+            "--print",
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = result.output
     assert "meetings.jsonl:5: skipped invalid event: not JSON" in text

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ontoc.ir import types as T
 from ontoc.ir.expr import Column, Func, Literal
 from ontoc.ir.fingerprint import Canonical, _field_names
-from ontoc.ir import types as T
 from ontoc.pipeline import compile_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def compile_with_seed(seed: str, out: Path) -> dict[str, bytes]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    subprocess.run([sys.executable, "-m", "ontoc.cli", "compile", str(ROOT / "definitions"), "-o", str(out)],
-                   check=True, env=env, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ontoc.cli", "compile", str(ROOT / "definitions"), "-o", str(out)],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
@@ -35,7 +40,12 @@ def generic_text(value: object) -> str:
     if type(value) is tuple:
         return "(" + ",".join(generic_text(v) for v in value) + ")"
     if hasattr(type(value), "__dataclass_fields__"):
-        return type(value).__name__ + "(" + ",".join(generic_text(getattr(value, f)) for f in _field_names(type(value))) + ")"
+        return (
+            type(value).__name__
+            + "("
+            + ",".join(generic_text(getattr(value, f)) for f in _field_names(type(value)))
+            + ")"
+        )
     return repr(value)
 
 
@@ -49,15 +59,22 @@ def test_canonical_text_is_the_generic_rule_for_every_expression_of_the_examples
 def test_canonical_text_tells_apart_what_the_sql_would():
     canonical = Canonical()
     a = Func("add", (Column("r", "x", T.INT), Literal(1, T.INT)), T.INT)
-    texts = {canonical(e) for e in (
-        a, Func("add", (Column("r", "x", T.INT), Literal(2, T.INT)), T.INT),
-        Func("sub", (Column("r", "x", T.INT), Literal(1, T.INT)), T.INT),
-        Func("add", (Column("s", "x", T.INT), Literal(1, T.INT)), T.INT),
-        Func("add", (Column("r", "x", T.FLOAT), Literal(1, T.INT)), T.FLOAT),
-        Literal("1", T.STR), Literal(1, T.INT), Literal(True, T.BOOL), Literal(1.0, T.FLOAT))}
+    texts = {
+        canonical(e)
+        for e in (
+            a,
+            Func("add", (Column("r", "x", T.INT), Literal(2, T.INT)), T.INT),
+            Func("sub", (Column("r", "x", T.INT), Literal(1, T.INT)), T.INT),
+            Func("add", (Column("s", "x", T.INT), Literal(1, T.INT)), T.INT),
+            Func("add", (Column("r", "x", T.FLOAT), Literal(1, T.INT)), T.FLOAT),
+            Literal("1", T.STR),
+            Literal(1, T.INT),
+            Literal(True, T.BOOL),
+            Literal(1.0, T.FLOAT),
+        )
+    }
     assert len(texts) == 9
     assert canonical(a) == Canonical()(Func("add", (Column("r", "x", T.INT), Literal(1, T.INT)), T.INT))
-
 
 
 def test_the_canonical_text_is_the_format_3_one():
@@ -68,4 +85,5 @@ def test_the_canonical_text_is_the_format_3_one():
     e = Func("add", (Column("r", "x", T.INT.null()), Literal(1.5, T.FLOAT)), T.FLOAT)
     assert FORMAT == 3 and Canonical()(e) == (
         "Func('add',(Column('r','x',DType('int',True,None,())),Literal(1.5,DType('float',False,None,()))),"
-        "DType('float',False,None,()))")
+        "DType('float',False,None,()))"
+    )

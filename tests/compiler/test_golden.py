@@ -16,8 +16,10 @@ from ..conftest import DEFINITIONS, ROOT
 PACKAGES = dict(definition_packages(DEFINITIONS))
 PACKAGES["constructs"] = ROOT / "tests" / "fixtures" / "constructs"
 PACKAGES["udfs"] = ROOT / "tests" / "fixtures" / "udfs"
-GOLDEN = {name: (ROOT / "generated" / name if path.parent == DEFINITIONS else ROOT / "tests" / "golden" / name)
-          for name, path in PACKAGES.items()}
+GOLDEN = {
+    name: (ROOT / "generated" / name if path.parent == DEFINITIONS else ROOT / "tests" / "golden" / name)
+    for name, path in PACKAGES.items()
+}
 
 
 @pytest.mark.parametrize("name", sorted(PACKAGES))

@@ -25,11 +25,13 @@ def missing(rel: str) -> Func:
 
 def chain_plan(fields: dict) -> ViewPlan:
     """shipment -> warehouse -> city, each joined on the previous one's reference."""
+
     def scan(alias: str, *names: str) -> Scan:
         return Scan(alias, alias, alias, tuple((n, STR) for n in ("doc_id", *names)))
 
-    rel = LeftJoin(scan("s", "warehouse"), scan("w", "city", "name"),
-                   Func("eq", (col("w", "doc_id"), col("s", "warehouse")), BOOL))
+    rel = LeftJoin(
+        scan("s", "warehouse"), scan("w", "city", "name"), Func("eq", (col("w", "doc_id"), col("s", "warehouse")), BOOL)
+    )
     rel = LeftJoin(rel, scan("c", "name", "code"), Func("eq", (col("c", "doc_id"), col("w", "city")), BOOL))
     project = Project(rel, col("s", "doc_id"), tuple(fields.items()))
     return ViewPlan("V", "v", "S", (), project, "views.py")
@@ -88,9 +90,15 @@ def aggregate_plan(count_read_bare: bool) -> ViewPlan:
 
     tickets = Scan("tickets", "Ticket", "t", (("doc_id", STR), ("meeting", STR), ("attendance", BOOL), ("vip", BOOL)))
     attending = col("t", "attendance", BOOL)
-    agg = Aggregate(tickets, "t_agg", col("t", "meeting"), (
-        ("n", AggCall("count", None, attending, INT)),
-        ("vips", AggCall("count", None, B.and_(attending, col("t", "vip", BOOL)), INT))))
+    agg = Aggregate(
+        tickets,
+        "t_agg",
+        col("t", "meeting"),
+        (
+            ("n", AggCall("count", None, attending, INT)),
+            ("vips", AggCall("count", None, B.and_(attending, col("t", "vip", BOOL)), INT)),
+        ),
+    )
     root = Scan("meetings", "Meeting", "m", (("doc_id", STR),))
     rel = LeftJoin(root, agg, Func("eq", (col("t_agg", "root_id"), col("m", "doc_id")), BOOL))
     n = col("t_agg", "n", INT)

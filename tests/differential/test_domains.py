@@ -58,16 +58,25 @@ def check_domain(path: Path, mode: str, events: list) -> None:
     if problems:
         scenario_ids = sorted({p.split(": ", 1)[1].split(":", 1)[0] for p in problems})
         shown = [e for e in events if e[1].split(":", 1)[0] in scenario_ids[:1]]
-        pytest.fail("views differ from the Python oracle:\n" + "\n".join(problems[:30])
-                    + f"\nevents of scenario {scenario_ids[0]}:\n" + "\n".join(map(repr, shown)))
+        pytest.fail(
+            "views differ from the Python oracle:\n"
+            + "\n".join(problems[:30])
+            + f"\nevents of scenario {scenario_ids[0]}:\n"
+            + "\n".join(map(repr, shown))
+        )
 
 
 def make_test(name: str, path: Path, mode: str):
     compiled = compile_definitions(path, static_methods=mode)
     strategy = EventStrategies(compiled.schema).batch(SCENARIOS)
 
-    @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=DERANDOMIZE,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        derandomize=DERANDOMIZE,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(events=strategy)
     def test(events):
         check_domain(path, mode, events)

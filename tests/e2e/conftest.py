@@ -51,8 +51,14 @@ def cluster(tmp_path_factory):
     kafka, controller, flink, rpc = free_ports(4)
     t0 = time.monotonic()
     try:
-        services.up(state, kafka_port=kafka, flink_port=flink, progress=lambda _m: None,
-                    kafka_controller_port=controller, flink_rpc_port=rpc)
+        services.up(
+            state,
+            kafka_port=kafka,
+            flink_port=flink,
+            progress=lambda _m: None,
+            kafka_controller_port=controller,
+            flink_rpc_port=rpc,
+        )
     except services.ServiceError as e:
         services.down(state, progress=lambda _m: None)
         pytest.fail(f"could not start Kafka and Flink: {e}\n{e.details}")

@@ -93,8 +93,9 @@ def random_events(schema, rnd, prefix: str, n: int) -> list[Event]:
                 continue  # the default applies
             if f.ref:
                 target = schema.models[f.ref]
-                doc[name] = rnd.choice([doc_id(prefix, target, i) for i in range(IDS_PER_MODEL)]
-                                       + [f"{prefix}missing", None])
+                doc[name] = rnd.choice(
+                    [doc_id(prefix, target, i) for i in range(IDS_PER_MODEL)] + [f"{prefix}missing", None]
+                )
             else:
                 doc[name] = scalar(f.dtype)
         out.append(upsert(model.topic, key, doc))
@@ -131,9 +132,12 @@ class TopicReader:
     def __init__(self, bootstrap: str, topic: str, *, read_committed: bool = False) -> None:
         self.topic = topic
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
             isolation_level="read_committed" if read_committed else "read_uncommitted",
-            consumer_timeout_ms=1000)
+            consumer_timeout_ms=1000,
+        )
         self.records: list[tuple[str | None, dict | None, float]] = []  # key, value, time read
         self._assigned = False
 
@@ -221,8 +225,9 @@ def expected_views(compiled: Compiled, definitions: Path, events: list[Event]) -
     classes = import_definitions(compiled.schema)
     forward = view_rows(compiled.schema, classes, documents)
     backward = view_rows(compiled.schema, classes, documents, reverse=True)
-    sort_info = {p.topic: {f.name: (list(f.sort_keys), f.reverse) for f in p.fields if f.sort_keys}
-                 for p in compiled.plans}
+    sort_info = {
+        p.topic: {f.name: (list(f.sort_keys), f.reverse) for f in p.fields if f.sort_keys} for p in compiled.plans
+    }
     assert len(local.invalid) == len(invalid)
     return Expected(forward, backward, local.views, len(invalid), sort_info)
 
@@ -243,8 +248,7 @@ def differences(topic: str, got: dict[str, dict], expected: Expected, prefix: st
         for name in fwd[key]:
             g, loc = got[key].get(name), local[key].get(name)
             order_free = not same(fwd[key][name], bwd[key][name])
-            ok = same_multiset(g, loc) if order_free and isinstance(g, list) and isinstance(loc, list) \
-                else same(g, loc)
+            ok = same_multiset(g, loc) if order_free and isinstance(g, list) and isinstance(loc, list) else same(g, loc)
             if not ok:
                 problems.append(f"kafka vs local {topic}.{key}.{name}: {g!r} != {loc!r}")
     return problems

@@ -32,7 +32,16 @@ from ontoc.runtime.submit import submit as submit_job
 
 from ..conftest import DEFINITIONS
 from .support import (
-    TopicReader, delete, differences, expected_views, no_key, not_json, oracle, produce, random_events, upsert,
+    TopicReader,
+    delete,
+    differences,
+    expected_views,
+    no_key,
+    not_json,
+    oracle,
+    produce,
+    random_events,
+    upsert,
     wait_until,
 )
 
@@ -68,8 +77,12 @@ P = "seed:"
 
 
 def _people(P: str = P) -> list:
-    users = [("u1", "Ada", "Lovelace", "Analytical", True), ("u2", "Alan", "Turing", None, False),
-             ("u3", "Grace", "Hopper", "Navy", False), ("u4", "Edsger", "Dijkstra", None, False)]
+    users = [
+        ("u1", "Ada", "Lovelace", "Analytical", True),
+        ("u2", "Alan", "Turing", None, False),
+        ("u3", "Grace", "Hopper", "Navy", False),
+        ("u4", "Edsger", "Dijkstra", None, False),
+    ]
     out = [upsert("locations", P + "loc-1", {"address": "1 Harbour Street", "latitude": 51.5, "longitude": -0.12})]
     for uid, first, last, org, aid in users:
         doc = {"first_name": first, "last_name": last, "hearing_aid_requested": aid}
@@ -82,10 +95,18 @@ def _people(P: str = P) -> list:
         upsert("meetings", P + "m3", {"status": "closed", "location": P + "loc-missing"}),
     ]
     for tid, meeting, user, role, attendance in [
-            ("t1", "m1", "u1", "chair", True), ("t2", "m1", "u2", "guest", True), ("t3", "m1", "u3", "guest", True),
-            ("t4", "m1", "u4", "guest", False), ("t5", "m2", "u1", "guest", True), ("t6", "m3", "u3", "chair", True)]:
-        out.append(upsert("tickets", P + tid, {"meeting": P + meeting, "user": P + user, "role": role,
-                                               "attendance": attendance}))
+        ("t1", "m1", "u1", "chair", True),
+        ("t2", "m1", "u2", "guest", True),
+        ("t3", "m1", "u3", "guest", True),
+        ("t4", "m1", "u4", "guest", False),
+        ("t5", "m2", "u1", "guest", True),
+        ("t6", "m3", "u3", "chair", True),
+    ]:
+        out.append(
+            upsert(
+                "tickets", P + tid, {"meeting": P + meeting, "user": P + user, "role": role, "attendance": attendance}
+            )
+        )
     return out
 
 
@@ -99,16 +120,29 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
     compiled = compile_definitions(definitions)
     rest = FlinkRest(cluster.rest_url)
     name = "e2e-seed"
-    job_file = _job_file(tmp_path, name=name, checkpoint_interval="2s", delivery_guarantee="at-least-once",
-                         restart_delay="2s")
+    job_file = _job_file(
+        tmp_path, name=name, checkpoint_interval="2s", delivery_guarantee="at-least-once", restart_delay="2s"
+    )
     runner = CliRunner()
     t0 = time.monotonic()
-    result = runner.invoke(submit, [str(definitions), "--job", str(job_file), "--cluster", cluster.rest_url,
-                                    "--bootstrap-servers", cluster.bootstrap, "--kafka-property",
-                                    "client.id=ontoc-e2e"])
+    result = runner.invoke(
+        submit,
+        [
+            str(definitions),
+            "--job",
+            str(job_file),
+            "--cluster",
+            cluster.rest_url,
+            "--bootstrap-servers",
+            cluster.bootstrap,
+            "--kafka-property",
+            "client.id=ontoc-e2e",
+        ],
+    )
     assert result.exit_code == 0, result.output + repr(result.exception)
-    job_id = next(w for line in result.output.splitlines() if line.startswith("submitted job")
-                  for w in line.split()[2:3])
+    job_id = next(
+        w for line in result.output.splitlines() if line.startswith("submitted job") for w in line.split()[2:3]
+    )
     assert rest.state(job_id) == "RUNNING", result.output
     submit_s = time.monotonic() - t0
     # the job file's settings reached the job: checkpoints every 2 s, kept when the job is cancelled
@@ -126,16 +160,18 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
 
         def settled():
             views.poll()
-            want = {k: v for k, v in oracle(compiled, definitions, events)["meeting_sessions"].items()
-                    if k.startswith(P)}
+            want = {
+                k: v for k, v in oracle(compiled, definitions, events)["meeting_sessions"].items() if k.startswith(P)
+            }
             return views.state(P) == want
 
         assert wait_until(settled, SETTLE_S), f"views never matched the oracle: {views.state(P)}"
         assert _names(views.state(P)[P + "m1"]) == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
 
         # 2. the seed scenario: one participant's attendance flips; m1 is re-emitted in bounded time
-        flip = upsert("tickets", P + "t2", {"meeting": P + "m1", "user": P + "u2", "role": "guest",
-                                            "attendance": False})
+        flip = upsert(
+            "tickets", P + "t2", {"meeting": P + "m1", "user": P + "u2", "role": "guest", "attendance": False}
+        )
         events.append(flip)
         seen_before = len(views.records)
         t_flip = time.monotonic()
@@ -143,8 +179,14 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
 
         def re_emitted():
             views.poll()
-            return next((t for k, v, t in views.records[seen_before:]
-                         if k == P + "m1" and _names(v) == ["Ada Lovelace", "Grace Hopper"]), None)
+            return next(
+                (
+                    t
+                    for k, v, t in views.records[seen_before:]
+                    if k == P + "m1" and _names(v) == ["Ada Lovelace", "Grace Hopper"]
+                ),
+                None,
+            )
 
         t_seen = wait_until(re_emitted, SEED_DEADLINE_S, interval=0.2)
         assert t_seen, f"m1 was not re-emitted with the updated list within {SEED_DEADLINE_S:.0f}s"
@@ -158,11 +200,11 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
             upsert("users", P + "u1", {"first_name": None, "last_name": "Lovelace"}),
             upsert("meetings", P + "m1", {"status": 5, "location": P + "loc-1"}),
             no_key("tickets", {"meeting": P + "m1", "user": P + "u4", "role": "guest", "attendance": True}),
-            upsert("locations", P + "loc-1", {"address": "2 Harbour Street", "latitude": "51.5",
-                                               "longitude": -0.12}),
+            upsert("locations", P + "loc-1", {"address": "2 Harbour Street", "latitude": "51.5", "longitude": -0.12}),
         ]
-        marker = upsert("tickets", P + "t4", {"meeting": P + "m1", "user": P + "u4", "role": "guest",
-                                              "attendance": True})
+        marker = upsert(
+            "tickets", P + "t4", {"meeting": P + "m1", "user": P + "u4", "role": "guest", "attendance": True}
+        )
         events += bad + [marker]
         produce(cluster.bootstrap, bad + [marker])
         assert wait_until(settled, SETTLE_S), f"views after invalid events: {views.state(P)}"
@@ -171,8 +213,11 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
         assert m1["in_session"] is True and m1["address"] == "1 Harbour Street"
 
         # 4. deletes: a meeting (tombstone), a ticket (list shrinks), a `where` turning false (tombstone)
-        gone = [delete("meetings", P + "m2"), delete("tickets", P + "t3"),
-                upsert("meetings", P + "m3", {"status": "deleted", "location": P + "loc-missing"})]
+        gone = [
+            delete("meetings", P + "m2"),
+            delete("tickets", P + "t3"),
+            upsert("meetings", P + "m3", {"status": "deleted", "location": P + "loc-missing"}),
+        ]
         events += gone
         produce(cluster.bootstrap, gone)
         assert wait_until(settled, SETTLE_S), f"views after deletes: {views.state(P)}"
@@ -200,8 +245,9 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
         for word in ("attendance", "not JSON", "role", "first_name", "status", "no key", "latitude"):
             assert word in reasons, reasons
         # the metric counts what the job skipped: the records of this job in the topic
-        metric = wait_until(lambda: (rest.operator_metric_total(job_id, "ontoc_invalid_events") or 0)
-                            == len(of_this_job()) or None, 30)
+        metric = wait_until(
+            lambda: (rest.operator_metric_total(job_id, "ontoc_invalid_events") or 0) == len(of_this_job()) or None, 30
+        )
         assert metric, (rest.operator_metric_total(job_id, "ontoc_invalid_events"), len(of_this_job()))
         count = len(of_this_job())
 
@@ -210,15 +256,17 @@ def test_meeting_room_seed_scenario(cluster, tmp_path):
         assert listed.exit_code == 0 and job_id in listed.output and name in listed.output, listed.output
         row = next(line for line in listed.output.splitlines() if job_id in line)
         assert row.split()[1] == "RUNNING" and row.split()[5] == str(count), row
-        sp = runner.invoke(jobs, ["savepoint", job_id, "--dir", str(tmp_path / "savepoints"),
-                                  "--cluster", cluster.rest_url])
+        sp = runner.invoke(
+            jobs, ["savepoint", job_id, "--dir", str(tmp_path / "savepoints"), "--cluster", cluster.rest_url]
+        )
         assert sp.exit_code == 0 and "savepoint-" in sp.output, sp.output
         assert any((tmp_path / "savepoints").iterdir())
         cancelled = runner.invoke(jobs, ["cancel", job_id, "--cluster", cluster.rest_url])
         assert cancelled.exit_code == 0 and "canceled" in cancelled.output, cancelled.output
         assert rest.state(job_id) == "CANCELED"
-        print(f"\nseed: up {cluster.up_seconds:.1f}s, submit {submit_s:.1f}s, "
-              f"flip re-emitted after {flip_latency:.2f}s")
+        print(
+            f"\nseed: up {cluster.up_seconds:.1f}s, submit {submit_s:.1f}s, flip re-emitted after {flip_latency:.2f}s"
+        )
     finally:
         views.close()
         invalid_topic.close()
@@ -244,7 +292,7 @@ def test_shop_matches_oracle_and_local(cluster):
             events += random_events(compiled.schema, rnd, f"s{scenario}:", 60)
         line = next(e for e in events if e.topic == "shop_order_lines" and e.value)
         doc = json.loads(line.value)
-        events[len(events) // 2:len(events) // 2] = [
+        events[len(events) // 2 : len(events) // 2] = [
             upsert("shop_order_lines", line.key, {**doc, "quantity": "3"}),  # a string for an int
             upsert("shop_order_lines", line.key, {**doc, "quantity": 2.5}),  # a float for an int
             not_json("shop_orders", "s0:shop_orders-0", "[1, 2"),
@@ -262,8 +310,9 @@ def test_shop_matches_oracle_and_local(cluster):
         reader.drain()
         problems = differences("shop_order_summaries", reader.state(), expected, "")
         assert ok and not problems, "\n".join(problems[:30])
-        assert wait_until(lambda: rest.operator_metric_total(done.job_id, "ontoc_invalid_events") == 3, 30), \
+        assert wait_until(lambda: rest.operator_metric_total(done.job_id, "ontoc_invalid_events") == 3, 30), (
             rest.operator_metric_total(done.job_id, "ontoc_invalid_events")
+        )
     finally:
         reader.close()
         _cancel(rest, done.job_id)
@@ -314,24 +363,49 @@ def _stream(E: str, seed: int, n: int) -> list:
     meetings = [f"{E}m{i}" for i in range(3)]
     tickets = [f"{E}t{i}" for i in range(12)]
     out = [upsert("locations", E + "loc", {"address": "Main Hall", "latitude": 1.0, "longitude": 2.0})]
-    out += [upsert("users", u, {"first_name": f"U{i}", "last_name": "Doe", "hearing_aid_requested": i % 2 == 0})
-            for i, u in enumerate(users)]
+    out += [
+        upsert("users", u, {"first_name": f"U{i}", "last_name": "Doe", "hearing_aid_requested": i % 2 == 0})
+        for i, u in enumerate(users)
+    ]
     out += [upsert("meetings", m, {"status": "in-session", "location": E + "loc"}) for m in meetings]
     while len(out) < n:
         r = rnd.random()
         if r < 0.7:
             t = rnd.choice(tickets)
-            out.append(upsert("tickets", t, {"meeting": rnd.choice(meetings), "user": rnd.choice(users),
-                                             "role": "guest", "attendance": rnd.random() < 0.6}))
+            out.append(
+                upsert(
+                    "tickets",
+                    t,
+                    {
+                        "meeting": rnd.choice(meetings),
+                        "user": rnd.choice(users),
+                        "role": "guest",
+                        "attendance": rnd.random() < 0.6,
+                    },
+                )
+            )
         elif r < 0.8:
-            out.append(upsert("meetings", rnd.choice(meetings),
-                              {"status": rnd.choice(["in-session", "closed", "not-started"]),
-                               "location": E + "loc"}))
+            out.append(
+                upsert(
+                    "meetings",
+                    rnd.choice(meetings),
+                    {"status": rnd.choice(["in-session", "closed", "not-started"]), "location": E + "loc"},
+                )
+            )
         elif r < 0.9:
             u = rnd.choice(users)
-            out.append(upsert("users", u, {"first_name": u[-2:].upper(), "last_name": rnd.choice("ABCDE"),
-                                           "organization": rnd.choice([None, "Org"]),
-                                           "hearing_aid_requested": rnd.random() < 0.5}))
+            out.append(
+                upsert(
+                    "users",
+                    u,
+                    {
+                        "first_name": u[-2:].upper(),
+                        "last_name": rnd.choice("ABCDE"),
+                        "organization": rnd.choice([None, "Org"]),
+                        "hearing_aid_requested": rnd.random() < 0.5,
+                    },
+                )
+            )
         elif r < 0.95:
             out.append(delete("tickets", rnd.choice(tickets)))
         else:
@@ -347,10 +421,15 @@ def test_views_survive_a_killed_taskmanager(cluster, guarantee):
     definitions = DEFINITIONS / "meeting_room"
     compiled = compile_definitions(definitions)
     rest = FlinkRest(cluster.rest_url)
-    job = replace(job_for_package("meeting_room"), name=f"e2e-{guarantee}", checkpoint_interval_ms=1500,
-                  delivery_guarantee=guarantee, restart_attempts=50, restart_delay_ms=1000)
-    done = submit_job(compiled, job, cluster.rest_url, KafkaConnection(cluster.bootstrap),
-                      progress=lambda _m: None)
+    job = replace(
+        job_for_package("meeting_room"),
+        name=f"e2e-{guarantee}",
+        checkpoint_interval_ms=1500,
+        delivery_guarantee=guarantee,
+        restart_attempts=50,
+        restart_delay_ms=1000,
+    )
+    done = submit_job(compiled, job, cluster.rest_url, KafkaConnection(cluster.bootstrap), progress=lambda _m: None)
     # exactly-once views are read as a transactional consumer must read them
     reader = TopicReader(cluster.bootstrap, "meeting_sessions", read_committed=guarantee == "exactly-once")
     events = _stream(E, seed=7, n=600)
@@ -359,16 +438,21 @@ def test_views_survive_a_killed_taskmanager(cluster, guarantee):
     try:
         # batch 1, then wait until a checkpoint has committed it (read_committed sees it)
         produce(cluster.bootstrap, batches[0])
-        want1 = {k: v for k, v in oracle(compiled, definitions, batches[0])["meeting_sessions"].items()
-                 if k.startswith(E)}
-        assert wait_until(lambda: reader.poll() is not None and reader.state(E) == want1, SETTLE_S), \
+        want1 = {
+            k: v for k, v in oracle(compiled, definitions, batches[0])["meeting_sessions"].items() if k.startswith(E)
+        }
+        assert wait_until(lambda: reader.poll() is not None and reader.state(E) == want1, SETTLE_S), (
             f"batch 1 never committed: {reader.state(E)} != {want1}"
+        )
         completed = rest.checkpoints(done.job_id)["counts"]["completed"]
         assert completed >= 1
 
         # batch 2 streams in slowly; the TaskManager process is SIGKILLed in the middle of it
-        producer = threading.Thread(target=lambda: [produce(cluster.bootstrap, batches[1][i:i + 10]) or
-                                                    time.sleep(0.05) for i in range(0, 150, 10)])
+        producer = threading.Thread(
+            target=lambda: [
+                produce(cluster.bootstrap, batches[1][i : i + 10]) or time.sleep(0.05) for i in range(0, 150, 10)
+            ]
+        )
         producer.start()
         time.sleep(0.3)
         t_kill = time.monotonic()
@@ -396,8 +480,10 @@ def test_views_survive_a_killed_taskmanager(cluster, guarantee):
         problems = differences("meeting_sessions", reader.state(E), expected, E)
         assert ok and not problems, "\n".join(problems[:30])
         assert rest.state(done.job_id) == "RUNNING"
-        print(f"\n{guarantee}: killed TaskManager pid {killed}; restored checkpoint {restored['id']}; "
-              + ", ".join(f"{k} after {v:.1f}s" for k, v in timings.items()))
+        print(
+            f"\n{guarantee}: killed TaskManager pid {killed}; restored checkpoint {restored['id']}; "
+            + ", ".join(f"{k} after {v:.1f}s" for k, v in timings.items())
+        )
     finally:
         reader.close()
         if services.status(cluster.state)["taskmanager"]["status"] != "running":

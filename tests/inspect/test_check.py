@@ -53,7 +53,10 @@ def test_changed_definitions_make_output_stale(tmp_path, run):
     views.write_text(views.read_text().replace('== "in-session"', '== "in_session"'))
     result = run("compile", src, "-o", out, "--check")
     assert result.code == 1
-    assert sorted(result.out.splitlines()) == [f"stale: {out / 'manifest.json'}", f"stale: {out / 'meeting_sessions.sql'}"]
+    assert sorted(result.out.splitlines()) == [
+        f"stale: {out / 'manifest.json'}",
+        f"stale: {out / 'meeting_sessions.sql'}",
+    ]
 
 
 def test_extra_sql_file_is_stale(tmp_path, run):
@@ -68,8 +71,11 @@ def test_extra_sql_file_is_stale(tmp_path, run):
 def test_compile_error_exits_2_with_diagnostics(tmp_path, run):
     src, out = _package(tmp_path), tmp_path / "out"
     views = src / "views.py"
-    views.write_text(views.read_text().replace('return self.store.meeting.status == "in-session"',
-                                               'return self.store.meeting.nope == "in-session"'))
+    views.write_text(
+        views.read_text().replace(
+            'return self.store.meeting.status == "in-session"', 'return self.store.meeting.nope == "in-session"'
+        )
+    )
     result = run("compile", src, "-o", out, "--check", "--format", "json")
     assert result.code == 2
     [d] = result.diagnostics()

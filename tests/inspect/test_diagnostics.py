@@ -19,10 +19,13 @@ def broken(tmp_path):
     for name in ("a", "b"):
         shutil.copytree(ROOT / "definitions" / "meeting_room", root / name)
     views = root / "a" / "views.py"
-    views.write_text(views.read_text()
-                     .replace("self.store.meeting.location.address", "self.store.meeting.place")
-                     .replace('return self.store.meeting.status == "in-session"',
-                              'while True:\n            pass\n        return True'))
+    views.write_text(
+        views.read_text()
+        .replace("self.store.meeting.location.address", "self.store.meeting.place")
+        .replace(
+            'return self.store.meeting.status == "in-session"', "while True:\n            pass\n        return True"
+        )
+    )
     other = root / "b" / "views.py"
     other.write_text(other.read_text().replace("def in_session(self) -> bool:", "def in_session(self) -> bool"))
     return root
@@ -47,10 +50,13 @@ def test_one_text_format_with_every_error(name, args, fmt, broken, tmp_path, run
     err = result.err
     headers = [m for m in (HEADER.match(line) for line in err.splitlines()) if m]
     assert sorted((m["code"], m["file"].rsplit("/", 2)[-2]) for m in headers) == [
-        ("syntax-error", "b"), ("unknown-field", "a"), ("unsupported-statement", "a")]
+        ("syntax-error", "b"),
+        ("unknown-field", "a"),
+        ("unsupported-statement", "a"),
+    ]
     assert err.rstrip().endswith("ontoc: 3 errors")
     # the unknown field: its line under the header, a caret under the column, and a hint
-    block = err[err.index("[unknown-field]"):].splitlines()
+    block = err[err.index("[unknown-field]") :].splitlines()
     assert block[1] == "   26 |         return self.store.meeting.place"
     assert block[2] == "      |                ^~~~~~~~~~~~~~~~~~~~~~~~"
     assert block[3].startswith("hint: ")

@@ -42,12 +42,24 @@ def test_lineage_of_each_meeting_room_getter(meeting_room):
     # attending: the meeting's status (the `if`), every ticket of the meeting (tickets.meeting) that is
     # attended, and through t.user the user's names (display_name), organization and hearing aid flag
     assert non_key_reads(lin.field("attending")) == {
-        "meetings.status", "tickets.meeting", "tickets.attendance", "tickets.user",
-        "users.first_name", "users.last_name", "users.organization", "users.hearing_aid_requested"}
+        "meetings.status",
+        "tickets.meeting",
+        "tickets.attendance",
+        "tickets.user",
+        "users.first_name",
+        "users.last_name",
+        "users.organization",
+        "users.hearing_aid_requested",
+    }
     # num_hearing_aid_requested: reads self.attending, but only its elements' hearing aid flag (and whether
     # attending raised: the status and a missing user); the names do not change the count
     assert non_key_reads(lin.field("num_hearing_aid_requested")) == {
-        "meetings.status", "tickets.meeting", "tickets.attendance", "tickets.user", "users.hearing_aid_requested"}
+        "meetings.status",
+        "tickets.meeting",
+        "tickets.attendance",
+        "tickets.user",
+        "users.hearing_aid_requested",
+    }
     # the key and the @attrs.where
     assert {r.name for r in lin.key.reads} == {"meetings.doc_id"}
     assert non_key_reads(lin.filter) == {"meetings.status"}
@@ -86,8 +98,9 @@ def test_every_column_resolves_and_every_scan_column_is_read(name):
     path = DEFINITIONS / name if (DEFINITIONS / name).exists() else ROOT / "tests" / "fixtures" / name
     for plan in compile_definitions(path).plans:
         lin = lineage(plan)
-        read = {(r.topic, r.field) for o in (lin.key, *lin.fields, *([lin.filter] if lin.filter else []))
-                for r in o.reads}
+        read = {
+            (r.topic, r.field) for o in (lin.key, *lin.fields, *([lin.filter] if lin.filter else [])) for r in o.reads
+        }
         for scan in plan.scans():  # prune_columns keeps only read columns (and doc_id)
             for column, _ in scan.columns:
                 assert column == "doc_id" or (scan.table, column) in read, (plan.view, scan.alias, column)
@@ -99,11 +112,17 @@ def test_every_column_resolves_and_every_scan_column_is_read(name):
 def test_dump_shows_the_relation_tree(meeting_room):
     text = dump_plan(meeting_room.plans[0])
     assert text.startswith("View MeetingSession -> meeting_sessions (root Meeting, definitions/meeting_room/views.py)")
-    for line in ["Project", "  Filter", "    where = not(eq(meeting.status, 'deleted'))", "    LeftJoin tickets_agg",
-                 "      on = eq(tickets_agg.root_id, meeting.doc_id)",
-                 "        Scan meetings AS meeting (Meeting) [doc_id: str, status: str, location: str | None]",
-                 "      Aggregate AS tickets_agg", "        group by root_id = tickets.meeting",
-                 "  in_session: bool = eq(meeting.status, 'in-session')"]:
+    for line in [
+        "Project",
+        "  Filter",
+        "    where = not(eq(meeting.status, 'deleted'))",
+        "    LeftJoin tickets_agg",
+        "      on = eq(tickets_agg.root_id, meeting.doc_id)",
+        "        Scan meetings AS meeting (Meeting) [doc_id: str, status: str, location: str | None]",
+        "      Aggregate AS tickets_agg",
+        "        group by root_id = tickets.meeting",
+        "  in_session: bool = eq(meeting.status, 'in-session')",
+    ]:
         assert line in text.splitlines(), line
     assert "        agg_1: int | None = count(*) filter(where is_null(tickets__user.doc_id))" in text.splitlines()
     assert "        where = tickets.attendance" in text.splitlines()  # the filter every aggregate shared
@@ -142,11 +161,15 @@ def test_explain_text(run):
     result = run("explain", "MeetingSession")
     assert result.code == 0, result.err
     out = result.out
-    assert out.startswith("MeetingSession -> meeting_sessions  (definitions/meeting_room/views.py:13, root Meeting, "
-                          "package meeting_room)")
-    for heading in ["== IR ==", "== SQL (the INSERT's query; every statement is in meeting_sessions.sql) ==",
-                    "== Lineage (role, source topic.field, path in the definitions) ==",
-                    "== Stateful operators (what `ontoc plan` compares) =="]:
+    assert out.startswith(
+        "MeetingSession -> meeting_sessions  (definitions/meeting_room/views.py:13, root Meeting, package meeting_room)"
+    )
+    for heading in [
+        "== IR ==",
+        "== SQL (the INSERT's query; every statement is in meeting_sessions.sql) ==",
+        "== Lineage (role, source topic.field, path in the definitions) ==",
+        "== Stateful operators (what `ontoc plan` compares) ==",
+    ]:
         assert heading in out
     assert "FROM `meetings` AS `meeting`" in out
     assert "address: str | None  (definitions/meeting_room/views.py:23)" in out
@@ -167,7 +190,11 @@ def test_explain_json(run, meeting_room):
     doc = run("explain", "MeetingSession", "--format", "json").json("explain")
     plan = meeting_room.plans[0]
     assert (doc["view"], doc["topic"], doc["package"], doc["root_model"]) == (
-        "MeetingSession", "meeting_sessions", "meeting_room", "Meeting")
+        "MeetingSession",
+        "meeting_sessions",
+        "meeting_room",
+        "Meeting",
+    )
     assert doc["definition"] == {"file": "definitions/meeting_room/views.py", "line": 13, "col": 1}
     assert [f["name"] for f in doc["fields"]] == ["in_session", "address", "attending", "num_hearing_aid_requested"]
     assert doc["fields"][1]["getter"] == {"file": "definitions/meeting_room/views.py", "line": 23, "col": 5}
@@ -177,8 +204,13 @@ def test_explain_json(run, meeting_room):
     assert doc["sql"]["statements"] == (ROOT / "generated" / "meeting_room" / "meeting_sessions.sql").read_text()
     fields = {f["name"]: f for f in doc["lineage"]["fields"]}
     assert fields["address"]["sources"] == {"locations": ["address", "doc_id"], "meetings": ["location"]}
-    assert {"topic": "users", "model": "User", "field": "first_name", "path": "store.tickets[].user.first_name",
-            "role": "value"} in fields["attending"]["reads"]
+    assert {
+        "topic": "users",
+        "model": "User",
+        "field": "first_name",
+        "path": "store.tickets[].user.first_name",
+        "role": "value",
+    } in fields["attending"]["reads"]
     assert doc["lineage"]["filter"]["getter"] == "is_live"
     assert doc["lineage"]["sources"]["tickets"] == ["attendance", "meeting", "user"]
     assert doc["state"]["stateful"] is True

@@ -54,14 +54,21 @@ def test_projection_only_restores_from_a_savepoint(base):
     doc = plan("projection_only", "--against", base, "--format", "json").json("plan")
     room = views(doc)["RoomCard"]
     assert (room["status"], room["verdict"], room["replay"]) == ("changed", "savepoint", [])
-    assert fields(room) == {"name": {"name": "name", "change": "changed", "old_type": "str | None",
-                                     "new_type": "str | None", "what": ["expression"],
-                                     "reads_added": [], "reads_removed": []}}
+    assert fields(room) == {
+        "name": {
+            "name": "name",
+            "change": "changed",
+            "old_type": "str | None",
+            "new_type": "str | None",
+            "what": ["expression"],
+            "reads_added": [],
+            "reads_removed": [],
+        }
+    }
     assert room["state_changes"] == [] and room["sql_changed"] is True
     assert any("only the final projection differs" in r for r in room["reasons"])
     assert views(doc)["BuildingCard"]["status"] == "unchanged"
-    assert doc["summary"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 1, "fresh_start": 0,
-                              "savepoint": 1}
+    assert doc["summary"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 1, "fresh_start": 0, "savepoint": 1}
 
 
 def test_adding_a_field_with_a_new_aggregate_needs_a_fresh_start(base):
@@ -72,14 +79,18 @@ def test_adding_a_field_with_a_new_aggregate_needs_a_fresh_start(base):
     added = fields(room)["bookings"]
     assert (added["change"], added["new_type"]) == ("added", "int | None")
     assert "plan_bookings.room" in added["reads_added"]
-    assert changed_operators(room) == {"aggregate bookings_agg": "changed", "join bookings_agg": "changed",
-                                       "sink": "changed"}
+    assert changed_operators(room) == {
+        "aggregate bookings_agg": "changed",
+        "join bookings_agg": "changed",
+        "sink": "changed",
+    }
     aggregate = next(c for c in room["state_changes"] if c["operator"] == "aggregate bookings_agg")
     # the new COUNT(*) reads every booking, so the filter the SUM had alone leaves the subquery's WHERE
     assert aggregate["details"] == [
         "calls: + SUM(`bookings`.`hours`) FILTER(WHERE NOT `bookings`.`cancelled`) :: BIGINT; + COUNT(*) :: BIGINT; "
         "- SUM(`bookings`.`hours`) :: BIGINT",
-        "where: NOT `bookings`.`cancelled` -> None"]
+        "where: NOT `bookings`.`cancelled` -> None",
+    ]
     # a view without joins or filter keeps no state: a new field is still a savepoint restore
     building = views(doc)["BuildingCard"]
     assert (building["verdict"], list(fields(building))) == ("savepoint", ["shout"])
@@ -117,8 +128,9 @@ def test_text_output(base):
     result = plan("add_field", "--against", base)
     assert result.code == 0, result.err
     out = result.out
-    assert out.startswith(f"plan: rooms against {base}: 2 changed, 0 added, 0 removed, 0 unchanged; "
-                          "1 need a fresh start\n")
+    assert out.startswith(
+        f"plan: rooms against {base}: 2 changed, 0 added, 0 removed, 0 unchanged; 1 need a fresh start\n"
+    )
     assert "~ RoomCard -> plan_room_cards: changed, fresh start + replay" in out
     assert "    field + bookings: int | None  (reads plan_bookings.room, plan_rooms.doc_id)" in out
     assert "    state changed: aggregate bookings_agg\n        calls: + SUM(" in out
@@ -202,7 +214,9 @@ def test_field_hashes_of_a_format_2_manifest_are_unknown_not_changed(base, tmp_p
     old["format"] = 3  # the same hashes read as format 3 are changed expressions
     (tmp_path / "manifest.json").write_text(json.dumps(old))
     doc = plan("base", "--against", tmp_path, "--format", "json").json("plan")
-    assert all("expression" in f["what"] for v in doc["views"] for f in v["fields"]) and views(doc)["RoomCard"]["fields"]
+    assert (
+        all("expression" in f["what"] for v in doc["views"] for f in v["fields"]) and views(doc)["RoomCard"]["fields"]
+    )
 
 
 def test_bad_inputs_exit_2(base, tmp_path):
@@ -220,8 +234,13 @@ def test_bad_inputs_exit_2(base, tmp_path):
 
 
 def git(repo, *args):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
 
 
@@ -300,10 +319,15 @@ def stateful_plan_lines(version: str) -> dict[str, list[str]]:
     out = {}
     for check in validate(compiled):
         assert check.ok, check.message
-        lines = [re.sub(r"^[\s:|+-]*", "", line)
-                 for line in check.message.split("== Optimized Execution Plan ==")[1].splitlines()]
-        out[check.topic] = [line for line in lines if line.startswith(STATEFUL)
-                            and (not line.startswith("Sink(") or "upsertMaterialize=[true]" in line)]
+        lines = [
+            re.sub(r"^[\s:|+-]*", "", line)
+            for line in check.message.split("== Optimized Execution Plan ==")[1].splitlines()
+        ]
+        out[check.topic] = [
+            line
+            for line in lines
+            if line.startswith(STATEFUL) and (not line.startswith("Sink(") or "upsertMaterialize=[true]" in line)
+        ]
     return out
 
 

@@ -56,8 +56,9 @@ def test_a_changed_udf_body_restarts_the_job_from_a_savepoint(versions):
     edit(new, "words.append(word.lower())", "words.append(word.upper())")
     view = plan_of(new, out)
     assert (view["status"], view["verdict"], view["sql_changed"]) == ("changed", "savepoint", False)
-    assert view["udf_changes"] == [{"function": "ontoc__auctionview__slugify", "method": "AuctionView.slugify",
-                                    "change": "changed"}]
+    assert view["udf_changes"] == [
+        {"function": "ontoc__auctionview__slugify", "method": "AuctionView.slugify", "change": "changed"}
+    ]
     assert any("Python code of `AuctionView.slugify`" in r for r in view["reasons"])
     text = plan(new, out).out
     assert "udf changed: AuctionView.slugify (ontoc__auctionview__slugify)" in text
@@ -89,6 +90,7 @@ def test_comments_layout_and_other_methods_are_not_udf_changes(versions):
 
 def test_an_old_manifest_without_udf_code_says_so(versions, tmp_path):
     import json
+
     new, out = versions
     manifest = json.loads((out / "manifest.json").read_text())
     for v in manifest["views"]:
@@ -102,21 +104,29 @@ def test_an_old_manifest_without_udf_code_says_so(versions, tmp_path):
 
 
 def test_a_udf_naming_its_view_class_reads_only_the_methods_it_calls(tmp_path):
-    new, out = make_versions(tmp_path, ("        words = []\n", "        words = []\n        AuctionView.parse_code('#1')\n"))
+    new, out = make_versions(
+        tmp_path, ("        words = []\n", "        words = []\n        AuctionView.parse_code('#1')\n")
+    )
     edit(new, "return len({b.bidder for b in self.store.bids})", "return len({b.bidder for b in self.store.bids}) + 0")
     assert plan_of(new, out)["udf_changes"] == []  # a getter of the class changed, not what slugify calls
     edit(new, 'return int(code.strip("#"))', 'return int(code.strip("#x"))')
     assert [u["function"] for u in plan_of(new, out)["udf_changes"]] == [
-        "ontoc__auctionview__parse_code", "ontoc__auctionview__slugify"]
+        "ontoc__auctionview__parse_code",
+        "ontoc__auctionview__slugify",
+    ]
 
 
 def test_class_attributes_and_guarded_imports_a_udf_uses_are_its_code(tmp_path):
     new, out = make_versions(
         tmp_path,
         ("class AuctionView(ViewModel):\n", "class AuctionView(ViewModel):\n    SCALE = 1\n\n"),
-        ("class AuctionStore(Store):", "try:\n    from math import floor as lowest\nexcept ImportError:\n"
-                                       "    lowest = None\n\n\nclass AuctionStore(Store):"),
-        ("        words = []\n", "        words = []\n        (AuctionView.SCALE, lowest)\n"))
+        (
+            "class AuctionStore(Store):",
+            "try:\n    from math import floor as lowest\nexcept ImportError:\n"
+            "    lowest = None\n\n\nclass AuctionStore(Store):",
+        ),
+        ("        words = []\n", "        words = []\n        (AuctionView.SCALE, lowest)\n"),
+    )
     assert plan_of(new, out)["udf_changes"] == []
     edit(new, "    SCALE = 1\n", "    SCALE = 2\n")
     assert [u["function"] for u in plan_of(new, out)["udf_changes"]] == ["ontoc__auctionview__slugify"]

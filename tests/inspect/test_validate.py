@@ -65,8 +65,11 @@ def test_compile_errors_exit_2_before_planning(tmp_path, run):
     pkg = tmp_path / "meeting_room"
     shutil.copytree(ROOT / MEETING_ROOM, pkg)
     views = pkg / "views.py"
-    views.write_text(views.read_text().replace("self.store.meeting.location.address", "self.store.meeting.place")
-                     .replace('status != "deleted"', 'state != "deleted"'))
+    views.write_text(
+        views.read_text()
+        .replace("self.store.meeting.location.address", "self.store.meeting.place")
+        .replace('status != "deleted"', 'state != "deleted"')
+    )
     result = run("validate", pkg, "--format", "json")
     assert result.code == 2 and result.out == ""
     codes = [d["code"] for d in result.diagnostics()]
@@ -80,8 +83,10 @@ def test_compile_errors_exit_2_before_planning(tmp_path, run):
 def test_valid_package_exits_0(run):
     result = run("validate", MEETING_ROOM)
     assert result.code == 0, result.out + result.err
-    assert result.out.splitlines() == ["ok    MeetingSession -> meeting_sessions",
-                                       "1 view(s) planned by Flink: 1 ok, 0 failed"]
+    assert result.out.splitlines() == [
+        "ok    MeetingSession -> meeting_sessions",
+        "1 view(s) planned by Flink: 1 ok, 0 failed",
+    ]
     shown = run("validate", MEETING_ROOM, "--show-plan")
     assert "== Optimized Execution Plan ==" in shown.out and "upsertMaterialize=[true]" in shown.out
 
@@ -93,8 +98,11 @@ def test_every_definitions_package_json(run):
     doc = result.json("validate")
     assert doc["ok"] is True and doc["diagnostics"] == []
     assert sorted((v["package"], v["view"]) for v in doc["views"]) == [
-        ("library", "BookCard"), ("meeting_room", "MeetingSession"), ("sensors", "DeviceStats"),
-        ("shop", "OrderSummary")]
+        ("library", "BookCard"),
+        ("meeting_room", "MeetingSession"),
+        ("sensors", "DeviceStats"),
+        ("shop", "OrderSummary"),
+    ]
     assert all(v["ok"] and v["message"] is None and v["failures"] == [] for v in doc["views"])
 
 
@@ -104,10 +112,14 @@ def test_failures_map_to_getters_with_their_source_lines(run, broken):
     assert result.code == 1
     out = result.out
     assert out.startswith("FAIL  MeetingSession -> meeting_sessions\n")
-    assert (f"{VIEWS_PY}:51:5: error: Flink's planner rejects the filter `MeetingSession.is_live`: "
-            "Column 'bogus' not found in table 'meeting'  [planner-error]") in out
-    assert (f"{VIEWS_PY}:23:5: error: Flink's planner rejects getter `MeetingSession.address`: "
-            "Column 'nope' not found in table 'meeting__location'  [planner-error]") in out
+    assert (
+        f"{VIEWS_PY}:51:5: error: Flink's planner rejects the filter `MeetingSession.is_live`: "
+        "Column 'bogus' not found in table 'meeting'  [planner-error]"
+    ) in out
+    assert (
+        f"{VIEWS_PY}:23:5: error: Flink's planner rejects getter `MeetingSession.address`: "
+        "Column 'nope' not found in table 'meeting__location'  [planner-error]"
+    ) in out
     assert "   23 |     def address(self) -> str | None:\n      |     ^~~~~~~~~~~" in out
     assert "hint: ontoc compiled this but Flink rejects the SQL; `ontoc explain MeetingSession`" in out
     assert "MeetingSession.in_session" not in out and "MeetingSession.attending" not in out
@@ -123,10 +135,14 @@ def test_failures_json(run, broken):
     assert doc["ok"] is False and view["ok"] is False
     assert view["message"] == "Column 'bogus' not found in table 'meeting'"
     assert [(f["kind"], f["getter"], f["line"]) for f in view["failures"]] == [
-        ("where", "is_live", 51), ("getter", "address", 23)]
+        ("where", "is_live", 51),
+        ("getter", "address", 23),
+    ]
     assert "INSERT INTO `meeting_sessions__ontoc_probe_1`" in view["failures"][1]["sql"]
     assert [(d["code"], d["file"], d["line"], d["col"]) for d in doc["diagnostics"]] == [
-        ("planner-error", VIEWS_PY, 51, 5), ("planner-error", VIEWS_PY, 23, 5)]
+        ("planner-error", VIEWS_PY, 51, 5),
+        ("planner-error", VIEWS_PY, 23, 5),
+    ]
 
 
 @pytest.mark.flink

@@ -9,7 +9,7 @@ values of every model of every definitions package.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,16 +21,27 @@ from ontoc.events import Invalid, parse_line
 from ontoc.frontend.schema import FieldDef
 from ontoc.ir import types as T
 from ontoc.runtime.event_udf import (
-    DELETE, INVALID, UPSERT, EventValidator, TopicSpec, check_event, result_type, topic_specs,
+    DELETE,
+    INVALID,
+    UPSERT,
+    EventValidator,
+    TopicSpec,
+    check_event,
+    result_type,
+    topic_specs,
 )
-
 from tests.support.strategies import EventStrategies
 
 PACKAGES = ["meeting_room", "shop", "library", "sensors"]
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=5), st.sampled_from(["in-session", "1", "true", "2024-01-02T03:04:05Z"]))
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.sampled_from(["in-session", "1", "true", "2024-01-02T03:04:05Z"]),
+)
 JSON_VALUES = st.one_of(JSON_SCALARS, st.lists(JSON_SCALARS, max_size=3))
 
 
@@ -57,12 +68,12 @@ def _agree(model, spec: TopicSpec, value_text: str) -> None:
         assert kind == DELETE, value_text
         return
     assert kind == UPSERT and reason is None, (value_text, reason)
-    for (column, dtype), got in zip(spec.columns, encoded):
+    for (column, dtype), got in zip(spec.columns, encoded, strict=False):
         want = event.document[column]
         if dtype.kind == "decimal" and want is not None:
             want = format(want, "f")
         elif dtype.kind == "datetime" and want is not None:
-            want = want.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            want = want.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         assert got == want, (column, value_text)
 
 
@@ -90,23 +101,31 @@ def test_not_an_object(compiled_packages, text):
 
 
 def test_kafka_only_cases():
-    spec = TopicSpec("t", (FieldDef("n", T.INT, None, False), FieldDef("s", T.STR, None, False)),
-                     (("n", T.INT), ("s", T.STR)))
+    spec = TopicSpec(
+        "t", (FieldDef("n", T.INT, None, False), FieldDef("s", T.STR, None, False)), (("n", T.INT), ("s", T.STR))
+    )
     assert check_event(spec, "k", None) == (DELETE, None, None)  # a tombstone
     assert check_event(spec, "k", "null") == (DELETE, None, None)  # the JSON text null, too
     assert check_event(spec, None, '{"n": 1, "s": "x"}')[0:2] == (
-        INVALID, "the record has no key (the key is the document's doc_id)")
+        INVALID,
+        "the record has no key (the key is the document's doc_id)",
+    )
     assert check_event(None, "k", "{}")[0] == INVALID
     # what Flink could not carry is invalid too (the local runner, without Flink types, accepts it)
     assert check_event(spec, "k", json.dumps({"n": 2**63, "s": "x"}))[:2] == (
-        INVALID, "field `n` is out of the 64-bit integer range: 9223372036854775808")
+        INVALID,
+        "field `n` is out of the 64-bit integer range: 9223372036854775808",
+    )
     assert check_event(spec, "k", '{"n": 1, "s": "\\ud800"}')[0] == INVALID
     assert check_event(spec, "k", '{"n": 1, "s": "x", "extra": [1]}') == (UPSERT, None, (1, "x"))
 
 
 def test_decimal_and_datetime_travel_as_exact_text():
-    spec = TopicSpec("t", (FieldDef("d", T.DECIMAL, None, False), FieldDef("at", T.DATETIME, None, False)),
-                     (("d", T.DECIMAL), ("at", T.DATETIME)))
+    spec = TopicSpec(
+        "t",
+        (FieldDef("d", T.DECIMAL, None, False), FieldDef("at", T.DATETIME, None, False)),
+        (("d", T.DECIMAL), ("at", T.DATETIME)),
+    )
     kind, _, encoded = check_event(spec, "k", '{"d": 12.3400, "at": "2024-01-02T03:04:05+02:00"}')
     assert kind == UPSERT and encoded == ("12.3400", "2024-01-02 01:04:05.000000")
     assert Decimal(encoded[0]) == Decimal("12.34")

@@ -11,6 +11,7 @@ import decimal
 import random
 import zipfile
 from collections import defaultdict
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,7 @@ PEOPLE_COLS = (
 
 # ASCII, Latin-1, CJK, BMP characters above the surrogate range (U+E000..U+FFFF,
 # where UTF-16 order and code point order disagree) and supplementary-plane ones
-ALPHABET = (
-    "aAbBzZ09 _-"
-    "éÉüß"
-    "日本語中"
-    "\ue000\uf8ff\ufb01\uff21\uffee\ufffd"
-    "😀🙂𝄞𐍈\U0010fffd\U00020000"
-)
+ALPHABET = "aAbBzZ09 _-éÉüß日本語中\ue000\uf8ff\ufb01\uff21\uffee\ufffd😀🙂𝄞𐍈\U0010fffd\U00020000"
 # names where code point order and Java's UTF-16 order disagree (U+FF21 vs U+1F600)
 FIXED_NAMES = ("\uff21", "😀", "a\ufb01", "a𝄞", "é")
 
@@ -91,7 +86,7 @@ def live_docs(src: SourceTable) -> dict[str, dict]:
         if values is None:
             docs.pop(doc_id, None)
         else:
-            docs[doc_id] = dict(zip(names, values))
+            docs[doc_id] = dict(zip(names, values, strict=False))
     return docs
 
 
@@ -144,8 +139,7 @@ def test_jar_is_not_rebuilt_when_up_to_date(jar):
 
 def test_create_function_sql():
     assert CREATE_FUNCTION_SQL == (
-        "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS "
-        "AS 'dev.ontoc.flink.SortRows' LANGUAGE JAVA"
+        "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS AS 'dev.ontoc.flink.SortRows' LANGUAGE JAVA"
     )
     assert create_function_sql("file:///opt/x.jar") == CREATE_FUNCTION_SQL + " USING JAR 'file:///opt/x.jar'"
 
@@ -201,9 +195,7 @@ def test_keeps_the_row_type_and_field_names(jar):
 
     def schema(t_env):
         arg = f"ARRAY_AGG(CAST(ROW(name, org, flag) AS {ROW_TYPE}))"
-        table = t_env.sql_query(
-            f"SELECT {arg} AS a, {FUNCTION_NAME}({arg}, TRUE) AS s FROM people GROUP BY grp"
-        )
+        table = t_env.sql_query(f"SELECT {arg} AS a, {FUNCTION_NAME}({arg}, TRUE) AS s FROM people GROUP BY grp")
         cols = table._j_table.getResolvedSchema().getColumns()
         seen["types"] = [c.getDataType().getLogicalType().asSerializableString() for c in cols]
 
@@ -248,7 +240,11 @@ def test_numbers_nested_rows_and_null_array(jar):
 
     def key(d):
         inner = d["sub"]
-        return (null_first(d["n"]), (True, (null_first(inner["x"]), null_first(inner["amount"]))), null_first(d["label"]))
+        return (
+            null_first(d["n"]),
+            (True, (null_first(inner["x"]), null_first(inner["amount"]))),
+            null_first(d["label"]),
+        )
 
     assert {g: row["s"] for g, row in out["nums_sorted"].items()} == {
         g: sorted(rows, key=key, reverse=True) for g, rows in by_group.items()
@@ -283,14 +279,35 @@ def test_py_str_prints_floats_like_python(jar):
     import struct
 
     rng = random.Random(20261127)
-    values = [0.0, -0.0, 1.0, -1.5, 0.1, 0.0001, 0.00001, 1e16, 1e15, 123456789.0, 1e7, 2.5e-7, 5e-324,
-              1.7976931348623157e308, 2.675, 1 / 3, 100.0, 12345678901234567.0, math.inf, -math.inf, math.nan]
+    values = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.5,
+        0.1,
+        0.0001,
+        0.00001,
+        1e16,
+        1e15,
+        123456789.0,
+        1e7,
+        2.5e-7,
+        5e-324,
+        1.7976931348623157e308,
+        2.675,
+        1 / 3,
+        100.0,
+        12345678901234567.0,
+        math.inf,
+        -math.inf,
+        math.nan,
+    ]
     values += [rng.uniform(-1000, 1000) for _ in range(150)]
     values += [rng.choice([-1, 1]) * 10 ** rng.uniform(-30, 30) for _ in range(150)]
     values += [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(63)))[0] for _ in range(150)]
     # powers of two: the gap to the double below is half the gap above, so the shortest decimal that
     # reads back can be the rounding away from the exact value (2**-24 is 5.960464477539063e-08)
-    values += [s * 2.0 ** k for k in range(-1074, 1024, 7) for s in (1, -1)] + [2.0 ** -24, -(2.0 ** -24)]
+    values += [s * 2.0**k for k in range(-1074, 1024, 7) for s in (1, -1)] + [2.0**-24, -(2.0**-24)]
     values = [v for v in values if not (isinstance(v, float) and math.isnan(v))] + [math.nan]
     events = tuple((f"k{i}", (f"k{i}", v)) for i, v in enumerate(values))
     source = SourceTable("numbers", (("doc_id", "STRING"), ("x", "DOUBLE")), events)
@@ -312,7 +329,7 @@ def py_round_or_none(x, n):
         out = round(x, n)
     except (OverflowError, decimal.InvalidOperation):
         return None
-    return None if isinstance(out, int) and not -2**63 <= out < 2**63 else out
+    return None if isinstance(out, int) and not -(2**63) <= out < 2**63 else out
 
 
 def test_py_round_rounds_like_python(jar):
@@ -320,16 +337,48 @@ def test_py_round_rounds_like_python(jar):
     import struct
 
     rng = random.Random(20261127)
-    floats = [2.675, 0.125, 0.375, -0.125, 1.005, 2.5, 0.5, -0.5, 25.0, 15.0, -0.4, 1e16 + 2, 5e-324,
-              1.7976931348623157e308, 123.456, 1 / 3, math.inf, -math.inf, 0.0, -0.0]
+    floats = [
+        2.675,
+        0.125,
+        0.375,
+        -0.125,
+        1.005,
+        2.5,
+        0.5,
+        -0.5,
+        25.0,
+        15.0,
+        -0.4,
+        1e16 + 2,
+        5e-324,
+        1.7976931348623157e308,
+        123.456,
+        1 / 3,
+        math.inf,
+        -math.inf,
+        0.0,
+        -0.0,
+    ]
     floats += [rng.uniform(-1000, 1000) for _ in range(120)]
     floats += [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(63)))[0] for _ in range(60)]
     float_cases = [(x, n) for x in floats for n in (2, 0, -1)] + [(x, rng.randint(-320, 330)) for x in floats]
     float_cases += [(1.5, 400), (1.5, -400), (-1.5, -400), (1.7976931348623157e308, -308), (math.nan, 2)]
     ints = [0, 5, 15, 25, -25, 149, 150, 151, 9223372036854775807, -9223372036854775808, 1234567]
     int_cases = [(x, n) for x in ints for n in (-1, -2, 0, 3, -19, -30)]
-    decimals = [decimal.Decimal(t) for t in ("0.125", "2.675", "-0.125", "2.5", "3.5", "0.0050000000",
-                                             "123456789012345678.1234567891", "-1.0000000001", "0")]
+    decimals = [
+        decimal.Decimal(t)
+        for t in (
+            "0.125",
+            "2.675",
+            "-0.125",
+            "2.5",
+            "3.5",
+            "0.0050000000",
+            "123456789012345678.1234567891",
+            "-1.0000000001",
+            "0",
+        )
+    ]
     decimal_cases = [(x, n) for x in decimals for n in (2, 0, -1, 10, 12)]
 
     events, expected = [], {}
@@ -339,11 +388,17 @@ def test_py_round_rounds_like_python(jar):
             row = (key, x if kind == "f" else None, x if kind == "i" else None, x if kind == "d" else None, n)
             events.append((key, row))
             expected[key] = py_round_or_none(x, n)
-    source = SourceTable("numbers", (("doc_id", "STRING"), ("f", "DOUBLE"), ("i", "BIGINT"),
-                                     ("d", "DECIMAL(38, 10)"), ("n", "BIGINT")), tuple(events))
-    view = ViewQuery("rounded", "SELECT doc_id, ONTOC_PY_ROUND(f, n) AS f, ONTOC_PY_ROUND(i, n) AS i, "
-                                "ONTOC_PY_ROUND(d, n) AS d, ONTOC_PY_ROUND(f, 2) AS literal_digits, "
-                                "ONTOC_PY_ROUND(d, CAST(2 AS BIGINT)) AS d2 FROM numbers")
+    source = SourceTable(
+        "numbers",
+        (("doc_id", "STRING"), ("f", "DOUBLE"), ("i", "BIGINT"), ("d", "DECIMAL(38, 10)"), ("n", "BIGINT")),
+        tuple(events),
+    )
+    view = ViewQuery(
+        "rounded",
+        "SELECT doc_id, ONTOC_PY_ROUND(f, n) AS f, ONTOC_PY_ROUND(i, n) AS i, "
+        "ONTOC_PY_ROUND(d, n) AS d, ONTOC_PY_ROUND(f, 2) AS literal_digits, "
+        "ONTOC_PY_ROUND(d, CAST(2 AS BIGINT)) AS d2 FROM numbers",
+    )
     out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["rounded"]
 
     def same(got, want) -> bool:
@@ -364,19 +419,28 @@ def test_py_round_rounds_like_python(jar):
     # a DECIMAL needs a BIGINT ndigits (ontoc casts it): with an INT, Flink picks the DOUBLE overload
     D = decimal.Decimal
     assert {k: r["d2"] for k, r in out.items() if k in ("d0", "d5", "d25")} == {
-        "d0": D("0.12"), "d5": D("2.68"), "d25": D("0")}  # 0.125, 2.675, 0.005: ties to even
+        "d0": D("0.12"),
+        "d5": D("2.68"),
+        "d25": D("0"),
+    }  # 0.125, 2.675, 0.005: ties to even
 
 
 def test_py_str_prints_datetimes_like_python(jar):
     """Documents hold datetimes in UTC (aware): str() gives 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     rng = random.Random(20261127)
-    values = [datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2023, 12, 31, 23, 59, 59, 500000, timezone.utc),
-              datetime(1, 1, 1, tzinfo=timezone.utc), datetime(999, 3, 4, 5, 6, 7, 1, timezone.utc),
-              datetime(9999, 12, 31, 23, 59, 59, 999999, timezone.utc), datetime(1970, 1, 1, tzinfo=timezone.utc)]
-    values += [datetime(1900, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=rng.randrange(0, 2 * 10**17))
-               for _ in range(200)]
+    values = [
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2023, 12, 31, 23, 59, 59, 500000, UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 3, 4, 5, 6, 7, 1, UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+    ]
+    values += [
+        datetime(1900, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(0, 2 * 10**17)) for _ in range(200)
+    ]
     events = tuple((f"k{i}", (f"k{i}", v.isoformat())) for i, v in enumerate(values))
     source = SourceTable("times", (("doc_id", "STRING"), ("t", "TIMESTAMP_LTZ(6)")), events)
     view = ViewQuery("text", "SELECT doc_id, ONTOC_PY_STR(t) AS s FROM times")

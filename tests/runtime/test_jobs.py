@@ -8,7 +8,13 @@ import pytest
 
 from ontoc.pipeline import definition_packages
 from ontoc.runtime.jobs import (
-    JobFileError, default_job, format_duration, job_for_package, job_from_dict, load_job, parse_duration,
+    JobFileError,
+    default_job,
+    format_duration,
+    job_for_package,
+    job_from_dict,
+    load_job,
+    parse_duration,
     planner_options,
 )
 
@@ -25,8 +31,12 @@ def test_every_definitions_package_has_a_valid_job_file():
 
 def test_meeting_room_job_file():
     job = load_job(ROOT / "jobs" / "meeting_room.toml")
-    assert (job.parallelism, job.checkpoint_interval_ms, job.delivery_guarantee, job.start_offsets) == \
-        (1, 10_000, "at-least-once", "earliest")
+    assert (job.parallelism, job.checkpoint_interval_ms, job.delivery_guarantee, job.start_offsets) == (
+        1,
+        10_000,
+        "at-least-once",
+        "earliest",
+    )
     assert job.startup_mode == "earliest-offset" and job.group_id == "ontoc-meeting_room"
     assert job.invalid_events_topic == "ontoc_invalid_events" and job.create_topics
 
@@ -38,11 +48,24 @@ def test_defaults_without_a_file(tmp_path):
 
 
 def test_every_key():
-    job = job_from_dict({
-        "name": "views", "parallelism": 4, "checkpoint_interval": "1min", "delivery_guarantee": "exactly-once",
-        "transactional_id_prefix": "tx", "start_offsets": "committed", "invalid_events_topic": "",
-        "restart_attempts": 0, "restart_delay": "250ms", "create_topics": False, "topic_partitions": 6,
-        "topic_replication": 3, "python_executable": "/usr/bin/python3"}, "x.toml")
+    job = job_from_dict(
+        {
+            "name": "views",
+            "parallelism": 4,
+            "checkpoint_interval": "1min",
+            "delivery_guarantee": "exactly-once",
+            "transactional_id_prefix": "tx",
+            "start_offsets": "committed",
+            "invalid_events_topic": "",
+            "restart_attempts": 0,
+            "restart_delay": "250ms",
+            "create_topics": False,
+            "topic_partitions": 6,
+            "topic_replication": 3,
+            "python_executable": "/usr/bin/python3",
+        },
+        "x.toml",
+    )
     assert job.parallelism == 4 and job.checkpoint_interval_ms == 60_000 and job.exactly_once
     assert job.tx_prefix == "tx" and job.startup_mode == "group-offsets" and job.invalid_events_topic == ""
     assert job.restart_attempts == 0 and job.restart_delay_ms == 250 and not job.create_topics
@@ -56,24 +79,30 @@ def test_checkpoints_can_be_off_and_exactly_once_spelling_is_forgiving():
     assert job_from_dict({"delivery_guarantee": "exactly-once"}, package="p").tx_prefix == "ontoc-p-tx"
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"paralelism": 2}, "unknown key `paralelism`; did you mean `parallelism`?"),
-    ({"kafka": {"bootstrap": "x"}}, "unknown table `kafka`"),
-    ({"parallelism": 0}, "`parallelism` must be a whole number of at least 1, not 0"),
-    ({"parallelism": "2"}, "`parallelism` must be a whole number of at least 1, not \"2\""),
-    ({"checkpoint_interval": 10}, 'not 10 (write the unit too, e.g. "10s")'),
-    ({"checkpoint_interval": "10 parsecs"}, "`checkpoint_interval` must be a duration"),
-    ({"delivery_guarantee": "maybe"}, '`delivery_guarantee` must be "at-least-once" or "exactly-once", not "maybe"'),
-    ({"delivery_guarantee": "exactly-once", "checkpoint_interval": "off"}, "needs checkpoints"),
-    ({"transactional_id_prefix": "tx"}, "only used with `delivery_guarantee = \"exactly-once\"`"),
-    ({"start_offsets": "beginning"}, '`start_offsets` must be "earliest", "latest" or "committed"'),
-    ({"invalid_events_topic": "no spaces"}, "letters, digits"),
-    ({"create_topics": "yes"}, "`create_topics` must be true or false"),
-    ({"restart_delay": "0s"}, "`restart_delay` must be a duration"),
-    ({"name": ""}, "`name` must be the Flink job name"),
-    ({"mini_batch": "sometimes"}, '`mini_batch` must be "auto", "on" or "off", not "sometimes"'),
-    ({"mini_batch_latency": "soon"}, "`mini_batch_latency` must be a duration"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"paralelism": 2}, "unknown key `paralelism`; did you mean `parallelism`?"),
+        ({"kafka": {"bootstrap": "x"}}, "unknown table `kafka`"),
+        ({"parallelism": 0}, "`parallelism` must be a whole number of at least 1, not 0"),
+        ({"parallelism": "2"}, '`parallelism` must be a whole number of at least 1, not "2"'),
+        ({"checkpoint_interval": 10}, 'not 10 (write the unit too, e.g. "10s")'),
+        ({"checkpoint_interval": "10 parsecs"}, "`checkpoint_interval` must be a duration"),
+        (
+            {"delivery_guarantee": "maybe"},
+            '`delivery_guarantee` must be "at-least-once" or "exactly-once", not "maybe"',
+        ),
+        ({"delivery_guarantee": "exactly-once", "checkpoint_interval": "off"}, "needs checkpoints"),
+        ({"transactional_id_prefix": "tx"}, 'only used with `delivery_guarantee = "exactly-once"`'),
+        ({"start_offsets": "beginning"}, '`start_offsets` must be "earliest", "latest" or "committed"'),
+        ({"invalid_events_topic": "no spaces"}, "letters, digits"),
+        ({"create_topics": "yes"}, "`create_topics` must be true or false"),
+        ({"restart_delay": "0s"}, "`restart_delay` must be a duration"),
+        ({"name": ""}, "`name` must be the Flink job name"),
+        ({"mini_batch": "sometimes"}, '`mini_batch` must be "auto", "on" or "off", not "sometimes"'),
+        ({"mini_batch_latency": "soon"}, "`mini_batch_latency` must be a duration"),
+    ],
+)
 def test_errors_name_the_file_and_key(data, message):
     with pytest.raises(JobFileError) as err:
         job_from_dict(data, "jobs/x.toml")
@@ -91,10 +120,21 @@ def test_file_errors(tmp_path):
 
 
 def test_durations():
-    assert [parse_duration(t) for t in ("500ms", "10s", "1.5s", "2min", "2m", "1h")] == \
-        [500, 10_000, 1_500, 120_000, 120_000, 3_600_000]
-    assert [format_duration(ms) for ms in (500, 10_000, 120_000, 3_600_000, 1_500)] == \
-        ["500ms", "10s", "2min", "1h", "1500ms"]
+    assert [parse_duration(t) for t in ("500ms", "10s", "1.5s", "2min", "2m", "1h")] == [
+        500,
+        10_000,
+        1_500,
+        120_000,
+        120_000,
+        3_600_000,
+    ]
+    assert [format_duration(ms) for ms in (500, 10_000, 120_000, 3_600_000, 1_500)] == [
+        "500ms",
+        "10s",
+        "2min",
+        "1h",
+        "1500ms",
+    ]
 
 
 def test_mini_batch_is_on_for_aggregates_by_default_and_configurable():

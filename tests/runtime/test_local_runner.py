@@ -14,7 +14,7 @@ import pytest
 
 from ontoc.runtime.local import LocalRunError, SourceTable, ViewQuery, _java_causes, run_local
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 pytestmark = pytest.mark.flink
 
@@ -32,7 +32,7 @@ def final_docs(src: SourceTable) -> dict[str, dict[str, object]]:
         if values is None:
             docs.pop(doc_id, None)
         else:
-            docs[doc_id] = dict(zip(names, values))
+            docs[doc_id] = dict(zip(names, values, strict=False))
     return docs
 
 
@@ -199,8 +199,16 @@ def test_random_changelog_matches_python(seed):
             t_events.append((tid, None))
         else:
             t_events.append(
-                (tid, (tid, rng.choice(meeting_ids + [None]), rng.choice(["guest", "host"]),
-                       rng.randint(-5, 20), rng.random() < 0.5))
+                (
+                    tid,
+                    (
+                        tid,
+                        rng.choice(meeting_ids + [None]),
+                        rng.choice(["guest", "host"]),
+                        rng.randint(-5, 20),
+                        rng.random() < 0.5,
+                    ),
+                )
             )
     meetings = SourceTable("src_meetings", MEETING_COLS, tuple(m_events))
     tickets = SourceTable("src_tickets", TICKET_COLS, tuple(t_events))
@@ -210,10 +218,32 @@ def test_random_changelog_matches_python(seed):
 
 def test_typed_values_round_trip_to_json_ready_python():
     events = (
-        ("a", ("a", decimal.Decimal("12.3400000001"), datetime.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
-               ["x", None, "y"], [3, 1], 0.1, True, 7)),
-        ("b", ("b", decimal.Decimal("-1"), datetime.datetime(2024, 5, 6, 9, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
-               [], None, -2.5, False, None)),
+        (
+            "a",
+            (
+                "a",
+                decimal.Decimal("12.3400000001"),
+                datetime.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+                ["x", None, "y"],
+                [3, 1],
+                0.1,
+                True,
+                7,
+            ),
+        ),
+        (
+            "b",
+            (
+                "b",
+                decimal.Decimal("-1"),
+                datetime.datetime(2024, 5, 6, 9, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+                [],
+                None,
+                -2.5,
+                False,
+                None,
+            ),
+        ),
         ("c", ("c", None, None, None, [], None, None, 1)),
         ("c", None),
     )
@@ -363,7 +393,10 @@ def test_java_trace_parser():
     )
     assert _java_causes(trace) == [
         ("org.apache.flink.table.api.ValidationException", "SQL validation failed. Bad thing"),
-        ("org.apache.calcite.runtime.CalciteContextException", "From line 1: Column 'q' not found\nsecond line of message"),
+        (
+            "org.apache.calcite.runtime.CalciteContextException",
+            "From line 1: Column 'q' not found\nsecond line of message",
+        ),
         ("org.apache.calcite.sql.validate.SqlValidatorException", "Column 'q' not found"),
     ]
 
@@ -402,8 +435,11 @@ def test_plan_again_if_lost_retries_only_a_lost_planner_and_only_once():
         def attempt():
             calls.append(1)
             if len(calls) <= times:
-                raise SubmitError("Flink rejected the INSERT", "java.lang.NullPointerException: metadataHandlerProvider")
+                raise SubmitError(
+                    "Flink rejected the INSERT", "java.lang.NullPointerException: metadataHandlerProvider"
+                )
             return "planned"
+
         return attempt
 
     assert plan_again_if_lost(lost(1), said.append) == "planned" and len(calls) == 2 and "FLINK-23020" in said[0]
@@ -413,7 +449,8 @@ def test_plan_again_if_lost_retries_only_a_lost_planner_and_only_once():
     assert len(calls) == 2
     calls.clear()
     with pytest.raises(ValueError):
-        plan_again_if_lost(lambda: calls.append(1) or (_ for _ in ()).throw(ValueError("Column 'q' not found")),
-                           said.append)
+        plan_again_if_lost(
+            lambda: calls.append(1) or (_ for _ in ()).throw(ValueError("Column 'q' not found")), said.append
+        )
     assert len(calls) == 1
     assert lost_planner(LocalRunError("metadataHandlerProvider")) and not lost_planner(LocalRunError("other"))

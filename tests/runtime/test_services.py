@@ -49,13 +49,26 @@ def cluster(tmp_path_factory):
     lines: list[str] = []
     t0 = time.monotonic()
     try:
-        services.up(state, kafka_port=kafka, flink_port=flink, progress=lines.append,
-                    kafka_controller_port=controller, flink_rpc_port=rpc)
+        services.up(
+            state,
+            kafka_port=kafka,
+            flink_port=flink,
+            progress=lines.append,
+            kafka_controller_port=controller,
+            flink_rpc_port=rpc,
+        )
     except services.ServiceError as e:
         services.down(state, progress=lambda _m: None)
         pytest.fail(f"up failed: {e}\n{e.details}")
-    info = {"state": state, "kafka": kafka, "flink": flink, "controller": controller,
-            "rpc": rpc, "up_seconds": time.monotonic() - t0, "lines": lines}
+    info = {
+        "state": state,
+        "kafka": kafka,
+        "flink": flink,
+        "controller": controller,
+        "rpc": rpc,
+        "up_seconds": time.monotonic() - t0,
+        "lines": lines,
+    }
     yield info
     services.down(state, progress=lambda _m: None)
 
@@ -81,8 +94,9 @@ def test_kafka_round_trip(cluster):
         producer.send(topic, key=b"k1", value=b"hello ontoc").get(timeout=60)
     finally:
         producer.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=30_000)
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=30_000
+    )
     got = []
     try:
         for m in consumer:  # ends after 30 s without a message
@@ -149,12 +163,16 @@ def test_every_service_listens_on_loopback_only(cluster):
 def test_up_again_starts_nothing(cluster):
     lines: list[str] = []
     before = services.status(cluster["state"])
-    services.up(cluster["state"], kafka_port=cluster["kafka"], flink_port=cluster["flink"],
-                progress=lines.append, kafka_controller_port=cluster["controller"],
-                flink_rpc_port=cluster["rpc"])
+    services.up(
+        cluster["state"],
+        kafka_port=cluster["kafka"],
+        flink_port=cluster["flink"],
+        progress=lines.append,
+        kafka_controller_port=cluster["controller"],
+        flink_rpc_port=cluster["rpc"],
+    )
     after = services.status(cluster["state"])
-    assert [before[s]["pid"] for s in services.SERVICES] == \
-        [after[s]["pid"] for s in services.SERVICES]
+    assert [before[s]["pid"] for s in services.SERVICES] == [after[s]["pid"] for s in services.SERVICES]
     assert sum("already running" in line for line in lines) == 3
 
 
@@ -163,12 +181,16 @@ def test_up_with_a_taken_port_fails_clearly(cluster, tmp_path):
     # The module's own Kafka holds cluster["kafka"]; a second state folder wants it.
     free = _free_ports(3)
     with pytest.raises(services.ServiceError) as err:
-        services.up(tmp_path / "other", kafka_port=cluster["kafka"], flink_port=free[0],
-                    progress=lambda _m: None, kafka_controller_port=free[1],
-                    flink_rpc_port=free[2])
+        services.up(
+            tmp_path / "other",
+            kafka_port=cluster["kafka"],
+            flink_port=free[0],
+            progress=lambda _m: None,
+            kafka_controller_port=free[1],
+            flink_rpc_port=free[2],
+        )
     assert str(err.value) == (
-        f"port {cluster['kafka']} on 127.0.0.1 is in use by another process; "
-        "stop it or pass --kafka-port"
+        f"port {cluster['kafka']} on 127.0.0.1 is in use by another process; stop it or pass --kafka-port"
     )
     assert not (tmp_path / "other" / "kafka" / "kafka.pid").exists()
 
@@ -177,15 +199,25 @@ def test_up_with_a_taken_port_fails_clearly(cluster, tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         taken = s.getsockname()[1]
-        result = CliRunner().invoke(dev, [
-            "up", "--state-dir", str(tmp_path / "cli"), "--kafka-port", str(free[0]),
-            "--kafka-controller-port", str(free[1]), "--flink-rpc-port", str(free[2]),
-            "--flink-port", str(taken),
-        ])
+        result = CliRunner().invoke(
+            dev,
+            [
+                "up",
+                "--state-dir",
+                str(tmp_path / "cli"),
+                "--kafka-port",
+                str(free[0]),
+                "--kafka-controller-port",
+                str(free[1]),
+                "--flink-rpc-port",
+                str(free[2]),
+                "--flink-port",
+                str(taken),
+            ],
+        )
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (
-        f"error: port {taken} on 127.0.0.1 is in use by another process; "
-        "stop it or pass --flink-port"
+        f"error: port {taken} on 127.0.0.1 is in use by another process; stop it or pass --flink-port"
     )
     assert "Traceback" not in result.output
 
@@ -209,8 +241,14 @@ def test_kill_and_restart_taskmanager(cluster):
     before = services.status(state)
     services.kill_taskmanager(state)
     lines: list[str] = []
-    services.up(state, kafka_port=cluster["kafka"], flink_port=port, progress=lines.append,
-                kafka_controller_port=cluster["controller"], flink_rpc_port=cluster["rpc"])
+    services.up(
+        state,
+        kafka_port=cluster["kafka"],
+        flink_port=port,
+        progress=lines.append,
+        kafka_controller_port=cluster["controller"],
+        flink_rpc_port=cluster["rpc"],
+    )
     after = services.status(state)
     assert after["taskmanager"]["status"] == "running"
     assert after["taskmanager"]["pid"] != before["taskmanager"]["pid"]
@@ -251,7 +289,7 @@ def test_missing_java_is_reported(monkeypatch):
 def test_old_java_is_reported(monkeypatch, tmp_path):
     java = tmp_path / "bin" / "java"
     java.parent.mkdir()
-    java.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
     java.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(services.ServiceError, match=r"but .* is Java 11"):
@@ -301,7 +339,7 @@ def _ip(hexaddr: str, v6: bool) -> str:
     if not v6:
         return socket.inet_ntop(socket.AF_INET, raw[::-1])
     # /proc stores IPv6 as four little-endian 32-bit words.
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
     if words[:12] == b"\0" * 10 + b"\xff\xff":  # ::ffff:a.b.c.d
         return socket.inet_ntop(socket.AF_INET, words[12:])
     return socket.inet_ntop(socket.AF_INET6, words)

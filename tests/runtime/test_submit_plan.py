@@ -17,13 +17,16 @@ from ontoc.cli.cluster import jobs, submit
 from ontoc.runtime.jobs import default_job, job_for_package
 from ontoc.runtime.rest import FlinkRest, FlinkRestError, parse_url, root_cause_of_trace
 from ontoc.runtime.submit import (
-    KafkaConnection, SubmitError, explain_job, kafka_python_config, parse_properties, plan_job,
+    KafkaConnection,
+    SubmitError,
+    explain_job,
+    kafka_python_config,
+    parse_properties,
+    plan_job,
 )
-
 from tests.conftest import DEFINITIONS, ROOT
 
-KAFKA = KafkaConnection("broker-1:9093,broker-2:9093", (("security.protocol", "SASL_SSL"),
-                                                         ("sasl.mechanism", "PLAIN")))
+KAFKA = KafkaConnection("broker-1:9093,broker-2:9093", (("security.protocol", "SASL_SSL"), ("sasl.mechanism", "PLAIN")))
 
 
 def _closed_port() -> int:
@@ -37,8 +40,9 @@ def _closed_port() -> int:
 def test_one_statement_set_per_package(compiled_packages):
     for name, compiled in compiled_packages.items():
         plan = plan_job(compiled, job_for_package(name, ROOT / "jobs"), KAFKA)
-        assert [sql(i).split("`")[1] for i in plan.inserts] == \
-            [p.topic for p in compiled.plans] + ["__ontoc_invalid_events"]
+        assert [sql(i).split("`")[1] for i in plan.inserts] == [p.topic for p in compiled.plans] + [
+            "__ontoc_invalid_events"
+        ]
         text = plan.sql_text()
         assert text.count("EXECUTE STATEMENT SET BEGIN") == 1
         # connection settings come from configuration, in every Kafka table
@@ -80,14 +84,18 @@ def test_settings_reach_the_source(compiled_packages):
 
 def test_sort_rows_function_is_declared_when_used(compiled_packages):
     plan = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
-    assert plan.uses_jvm_functions and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
+    assert (
+        plan.uses_jvm_functions and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
+    )
     assert not plan_job(compiled_packages["sensors"], default_job("sensors"), KAFKA).uses_jvm_functions
 
 
 def test_kafka_properties(tmp_path):
     f = tmp_path / "client.properties"
-    f.write_text("# security\nsecurity.protocol=SASL_SSL\nsasl.jaas.config=org.apache.kafka.common.security.plain."
-                 "PlainLoginModule required \\\n    username=\"u\" password=\"p\";\nsasl.mechanism: PLAIN\n")
+    f.write_text(
+        "# security\nsecurity.protocol=SASL_SSL\nsasl.jaas.config=org.apache.kafka.common.security.plain."
+        'PlainLoginModule required \\\n    username="u" password="p";\nsasl.mechanism: PLAIN\n'
+    )
     props = dict(parse_properties(["sasl.mechanism=SCRAM-SHA-512"], f))
     assert props["security.protocol"] == "SASL_SSL" and props["sasl.mechanism"] == "SCRAM-SHA-512"
     assert props["sasl.jaas.config"].endswith('username="u" password="p";')
@@ -102,8 +110,17 @@ def test_kafka_properties(tmp_path):
 
 
 def test_dry_run_prints_the_job():
-    out = CliRunner().invoke(submit, [str(DEFINITIONS / "meeting_room"), "--dry-run",
-                                      "--bootstrap-servers", "kafka:19092", "--kafka-property", "client.id=x"])
+    out = CliRunner().invoke(
+        submit,
+        [
+            str(DEFINITIONS / "meeting_room"),
+            "--dry-run",
+            "--bootstrap-servers",
+            "kafka:19092",
+            "--kafka-property",
+            "client.id=x",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "-- ontoc job ontoc-meeting_room: 1 view(s), one statement set" in out.output
     assert "'properties.bootstrap.servers' = 'kafka:19092'" in out.output
@@ -139,12 +156,17 @@ def test_rest_helpers():
         "Caused by: java.lang.RuntimeException: Failed to get metadata for topics [a].\n"
         "\t... 3 more\n"
         "Caused by: org.apache.kafka.common.errors.UnknownTopicOrPartitionException: This server does not "
-        "host this topic-partition.\n")
-    assert root_cause_of_trace(trace) == \
-        "UnknownTopicOrPartitionException: This server does not host this topic-partition."
-    python = ("java.lang.RuntimeException: Error received from SDK harness\nTraceback (most recent call last):\n"
-              "  File \"x.py\", line 1, in <module>\nAttributeError: 'tuple' object has no attribute 'x'\n\n"
-              "\tat org.apache.beam.X.y(X.java:1)\n")
+        "host this topic-partition.\n"
+    )
+    assert (
+        root_cause_of_trace(trace)
+        == "UnknownTopicOrPartitionException: This server does not host this topic-partition."
+    )
+    python = (
+        "java.lang.RuntimeException: Error received from SDK harness\nTraceback (most recent call last):\n"
+        "  File \"x.py\", line 1, in <module>\nAttributeError: 'tuple' object has no attribute 'x'\n\n"
+        "\tat org.apache.beam.X.y(X.java:1)\n"
+    )
     assert root_cause_of_trace(python) == "RuntimeException: AttributeError: 'tuple' object has no attribute 'x'"
 
 
@@ -152,7 +174,7 @@ def test_rest_helpers():
 def test_flink_plans_one_python_operator_and_a_deduplication_per_topic(compiled_packages):
     """The validator runs once per record (its metric counts each invalid event once)."""
     plan_text = explain_job(compiled_packages["meeting_room"], default_job("meeting_room"))
-    executed = plan_text[plan_text.index("== Optimized Execution Plan =="):]
+    executed = plan_text[plan_text.index("== Optimized Execution Plan ==") :]
     assert executed.count("PythonCalc(") == 1, executed
     assert len(re.findall(r"Deduplicate\(keep=\[LastRow\], key=\[doc_id\]", executed)) == 4, executed
 
@@ -167,7 +189,7 @@ def test_planner_options_are_part_of_the_job(compiled_packages):
 @pytest.mark.flink
 def test_flink_plans_mini_batch_for_a_package_with_aggregates(compiled_packages):
     executed = explain_job(compiled_packages["meeting_room"], default_job("meeting_room"))
-    executed = executed[executed.index("== Optimized Execution Plan =="):]
+    executed = executed[executed.index("== Optimized Execution Plan ==") :]
     assert "MiniBatchAssigner(interval=[1000ms]" in executed, executed
     assert "GlobalGroupAggregate" not in executed, executed  # one phase
 
@@ -191,6 +213,11 @@ def test_package_zip_is_importable(tmp_path):
         z = package_zip(package)
         assert z.name == f"{package.name}.zip" and package_zip(package) == z  # cached by content
         module = "ontoc.runtime.event_udf" if package == ONTOC_PACKAGE_DIR else "meeting_room.views"
-        out = subprocess.run([sys.executable, "-c", f"import {module} as m; print(m.__file__)"],
-                             env={"PYTHONPATH": str(z)}, cwd=tmp_path, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", f"import {module} as m; print(m.__file__)"],
+            env={"PYTHONPATH": str(z)},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0 and str(z) in out.stdout, out.stderr

@@ -65,8 +65,9 @@ def test_records_become_objects_with_nested_references():
 
 
 def test_aggregate_retracts_one_occurrence_and_sees_the_multiset():
-    function = MethodAggregateFunction("tests.fixtures.udfs.views", "AuctionView", "median", "scalar", "DOUBLE",
-                                       "DOUBLE")
+    function = MethodAggregateFunction(
+        "tests.fixtures.udfs.views", "AuctionView", "median", "scalar", "DOUBLE", "DOUBLE"
+    )
     function.open(Context())
     acc = function.create_accumulator()
     for v in (3.0, 1.0, 3.0, 7.0):

@@ -20,7 +20,7 @@ def same(a: object, b: object) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=False))
     return a == b
 
 
@@ -55,17 +55,23 @@ def field_matches(got: object, forward: object, backward: object) -> bool:
 
 def sorted_by(values: list, keys: list[str], reverse: bool) -> bool:
     """Whether a list is ordered by the given dict fields ("" = the values themselves)."""
+
     def key(v):
         return tuple(v if k == "" else v[k] for k in keys)
-    pairs = list(zip(values, values[1:]))
+
+    pairs = list(zip(values, values[1:], strict=False))
     try:
         return all((key(b) <= key(a)) if reverse else (key(a) <= key(b)) for a, b in pairs)
     except TypeError:
         return False
 
 
-def diff_views(got: dict[str, dict], forward: dict[str, dict], backward: dict[str, dict],
-               sort_info: dict[str, tuple[list[str], bool]] | None = None) -> list[str]:
+def diff_views(
+    got: dict[str, dict],
+    forward: dict[str, dict],
+    backward: dict[str, dict],
+    sort_info: dict[str, tuple[list[str], bool]] | None = None,
+) -> list[str]:
     """Human-readable differences between one view's rows and the oracle's."""
     problems = []
     for key in sorted(set(got) | set(forward)):

@@ -16,8 +16,25 @@ from hypothesis import strategies as st
 from ontoc.frontend.schema import FieldDef, ModelDef, Schema
 from ontoc.ir.types import DType
 
-BASE_STRINGS = ["", "a", " Ann ", "bob", "Émile", "ß", "zoë 🎉", "classic tale", "978-0-13-1", "9780131103627",
-                "abc\t", "X", "late", "Zed", "alpha beta gamma", "banana", "Anz"]
+BASE_STRINGS = [
+    "",
+    "a",
+    " Ann ",
+    "bob",
+    "Émile",
+    "ß",
+    "zoë 🎉",
+    "classic tale",
+    "978-0-13-1",
+    "9780131103627",
+    "abc\t",
+    "X",
+    "late",
+    "Zed",
+    "alpha beta gamma",
+    "banana",
+    "Anz",
+]
 BASE_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 15, 1949, 1950, 2001]
 # with ties of round(x, n): 2.675 is below its decimal text (Python: 2.67), 0.125 and 25.0 are exact (to even)
 BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5, 2.675, 0.125, 25.0]
@@ -52,8 +69,9 @@ class EventStrategies:
         kind = dtype.kind
         if kind == "str":
             # ids of the scenario's documents too, for `one(..., key=...)` lookups by a field
-            ids = st.sampled_from([doc_id(prefix, m, i) for m in self.schema.models.values()
-                                   for i in range(IDS_PER_MODEL)])
+            ids = st.sampled_from(
+                [doc_id(prefix, m, i) for m in self.schema.models.values() for i in range(IDS_PER_MODEL)]
+            )
             words = st.sampled_from(self.strings)
             base = st.one_of(words, words, words, ids)
         elif kind == "int":
@@ -64,8 +82,16 @@ class EventStrategies:
         elif kind == "bool":
             base = st.booleans()
         elif kind == "datetime":
-            base = st.sampled_from(["2024-01-01T00:00:00", "2024-01-01T00:00:00Z", "2024-01-01T01:30:00+01:00",
-                                    "2023-12-31T23:59:59.5", "2025-06-30T12:00:00-07:00", "2024-01-01T00:00:01"])
+            base = st.sampled_from(
+                [
+                    "2024-01-01T00:00:00",
+                    "2024-01-01T00:00:00Z",
+                    "2024-01-01T01:30:00+01:00",
+                    "2023-12-31T23:59:59.5",
+                    "2025-06-30T12:00:00-07:00",
+                    "2024-01-01T00:00:01",
+                ]
+            )
         elif kind == "decimal":
             base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5, 0.125, 2.5, 0.005])
         elif kind == "list":
@@ -101,15 +127,21 @@ class EventStrategies:
     def scenario(self, prefix: str) -> st.SearchStrategy:
         """Every document inserted once (so references mostly resolve), then random changes."""
         models = sorted(self.schema.models.values(), key=lambda m: m.topic)
-        initial = st.tuples(*[st.tuples(st.just(m.topic), st.just(doc_id(prefix, m, i)), self.document(prefix, m))
-                              for m in models for i in range(IDS_PER_MODEL)])
+        initial = st.tuples(
+            *[
+                st.tuples(st.just(m.topic), st.just(doc_id(prefix, m, i)), self.document(prefix, m))
+                for m in models
+                for i in range(IDS_PER_MODEL)
+            ]
+        )
         changes = st.lists(self.event(prefix), max_size=30)
         return st.tuples(initial, changes).map(lambda parts: list(parts[0]) + parts[1])
 
     def batch(self, scenarios: int) -> st.SearchStrategy:
         """Several independent scenarios in one run: ids are prefixed per scenario so they never meet."""
         return st.tuples(*[self.scenario(f"s{i}:") for i in range(scenarios)]).map(
-            lambda parts: [e for part in parts for e in part])
+            lambda parts: [e for part in parts for e in part]
+        )
 
 
 def write_events(events: list[tuple[str, str, dict | None]], folder: Path) -> None:

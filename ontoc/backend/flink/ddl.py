@@ -28,12 +28,14 @@ class KafkaOptions:
 
     def common(self) -> list[tuple[str, str]]:
         return [("properties.bootstrap.servers", self.bootstrap_servers)] + [
-            (f"properties.{k}", v) for k, v in self.properties]
+            (f"properties.{k}", v) for k, v in self.properties
+        ]
 
 
 def _options(pairs: list[tuple[str, str]]) -> exp.Properties:
-    return exp.Properties(expressions=[
-        exp.Property(this=exp.Literal.string(k), value=exp.Literal.string(v)) for k, v in pairs])
+    return exp.Properties(
+        expressions=[exp.Property(this=exp.Literal.string(k), value=exp.Literal.string(v)) for k, v in pairs]
+    )
 
 
 def _create(name: str, columns: list[tuple[str, T.DType]], options: list[tuple[str, str]]) -> exp.Create:
@@ -93,6 +95,7 @@ def merged_sources(plans: list[ViewPlan]) -> list[Scan]:
             else:
                 names = {c for c, _ in known.columns} | {c for c, _ in scan.columns}
                 order = list(known.columns) + [c for c in scan.columns if c not in known.columns]
-                by_table[scan.table] = Scan(known.table, known.model, known.alias,
-                                            tuple(c for c in order if c[0] in names))
+                by_table[scan.table] = Scan(
+                    known.table, known.model, known.alias, tuple(c for c in order if c[0] in names)
+                )
     return [by_table[t] for t in sorted(by_table)]

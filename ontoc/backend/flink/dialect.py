@@ -25,8 +25,10 @@ if is_compiled(sqlglot.generator):
     # sqlglot's compiled build (package `sqlglotc`, extra `sqlglot[c]`) overlays native modules on
     # sqlglot's own and forbids Python subclasses of its generator ("interpreted classes cannot
     # inherit from compiled"), which every custom dialect is
-    raise ImportError("ontoc's Flink dialect needs sqlglot's pure-Python build, but the compiled one is "
-                      "installed (package `sqlglotc`, from `sqlglot[c]`): run `pip uninstall sqlglotc`")
+    raise ImportError(
+        "ontoc's Flink dialect needs sqlglot's pure-Python build, but the compiled one is "
+        "installed (package `sqlglotc`, from `sqlglot[c]`): run `pip uninstall sqlglotc`"
+    )
 
 
 _FUNCTION_NAMES: dict[type, str] = {}  # sqlglot function class -> its SQL name
@@ -60,8 +62,10 @@ class Flink(Hive):
         def identifier_sql(self, expression: exp.Identifier) -> str:
             text = expression.this
             if expression.quoted and isinstance(text, str) and "\n" not in text:
-                return f"{self._identifier_start}{text.replace(self._identifier_end, self._escaped_identifier_end)}" \
-                       f"{self._identifier_end}"
+                return (
+                    f"{self._identifier_start}{text.replace(self._identifier_end, self._escaped_identifier_end)}"
+                    f"{self._identifier_end}"
+                )
             return super().identifier_sql(expression)
 
         def column_sql(self, expression: exp.Column) -> str:
@@ -93,8 +97,7 @@ class Flink(Hive):
         def datatype_sql(self, expression: exp.DataType) -> str:
             kind = expression.this
             if kind == exp.DataType.Type.STRUCT:
-                fields = ", ".join(
-                    f"{self.sql(f, 'this')} {self.sql(f, 'kind')}" for f in expression.expressions)
+                fields = ", ".join(f"{self.sql(f, 'this')} {self.sql(f, 'kind')}" for f in expression.expressions)
                 return f"ROW<{fields}>"
             if kind == exp.DataType.Type.TIMESTAMPLTZ:
                 return "TIMESTAMP_LTZ(6)"
@@ -106,24 +109,25 @@ class Flink(Hive):
             return f"ARRAY[{self.expressions(expression, flat=True)}]"
 
         def properties_sql(self, expression: exp.Properties) -> str:
-            options = ",\n  ".join(
-                f"{self.sql(p, 'this')} = {self.sql(p, 'value')}" for p in expression.expressions)
+            options = ",\n  ".join(f"{self.sql(p, 'this')} = {self.sql(p, 'value')}" for p in expression.expressions)
             return f" WITH (\n  {options}\n)"
 
         def property_sql(self, expression: exp.Property) -> str:
             return f"{self.sql(expression, 'this')} = {self.sql(expression, 'value')}"
 
 
-def sql(expression: exp.Expression, pretty: bool = True, normalize_functions: str | bool = False,
-        consume: bool = False) -> str:
+def sql(
+    expression: exp.Expression, pretty: bool = True, normalize_functions: str | bool = False, consume: bool = False
+) -> str:
     """Flink SQL with every identifier quoted (Flink reserves many words).
 
     The tree is generated as it is, without sqlglot's defensive copy: ontoc
     builds a fresh tree for every statement and no generator rule of ours mutates it.
     `consume` unlinks the tree afterwards (see `release`) for callers that drop it.
     """
-    generator = Flink().generator(pretty=pretty, identify=True, normalize_functions=normalize_functions,
-                                  comments=False)  # ontoc's trees carry no comments
+    generator = Flink().generator(
+        pretty=pretty, identify=True, normalize_functions=normalize_functions, comments=False
+    )  # ontoc's trees carry no comments
     text = generator.generate(expression, copy=False)
     if consume:
         release(expression)

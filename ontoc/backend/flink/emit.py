@@ -16,9 +16,14 @@ from ...ir.expr import AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Lit
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 
 DECIMAL_PRECISION = (38, 10)
-SCALAR_TYPES = {"str": exp.DataType.Type.TEXT, "int": exp.DataType.Type.BIGINT, "float": exp.DataType.Type.DOUBLE,
-                "bool": exp.DataType.Type.BOOLEAN, "datetime": exp.DataType.Type.TIMESTAMPLTZ,
-                "none": exp.DataType.Type.TEXT}
+SCALAR_TYPES = {
+    "str": exp.DataType.Type.TEXT,
+    "int": exp.DataType.Type.BIGINT,
+    "float": exp.DataType.Type.DOUBLE,
+    "bool": exp.DataType.Type.BOOLEAN,
+    "datetime": exp.DataType.Type.TIMESTAMPLTZ,
+    "none": exp.DataType.Type.TEXT,
+}
 SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 PY_STR_FUNCTION = "ONTOC_PY_STR"
 PY_ROUND_FUNCTION = "ONTOC_PY_ROUND"
@@ -29,19 +34,26 @@ def sql_type(dtype: T.DType) -> exp.DataType:
     if dtype.kind == "list":
         return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[sql_type(dtype.elem)], nested=True)
     if dtype.kind == "row":
-        fields = [exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=sql_type(t))
-                  for name, t in dtype.fields]
+        fields = [
+            exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=sql_type(t)) for name, t in dtype.fields
+        ]
         return exp.DataType(this=exp.DataType.Type.STRUCT, expressions=fields, nested=True)
     if dtype.kind == "decimal":
         precision, scale = DECIMAL_PRECISION
-        return exp.DataType(this=exp.DataType.Type.DECIMAL, expressions=[
-            exp.DataTypeParam(this=exp.Literal.number(precision)), exp.DataTypeParam(this=exp.Literal.number(scale))])
+        return exp.DataType(
+            this=exp.DataType.Type.DECIMAL,
+            expressions=[
+                exp.DataTypeParam(this=exp.Literal.number(precision)),
+                exp.DataTypeParam(this=exp.Literal.number(scale)),
+            ],
+        )
     return exp.DataType(this=SCALAR_TYPES[dtype.kind])
 
 
 @lru_cache(maxsize=1024)
 def type_text(dtype: T.DType) -> str:
     from .dialect import sql
+
     return sql(sql_type(dtype), pretty=False, consume=True)
 
 
@@ -61,9 +73,16 @@ def anon(name: str, *args: exp.Expression) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-PRECEDENCE = [(exp.Or,), (exp.And,), (exp.Not,),
-              (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In),
-              (exp.DPipe,), (exp.Add, exp.Sub), (exp.Mul, exp.Div), (exp.Neg,)]
+PRECEDENCE = [
+    (exp.Or,),
+    (exp.And,),
+    (exp.Not,),
+    (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In),
+    (exp.DPipe,),
+    (exp.Add, exp.Sub),
+    (exp.Mul, exp.Div),
+    (exp.Neg,),
+]
 LEVEL = {cls: level for level, classes in enumerate(PRECEDENCE) for cls in classes}  # node class -> precedence
 COMPARISON = 3  # the level of PRECEDENCE[3]: comparisons do not chain
 ASSOCIATIVE = (exp.And, exp.Or, exp.Add, exp.Mul, exp.DPipe)
@@ -94,28 +113,48 @@ def chain(cls):
         for a in args[1:]:
             out = cls(this=out, expression=paren(a, cls, right=True))
         return out
+
     return build
 
 
 SIMPLE_OPS = {
-    "add": binary(exp.Add), "sub": binary(exp.Sub), "mul": binary(exp.Mul),
-    "eq": binary(exp.EQ), "ne": binary(exp.NEQ), "lt": binary(exp.LT), "le": binary(exp.LTE),
-    "gt": binary(exp.GT), "ge": binary(exp.GTE), "not_distinct": binary(exp.NullSafeEQ),
-    "and": chain(exp.And), "or": chain(exp.Or), "concat": chain(exp.DPipe),
-    "neg": lambda a: exp.Neg(this=paren(a[0], exp.Neg)), "not": lambda a: exp.Not(this=paren(a[0], exp.Not)),
+    "add": binary(exp.Add),
+    "sub": binary(exp.Sub),
+    "mul": binary(exp.Mul),
+    "eq": binary(exp.EQ),
+    "ne": binary(exp.NEQ),
+    "lt": binary(exp.LT),
+    "le": binary(exp.LTE),
+    "gt": binary(exp.GT),
+    "ge": binary(exp.GTE),
+    "not_distinct": binary(exp.NullSafeEQ),
+    "and": chain(exp.And),
+    "or": chain(exp.Or),
+    "concat": chain(exp.DPipe),
+    "neg": lambda a: exp.Neg(this=paren(a[0], exp.Neg)),
+    "not": lambda a: exp.Not(this=paren(a[0], exp.Not)),
     "is_null": lambda a: exp.Is(this=paren(a[0], exp.Is), expression=exp.Null()),
     "is_not_null": lambda a: exp.Not(this=exp.Is(this=paren(a[0], exp.Is), expression=exp.Null())),
     "coalesce": lambda a: exp.Coalesce(this=a[0], expressions=a[1:]),
     "nullif": lambda a: exp.Nullif(this=a[0], expression=a[1]),
-    "mod": lambda a: anon("MOD", *a), "power": lambda a: anon("POWER", *a), "abs": lambda a: anon("ABS", *a),
-    "floor": lambda a: anon("FLOOR", *a), "round": lambda a: anon("ROUND", *a),
-    "greatest": lambda a: anon("GREATEST", *a), "least": lambda a: anon("LEAST", *a),
-    "upper": lambda a: anon("UPPER", *a), "lower": lambda a: anon("LOWER", *a),
-    "char_length": lambda a: anon("CHAR_LENGTH", *a), "substring": lambda a: anon("SUBSTR", *a),
+    "mod": lambda a: anon("MOD", *a),
+    "power": lambda a: anon("POWER", *a),
+    "abs": lambda a: anon("ABS", *a),
+    "floor": lambda a: anon("FLOOR", *a),
+    "round": lambda a: anon("ROUND", *a),
+    "greatest": lambda a: anon("GREATEST", *a),
+    "least": lambda a: anon("LEAST", *a),
+    "upper": lambda a: anon("UPPER", *a),
+    "lower": lambda a: anon("LOWER", *a),
+    "char_length": lambda a: anon("CHAR_LENGTH", *a),
+    "substring": lambda a: anon("SUBSTR", *a),
     # LOCATE(needle, haystack): 1-based position, 0 when absent
     "position": lambda a: anon("LOCATE", *a),
-    "replace": lambda a: anon("REPLACE", *a), "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
-    "cardinality": lambda a: anon("CARDINALITY", *a), "array_contains": lambda a: anon("ARRAY_CONTAINS", *a), "array_sort": lambda a: anon("ARRAY_SORT", *a),
+    "replace": lambda a: anon("REPLACE", *a),
+    "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
+    "cardinality": lambda a: anon("CARDINALITY", *a),
+    "array_contains": lambda a: anon("ARRAY_CONTAINS", *a),
+    "array_sort": lambda a: anon("ARRAY_SORT", *a),
     # str(x) as Python prints a float (shortest round-trip digits, its exponent rules) or a datetime
     # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
     "py_str": lambda a: anon(PY_STR_FUNCTION, *a),
@@ -140,8 +179,10 @@ class ExprEmitter:
             # a plain 0.5 is a DECIMAL literal in Flink; the exponent makes it DOUBLE
             text = repr(float(v))
             if text in ("inf", "-inf", "nan"):
-                return exp.Cast(this=exp.Literal.string({"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}[text]),
-                                to=sql_type(T.FLOAT))
+                return exp.Cast(
+                    this=exp.Literal.string({"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}[text]),
+                    to=sql_type(T.FLOAT),
+                )
             mantissa = text.split("e")[0]
             exponent = int(text.split("e")[1]) if "e" in text else 0
             literal = exp.Literal.number(f"{mantissa.lstrip('-')}E{exponent}")
@@ -175,8 +216,11 @@ class ExprEmitter:
             # Both arguments cast to the exact types of one overload: Flink takes an overload whose types
             # match exactly, else the first one the arguments cast to, the DOUBLE one (a DECIMAL(38, 6)
             # product or an INT literal would be rounded as a double)
-            return anon(PY_ROUND_FUNCTION, exp.Cast(this=args[0], to=sql_type(e.dtype)),
-                        exp.Cast(this=args[1], to=sql_type(T.INT)))
+            return anon(
+                PY_ROUND_FUNCTION,
+                exp.Cast(this=args[0], to=sql_type(e.dtype)),
+                exp.Cast(this=args[1], to=sql_type(T.INT)),
+            )
         if e.op == "array_sort" and e.dtype.elem.kind == "row":
             # Flink's ARRAY_SORT takes only arrays of comparable scalars; rows go through
             # ontoc's JVM function (runtime/functions), compared field by field
@@ -250,8 +294,9 @@ def select_from(rel: Rel, emitter: ExprEmitter) -> exp.Select:
         rel = rel.left
     query = exp.Select().from_(relation_sql(rel, emitter), copy=False)
     for join in reversed(joins):
-        query.append("joins", exp.Join(this=relation_sql(join.right, emitter), side="LEFT",
-                                       on=emitter.visit(join.condition)))
+        query.append(
+            "joins", exp.Join(this=relation_sql(join.right, emitter), side="LEFT", on=emitter.visit(join.condition))
+        )
     return query
 
 

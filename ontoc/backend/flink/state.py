@@ -66,8 +66,9 @@ class StatefulOperator:
 
 
 def _columns_read(exprs: list[Expr], aliases: set[str]) -> list[str]:
-    return sorted({f"{c.relation}.{c.name}" for e in exprs for c in e.walk()
-                   if isinstance(c, Column) and c.relation in aliases})
+    return sorted(
+        {f"{c.relation}.{c.name}" for e in exprs for c in e.walk() if isinstance(c, Column) and c.relation in aliases}
+    )
 
 
 def _chain(rel: Rel) -> tuple[Rel, list[LeftJoin]]:
@@ -94,15 +95,28 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
 
     def relation(r: Rel) -> None:
         if isinstance(r, Scan):
-            out.append(StatefulOperator(f"source {prefix}{r.alias}", "source", {
-                "topic": r.table, "columns": [f"{n} {type_text(t)}" for n, t in r.columns]}))
+            out.append(
+                StatefulOperator(
+                    f"source {prefix}{r.alias}",
+                    "source",
+                    {"topic": r.table, "columns": [f"{n} {type_text(t)}" for n, t in r.columns]},
+                )
+            )
         elif isinstance(r, Aggregate):
             _from_clause(r.parent, list(r.expressions()), r.alias, out)
-            out.append(StatefulOperator(f"aggregate {r.alias}", "aggregate", {
-                "group_by": expr_sql(r.key),
-                "calls": [f"{expr_sql(c)} :: {type_text(c.dtype)}" for _, c in r.aggregates],
-                # which rows reach the aggregate: part of its state (absent = all rows, as before the key existed)
-                **({"where": expr_sql(r.where)} if r.where is not None else {})}))
+            out.append(
+                StatefulOperator(
+                    f"aggregate {r.alias}",
+                    "aggregate",
+                    {
+                        "group_by": expr_sql(r.key),
+                        "calls": [f"{expr_sql(c)} :: {type_text(c.dtype)}" for _, c in r.aggregates],
+                        # which rows reach the aggregate: part of its state
+                        # (absent = all rows, as before the key existed)
+                        **({"where": expr_sql(r.where)} if r.where is not None else {}),
+                    },
+                )
+            )
         else:
             raise TypeError(r)
 
@@ -111,13 +125,20 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
         relation(join.right)
         later = [j.condition for j in joins[i:]]
         right = join.right
-        out.append(StatefulOperator(f"join {prefix}{right.alias}", "join", {
-            "right": right.table if isinstance(right, Scan) else f"aggregate {right.alias}",
-            "on": expr_sql(join.condition),
-            "left_columns": _columns_read(later + above, _aliases(join.left)),
-            "right_columns": [n for n, _ in right.columns] if isinstance(right, Scan)
-            else ["root_id"] + [n for n, _ in right.aggregates],
-        }))
+        out.append(
+            StatefulOperator(
+                f"join {prefix}{right.alias}",
+                "join",
+                {
+                    "right": right.table if isinstance(right, Scan) else f"aggregate {right.alias}",
+                    "on": expr_sql(join.condition),
+                    "left_columns": _columns_read(later + above, _aliases(join.left)),
+                    "right_columns": [n for n, _ in right.columns]
+                    if isinstance(right, Scan)
+                    else ["root_id"] + [n for n, _ in right.aggregates],
+                },
+            )
+        )
 
 
 def stateful_operators(plan: ViewPlan) -> list[StatefulOperator]:
@@ -155,11 +176,13 @@ def field_fingerprints(plan: ViewPlan, canonical: Canonical) -> dict[str, str]:
     out = {}
     for name, e in plan.rel.fields:
         behind = []
-        for alias, column in sorted({(c.relation, c.name) for c in e.walk()
-                                     if isinstance(c, Column) and c.relation in aggregates}):
+        for alias, column in sorted(
+            {(c.relation, c.name) for c in e.walk() if isinstance(c, Column) and c.relation in aggregates}
+        ):
             agg = aggregates[alias]
-            behind.append([alias, column, canonical(agg.key), canonical(calls[alias].get(column)),
-                           canonical(agg.where)])
+            behind.append(
+                [alias, column, canonical(agg.key), canonical(calls[alias].get(column)), canonical(agg.where)]
+            )
         out[name] = sha256_json([canonical(e), behind])
     return out
 

@@ -32,7 +32,7 @@ FUNCTIONS = {
         module={{ u.module | py }},
         view={{ u.view | py }},
         method={{ u.method | py }},
-        params=[{% for p in u.params %}({{ p.name | py }}, {{ p.kind | py }}, {{ types[p] | py }}){{ ", " if not loop.last }}{% endfor %}],
+        params={{ params[u.function] }},
         result={{ results[u.function] | py }},
     ),
 {% endfor %}
@@ -46,6 +46,7 @@ def all_udfs(plans: list[ViewPlan]) -> list[UdfSpec]:
 
 def udf_module(plans: list[ViewPlan]) -> str:
     udfs = all_udfs(plans)
-    types = {p: type_text(p.dtype) for u in udfs for p in u.params}
+    # each parameter as the tuple (name, kind, Flink type) the worker registers it with
+    params = {u.function: repr([(p.name, p.kind, type_text(p.dtype)) for p in u.params]) for u in udfs}
     results = {u.function: type_text(u.result) for u in udfs}
-    return TEMPLATE.render(udfs=udfs, types=types, results=results)
+    return TEMPLATE.render(udfs=udfs, params=params, results=results)
