@@ -351,7 +351,9 @@ class CollectionsMixin(TranslationState):
             return tuple(names)
         raise self.fail("unsupported-sort", "only lists of scalars or dicts can be sorted", node)
 
-    def materialize(self, value: ListLike, node: ast.AST, declared) -> tuple[Expr, Expr, tuple | None, bool]:
+    def materialize(
+        self, value: ListLike, node: ast.AST, declared: T.DType | str | None
+    ) -> tuple[Expr, Expr, tuple[str, ...] | None, bool]:
         """A list value as one ARRAY expression of the view query, with its error flag."""
         leaves = list_leaves(value)
         if not leaves:

@@ -33,7 +33,10 @@ class ViewTranslator(
     CollectionsMixin,
     UdfsMixin,
 ):
+    """Translates one view's getters (and its `where`) into IR over the view's join graph."""
+
     def translate(self) -> tuple[list[GetterOutput], Expr | None]:
+        """Every getter's output and the view's filter; all problems of the view are raised together."""
         outputs = []
         for name in self.view.getters:
             try:
@@ -171,7 +174,7 @@ class ViewTranslator(
             return GetterOutput(name, B.null_if(B.or_(err, list_err), expr), expr.dtype.null(), keys, reverse)
         if isinstance(value, Scalar):
             expr = value.expr
-            if declared is not None and declared != "list":
+            if isinstance(declared, T.DType):
                 if declared.kind == "float" and expr.dtype.kind in ("int", "bool"):
                     expr = B.cast(expr, T.FLOAT.null(expr.dtype.nullable))
                 elif expr.dtype.kind != "none" and declared.kind != expr.dtype.kind:
@@ -198,7 +201,7 @@ class ViewTranslator(
             "return a scalar, or a list of scalars or dicts built over a store collection",
         )
 
-    def declared_type(self, ann: ast.expr):
+    def declared_type(self, ann: ast.expr) -> T.DType | str | None:
         if isinstance(ann, ast.Subscript) and dotted(ann.value) == "list":
             return "list"
         if dotted(ann) in ("list", "dict"):
