@@ -1,0 +1,217 @@
+"""Scalar builtins and string methods: min/max of values, abs, int, float, bool, str, round,
+str.upper/strip/startswith/replace/format..., and `str(v)` as Python prints it.
+"""
+
+from __future__ import annotations
+
+import ast
+import string
+from decimal import Decimal
+
+from ...ir import build as B
+from ...ir import types as T
+from ...ir.expr import TRUE, Expr, Literal
+from ..values import Scalar, Value
+from .context import Ctx, TranslationState
+
+WHITESPACE = (
+    "[\\s\\x{1c}-\\x{1f}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
+)
+STR_METHODS = ("upper", "lower", "strip", "lstrip", "rstrip", "startswith", "endswith", "replace", "format")
+
+
+class BuiltinsMixin(TranslationState):
+    def concat(self, parts: list[Scalar]) -> Scalar:
+        parts = [p for p in parts if not (isinstance(p.expr, Literal) and p.expr.value == "")]
+        if not parts:
+            return Scalar(B.lit(""))
+        if len(parts) == 1:
+            return parts[0]
+        return Scalar(B.func("concat", *[p.expr for p in parts], dtype=T.STR), B.or_(*[p.err for p in parts]))
+
+    def to_str(self, v: Scalar, node: ast.AST) -> Scalar:
+        """`str(v)` as Python formats it."""
+        kind = v.dtype.kind
+        if kind == "none":
+            return Scalar(B.lit("None"), v.err)
+        if kind == "str":
+            e = v.expr
+        elif kind == "int":
+            e = B.cast(v.expr, T.STR)
+        elif kind == "bool":
+            e = B.case(v.expr, B.lit("True"), B.lit("False"), T.STR)
+        elif kind == "float":
+            e = B.func("py_str", v.expr, dtype=T.STR)
+        elif kind == "datetime":  # documents hold datetimes in UTC: '2024-01-01 00:00:00+00:00'
+            e = B.func("py_str", v.expr, dtype=T.STR)
+        else:
+            raise self.fail(
+                "unsupported-format",
+                f"formatting a {v.dtype} as text is not supported",
+                node,
+                "SQL cannot know the digits Python would print for a Decimal (Flink keeps a fixed "
+                "scale, not the exponent it was written with); format an int, float, datetime or str",
+            )
+        if v.dtype.nullable:
+            e = B.func("coalesce", e, B.lit("None"), dtype=T.STR)
+        return Scalar(e, v.err)
+
+    def str_method(self, s: Scalar, name: str, node: ast.Call, ctx: Ctx) -> Value:
+        if node.keywords:
+            raise self.fail("unsupported-call", f"keyword arguments of `str.{name}` are not supported", node)
+        if name == "format":
+            return self.format_call(s, node, ctx)
+        args = [self.scalar(self.expr(a, ctx), a) for a in node.args]
+        err = B.or_(s.err, self.none_err(s), *[a.err for a in args], *[self.none_err(a) for a in args])
+        for a in args:
+            if a.dtype.kind != "str":
+                raise self.fail("type-error", f"`str.{name}` takes str arguments, not {a.dtype}", node)
+        e = s.expr
+        if name in ("upper", "lower") and not args:
+            return Scalar(B.func(name, e, dtype=T.STR), err)
+        if name in ("strip", "lstrip", "rstrip") and len(args) <= 1:
+            if args and not isinstance(args[0].expr, Literal):
+                raise self.fail("unsupported-call", f"`str.{name}` needs a literal argument", node)
+            chars = (
+                WHITESPACE
+                if not args
+                else "[" + "".join("\\" + c if c in "\\]^-[" else c for c in args[0].expr.value) + "]"
+            )
+            if args and args[0].expr.value == "":
+                return Scalar(e, err)
+            pattern = {"strip": f"^{chars}+|{chars}+$", "lstrip": f"^{chars}+", "rstrip": f"{chars}+$"}[name]
+            return Scalar(B.func("regexp_replace", e, B.lit(pattern), B.lit(""), dtype=T.STR), err)
+        if name in ("startswith", "endswith") and len(args) == 1:
+            p = args[0].expr
+            plen = B.func("char_length", p, dtype=T.INT)
+            slen = B.func("char_length", e, dtype=T.INT)
+            start = (
+                B.lit(1)
+                if name == "startswith"
+                else B.func("add", B.func("sub", slen, plen, dtype=T.INT), B.lit(1), dtype=T.INT)
+            )
+            piece = B.func("substring", e, start, plen, dtype=T.STR)
+            fits = B.func("le", plen, slen, dtype=T.BOOL)
+            return Scalar(B.safe(B.and_(fits, B.func("eq", piece, p, dtype=T.BOOL))), err)
+        if name == "replace" and len(args) == 2:
+            if isinstance(args[0].expr, Literal) and args[0].expr.value == "":
+                raise self.fail("unsupported-call", "`str.replace('', ...)` is not supported", node)
+            return Scalar(B.func("replace", e, args[0].expr, args[1].expr, dtype=T.STR), err)
+        raise self.fail("unsupported-call", f"`str.{name}` with {len(args)} arguments is not supported", node)
+
+    def format_call(self, template: Scalar, node: ast.Call, ctx: Ctx) -> Scalar:
+        if not isinstance(template.expr, Literal):
+            raise self.fail("unsupported-format", "`.format` needs a literal template", node)
+        args = [self.scalar(self.expr(a, ctx), a) for a in node.args]
+        parts, auto = [], 0
+        try:
+            pieces = list(string.Formatter().parse(template.expr.value))
+        except ValueError as exc:
+            raise self.fail("unsupported-format", f"bad format string: {exc}", node) from None
+        for text, field_name, spec, conversion in pieces:
+            if text:
+                parts.append(Scalar(B.lit(text)))
+            if field_name is None:
+                continue
+            if spec or conversion not in (None, "s"):
+                raise self.fail("unsupported-format", "format specs and conversions are not supported", node)
+            if field_name == "":
+                index, auto = auto, auto + 1
+            elif field_name.isdigit():
+                index = int(field_name)
+            else:
+                raise self.fail("unsupported-format", "only `{}` and `{0}` placeholders are supported", node)
+            if index >= len(args):
+                return Scalar(Literal(None, T.STR), TRUE)  # IndexError in Python
+            parts.append(self.to_str(args[index], node))
+        return self.concat(parts)
+
+    def call_builtin(self, name: str, args: list[Scalar], node: ast.AST) -> Scalar:
+        err = B.or_(*[a.err for a in args])
+        if name in ("min", "max") and len(args) >= 2:
+            dtype = args[0].dtype
+            for a in args[1:]:
+                dtype = (
+                    T.numeric_join(dtype, a.dtype)
+                    if dtype.is_numeric and a.dtype.is_numeric
+                    else (dtype if dtype.kind == a.dtype.kind else None)
+                )
+                if dtype is None:
+                    raise self.fail("type-error", f"`{name}` of values of different types", node)
+            dtype = dtype.null(False)
+            err = B.or_(err, *[self.none_err(a) for a in args])
+            return Scalar(
+                B.func("least" if name == "min" else "greatest", *[self.num(a.expr, dtype) for a in args], dtype=dtype),
+                err,
+            )
+        if name == "bool" and len(args) == 1:
+            return self.truthy(args[0], None, node)
+        if name == "str" and len(args) == 1:
+            return self.to_str(args[0], node)
+        if name == "round" and len(args) == 2:
+            return self.round_to(args[0], args[1], err, node)
+        if len(args) != 1:
+            raise self.fail("bad-call", f"`{name}()` with {len(args)} arguments is not supported", node)
+        v = args[0]
+        err = B.or_(err, self.none_err(v))
+        kind = v.dtype.kind
+        if name == "abs" and v.dtype.is_numeric:
+            e = self.num(v.expr, T.INT) if kind == "bool" else v.expr
+            return Scalar(B.func("abs", e, dtype=e.dtype.null(False)), err)
+        if name == "int":
+            if kind in ("int", "bool"):
+                return Scalar(self.num(v.expr, T.INT), err)
+            if kind in ("float", "decimal"):
+                # CAST truncates toward zero, as int() does
+                return Scalar(B.cast(v.expr, T.INT), err)
+        if name == "float":
+            if kind in ("int", "bool", "float", "decimal"):
+                return Scalar(self.num(v.expr, T.FLOAT), err)
+        if name == "round" and kind in ("int", "bool") and len(args) == 1:
+            return Scalar(self.num(v.expr, T.INT), err)
+        if name == "round" and kind == "float":
+            return Scalar(self.round_half_even(v.expr), err)
+        if name == "round" and kind == "decimal":  # to an int, ties to even
+            rounded = B.func("py_round", v.expr, B.lit(0), dtype=T.DECIMAL)
+            # Python's int is unbounded: past BIGINT the field is None (as for round(x, ndigits)), not a wrap
+            outside = B.or_(
+                B.func("lt", rounded, Literal(Decimal(-(2**63)), T.DECIMAL), dtype=T.BOOL),
+                B.func("gt", rounded, Literal(Decimal(2**63 - 1), T.DECIMAL), dtype=T.BOOL),
+            )
+            return Scalar(B.cast(rounded, T.INT), B.or_(err, outside))
+        raise self.fail("type-error", f"`{name}()` of {v.dtype} is not supported", node)
+
+    def round_to(self, v: Scalar, ndigits: Scalar, err: Expr, node: ast.AST) -> Scalar:
+        """`round(x, ndigits)`: Python's rounding of the exact value, ties to even (ONTOC_PY_ROUND, our JVM
+        function: Flink's ROUND rounds half up, and a double through its shortest decimal text)."""
+        if ndigits.dtype.kind not in ("int", "bool"):
+            raise self.fail("type-error", f"`round()` needs an int number of digits, not {ndigits.dtype}", node)
+        if ndigits.dtype.nullable:
+            raise self.fail(
+                "unsupported-call",
+                "`round(x, ndigits)` with an `ndigits` that may be None",
+                node,
+                "round(x, None) is round(x), an int: make ndigits an int that is never None",
+            )
+        kind = v.dtype.kind
+        if kind not in ("int", "bool", "float", "decimal"):
+            raise self.fail("type-error", f"`round()` of {v.dtype} is not supported", node)
+        if kind in ("int", "bool") and isinstance(ndigits.expr, Literal) and ndigits.expr.value >= 0:
+            return Scalar(self.num(v.expr, T.INT), B.or_(err, self.none_err(v)))  # an int is whole already
+        x = self.num(v.expr, T.INT) if kind == "bool" else v.expr
+        dtype = {"float": T.FLOAT, "decimal": T.DECIMAL}.get(kind, T.INT)
+        rounded = B.func("py_round", x, self.num(ndigits.expr, T.INT), dtype=dtype)
+        # NULL where Python raises (and where x is None): an overflow, past Decimal's 28 digits, past BIGINT;
+        # so Python never sees None from it (the type is not nullable), the error flag says where it raised
+        return Scalar(rounded, B.or_(err, B.is_null(rounded)))
+
+    @staticmethod
+    def round_half_even(x: Expr) -> Expr:
+        """Python's round(x): to the nearest int, ties to even (SQL rounds ties away from zero)."""
+        low = B.func("floor", x, dtype=T.FLOAT)
+        frac = B.func("sub", x, low, dtype=T.FLOAT)
+        half = B.func("eq", frac, Literal(0.5, T.FLOAT), dtype=T.BOOL)
+        low_even = B.func("eq", B.func("mod", B.cast(low, T.INT), B.lit(2), dtype=T.INT), B.lit(0), dtype=T.BOOL)
+        up = B.func("add", low, Literal(1.0, T.FLOAT), dtype=T.FLOAT)
+        nearest = B.case(B.func("lt", frac, Literal(0.5, T.FLOAT), dtype=T.BOOL), low, up, T.FLOAT)
+        return B.cast(B.case(half, B.case(low_even, low, up, T.FLOAT), nearest, T.FLOAT), T.INT)

@@ -1,0 +1,280 @@
+"""Python's operators as SQL: arithmetic, comparisons, `and`/`or`/`not`, `in`, truthiness.
+
+Each operator's Python semantics live in one method here, so SQL's differences
+(NULL logic, `//` and `%` on negatives, division by zero, truthiness of
+numbers and strings) are handled in one place.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ...ir import build as B
+from ...ir import types as T
+from ...ir.expr import FALSE, TRUE, Expr, Literal
+from ..values import DictVal, Doc, ManyVal, Scalar, TupleVal, Value
+from .context import Ctx, TranslationState
+
+
+class OperatorsMixin(TranslationState):
+    def expr_BoolOp(self, node: ast.BoolOp, ctx: Ctx) -> Value:
+        result = self.expr(node.values[0], ctx)
+        for operand in node.values[1:]:
+            result = self.bool_op(isinstance(node.op, ast.And), result, self.expr(operand, ctx), ctx, node)
+        return result
+
+    def bool_op(self, is_and: bool, a: Value, b: Value, ctx: Ctx, node: ast.AST) -> Value:
+        """`a and b` is b where a is truthy, else a; `a or b` the other way round."""
+        ta = self.truthy(a, ctx, node)
+        pick_b = ta.expr if is_and else B.not_(ta.expr)
+        err = B.or_(ta.err, B.and_(pick_b, self.value_err(b)))
+        if isinstance(a, Doc) or (isinstance(a, Scalar) and a.dtype.kind == "none"):
+            # a falsy document or None is None: the result is b's type, NULL where a is picked
+            b = self.scalar(b, node)
+            return Scalar(B.case(pick_b, b.expr, Literal(None, b.dtype.null()), b.dtype.null()), err)
+        a, b = self.scalar(a, node), self.scalar(b, node)
+        if b.dtype.kind == "none":
+            return Scalar(B.case(pick_b, Literal(None, a.dtype.null()), a.expr, a.dtype.null()), err)
+        if a.dtype == T.BOOL and b.dtype == T.BOOL:
+            # neither is None where it does not raise: SQL's AND / OR are Python's and / or (and cheaper
+            # for Flink than the CASE; bench/, part 1)
+            return Scalar(B.and_(a.expr, b.expr) if is_and else B.or_(a.expr, b.expr), err)
+        dtype = T.unify(a.dtype, b.dtype)
+        if dtype is None:
+            raise self.fail(
+                "type-mismatch",
+                f"`{'and' if is_and else 'or'}` of {a.dtype} and {b.dtype}",
+                node,
+                "both operands must have the same type unless the result is only tested for truth",
+            )
+        return Scalar(B.case(pick_b, B.cast(b.expr, dtype), B.cast(a.expr, dtype), dtype), err)
+
+    def truthy(self, value: Value, ctx: Ctx | None, node: ast.AST | None) -> Scalar:
+        """Python's truth value as a never-NULL SQL boolean."""
+        if isinstance(value, Doc):
+            return Scalar(value.node.exists, value.err)
+        if self.is_list(value) or isinstance(value, ManyVal):
+            n = self.count(self.as_list(value, node))
+            return Scalar(B.func("gt", n.expr, B.lit(0), dtype=T.BOOL), n.err)
+        if isinstance(value, DictVal):
+            return Scalar(B.lit(bool(value.items)))
+        v = self.scalar(value, node)
+        e, kind = v.expr, v.dtype.kind
+        if kind == "none":
+            return Scalar(FALSE, v.err)
+        if kind == "bool":
+            t = e
+        elif kind in ("int", "float", "decimal"):
+            t = B.func(
+                "ne", e, Literal(0, v.dtype.null(False)) if kind != "float" else Literal(0.0, T.FLOAT), dtype=T.BOOL
+            )
+        elif kind == "str":
+            t = B.func("ne", e, B.lit(""), dtype=T.BOOL)  # not CHAR_LENGTH(e) > 0: Flink would count characters
+        elif kind == "list":
+            t = B.func("gt", B.func("cardinality", e, dtype=T.INT), B.lit(0), dtype=T.BOOL)
+        elif kind == "datetime":
+            t = TRUE
+        else:
+            raise self.fail("unsupported-truthiness", f"truth value of {v.dtype} is not supported", node)
+        return Scalar(B.safe(t) if v.dtype.nullable else t, v.err)
+
+    def expr_UnaryOp(self, node: ast.UnaryOp, ctx: Ctx) -> Value:
+        operand = self.expr(node.operand, ctx)
+        if isinstance(node.op, ast.Not):
+            t = self.truthy(operand, ctx, node.operand)
+            return Scalar(B.not_(t.expr), t.err)
+        v = self.scalar(operand, node)
+        if not v.dtype.is_numeric or v.dtype.kind == "none":
+            raise self.fail("type-error", f"unary operator on {v.dtype}", node)
+        err = B.or_(v.err, B.is_null(v.expr) if v.dtype.nullable else FALSE)
+        e = B.cast(v.expr, T.INT) if v.dtype.kind == "bool" else v.expr
+        if isinstance(node.op, ast.UAdd):
+            return Scalar(e, err)
+        if isinstance(node.op, ast.USub):
+            if isinstance(e, Literal):
+                return Scalar(Literal(-e.value, e.dtype), err)
+            return Scalar(B.func("neg", e, dtype=e.dtype), err)
+        raise self.fail("unsupported-operator", "operator `~` is not supported", node)
+
+    def expr_BinOp(self, node: ast.BinOp, ctx: Ctx) -> Value:
+        a = self.scalar(self.expr(node.left, ctx), node.left)
+        b = self.scalar(self.expr(node.right, ctx), node.right)
+        return self.binop(node.op, a, b, node)
+
+    def binop(self, op: ast.operator, a: Scalar, b: Scalar, node: ast.AST) -> Scalar:
+        err = B.or_(a.err, b.err, self.none_err(a), self.none_err(b))
+        if a.dtype.kind == "none" or b.dtype.kind == "none":
+            return Scalar(Literal(None, T.NONE), TRUE)  # None + x raises in Python
+        if isinstance(op, ast.Add) and a.dtype.kind == "str" and b.dtype.kind == "str":
+            return Scalar(B.func("concat", a.expr, b.expr, dtype=T.STR), err)
+        if isinstance(op, ast.Mod) and a.dtype.kind == "str":
+            raise self.fail(
+                "unsupported-operator", "`%` string formatting is not supported", node, "use an f-string or str.format"
+            )
+        dtype = T.numeric_join(a.dtype, b.dtype)
+        if dtype is None:
+            raise self.fail(
+                "type-error", f"unsupported operand types for {type(op).__name__}: {a.dtype} and {b.dtype}", node
+            )
+        x, y = self.num(a.expr, dtype), self.num(b.expr, dtype)
+        if isinstance(op, (ast.Add, ast.Sub, ast.Mult)):
+            name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}[type(op)]
+            return Scalar(B.func(name, x, y, dtype=dtype), err)
+        zero = B.safe(
+            B.func("eq", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT), dtype=T.BOOL)
+        )
+        y_safe = B.func("nullif", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT), dtype=dtype)
+        if isinstance(op, ast.Div):
+            out = T.DECIMAL if dtype.kind == "decimal" else T.FLOAT
+            return Scalar(B.func("div", B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
+        if isinstance(op, (ast.FloorDiv, ast.Mod)):
+            if dtype.kind == "int":
+                # Python's modulo takes the sign of the divisor; SQL's MOD that of the dividend
+                mod = B.func(
+                    "mod",
+                    B.func("add", B.func("mod", x, y_safe, dtype=dtype), y_safe, dtype=dtype),
+                    y_safe,
+                    dtype=dtype,
+                )
+                if isinstance(op, ast.Mod):
+                    return Scalar(mod, B.or_(err, zero))
+                return Scalar(B.func("div", B.func("sub", x, mod, dtype=dtype), y_safe, dtype=dtype), B.or_(err, zero))
+            floor = B.func("floor", B.func("div", x, y_safe, dtype=dtype), dtype=dtype)
+            if isinstance(op, ast.FloorDiv):
+                return Scalar(floor, B.or_(err, zero))
+            return Scalar(B.func("sub", x, B.func("mul", y_safe, floor, dtype=dtype), dtype=dtype), B.or_(err, zero))
+        if isinstance(op, ast.Pow):
+            return self.power(x, y, dtype, err, node)
+        raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)
+
+    def power(self, x: Expr, y: Expr, dtype: T.DType, err: Expr, node: ast.AST) -> Scalar:
+        if dtype.kind == "int":
+            if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
+                out: Expr = Literal(1, T.INT)
+                for _ in range(y.value):
+                    out = x if isinstance(out, Literal) else B.func("mul", out, x, dtype=T.INT)
+                return Scalar(out, err)
+            raise self.fail(
+                "unsupported-operator",
+                "`int ** int` needs a literal exponent from 0 to 8",
+                node,
+                "Python's result type depends on the exponent's sign; use float(x) ** y",
+            )
+        if dtype.kind != "float":
+            raise self.fail("unsupported-operator", f"`**` on {dtype} is not supported", node)
+        zero = Literal(0.0, T.FLOAT)
+        bad = B.or_(
+            B.safe(B.and_(B.func("eq", x, zero, dtype=T.BOOL), B.func("lt", y, zero, dtype=T.BOOL))),
+            B.safe(
+                B.and_(
+                    B.func("lt", x, zero, dtype=T.BOOL),
+                    B.func("ne", y, B.func("floor", y, dtype=T.FLOAT), dtype=T.BOOL),
+                )
+            ),
+        )
+        return Scalar(B.func("power", x, y, dtype=T.FLOAT), B.or_(err, bad))
+
+    def expr_Compare(self, node: ast.Compare, ctx: Ctx) -> Value:
+        parts: list[Expr] = []
+        err: Expr = FALSE
+        left = self.expr(node.left, ctx)
+        for op, right_node in zip(node.ops, node.comparators, strict=False):
+            right = self.expr(right_node, ctx)
+            c = self.compare(op, left, right, node, ctx)
+            parts.append(c.expr)
+            # chained comparisons stop at the first false one
+            err = B.or_(err, B.and_(*parts[:-1], c.err)) if len(parts) > 1 else c.err
+            left = right
+        return Scalar(B.and_(*parts), err)
+
+    def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx) -> Scalar:
+        if isinstance(op, (ast.Is, ast.IsNot)):
+            if not (isinstance(b, Scalar) and b.dtype.kind == "none"):
+                raise self.fail("unsupported-operator", "`is` is only supported as `is None` / `is not None`", node)
+            test: Expr
+            if isinstance(a, Doc):
+                test, err = B.not_(a.node.exists), a.err
+            else:
+                a = self.scalar(a, node)
+                test, err = B.is_null(a.expr) if a.dtype.nullable else FALSE, a.err
+            return Scalar(test if isinstance(op, ast.Is) else B.not_(test), err)
+        if isinstance(op, (ast.In, ast.NotIn)):
+            found = self.membership(a, b, node)
+            return found if isinstance(op, ast.In) else Scalar(B.not_(found.expr), found.err)
+        if isinstance(a, Doc) or isinstance(b, Doc):
+            raise self.fail("document-value", "documents cannot be compared; compare their `.doc_id`", node)
+        a, b = self.scalar(a, node), self.scalar(b, node)
+        err = B.or_(a.err, b.err)
+        ka, kb = a.dtype.kind, b.dtype.kind
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            eq = self.equals(a, b, node)
+            return Scalar(eq if isinstance(op, ast.Eq) else B.not_(eq), err)
+        if ka == "none" or kb == "none":
+            return Scalar(FALSE, TRUE)
+        comparable = (a.dtype.is_numeric and b.dtype.is_numeric and {ka, kb} != {"decimal", "float"}) or ka == kb
+        if not comparable or ka in ("list", "row"):
+            raise self.fail("type-error", f"`{type(op).__name__}` between {a.dtype} and {b.dtype}", node)
+        name = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}[type(op)]
+        x, y = a.expr, b.expr
+        if a.dtype.is_numeric and ka != kb:
+            joined = T.numeric_join(a.dtype, b.dtype)
+            x, y = self.num(x, joined), self.num(y, joined)
+        err = B.or_(err, self.none_err(a), self.none_err(b))
+        return Scalar(
+            B.safe(B.func(name, x, y, dtype=T.BOOL))
+            if a.dtype.nullable or b.dtype.nullable
+            else B.func(name, x, y, dtype=T.BOOL),
+            err,
+        )
+
+    def equals(self, a: Scalar, b: Scalar, node: ast.AST) -> Expr:
+        """Python `==`: None equals only None; values of unrelated types are unequal."""
+        ka, kb = a.dtype.kind, b.dtype.kind
+        if ka == "none" and kb == "none":
+            return TRUE
+        if ka == "none" or kb == "none":
+            other = b if ka == "none" else a
+            return B.is_null(other.expr) if other.dtype.nullable else FALSE
+        x, y = a.expr, b.expr
+        if a.dtype.is_numeric and b.dtype.is_numeric:
+            joined = T.numeric_join(a.dtype, b.dtype)
+            if joined is None:
+                raise self.fail("type-error", f"`==` between {a.dtype} and {b.dtype}", node)
+            x, y = self.num(x, joined), self.num(y, joined)
+        elif ka != kb:
+            return FALSE
+        if ka in ("list", "row"):
+            raise self.fail("type-error", "comparing lists or dicts with `==` is not supported", node)
+        if a.dtype.nullable or b.dtype.nullable:
+            return B.func("not_distinct", x, y, dtype=T.BOOL)
+        return B.func("eq", x, y, dtype=T.BOOL)
+
+    def membership(self, a: Value, b: Value, node: ast.AST) -> Scalar:
+        if isinstance(b, TupleVal):
+            a = self.scalar(a, node)
+            tests = [self.equals(a, item, node) for item in b.items]
+            return Scalar(
+                B.or_(*[B.safe(t) for t in tests]) if tests else FALSE, B.or_(a.err, *[i.err for i in b.items])
+            )
+        if isinstance(b, Scalar) and b.dtype.kind == "str":
+            a = self.scalar(a, node)
+            if a.dtype.kind != "str":
+                raise self.fail("type-error", f"`in <str>` needs a str on the left, not {a.dtype}", node)
+            pos = B.func("position", a.expr, b.expr, dtype=T.INT)
+            return Scalar(
+                B.safe(B.func("gt", pos, B.lit(0), dtype=T.BOOL)),
+                B.or_(a.err, b.err, self.none_err(a), self.none_err(b)),
+            )
+        if isinstance(b, Scalar) and b.dtype.kind == "list":
+            a = self.scalar(a, node)
+            if T.unify(a.dtype.null(False), b.dtype.elem) is None:
+                raise self.fail("type-error", f"`in` of {a.dtype} in {b.dtype}", node)
+            contains = B.func("array_contains", b.expr, a.expr, dtype=T.BOOL)
+            return Scalar(B.safe(contains), B.or_(a.err, b.err, self.none_err(b)))
+        if self.is_list(b) or isinstance(b, ManyVal):
+            a = self.scalar(a, node)
+            coll = self.as_list(b, node)
+            return self.aggregate_any(
+                coll, lambda elem: self.equals(a, self.scalar(elem, node), node), node, extra_err=a.err
+            )
+        raise self.fail("unsupported-operator", "`in` needs a literal tuple/list/set, a string or a collection", node)

@@ -1,0 +1,269 @@
+"""Static and class methods run by Flink as Python UDFs.
+
+A static method whose body does not translate to SQL (or every one, with
+`static_methods="udf"`) becomes a scalar UDF; a class method over a generator
+becomes an aggregate UDF. Packaging one reads the file system: the Python module
+name of the view's file (`module_name`) and the fingerprint of the code the UDF
+runs (udf_code.py).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+from pathlib import Path
+
+from ...errors import Diagnostic, OntocError, error
+from ...ir import build as B
+from ...ir import types as T
+from ...ir.expr import FALSE, AggCall, Expr, FieldAccess, Literal, UdfCall
+from ...ir.plan import UdfParam, UdfSpec
+from ..schema import MethodDef, parse_annotation
+from ..scope import DocNode
+from ..udf_code import udf_code_fingerprint
+from ..values import Coll, DictVal, Doc, EmptyList, Scalar, Value
+from .collections import list_leaves
+from .context import Ctx, TranslationState
+
+
+class UdfsMixin(TranslationState):
+    def call_method(self, name: str, node: ast.Call, ctx: Ctx) -> Value:
+        method = self.view.methods.get(name)
+        if method is None:
+            raise self.fail("unknown-function", f"`{self.view.name}` has no method `{name}`", node)
+        if method.kind == "classmethod":
+            return self.aggregate_udf(method, node, ctx)
+        if method.kind != "staticmethod":
+            raise self.fail(
+                "unsupported-call",
+                f"`{name}` is a {method.kind}, not a static method; read getters and properties without calling them",
+                node,
+            )
+        if node.keywords:
+            raise self.fail("unsupported-call", "keyword arguments to static methods are not supported", node)
+        params = [a.arg for a in method.node.args.args]
+        if len(params) != len(node.args) or method.node.args.vararg or method.node.args.defaults:
+            raise self.fail("bad-call", f"`{name}` takes {len(params)} positional arguments", node)
+        args = {p: self.expr(a, ctx) for p, a in zip(params, node.args, strict=False)}
+        if name in self.stack:
+            raise self.fail("getter-cycle", f"static method `{name}` calls itself", node, "recursion is not supported")
+        inlined: Value | None
+        try:
+            with self.entered(name):
+                value, err = self.method_result(method, replace(ctx, env=args, method=method))
+                # Python evaluates every argument before the call: one that raises makes the call raise,
+                # whether or not the body reads it
+                inlined = self.with_err(value, B.or_(*(self.value_err(v) for v in args.values()), err))
+        except OntocError as exc:
+            if any(d.code == "unsupported-udf" for d in exc.diagnostics):
+                raise
+            inlined = None  # not translatable: it runs as a Python UDF
+        if inlined is not None and self.static_methods == "inline":
+            return inlined
+        if inlined is not None:
+            self.warnings.append(
+                Diagnostic(
+                    "udf-could-be-native",
+                    f"`{name}` runs as a Python UDF although its body translates to SQL",
+                    self.src.span(node),
+                    "compile with --static-methods inline (the default) to run it as native SQL",
+                    severity="warning",
+                )
+            )
+        inferred = inlined.dtype if isinstance(inlined, Scalar) and inlined.dtype.kind != "none" else None
+        return self.scalar_udf(method, args, node, ctx, inferred)
+
+    def udf_result_type(self, method: MethodDef, inferred: T.DType | None, node: ast.AST) -> T.DType:
+        if method.node.returns is not None:
+            dtype, ref = parse_annotation(method.node.returns, set())
+            if dtype is not None and not ref:
+                return dtype.null()
+            raise self.fail(
+                "unsupported-annotation",
+                f"the return annotation of `{method.name}` has no SQL type",
+                method.node.returns,
+                "use str, int, float, bool, datetime, Decimal or list[T], optionally `| None`",
+            )
+        if inferred is not None:
+            return inferred.null()
+        raise self.fail(
+            "missing-annotation",
+            f"`{method.name}` runs as a Python function and its result type cannot be inferred",
+            node,
+            f"annotate it: `def {method.name}(...) -> str:`",
+        )
+
+    def code_fingerprint(self, method: MethodDef) -> str:
+        """What a UDF of `method` runs (udf_code.py), once per method however many calls."""
+        known = self.udf_code.get(method.name)
+        if known is None:
+            known = self.udf_code[method.name] = udf_code_fingerprint(method, self.view, self.view.src)
+        return known
+
+    def register_udf(self, spec: UdfSpec, node: ast.AST) -> None:
+        known = self.udfs.get(spec.function)
+        if known is not None and known != spec:
+            raise self.fail(
+                "udf-signature",
+                f"`{spec.method}` is called with different argument types",
+                node,
+                "call it with the same kinds of arguments everywhere",
+            )
+        self.udfs[spec.function] = spec
+
+    def udf_name(self, method: MethodDef) -> str:
+        return f"ontoc__{self.view.name.lower()}__{method.name.lower()}"
+
+    def scalar_udf(
+        self, method: MethodDef, args: dict[str, Value], node: ast.Call, ctx: Ctx, inferred: T.DType | None
+    ) -> Scalar:
+        """A static method run by Flink as a Python UDF, with whole documents passed as ROWs."""
+        result = self.udf_result_type(method, inferred, node)
+        params, exprs, errs = [], [], []
+        for param, value in args.items():
+            if isinstance(value, Scalar):
+                params.append(UdfParam(param, "scalar", value.dtype.null()))
+                exprs.append(value.expr)
+                errs.append(value.err)
+            elif isinstance(value, Doc):
+                row = self.doc_row(value.node, read_paths(method.node, param), ctx)
+                params.append(UdfParam(param, "doc", row.dtype))
+                exprs.append(row)
+                errs.append(value.err)
+            elif isinstance(value, DictVal):
+                row = B.func(
+                    "row",
+                    *[v.expr for _, v in value.items],
+                    dtype=T.row_of(tuple((k, v.dtype) for k, v in value.items)),
+                )
+                params.append(UdfParam(param, "dict", row.dtype))
+                exprs.append(row)
+                errs.extend(v.err for _, v in value.items)
+            else:
+                raise self.fail(
+                    "unsupported-udf",
+                    f"argument `{param}` of `{method.name}` is a collection",
+                    node,
+                    "pass scalars, documents or dicts to static methods",
+                )
+        spec = UdfSpec(
+            self.udf_name(method),
+            "scalar",
+            self.view.name,
+            method.name,
+            self.module_name(),
+            tuple(params),
+            result,
+            self.code_fingerprint(method),
+        )
+        self.register_udf(spec, node)
+        call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
+        failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
+        return Scalar(FieldAccess(call, "value", result), B.or_(*errs, failed))
+
+    def doc_row(self, node: DocNode, paths: dict, ctx: Ctx) -> Expr:
+        """The fields of a document a Python function reads, as a ROW (NULL when the document is missing)."""
+        values: list[Expr] = [node.column("doc_id")]
+        fields = [("doc_id", T.STR)]
+        for name in sorted(paths):
+            if name == "doc_id":
+                continue
+            f = node.model.fields.get(name)
+            if f is None:
+                raise error("unknown-field", f"`{node.model.name}` has no field `{name}`", None)
+            if f.ref:
+                child = ctx.scope.navigate(node, name, self.schema.models[f.ref])
+                value = self.doc_row(child, paths[name] or {}, ctx)
+            else:
+                value = node.column(name)
+            values.append(value)
+            fields.append((name, value.dtype))
+        row_type = T.row_of(tuple(fields), nullable=True)
+        row = B.func("row", *values, dtype=row_type)
+        return B.case(B.not_(node.exists), Literal(None, row_type), row, row_type)
+
+    def module_name(self) -> str:
+        path = Path(self.src.absolute)
+        parts = [path.stem] if path.stem != "__init__" else []
+        folder = path.parent
+        while (folder / "__init__.py").exists():
+            parts.insert(0, folder.name)
+            folder = folder.parent
+        return ".".join(parts)
+
+    def aggregate_udf(self, method: MethodDef, node: ast.Call, ctx: Ctx) -> Scalar:
+        """A class method over a generator of a `many` collection, run as a Python aggregate function."""
+        if len(node.args) != 1 or node.keywords or len(method.node.args.args) != 2:
+            raise self.fail(
+                "bad-call",
+                f"`{method.name}` must take one iterable, e.g. `self.{method.name}(b.price for b in self.store.bids)`",
+                node,
+            )
+        coll = self.as_list(self.expr(node.args[0], ctx), node.args[0])
+        result = self.udf_result_type(method, None, node)
+        leaves = list_leaves(coll)
+        if not leaves:
+            raise self.fail("unsupported-udf", f"`{method.name}` is only ever given an empty list", node)
+        first = leaves[0].elem
+        if isinstance(first, Scalar):
+            kind, elem_type = "scalar", first.dtype.null()
+        elif isinstance(first, DictVal):
+            kind, elem_type = "dict", T.row_of(tuple((k, v.dtype) for k, v in first.items))
+        else:
+            raise self.fail(
+                "unsupported-udf",
+                f"`{method.name}` gets whole documents",
+                node.args[0],
+                f"pass their fields, e.g. `self.{method.name}(b.price for b in ...)`",
+            )
+        spec = UdfSpec(
+            self.udf_name(method),
+            "aggregate",
+            self.view.name,
+            method.name,
+            self.module_name(),
+            (UdfParam(method.node.args.args[1].arg, kind, elem_type),),
+            result,
+            self.code_fingerprint(method),
+        )
+        self.register_udf(spec, node)
+        row_type = T.row_of((("ok", T.BOOL), ("value", result)))
+        empty = UdfCall(spec.function + "__empty", (), row_type)
+
+        def leaf(c: Coll | EmptyList) -> Scalar:
+            err: Expr
+            if isinstance(c, EmptyList):
+                call: Expr = empty
+                err = FALSE
+            else:
+                elem = c.elem
+                arg = (
+                    elem.expr
+                    if isinstance(elem, Scalar)
+                    else B.func("row", *[v.expr for _, v in elem.items], dtype=elem_type)
+                )
+                col = c.agg.add(
+                    AggCall("udaf", arg, None if B.is_true(c.include) else c.include, row_type, spec.function)
+                )
+                # no element at all: the group is missing and Python sees an empty list
+                call = B.func("coalesce", col, empty, dtype=row_type)
+                err = self.coll_err(c)
+            failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
+            return Scalar(FieldAccess(call, "value", result), B.or_(err, failed))
+
+        return self.fold(coll, leaf, node)
+
+
+def read_paths(function: ast.FunctionDef, param: str) -> dict:
+    """The attribute paths a function body reads from a parameter: `user.team.name` -> {"team": {"name": {}}}."""
+    tree: dict = {}
+    for node in ast.walk(function):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if chain and isinstance(node, ast.Name) and node.id == param:
+            level = tree
+            for attr in reversed(chain):
+                level = level.setdefault(attr, {})
+    return tree
