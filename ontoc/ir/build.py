@@ -6,11 +6,11 @@ here keeps trees small before the passes run.
 
 from __future__ import annotations
 
-from .expr import FALSE, TRUE, Case, Cast, Expr, Func, Literal, Op
+from .expr import FALSE, TRUE, Case, Cast, Expr, Func, Literal, Op, Value
 from .types import BOOL, INT, NONE, STR, DType
 
 
-def lit(value: object, dtype: DType | None = None) -> Literal:
+def lit(value: Value, dtype: DType | None = None) -> Literal:
     if dtype is None:
         dtype = {bool: BOOL, int: INT, str: STR, type(None): NONE}.get(type(value))
         if dtype is None:
@@ -112,7 +112,7 @@ def safe(a: Expr) -> Expr:
     return Func(Op.COALESCE, (a, FALSE), BOOL)
 
 
-def func(op: Op | str, *args: Expr, dtype: DType) -> Func:
+def func(op: Op, *args: Expr, dtype: DType) -> Func:
     return Func(op, tuple(args), dtype)
 
 

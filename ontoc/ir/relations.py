@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from .expr import AggCall, Column, Expr
 from .node import Node
@@ -37,7 +38,9 @@ class Rel(Node):
 
     def map(self, on_input: Callable[[Rel], Rel], on_expr: Callable[[Expr], Expr]) -> Rel:
         """This node with `on_input` applied to each input and `on_expr` to each expression (not recursively)."""
-        return self.with_children([on_input(c) if isinstance(c, Rel) else on_expr(c) for c in self.children()])
+        return self.with_children(
+            [on_input(c) if isinstance(c, Rel) else on_expr(cast(Expr, c)) for c in self.children()]
+        )
 
 
 @dataclass(frozen=True, slots=True)

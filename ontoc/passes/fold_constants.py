@@ -43,7 +43,7 @@ def fold(e: Expr) -> Expr:
             if type(a) is type(b):
                 return B.lit(compare(a, b))
     if isinstance(e, Case):
-        whens = []
+        whens: list[tuple[Expr, Expr]] = []
         for cond, value in e.whens:
             if B.is_false(cond):
                 continue

@@ -9,7 +9,6 @@ repeatedly, so chains of references unwind from the leaves.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from ..ir.expr import Column, Expr
 from ..ir.plan import ViewPlan
@@ -26,11 +25,8 @@ def _prune(rel: Rel, needed: set[str]) -> Rel:
     An aggregate is a subquery: what its inside needs is what its own expressions read.
     """
     if isinstance(rel, LeftJoin):
-        right = rel.right
-        if right.alias not in needed:
+        if rel.right.alias not in needed:
             return _prune(rel.left, needed)
-        needed = needed | _columns([rel.condition])
-        return replace(rel, left=_prune(rel.left, needed), right=_prune(right, needed))
     if isinstance(rel, Aggregate):
         needed = set()
     needed = needed | _columns(rel.expressions())

@@ -65,7 +65,7 @@ def _share(agg: Aggregate) -> Aggregate:
     return replace(agg, aggregates=tuple(rest), where=where)
 
 
-def _without(where: Expr, shared: list[Expr]) -> Expr | None:
+def _without(where: Expr | None, shared: list[Expr]) -> Expr | None:
     left = [c for c in _conjuncts(where) if c not in shared]
     return B.and_(*left) if left else None
 

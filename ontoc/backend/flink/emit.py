@@ -32,7 +32,7 @@ JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION, PY_ROUND_FUNCTION)  # onto
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
-    if dtype.kind is T.Kind.LIST:
+    if dtype.elem is not None:  # a list
         return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[sql_type(dtype.elem)], nested=True)
     if dtype.kind is T.Kind.ROW:
         fields = [
@@ -84,7 +84,9 @@ PRECEDENCE = [
     (exp.Mul, exp.Div),
     (exp.Neg,),
 ]
-LEVEL = {cls: level for level, classes in enumerate(PRECEDENCE) for cls in classes}  # node class -> precedence
+LEVEL: dict[type, int] = {
+    cls: level for level, classes in enumerate(PRECEDENCE) for cls in classes
+}  # node class -> precedence
 COMPARISON = 3  # the level of PRECEDENCE[3]: comparisons do not chain
 ASSOCIATIVE = (exp.And, exp.Or, exp.Add, exp.Mul, exp.DPipe)
 
@@ -176,7 +178,7 @@ class ExprEmitter:
             return exp.Cast(this=exp.Null(), to=sql_type(e.dtype))
         if isinstance(v, bool):
             return exp.Boolean(this=v)
-        if e.dtype.kind is T.Kind.FLOAT:
+        if e.dtype.kind is T.Kind.FLOAT and isinstance(v, (int, float, Decimal, str)):
             # a plain 0.5 is a DECIMAL literal in Flink; the exponent makes it DOUBLE
             text = repr(float(v))
             if text in ("inf", "-inf", "nan"):
@@ -188,13 +190,13 @@ class ExprEmitter:
             exponent = int(text.split("e")[1]) if "e" in text else 0
             literal = exp.Literal.number(f"{mantissa.lstrip('-')}E{exponent}")
             return exp.Neg(this=literal) if text.startswith("-") else literal
-        if e.dtype.kind is T.Kind.DECIMAL:
+        if e.dtype.kind is T.Kind.DECIMAL and isinstance(v, (int, float, Decimal, str)):
             return exp.Cast(this=exp.Literal.string(str(Decimal(v))), to=sql_type(T.DECIMAL))
         if isinstance(v, int):
-            literal = exp.Literal.number(abs(v))
+            number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:
-                literal = exp.Cast(this=literal, to=sql_type(T.INT))
-            return exp.Neg(this=literal) if v < 0 else literal
+                number = exp.Cast(this=number, to=sql_type(T.INT))
+            return exp.Neg(this=number) if v < 0 else number
         if isinstance(v, str):
             return exp.Literal.string(v)
         raise NotImplementedError(f"literal of type {type(v).__name__}")
@@ -235,6 +237,8 @@ class ExprEmitter:
 
     def empty_array(self, dtype: T.DType) -> exp.Expression:
         # Flink has no empty ARRAY literal: build a one-NULL array and drop the NULL
+        if dtype.elem is None:
+            raise TypeError(f"an empty array of {dtype}")
         one_null = exp.Array(expressions=[exp.Cast(this=exp.Null(), to=sql_type(dtype.elem))])
         return anon("ARRAY_REMOVE", one_null, exp.Cast(this=exp.Null(), to=sql_type(dtype.elem)))
 
@@ -257,10 +261,12 @@ class ExprEmitter:
     def visit_AggCall(self, e: AggCall) -> exp.Expression:
         if e.func is Agg.COUNT:
             call: exp.Expression = exp.Count(this=exp.Star())
+        elif e.arg is None:
+            raise TypeError(f"{e.func} needs an argument")
         elif e.func is Agg.COUNT_DISTINCT:
             call = exp.Count(this=exp.Distinct(expressions=[self.visit(e.arg)]))
         elif e.func is Agg.UDAF:
-            call = anon(e.function, self.visit(e.arg))
+            call = anon(e.function or "", self.visit(e.arg))
         elif e.func is Agg.ARRAY_AGG_DISTINCT:
             call = anon("ARRAY_AGG", exp.Distinct(expressions=[self.visit(e.arg)]))
         else:

@@ -138,8 +138,8 @@ def stateful_operators(plan: ViewPlan) -> list[StatefulOperator]:
     """The operators of the view's job that keep state, in a stable order ([] for a stateless job)."""
     project = plan.rel
     rel, where = project.parent, None
-    if isinstance(rel, Filter):
-        rel, where = rel.parent, rel.predicate
+    if isinstance(project.parent, Filter):
+        rel, where = project.parent.parent, project.parent.predicate
     joins = any(isinstance(r, LeftJoin) for r in rel.walk())
     if not joins and where is None:
         return []
