@@ -1,4 +1,6 @@
-"""JSON Schemas (draft 2020-12) of what `--format json` prints; docs/inspect.md explains the fields.
+"""JSON Schemas (draft 2020-12) of what `--format json` prints, and of `manifest.json`.
+
+docs/inspect.md explains the fields.
 
 The documents are stable within a `format` number: fields may be added, none
 is renamed, removed or changes meaning without incrementing `format`.
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+
+from ..backend.flink.manifest import ManifestState, json_schema
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -39,12 +43,7 @@ SOURCES = {"type": "object", "additionalProperties": STRINGS}
 OUTPUT_LINEAGE = obj(
     {"name": STR, "sources": SOURCES, "reads": {"type": "array", "items": READ}}, {"type": STR, "getter": NULLABLE_STR}
 )
-OPERATOR = {
-    "type": "object",
-    "required": ["id", "kind"],
-    "properties": {"id": STR, "kind": {"enum": ["source", "join", "aggregate", "filter", "sink"]}},
-}
-STATE = obj({"stateful": BOOL, "sha256": STR, "operators": {"type": "array", "items": OPERATOR}})
+STATE = json_schema(ManifestState)  # the same in `explain` as in the manifest
 
 EXPLAIN = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -186,7 +185,10 @@ PLAN = {
     ),
 }
 
-SCHEMAS = {"explain": EXPLAIN, "validate": VALIDATE, "plan": PLAN, "diagnostics": DIAGNOSTICS}
+# derived from the dataclasses that ontoc compile writes and ontoc plan reads (backend/flink/manifest.py)
+MANIFEST = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ontoc manifest", **json_schema()}
+
+SCHEMAS = {"explain": EXPLAIN, "validate": VALIDATE, "plan": PLAN, "diagnostics": DIAGNOSTICS, "manifest": MANIFEST}
 
 if __name__ == "__main__":
     print(json.dumps(SCHEMAS[sys.argv[1]] if len(sys.argv) > 1 else SCHEMAS, indent=2))
