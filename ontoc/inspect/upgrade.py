@@ -254,7 +254,7 @@ def compare_view(
         "sql_changed": False,
         "sql_diff": None,
     }
-    if old is None:
+    if new is not None and old is None:
         entry.update(
             status="added",
             verdict="start",
@@ -265,7 +265,7 @@ def compare_view(
             sql_changed=True,
         )
         return entry
-    if new is None:
+    if old is not None and new is None:
         entry.update(
             status="removed",
             verdict="stop",
@@ -275,6 +275,7 @@ def compare_view(
             sql_changed=True,
         )
         return entry
+    assert old is not None and new is not None  # `base` is one of them
     fields = _field_changes(old.fields or [], new.fields or [])
     old_sources, new_sources = set(old.sources or []), set(new.sources or [])
     sql_changed = old.sha256 != new.sha256

@@ -130,7 +130,8 @@ def _read(tp: Any, data: Any, where: str) -> Any:
                 values[f.name] = _read(hints[f.name], data[f.name], f"{where}.{f.name}")
             elif _required(f):
                 raise ManifestError(f"{where}: no `{f.name}`")
-        return tp(**values)
+        build: Any = tp  # a dataclass, called with its fields
+        return build(**values)
     inner = _optional(tp)
     if inner is not None:
         return None if data is None else _read(inner, data, where)
