@@ -13,6 +13,7 @@ import json
 import sys
 
 from ..backend.flink.manifest import ManifestState, json_schema
+from .upgrade import UpgradePlan
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -122,67 +123,11 @@ VALIDATE = {
     ),
 }
 
-FIELD_CHANGE = obj(
-    {
-        "name": STR,
-        "change": {"enum": ["added", "removed", "changed"]},
-        "old_type": NULLABLE_STR,
-        "new_type": NULLABLE_STR,
-        "what": {"type": "array", "items": {"enum": ["type", "expression", "sources", "sort"]}},
-        "reads_added": STRINGS,
-        "reads_removed": STRINGS,
-    }
-)
-
+# derived from the dataclasses `ontoc plan` builds its report from (inspect/upgrade.py)
 PLAN = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "ontoc plan",
-    **obj(
-        {
-            "ontoc": {"const": "plan"},
-            "format": {"const": 1},
-            "old": STR,
-            "new": STR,
-            "summary": obj({k: INT for k in ("added", "removed", "changed", "unchanged", "fresh_start", "savepoint")}),
-            "views": {
-                "type": "array",
-                "items": obj(
-                    {
-                        "package": STR,
-                        "view": STR,
-                        "topic": STR,
-                        "old_view": NULLABLE_STR,
-                        "definition": NULLABLE_STR,
-                        "status": {"enum": ["added", "removed", "changed", "unchanged"]},
-                        "verdict": {"enum": ["none", "savepoint", "fresh-start", "start", "stop"]},
-                        "reasons": STRINGS,
-                        "replay": STRINGS,
-                        "fields": {"type": "array", "items": FIELD_CHANGE},
-                        "sources_added": STRINGS,
-                        "sources_removed": STRINGS,
-                        "state_changes": {
-                            "type": "array",
-                            "items": obj(
-                                {
-                                    "operator": STR,
-                                    "change": {"enum": ["added", "removed", "changed"]},
-                                    "details": STRINGS,
-                                }
-                            ),
-                        },
-                        "udf_changes": {
-                            "type": "array",
-                            "items": obj(
-                                {"function": STR, "method": STR, "change": {"enum": ["added", "removed", "changed"]}}
-                            ),
-                        },
-                        "sql_changed": BOOL,
-                        "sql_diff": NULLABLE_STR,
-                    }
-                ),
-            },
-        }
-    ),
+    **json_schema(UpgradePlan, True),
 }
 
 # derived from the dataclasses that ontoc compile writes and ontoc plan reads (backend/flink/manifest.py)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from .state import StatefulOperator
 
@@ -163,8 +163,12 @@ def _optional(tp: Any) -> Any:
 OPERATOR_KINDS = ["source", "join", "aggregate", "filter", "sink"]
 
 
-def json_schema(tp: Any = Manifest) -> dict:
-    """The JSON Schema (draft 2020-12) of a manifest type, derived from the dataclasses above."""
+def json_schema(tp: Any = Manifest, nulls: bool = False) -> dict:
+    """The JSON Schema (draft 2020-12) of a dataclass document, derived from its type hints.
+
+    By default a `None` member is left out of the JSON (the manifest); with `nulls` it
+    is written as `null` and every member is required (the reports of `ontoc.inspect`).
+    """
     if tp is StatefulOperator:  # its other members depend on its kind (`state.py`)
         return {
             "type": "object",
@@ -175,9 +179,20 @@ def json_schema(tp: Any = Manifest) -> dict:
         hints = get_type_hints(tp)
         return {
             "type": "object",
-            "required": sorted(f.name for f in fields(tp) if _required(f)),
-            "properties": {f.name: json_schema(_optional(hints[f.name]) or hints[f.name]) for f in fields(tp)},
+            "required": sorted(f.name for f in fields(tp) if nulls or _required(f)),
+            "properties": {f.name: json_schema(hints[f.name], nulls) for f in fields(tp)},
         }
+    inner = _optional(tp)
+    if inner is not None:
+        schema = json_schema(inner, nulls)
+        if not nulls:
+            return schema
+        if list(schema) == ["type"]:
+            return {"type": [schema["type"], "null"]}
+        return {"oneOf": [{"type": "null"}, schema]}
+    if get_origin(tp) is Literal:
+        values = list(get_args(tp))
+        return {"const": values[0]} if len(values) == 1 else {"enum": values}
     if get_origin(tp) is list:
-        return {"type": "array", "items": json_schema(get_args(tp)[0])}
+        return {"type": "array", "items": json_schema(get_args(tp)[0], nulls)}
     return {"type": {str: "string", int: "integer", bool: "boolean"}[tp]}
