@@ -32,17 +32,17 @@ class Canonical:
         known = self._texts.get(id(value))
         if known is not None:
             return known[1]
+        cls = type(value)
         # the most frequent nodes spelled out; the same text the generic rule below gives them
-        if isinstance(value, Column):
+        if cls is Column:
             text = f"Column({value.relation!r},{value.name!r},{self(value.dtype)})"
-        elif isinstance(value, Func):
+        elif cls is Func:
             text = f"Func({value.op.value!r},{self(value.args)},{self(value.dtype)})"
-        elif isinstance(value, Literal):
+        elif cls is Literal:
             text = f"Literal({self(value.value)},{self(value.dtype)})"
-        elif isinstance(value, tuple):
+        elif cls is tuple:
             text = "(" + ",".join([self(v) for v in value]) + ")"
-        elif isinstance(value, (Node, DType)):
-            cls = type(value)
+        elif issubclass(cls, (Node, DType)):
             text = cls.__name__ + "(" + ",".join([self(getattr(value, f)) for f in field_names(cls)]) + ")"
         else:  # Decimal, datetime: their repr is exact and stable
             text = repr(value)
