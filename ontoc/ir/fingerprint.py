@@ -12,6 +12,7 @@ part 3), which is what manifests of format 2 hashed.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from .expr import Column, Func, Literal
 from .node import Node, field_names
@@ -24,7 +25,7 @@ class Canonical:
     def __init__(self) -> None:
         self._texts: dict[int, tuple[object, str]] = {}  # id -> (the node, kept alive so ids stay unique; text)
 
-    def __call__(self, value: object) -> str:
+    def __call__(self, value: Any) -> str:  # a node, a DType, a tuple or a plain value
         if value is None or type(value) in (str, int, float, bool):
             return repr(value)
         if isinstance(value, Enum):
