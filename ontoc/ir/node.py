@@ -4,7 +4,10 @@ A node's children are the nodes its fields hold, directly or inside tuples
 (`Case.whens` holds pairs, `Project.fields` holds `(name, expr)` pairs), in
 field order. `with_children` rebuilds the node around new children in that
 same order. Walking, rewriting, dumping and fingerprinting go through these
-two methods, so a new node type is one dataclass, not a change in six modules.
+two methods, so a new node type is one dataclass, not a change in six modules
+(plus its visitor in the emitter). Which fields can hold nodes is read from the
+class's type hints, once: define node classes at module level, with the types
+of their fields importable there.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import doctest
 import importlib
 import os
 import pkgutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,11 @@ import pytest
 import ontoc.ir
 import ontoc.passes
 from ontoc.ir import build as B
-from ontoc.ir.dump import rel_lines
-from ontoc.ir.expr import Column, Func
-from ontoc.ir.types import BOOL, STR
+from ontoc.ir.dump import expr_text, rel_lines
+from ontoc.ir.expr import Column, Expr, Func
+from ontoc.ir.fingerprint import Canonical
+from ontoc.ir.traverse import map_expr
+from ontoc.ir.types import BOOL, STR, DType
 from ontoc.passes import PASSES
 
 from .pass_builder import build_plan
@@ -86,3 +89,21 @@ def _modules(package) -> list[str]:
 def test_doctests_pass(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled(Expr):
+    """A node type the IR does not have: what the generic children interface must handle."""
+
+    arg: Expr
+    label: str
+    dtype: DType
+
+
+def test_a_new_node_type_is_walked_rewritten_dumped_and_fingerprinted_without_touching_those_modules():
+    node = Labelled(B.and_(B.lit(True), missing("w")), "guard", BOOL)
+    assert list(node.walk()) == [node, missing("w"), col("w", "doc_id")]
+    renamed = map_expr(node, lambda e: col("x", "doc_id") if e == col("w", "doc_id") else e)
+    assert renamed == Labelled(Func("is_null", (col("x", "doc_id"),), BOOL), "guard", BOOL)
+    assert expr_text(node) == "Labelled[guard](is_null(w.doc_id))"
+    assert Canonical()(node) == f"Labelled({Canonical()(missing('w'))},'guard',DType('bool',False,None,()))"
