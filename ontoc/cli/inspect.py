@@ -148,8 +148,14 @@ def plan(
     a savepoint or needs a fresh start with a replay of its source topics.
     """
     from ..inspect.packages import compile_packages
-    from ..inspect.plan import PlanInputError, plan_report, render_text, version_from_packages, version_from_path
     from ..inspect.revision import RevisionError, checkout_definitions
+    from ..inspect.upgrade import (
+        UpgradeInputError,
+        render_text,
+        upgrade_report,
+        version_from_packages,
+        version_from_path,
+    )
 
     if (against is None) == (against_rev is None):
         raise click.UsageError("give exactly one of --against PATH and --against-rev GIT_REV")
@@ -171,8 +177,8 @@ def plan(
                     if old_diagnostics:
                         _fail(old_diagnostics, fmt, f"the definitions at {against_rev} do not compile:")
                 old = version_from_packages(old_packages, label)
-        report = plan_report(old, new, definitions.resolve().name)
-    except (PlanInputError, RevisionError) as exc:
+        report = upgrade_report(old, new, definitions.resolve().name)
+    except (UpgradeInputError, RevisionError) as exc:
         code = "bad-revision" if isinstance(exc, RevisionError) else "bad-manifest"
         _fail([Diagnostic(code, str(exc), None)], fmt)
     if fmt == "json":

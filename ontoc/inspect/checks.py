@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import Diagnostic
+from ..errors import Diagnostic, Span
 from ..runtime.validate import GetterFailure, PlanCheck, validate
 from .packages import Package, location, method_span, view_span
 
@@ -16,8 +16,14 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "(no message)"
 
 
-def failure_diagnostic(package: Package, check: PlanCheck, failure: GetterFailure) -> Diagnostic:
+def failure_span(package: Package, check: PlanCheck, failure: GetterFailure) -> Span:
+    """Where a failure points: the getter or filter method Flink rejects, else the view's class."""
     view = package.compiled.schema.views[check.view]
+    return method_span(view, failure.getter) if failure.kind in ("getter", "where") else view_span(view)
+
+
+def failure_diagnostic(package: Package, check: PlanCheck, failure: GetterFailure) -> Diagnostic:
+    span = failure_span(package, check, failure)
     cause = _first_line(failure.message)
     hint = (
         f"ontoc compiled this but Flink rejects the SQL; `ontoc explain {check.view}` shows the IR and SQL, "
@@ -27,20 +33,20 @@ def failure_diagnostic(package: Package, check: PlanCheck, failure: GetterFailur
         return Diagnostic(
             CODE,
             f"Flink's planner rejects getter `{check.view}.{failure.getter}`: {cause}",
-            method_span(view, failure.getter),
+            span,
             hint,
         )
     if failure.kind == "where":
         return Diagnostic(
             CODE,
             f"Flink's planner rejects the filter `{check.view}.{failure.getter}`: {cause}",
-            method_span(view, failure.getter),
+            span,
             hint,
         )
     return Diagnostic(
         CODE,
         f"Flink's planner rejects view `{check.view}` (no single getter fails alone): {cause}",
-        view_span(view),
+        span,
         hint,
     )
 
@@ -58,16 +64,16 @@ def validate_report(results: list[tuple[Package, PlanCheck]]) -> tuple[dict, lis
         view = pkg.compiled.schema.views[check.view]
         failures = []
         for f in [] if check.ok else check.failures:
-            d = failure_diagnostic(pkg, check, f)
-            diagnostics.append(d)
+            diagnostics.append(failure_diagnostic(pkg, check, f))
+            span = failure_span(pkg, check, f)
             failures.append(
                 {
                     "kind": f.kind,
                     "getter": f.getter or None,
                     "message": f.message,
-                    "file": d.span.file,
-                    "line": d.span.line,
-                    "col": d.span.col,
+                    "file": span.file,
+                    "line": span.line,
+                    "col": span.col,
                     "sql": f.sql or None,
                 }
             )

@@ -1,4 +1,6 @@
-"""JSON Schemas (draft 2020-12) of what `--format json` prints; docs/inspect.md explains the fields.
+"""JSON Schemas (draft 2020-12) of what `--format json` prints, and of `manifest.json`.
+
+docs/inspect.md explains the fields.
 
 The documents are stable within a `format` number: fields may be added, none
 is renamed, removed or changes meaning without incrementing `format`.
@@ -9,6 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+
+from ..backend.flink.manifest import ManifestState, json_schema
+from .upgrade import UpgradePlan
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -39,12 +44,7 @@ SOURCES = {"type": "object", "additionalProperties": STRINGS}
 OUTPUT_LINEAGE = obj(
     {"name": STR, "sources": SOURCES, "reads": {"type": "array", "items": READ}}, {"type": STR, "getter": NULLABLE_STR}
 )
-OPERATOR = {
-    "type": "object",
-    "required": ["id", "kind"],
-    "properties": {"id": STR, "kind": {"enum": ["source", "join", "aggregate", "filter", "sink"]}},
-}
-STATE = obj({"stateful": BOOL, "sha256": STR, "operators": {"type": "array", "items": OPERATOR}})
+STATE = json_schema(ManifestState)  # the same in `explain` as in the manifest
 
 EXPLAIN = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -123,70 +123,17 @@ VALIDATE = {
     ),
 }
 
-FIELD_CHANGE = obj(
-    {
-        "name": STR,
-        "change": {"enum": ["added", "removed", "changed"]},
-        "old_type": NULLABLE_STR,
-        "new_type": NULLABLE_STR,
-        "what": {"type": "array", "items": {"enum": ["type", "expression", "sources", "sort"]}},
-        "reads_added": STRINGS,
-        "reads_removed": STRINGS,
-    }
-)
-
+# derived from the dataclasses `ontoc plan` builds its report from (inspect/upgrade.py)
 PLAN = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "ontoc plan",
-    **obj(
-        {
-            "ontoc": {"const": "plan"},
-            "format": {"const": 1},
-            "old": STR,
-            "new": STR,
-            "summary": obj({k: INT for k in ("added", "removed", "changed", "unchanged", "fresh_start", "savepoint")}),
-            "views": {
-                "type": "array",
-                "items": obj(
-                    {
-                        "package": STR,
-                        "view": STR,
-                        "topic": STR,
-                        "old_view": NULLABLE_STR,
-                        "definition": NULLABLE_STR,
-                        "status": {"enum": ["added", "removed", "changed", "unchanged"]},
-                        "verdict": {"enum": ["none", "savepoint", "fresh-start", "start", "stop"]},
-                        "reasons": STRINGS,
-                        "replay": STRINGS,
-                        "fields": {"type": "array", "items": FIELD_CHANGE},
-                        "sources_added": STRINGS,
-                        "sources_removed": STRINGS,
-                        "state_changes": {
-                            "type": "array",
-                            "items": obj(
-                                {
-                                    "operator": STR,
-                                    "change": {"enum": ["added", "removed", "changed"]},
-                                    "details": STRINGS,
-                                }
-                            ),
-                        },
-                        "udf_changes": {
-                            "type": "array",
-                            "items": obj(
-                                {"function": STR, "method": STR, "change": {"enum": ["added", "removed", "changed"]}}
-                            ),
-                        },
-                        "sql_changed": BOOL,
-                        "sql_diff": NULLABLE_STR,
-                    }
-                ),
-            },
-        }
-    ),
+    **json_schema(UpgradePlan, True),
 }
 
-SCHEMAS = {"explain": EXPLAIN, "validate": VALIDATE, "plan": PLAN, "diagnostics": DIAGNOSTICS}
+# derived from the dataclasses that ontoc compile writes and ontoc plan reads (backend/flink/manifest.py)
+MANIFEST = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "ontoc manifest", **json_schema()}
+
+SCHEMAS = {"explain": EXPLAIN, "validate": VALIDATE, "plan": PLAN, "diagnostics": DIAGNOSTICS, "manifest": MANIFEST}
 
 if __name__ == "__main__":
     print(json.dumps(SCHEMAS[sys.argv[1]] if len(sys.argv) > 1 else SCHEMAS, indent=2))

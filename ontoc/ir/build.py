@@ -6,11 +6,11 @@ here keeps trees small before the passes run.
 
 from __future__ import annotations
 
-from .expr import FALSE, TRUE, Case, Cast, Expr, Func, Literal
+from .expr import FALSE, TRUE, Case, Cast, Expr, Func, Literal, Op, Value
 from .types import BOOL, INT, NONE, STR, DType
 
 
-def lit(value: object, dtype: DType | None = None) -> Literal:
+def lit(value: Value, dtype: DType | None = None) -> Literal:
     if dtype is None:
         dtype = {bool: BOOL, int: INT, str: STR, type(None): NONE}.get(type(value))
         if dtype is None:
@@ -28,32 +28,34 @@ def is_false(e: Expr) -> bool:
     return isinstance(e, Literal) and e.value is False
 
 
-def operands(e: Expr, op: str) -> tuple[Expr, ...]:
-    """The operands of `e` if it is an `op` ("and" / "or"), else `e` alone."""
+def operands(e: Expr, op: Op) -> tuple[Expr, ...]:
+    """The operands of `e` if it is an `op` (`Op.AND` / `Op.OR`), else `e` alone."""
     return e.args if isinstance(e, Func) and e.op == op else (e,)
 
 
-def _flat(op: str, args: tuple[Expr, ...]) -> list[Expr]:
+def _flat(op: Op, args: tuple[Expr, ...]) -> list[Expr]:
     return [x for a in args for x in operands(a, op)]
 
 
 def _contradicts(parts: list[Expr]) -> bool:
     """`x IS NULL` beside `x IS NOT NULL`: never both TRUE, never both FALSE (neither is ever NULL)."""
-    return any(isinstance(p, Func) and p.op == "is_null" and Func("is_not_null", p.args, BOOL) in parts for p in parts)
+    return any(
+        isinstance(p, Func) and p.op is Op.IS_NULL and Func(Op.IS_NOT_NULL, p.args, BOOL) in parts for p in parts
+    )
 
 
-def _absorb(parts: list[Expr], inner: str) -> list[Expr]:
+def _absorb(parts: list[Expr], inner: Op) -> list[Expr]:
     """`p OR (q AND p)` is `p`, `p AND (q OR p)` is `p` (also in SQL's three-valued logic)."""
     return [
         p
         for p in parts
-        if not (isinstance(p, Func) and p.op == inner and any(q in p.args for q in parts if q is not p))
+        if not (isinstance(p, Func) and p.op is inner and any(q in p.args for q in parts if q is not p))
     ]
 
 
 def and_(*args: Expr) -> Expr:
     parts: list[Expr] = []
-    for a in _flat("and", args):
+    for a in _flat(Op.AND, args):
         if is_false(a):
             return FALSE
         if not is_true(a) and a not in parts:
@@ -62,13 +64,13 @@ def and_(*args: Expr) -> Expr:
         return TRUE
     if _contradicts(parts):
         return FALSE
-    parts = _absorb(parts, "or")
-    return parts[0] if len(parts) == 1 else Func("and", tuple(parts), BOOL)
+    parts = _absorb(parts, Op.OR)
+    return parts[0] if len(parts) == 1 else Func(Op.AND, tuple(parts), BOOL)
 
 
 def or_(*args: Expr) -> Expr:
     parts: list[Expr] = []
-    for a in _flat("or", args):
+    for a in _flat(Op.OR, args):
         if is_true(a):
             return TRUE
         if not is_false(a) and a not in parts:
@@ -77,26 +79,26 @@ def or_(*args: Expr) -> Expr:
         return FALSE
     if _contradicts(parts):
         return TRUE
-    parts = _absorb(parts, "and")
-    return parts[0] if len(parts) == 1 else Func("or", tuple(parts), BOOL)
+    parts = _absorb(parts, Op.AND)
+    return parts[0] if len(parts) == 1 else Func(Op.OR, tuple(parts), BOOL)
 
 
 def not_(a: Expr) -> Expr:
     if isinstance(a, Literal) and isinstance(a.value, bool):
         return FALSE if a.value else TRUE
-    if isinstance(a, Func) and a.op == "not":
+    if isinstance(a, Func) and a.op is Op.NOT:
         return a.args[0]
-    if isinstance(a, Func) and a.op == "is_null":
-        return Func("is_not_null", a.args, BOOL)
-    if isinstance(a, Func) and a.op == "is_not_null":
-        return Func("is_null", a.args, BOOL)
-    return Func("not", (a,), BOOL)
+    if isinstance(a, Func) and a.op is Op.IS_NULL:
+        return Func(Op.IS_NOT_NULL, a.args, BOOL)
+    if isinstance(a, Func) and a.op is Op.IS_NOT_NULL:
+        return Func(Op.IS_NULL, a.args, BOOL)
+    return Func(Op.NOT, (a,), BOOL)
 
 
 def is_null(a: Expr) -> Expr:
     if isinstance(a, Literal):
         return TRUE if a.value is None else FALSE
-    return Func("is_null", (a,), BOOL)
+    return Func(Op.IS_NULL, (a,), BOOL)
 
 
 def is_not_null(a: Expr) -> Expr:
@@ -105,12 +107,12 @@ def is_not_null(a: Expr) -> Expr:
 
 def safe(a: Expr) -> Expr:
     """A boolean that is FALSE where SQL would give NULL."""
-    if isinstance(a, Literal) or (isinstance(a, Func) and a.op in ("is_null", "is_not_null", "not_distinct")):
+    if isinstance(a, Literal) or (isinstance(a, Func) and a.op in (Op.IS_NULL, Op.IS_NOT_NULL, Op.NOT_DISTINCT)):
         return a
-    return Func("coalesce", (a, FALSE), BOOL)
+    return Func(Op.COALESCE, (a, FALSE), BOOL)
 
 
-def func(op: str, *args: Expr, dtype: DType) -> Func:
+def func(op: Op, *args: Expr, dtype: DType) -> Func:
     return Func(op, tuple(args), dtype)
 
 

@@ -13,12 +13,12 @@ so the dump never fails on a new node.
 
 from __future__ import annotations
 
-from dataclasses import fields as dc_fields
-from dataclasses import is_dataclass
+from datetime import datetime
 
-from .expr import AggCall, Case, Cast, Column, Expr, Func, Literal
+from .expr import Agg, AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, UdfCall
 from .plan import ViewPlan
 from .relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from .types import Kind
 
 WIDTH = 100
 STEP = "  "
@@ -26,26 +26,22 @@ STEP = "  "
 
 def literal_text(e: Literal) -> str:
     if e.value is None:
-        return f"None::{e.dtype.null(False)}" if e.dtype.kind != "none" else "None"
-    if e.dtype.kind == "decimal":
-        return f"Decimal('{e.value}')"
-    if e.dtype.kind == "datetime":
+        return f"None::{e.dtype.null(False)}" if e.dtype.kind is not Kind.NONE else "None"
+    if isinstance(e.value, datetime):
         return f"datetime('{e.value.isoformat()}')"
+    if e.dtype.kind is Kind.DECIMAL:
+        return f"Decimal('{e.value}')"
     return repr(e.value)
 
 
 def _generic_parts(e: Expr) -> tuple[str, list[str], list[Expr]]:
     """(name, scalar attributes as text, child expressions) of any expression node."""
-    name = type(e).__name__
-    attrs, kids = [], list(e.children())
-    if is_dataclass(e):
-        for f in dc_fields(e):
-            value = getattr(e, f.name)
-            if f.name == "dtype" or isinstance(value, (Expr, tuple)):
-                continue
-            if value is not None:
-                attrs.append(f"{f.name}={value!r}" if not isinstance(value, str) else value)
-    return name, attrs, kids
+    attrs = [
+        value if isinstance(value, str) else f"{name}={value!r}"
+        for name, value in e.attributes()
+        if name != "dtype" and value is not None and not isinstance(value, tuple)
+    ]
+    return type(e).__name__, attrs, list(e.children())
 
 
 def _head_and_args(e: Expr) -> tuple[str, list[Expr], str]:
@@ -55,9 +51,9 @@ def _head_and_args(e: Expr) -> tuple[str, list[Expr], str]:
     if isinstance(e, Cast):
         return "cast", [e.arg], f" as {e.dtype}"
     if isinstance(e, AggCall):
-        name = f"udaf {e.function}" if e.func == "udaf" and getattr(e, "function", None) else e.func
+        name = f"udaf {e.function}" if e.func is Agg.UDAF else e.func
         return name, [e.arg] if e.arg is not None else [], ""
-    if type(e).__name__ == "UdfCall":  # a generated Python scalar function: ROW<ok, value>
+    if isinstance(e, UdfCall):  # a generated Python scalar function: ROW<ok, value>
         return f"udf {e.function}", list(e.args), ""
     name, attrs, kids = _generic_parts(e)
     head = name if not attrs else f"{name}[{', '.join(attrs)}]"
@@ -70,14 +66,14 @@ def expr_text(e: Expr) -> str:
         return literal_text(e)
     if isinstance(e, Column):
         return f"{e.relation}.{e.name}"
-    if type(e).__name__ == "FieldAccess":  # one field of a ROW
+    if isinstance(e, FieldAccess):  # one field of a ROW
         return f"{expr_text(e.arg)}.{e.name}"
     if isinstance(e, Case):
         whens = " ".join(f"when {expr_text(c)} then {expr_text(v)}" for c, v in e.whens)
         return f"case({whens} else {expr_text(e.default)})"
     head, args, suffix = _head_and_args(e)
     inner = ", ".join(expr_text(a) for a in args)
-    if isinstance(e, AggCall) and e.func == "count" and e.arg is None:
+    if isinstance(e, AggCall) and e.func is Agg.COUNT and e.arg is None:
         inner = "*"
     text = f"{head}({inner}{suffix})"
     if isinstance(e, AggCall) and e.where is not None:
@@ -91,7 +87,7 @@ def expr_lines(e: Expr, indent: int = 0, width: int = WIDTH) -> list[str]:
     flat = expr_text(e)
     if len(pad) + len(flat) <= width or isinstance(e, (Literal, Column)):
         return [pad + flat]
-    if type(e).__name__ == "FieldAccess":
+    if isinstance(e, FieldAccess):
         out = expr_lines(e.arg, indent, width)
         out[-1] += f".{e.name}"
         return out
@@ -105,7 +101,7 @@ def expr_lines(e: Expr, indent: int = 0, width: int = WIDTH) -> list[str]:
         return out
     head, args, suffix = _head_and_args(e)
     out = [pad + head + "("]
-    if isinstance(e, AggCall) and e.func == "count" and e.arg is None:
+    if isinstance(e, AggCall) and e.func is Agg.COUNT and e.arg is None:
         out[-1] += "*"
     for i, arg in enumerate(args):
         lines = expr_lines(arg, indent + 1, width)
@@ -168,9 +164,10 @@ def rel_lines(rel: Rel, indent: int = 0, width: int = WIDTH) -> list[str]:
             out += _labelled(f"{name}: {e.dtype}", e, indent + 1, width)
         out += rel_lines(rel.parent, indent + 1, width)
         return out
-    return [f"{pad}{type(rel).__name__}"] + [
-        line for child in rel.inputs() for line in rel_lines(child, indent + 1, width)
-    ]
+    out = [f"{pad}{type(rel).__name__}"]
+    for i, e in enumerate(rel.expressions()):
+        out += _labelled(f"expression {i}", e, indent + 1, width)
+    return out + [line for child in rel.inputs() for line in rel_lines(child, indent + 1, width)]
 
 
 def dump_plan(plan: ViewPlan, width: int = WIDTH) -> str:

@@ -1,7 +1,8 @@
 """Scalar expressions of the IR: frozen, typed nodes.
 
-Every node has a `dtype`. Operators are `Func` nodes whose `op` must be one
-of `OPS`, so the backend has a visitor for everything the frontend builds.
+Every node has a `dtype`. Operators are `Func` nodes whose `op` is an `Op`;
+`OPS` holds what each operator takes and gives, the one place that says so.
+The backend has a visitor for every operator (`SIMPLE_OPS` or its own case).
 """
 
 from __future__ import annotations
@@ -10,68 +11,142 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from .types import BOOL, DType
+from .node import Node
+from .types import BOOL, DType, Kind
 
-# op name -> (min args, max args); None = unbounded
-OPS: dict[str, tuple[int, int | None]] = {
+
+class Op(StrEnum):
+    """An operator of `Func`. A `StrEnum`: `Op.ADD == "add"`, so a `Func` built from the name gets the member."""
+
     # arithmetic (SQL semantics: the frontend adds Python's)
-    "add": (2, 2),
-    "sub": (2, 2),
-    "mul": (2, 2),
-    "div": (2, 2),
-    "neg": (1, 1),
-    "mod": (2, 2),
-    "power": (2, 2),
-    "abs": (1, 1),
-    "floor": (1, 1),
-    "round": (1, 2),
-    "greatest": (2, None),
-    "least": (2, None),
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    NEG = "neg"
+    MOD = "mod"
+    POWER = "power"
+    ABS = "abs"
+    FLOOR = "floor"
+    ROUND = "round"
+    GREATEST = "greatest"
+    LEAST = "least"
     # comparison and logic
-    "eq": (2, 2),
-    "ne": (2, 2),
-    "lt": (2, 2),
-    "le": (2, 2),
-    "gt": (2, 2),
-    "ge": (2, 2),
-    "not_distinct": (2, 2),
-    "and": (2, None),
-    "or": (2, None),
-    "not": (1, 1),
-    "is_null": (1, 1),
-    "is_not_null": (1, 1),
-    "in": (2, None),
-    "coalesce": (2, None),
-    "nullif": (2, 2),
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    NOT_DISTINCT = "not_distinct"
+    AND = "and"
+    OR = "or"
+    NOT = "not"
+    IS_NULL = "is_null"
+    IS_NOT_NULL = "is_not_null"
+    IN = "in"
+    COALESCE = "coalesce"
+    NULLIF = "nullif"
     # strings
-    "concat": (2, None),
-    "upper": (1, 1),
-    "lower": (1, 1),
-    "char_length": (1, 1),
-    "substring": (3, 3),
-    "position": (2, 2),
-    "replace": (3, 3),
-    "regexp_replace": (3, 3),
-    "try_cast": (1, 1),
+    CONCAT = "concat"
+    UPPER = "upper"
+    LOWER = "lower"
+    CHAR_LENGTH = "char_length"
+    SUBSTRING = "substring"
+    POSITION = "position"
+    REPLACE = "replace"
+    REGEXP_REPLACE = "regexp_replace"
+    TRY_CAST = "try_cast"
     # collections and records
-    "cardinality": (1, 1),
-    "array_sort": (2, 2),
-    "array_contains": (2, 2),
-    "row": (1, None),
-    "empty_array": (0, 0),
-    "py_str": (1, 1),
-    "py_round": (2, 2),
+    CARDINALITY = "cardinality"
+    ARRAY_SORT = "array_sort"
+    ARRAY_CONTAINS = "array_contains"
+    ROW = "row"
+    EMPTY_ARRAY = "empty_array"
+    PY_STR = "py_str"  # str() of a float or a datetime, as Python prints it
+    PY_ROUND = "py_round"  # round(x, ndigits) as Python rounds
+
+
+@dataclass(frozen=True, slots=True)
+class OpSpec:
+    """What an operator takes and gives."""
+
+    min_args: int
+    max_args: int | None  # None: any number
+    result: Kind | None = None  # the kind of every result, where one kind is fixed
+    strict: bool = False  # NULL whenever any argument is NULL (in Flink, as ontoc emits it)
+
+    def check(self, op: Op, args: tuple[Expr, ...], dtype: DType) -> None:
+        if len(args) < self.min_args or (self.max_args is not None and len(args) > self.max_args):
+            raise ValueError(f"{op} takes {self.min_args}..{self.max_args} arguments, got {len(args)}")
+        if self.result is not None and dtype.kind is not self.result:
+            raise ValueError(f"{op} gives a {self.result}, not a {dtype}")
+
+
+def _spec(low: int, high: int | None, result: Kind | None = None, strict: bool = False) -> OpSpec:
+    return OpSpec(low, high, result, strict)
+
+
+_B, _I, _S = Kind.BOOL, Kind.INT, Kind.STR
+
+OPS: dict[Op, OpSpec] = {
+    Op.ADD: _spec(2, 2, strict=True),
+    Op.SUB: _spec(2, 2, strict=True),
+    Op.MUL: _spec(2, 2, strict=True),
+    Op.DIV: _spec(2, 2, strict=True),
+    Op.NEG: _spec(1, 1, strict=True),
+    Op.MOD: _spec(2, 2, strict=True),
+    Op.POWER: _spec(2, 2, strict=True),
+    Op.ABS: _spec(1, 1, strict=True),
+    Op.FLOOR: _spec(1, 1, strict=True),
+    Op.ROUND: _spec(1, 2, strict=True),
+    Op.GREATEST: _spec(2, None),
+    Op.LEAST: _spec(2, None),
+    Op.EQ: _spec(2, 2, _B, strict=True),
+    Op.NE: _spec(2, 2, _B, strict=True),
+    Op.LT: _spec(2, 2, _B, strict=True),
+    Op.LE: _spec(2, 2, _B, strict=True),
+    Op.GT: _spec(2, 2, _B, strict=True),
+    Op.GE: _spec(2, 2, _B, strict=True),
+    Op.NOT_DISTINCT: _spec(2, 2, _B),
+    Op.AND: _spec(2, None, _B),
+    Op.OR: _spec(2, None, _B),
+    Op.NOT: _spec(1, 1, _B, strict=True),
+    Op.IS_NULL: _spec(1, 1, _B),
+    Op.IS_NOT_NULL: _spec(1, 1, _B),
+    Op.IN: _spec(2, None, _B),
+    Op.COALESCE: _spec(2, None),
+    Op.NULLIF: _spec(2, 2),
+    Op.CONCAT: _spec(2, None, _S, strict=True),
+    Op.UPPER: _spec(1, 1, _S, strict=True),
+    Op.LOWER: _spec(1, 1, _S, strict=True),
+    Op.CHAR_LENGTH: _spec(1, 1, _I, strict=True),
+    Op.SUBSTRING: _spec(3, 3, _S, strict=True),
+    Op.POSITION: _spec(2, 2, _I, strict=True),
+    Op.REPLACE: _spec(3, 3, _S, strict=True),
+    Op.REGEXP_REPLACE: _spec(3, 3, _S, strict=True),
+    Op.TRY_CAST: _spec(1, 1),
+    Op.CARDINALITY: _spec(1, 1, _I, strict=True),
+    Op.ARRAY_SORT: _spec(2, 2, Kind.LIST),
+    Op.ARRAY_CONTAINS: _spec(2, 2, _B),
+    Op.ROW: _spec(1, None, Kind.ROW),
+    Op.EMPTY_ARRAY: _spec(0, 0, Kind.LIST),
+    Op.PY_STR: _spec(1, 1, _S, strict=True),
+    Op.PY_ROUND: _spec(2, 2, strict=True),
 }
 
 
-class Expr:
+class Expr(Node):
     """Base of scalar expressions."""
 
+    __slots__ = ()
     dtype: DType
 
     def children(self) -> tuple[Expr, ...]:
-        return ()
+        children: tuple = Node.children(self)  # an expression's children are expressions
+        return children
 
     def walk(self) -> Iterator[Expr]:
         """This node and every node below it, depth first, parents before children."""
@@ -80,7 +155,7 @@ class Expr:
         while stack:
             node = stack.pop()
             yield node
-            children = node.children()
+            children: tuple = Node.children(node)  # not `node.children()`: one call less per node
             if children:
                 stack.extend(reversed(children))
 
@@ -105,19 +180,19 @@ class Column(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Func(Expr):
-    op: str
+    """An operator applied to `args`; `op` may be given by name (`"add"`), it is stored as the `Op`."""
+
+    op: Op
     args: tuple[Expr, ...]
     dtype: DType
 
     def __post_init__(self) -> None:
-        if self.op not in OPS:
-            raise ValueError(f"unknown operator {self.op!r}")
-        low, high = OPS[self.op]
-        if len(self.args) < low or (high is not None and len(self.args) > high):
-            raise ValueError(f"{self.op} takes {low}..{high} arguments, got {len(self.args)}")
-
-    def children(self) -> tuple[Expr, ...]:
-        return self.args
+        if type(self.op) is not Op:
+            try:
+                object.__setattr__(self, "op", Op(self.op))
+            except ValueError:
+                raise ValueError(f"unknown operator {self.op!r}") from None
+        OPS[self.op].check(self.op, self.args, self.dtype)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,40 +201,44 @@ class Case(Expr):
     default: Expr
     dtype: DType
 
-    def children(self) -> tuple[Expr, ...]:
-        return tuple(x for pair in self.whens for x in pair) + (self.default,)
-
 
 @dataclass(frozen=True, slots=True)
 class Cast(Expr):
     arg: Expr
     dtype: DType
 
-    def children(self) -> tuple[Expr, ...]:
-        return (self.arg,)
 
+class Agg(StrEnum):
+    """An aggregate function of `AggCall` (a `StrEnum`, like `Op`)."""
 
-AGG_FUNCS = ("count", "count_distinct", "sum", "min", "max", "array_agg", "array_agg_distinct", "udaf")
+    COUNT = "count"  # of rows (no argument)
+    COUNT_DISTINCT = "count_distinct"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    ARRAY_AGG = "array_agg"
+    ARRAY_AGG_DISTINCT = "array_agg_distinct"
+    UDAF = "udaf"  # a Python aggregate function, registered as `function`
 
 
 @dataclass(frozen=True, slots=True)
 class AggCall(Expr):
     """An aggregate over the rows of a group; only inside `Aggregate`."""
 
-    func: str
+    func: Agg  # may be given by name, like `Func.op`
     arg: Expr | None
     where: Expr | None
     dtype: DType
-    function: str | None = None  # the registered name of a Python aggregate function ("udaf")
+    function: str | None = None  # the registered name of a Python aggregate function (`Agg.UDAF`)
 
     def __post_init__(self) -> None:
-        if self.func not in AGG_FUNCS:
-            raise ValueError(f"unknown aggregate {self.func!r}")
-        if (self.func == "udaf") != (self.function is not None):
+        if type(self.func) is not Agg:
+            try:
+                object.__setattr__(self, "func", Agg(self.func))
+            except ValueError:
+                raise ValueError(f"unknown aggregate {self.func!r}") from None
+        if (self.func is Agg.UDAF) != (self.function is not None):
             raise ValueError("a Python aggregate needs its function name, and only it")
-
-    def children(self) -> tuple[Expr, ...]:
-        return tuple(x for x in (self.arg, self.where) if x is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +249,6 @@ class UdfCall(Expr):
     args: tuple[Expr, ...]
     dtype: DType
 
-    def children(self) -> tuple[Expr, ...]:
-        return self.args
-
 
 @dataclass(frozen=True, slots=True)
 class FieldAccess(Expr):
@@ -181,9 +257,6 @@ class FieldAccess(Expr):
     arg: Expr
     name: str
     dtype: DType
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.arg,)
 
 
 TRUE = Literal(True, BOOL)

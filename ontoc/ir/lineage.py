@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .expr import AggCall, Column, Expr, Func
+from .expr import AggCall, Column, Expr, Func, Op
 from .plan import ViewPlan
-from .relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from .relations import Aggregate, Filter, LeftJoin, Rel, Scan
 
 VALUE = "value"
 JOIN = "join"
@@ -110,20 +110,17 @@ class _Scope:
         }
 
     def _collect(self, rel: Rel) -> None:
-        if isinstance(rel, (Filter, Project)):
-            self._collect(rel.parent)
-        elif isinstance(rel, LeftJoin):
-            self._collect(rel.left)
-            self._collect(rel.right)
-            self.conditions[rel.right.alias] = rel.condition
-        elif isinstance(rel, Scan):
+        if isinstance(rel, Scan):
             self.scans[rel.alias] = rel
             if self.root is None:
                 self.root = rel.alias
-        elif isinstance(rel, Aggregate):
+        elif isinstance(rel, Aggregate):  # a subquery: its inside is its own scope
             self.aggregates[rel.alias] = rel
         else:
-            raise TypeError(rel)
+            for child in rel.inputs():
+                self._collect(child)
+            if isinstance(rel, LeftJoin):
+                self.conditions[rel.right.alias] = rel.condition
 
     def path(self, alias: str) -> str:
         """The document an alias stands for, in the definitions' terms."""
@@ -135,7 +132,7 @@ class _Scope:
         if alias == self.root:
             return f"store.{alias}[]" if self.element_of else f"store.{alias}"
         cond = self.conditions.get(alias)
-        if isinstance(cond, Func) and cond.op == "eq" and len(cond.args) == 2:
+        if isinstance(cond, Func) and cond.op is Op.EQ and len(cond.args) == 2:
             mine, other = cond.args
             # a reference: `child.doc_id = parent.<ref field>`; a keyed lookup (`one(Model, key=...)`)
             # can have the same shape when its key is a plain field, so the alias the frontend gives a
@@ -202,7 +199,7 @@ class _Resolver:
 
 def lineage(plan: ViewPlan) -> ViewLineage:
     """Lineage of the key, every field and the filter of `plan` (run it on the optimized plan)."""
-    project: Project = plan.rel
+    project = plan.rel
     resolver = _Resolver(plan)
     where = project.parent.predicate if isinstance(project.parent, Filter) else None
     return ViewLineage(

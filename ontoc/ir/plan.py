@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .relations import Project, Scan
+from .relations import Project, Rel, Scan
 from .types import DType
 
 
@@ -47,7 +47,10 @@ class ViewPlan:
     file: str
     udfs: tuple[UdfSpec, ...] = ()
 
-    def with_rel(self, rel: Project) -> ViewPlan:
+    def with_rel(self, rel: Rel) -> ViewPlan:
+        """This plan over `rel`, which a pass rewrote (still the view's `Project`)."""
+        if not isinstance(rel, Project):
+            raise TypeError(f"a view plan's relation is its Project, not {type(rel).__name__}")
         return replace(self, rel=rel)
 
     def scans(self) -> list[Scan]:

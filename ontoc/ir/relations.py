@@ -6,18 +6,23 @@ referenced documents, and LEFT JOINs of one `Aggregate` per `many` collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from .expr import AggCall, Column, Expr
+from .node import Node
 from .types import DType
 
 
-class Rel:
-    """Base of relations."""
+class Rel(Node):
+    """Base of relations. Their children (`Node.children`) are their inputs and their expressions."""
+
+    __slots__ = ()
 
     def inputs(self) -> tuple[Rel, ...]:
-        return ()
+        """The relations this one reads, in field order."""
+        return tuple([c for c in self.children() if isinstance(c, Rel)])
 
     def walk(self) -> Iterator[Rel]:
         """This relation and every one below it, depth first, parents before inputs."""
@@ -28,8 +33,14 @@ class Rel:
             stack.extend(reversed(rel.inputs()))
 
     def expressions(self) -> tuple[Expr, ...]:
-        """The expressions this node evaluates itself (not its inputs')."""
-        return ()
+        """The expressions this node evaluates itself (not its inputs'), in field order."""
+        return tuple([c for c in self.children() if isinstance(c, Expr)])
+
+    def map(self, on_input: Callable[[Rel], Rel], on_expr: Callable[[Expr], Expr]) -> Rel:
+        """This node with `on_input` applied to each input and `on_expr` to each expression (not recursively)."""
+        return self.with_children(
+            [on_input(c) if isinstance(c, Rel) else on_expr(cast(Expr, c)) for c in self.children()]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +66,6 @@ class Aggregate(Rel):
     aggregates: tuple[tuple[str, AggCall], ...]
     where: Expr | None = None
 
-    def inputs(self) -> tuple[Rel, ...]:
-        return (self.parent,)
-
-    def expressions(self) -> tuple[Expr, ...]:
-        return (self.key,) + tuple(a for _, a in self.aggregates) + ((self.where,) if self.where is not None else ())
-
 
 @dataclass(frozen=True, slots=True)
 class LeftJoin(Rel):
@@ -68,23 +73,11 @@ class LeftJoin(Rel):
     right: Scan | Aggregate
     condition: Expr
 
-    def inputs(self) -> tuple[Rel, ...]:
-        return (self.left, self.right)
-
-    def expressions(self) -> tuple[Expr, ...]:
-        return (self.condition,)
-
 
 @dataclass(frozen=True, slots=True)
 class Filter(Rel):
     parent: Rel
     predicate: Expr
-
-    def inputs(self) -> tuple[Rel, ...]:
-        return (self.parent,)
-
-    def expressions(self) -> tuple[Expr, ...]:
-        return (self.predicate,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +88,12 @@ class Project(Rel):
     key: Column
     fields: tuple[tuple[str, Expr], ...]
 
-    def inputs(self) -> tuple[Rel, ...]:
-        return (self.parent,)
-
-    def expressions(self) -> tuple[Expr, ...]:
-        return (self.key,) + tuple(e for _, e in self.fields)
-
 
 def aliases(rel: Rel) -> tuple[str, ...]:
     """Aliases visible in the FROM clause that `rel` forms (not inside aggregates)."""
-    if isinstance(rel, (Scan, Aggregate)):
+    if isinstance(rel, (Scan, Aggregate)):  # aliased: a table or a subquery
         return (rel.alias,)
-    if isinstance(rel, LeftJoin):
-        return aliases(rel.left) + aliases(rel.right)
-    if isinstance(rel, (Filter, Project)):
-        return aliases(rel.parent)
-    raise TypeError(rel)
+    return tuple(a for child in rel.inputs() for a in aliases(child))
 
 
 def used_columns(rel: Rel) -> set[tuple[str, str]]:

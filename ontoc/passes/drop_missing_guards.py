@@ -21,46 +21,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..ir import build as B
-from ..ir.expr import Case, Cast, Column, Expr, FieldAccess, Func, Literal
+from ..ir.expr import OPS, Case, Cast, Column, Expr, FieldAccess, Func, Literal, Op
 from ..ir.plan import ViewPlan
 from ..ir.relations import LeftJoin, Scan
 from ..ir.traverse import map_rel_exprs
 
 KEY = "doc_id"
-
-# NULL when any argument is NULL (Flink's operators and functions as ontoc emits them)
-STRICT_OPS = frozenset(
-    {
-        "add",
-        "sub",
-        "mul",
-        "div",
-        "neg",
-        "mod",
-        "power",
-        "abs",
-        "floor",
-        "round",
-        "eq",
-        "ne",
-        "lt",
-        "le",
-        "gt",
-        "ge",
-        "not",
-        "concat",
-        "upper",
-        "lower",
-        "char_length",
-        "substring",
-        "position",
-        "replace",
-        "regexp_replace",
-        "cardinality",
-        "py_str",
-        "py_round",
-    }
-)
 
 
 class Known(Enum):
@@ -98,26 +64,27 @@ def evaluate(e: Expr, a: Assumption) -> Known:
 
 
 def _func(e: Func, a: Assumption) -> Known:
-    if e.op in ("is_null", "is_not_null"):
+    if e.op in (Op.IS_NULL, Op.IS_NOT_NULL):
         arg = evaluate(e.args[0], a)
         if arg is Known.UNKNOWN:
             return Known.UNKNOWN
-        return Known.TRUE if (arg is Known.NULL) == (e.op == "is_null") else Known.FALSE
+        return Known.TRUE if (arg is Known.NULL) == (e.op is Op.IS_NULL) else Known.FALSE
     args = [evaluate(x, a) for x in e.args]
-    if e.op == "not":
+    if e.op is Op.NOT:
         return {Known.TRUE: Known.FALSE, Known.FALSE: Known.TRUE, Known.NULL: Known.NULL}.get(args[0], Known.UNKNOWN)
-    if e.op == "and":
+    if e.op is Op.AND:
         return _connective(args, dominant=Known.FALSE, neutral=Known.TRUE)
-    if e.op == "or":
+    if e.op is Op.OR:
         return _connective(args, dominant=Known.TRUE, neutral=Known.FALSE)
-    if e.op == "coalesce":
+    if e.op is Op.COALESCE:
         for arg in args:
             if arg is not Known.NULL:
                 return arg
         return Known.NULL
-    if e.op in STRICT_OPS or e.op in ("in", "nullif"):
-        strict = args if e.op in STRICT_OPS else args[:1]  # `x IN (...)`, NULLIF(x, y): NULL when x is
-        if Known.NULL in strict:
+    strict = OPS[e.op].strict
+    if strict or e.op in (Op.IN, Op.NULLIF):
+        nulls = args if strict else args[:1]  # `x IN (...)`, NULLIF(x, y): NULL when x is
+        if Known.NULL in nulls:
             return Known.NULL
     return Known.UNKNOWN
 
@@ -157,7 +124,7 @@ def _missing_closure(missing: set[str], joins: list[LeftJoin]) -> frozenset[str]
             if not isinstance(right, Scan) or right.alias in missing:
                 continue
             cond = join.condition
-            if isinstance(cond, Func) and cond.op == "eq":
+            if isinstance(cond, Func) and cond.op is Op.EQ:
                 is_key = [isinstance(x, Column) and x.relation == right.alias and x.name == KEY for x in cond.args]
                 other = cond.args[1] if is_key[0] else cond.args[0] if is_key[1] else None
                 if other is not None and evaluate(other, Assumption(frozenset(missing), frozenset())) is Known.NULL:
@@ -168,12 +135,12 @@ def _missing_closure(missing: set[str], joins: list[LeftJoin]) -> frozenset[str]
 
 def _assumption(guard: Expr, scans: set[str], joins: list[LeftJoin]) -> Assumption | None:
     """What holds when the conjunction `guard` is TRUE, or None if it says no document is missing."""
-    facts = frozenset(B.operands(guard, "and"))
+    facts = frozenset(B.operands(guard, Op.AND))
     missing = {
         f.args[0].relation
         for f in facts
         if isinstance(f, Func)
-        and f.op == "is_null"
+        and f.op is Op.IS_NULL
         and isinstance(f.args[0], Column)
         and f.args[0].name == KEY
         and f.args[0].relation in scans
@@ -192,7 +159,7 @@ def _drop_branches(e: Expr, scans: set[str], joins: list[LeftJoin]) -> Expr:
         cond, value = whens[i]
         if isinstance(value, Literal) and value.value is None:
             rest = Case(tuple(whens[i + 1 :]), e.default, e.dtype)
-            assumptions = [_assumption(g, scans, joins) for g in B.operands(cond, "or")]
+            assumptions = [_assumption(g, scans, joins) for g in B.operands(cond, Op.OR)]
             if all(x is not None and evaluate(rest, x) is Known.NULL for x in assumptions):
                 del whens[i]
                 continue

@@ -5,21 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..ir.plan import ViewPlan
-from ..ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan, used_columns
-
-
-def _rewrite(rel: Rel, used: set[tuple[str, str]]) -> Rel:
-    if isinstance(rel, Scan):
-        keep = tuple(c for c in rel.columns if c[0] == "doc_id" or (rel.alias, c[0]) in used)
-        return replace(rel, columns=keep)
-    if isinstance(rel, Aggregate):
-        return replace(rel, parent=_rewrite(rel.parent, used))
-    if isinstance(rel, LeftJoin):
-        return replace(rel, left=_rewrite(rel.left, used), right=_rewrite(rel.right, used))
-    if isinstance(rel, (Filter, Project)):
-        return replace(rel, parent=_rewrite(rel.parent, used))
-    raise TypeError(rel)
+from ..ir.relations import Rel, Scan, used_columns
+from ..ir.traverse import map_rels
 
 
 def prune_columns(plan: ViewPlan) -> ViewPlan:
-    return plan.with_rel(_rewrite(plan.rel, used_columns(plan.rel)))
+    used = used_columns(plan.rel)
+
+    def prune(rel: Rel) -> Rel:
+        if isinstance(rel, Scan):
+            return replace(rel, columns=tuple(c for c in rel.columns if c[0] == "doc_id" or (rel.alias, c[0]) in used))
+        return rel
+
+    return plan.with_rel(map_rels(plan.rel, prune))

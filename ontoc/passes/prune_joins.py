@@ -8,33 +8,30 @@ repeatedly, so chains of references unwind from the leaves.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
 
-from ..ir.expr import Column
+from ..ir.expr import Column, Expr
 from ..ir.plan import ViewPlan
-from ..ir.relations import Aggregate, Filter, LeftJoin, Project, Rel
+from ..ir.relations import Aggregate, LeftJoin, Rel
 
 
-def _columns(exprs) -> set[str]:
+def _columns(exprs: Iterable[Expr]) -> set[str]:
     return {sub.relation for e in exprs for sub in e.walk() if isinstance(sub, Column)}
 
 
 def _prune(rel: Rel, needed: set[str]) -> Rel:
-    """Remove right sides of left joins whose alias is not in `needed` (recomputed as we go)."""
+    """Remove right sides of left joins whose alias is not in `needed` (recomputed as we go).
+
+    An aggregate is a subquery: what its inside needs is what its own expressions read.
+    """
     if isinstance(rel, LeftJoin):
-        right = rel.right
-        if right.alias not in needed:
+        if rel.right.alias not in needed:
             return _prune(rel.left, needed)
-        needed = needed | _columns([rel.condition])
-        if isinstance(right, Aggregate):
-            right = replace(right, parent=_prune(right.parent, _columns(right.expressions())))
-        return replace(rel, left=_prune(rel.left, needed), right=right)
-    if isinstance(rel, Filter):
-        return replace(rel, parent=_prune(rel.parent, needed | _columns([rel.predicate])))
-    return rel
+    if isinstance(rel, Aggregate):
+        needed = set()
+    needed = needed | _columns(rel.expressions())
+    return rel.map(lambda r: _prune(r, needed), lambda e: e)
 
 
 def prune_joins(plan: ViewPlan) -> ViewPlan:
-    project: Project = plan.rel
-    needed = _columns(project.expressions())
-    return plan.with_rel(replace(project, parent=_prune(project.parent, needed)))
+    return plan.with_rel(_prune(plan.rel, set()))

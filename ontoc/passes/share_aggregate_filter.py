@@ -19,16 +19,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..ir import build as B
-from ..ir.expr import Column, Expr, Func, Literal
+from ..ir.expr import Agg, Column, Expr, Func, Literal, Op
 from ..ir.plan import ViewPlan
 from ..ir.relations import Aggregate, Rel
 from ..ir.traverse import map_rel_children
 
-COUNTS = ("count", "count_distinct")
+COUNTS = (Agg.COUNT, Agg.COUNT_DISTINCT)
 
 
 def _conjuncts(e: Expr | None) -> tuple[Expr, ...]:
-    return () if e is None else B.operands(e, "and")
+    return () if e is None else B.operands(e, Op.AND)
 
 
 def _counts_read_as_zero(plan: ViewPlan, agg: Aggregate) -> bool:
@@ -41,7 +41,7 @@ def _counts_read_as_zero(plan: ViewPlan, agg: Aggregate) -> bool:
     def bare(e: Expr) -> bool:
         if (
             isinstance(e, Func)
-            and e.op == "coalesce"
+            and e.op is Op.COALESCE
             and len(e.args) == 2
             and count(e.args[0])
             and isinstance(e.args[1], Literal)
@@ -65,7 +65,7 @@ def _share(agg: Aggregate) -> Aggregate:
     return replace(agg, aggregates=tuple(rest), where=where)
 
 
-def _without(where: Expr, shared: list[Expr]) -> Expr | None:
+def _without(where: Expr | None, shared: list[Expr]) -> Expr | None:
     left = [c for c in _conjuncts(where) if c not in shared]
     return B.and_(*left) if left else None
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from enum import Enum
 from pathlib import Path
 
 from ontoc.ir import types as T
 from ontoc.ir.expr import Column, Func, Literal
-from ontoc.ir.fingerprint import Canonical, _field_names
+from ontoc.ir.fingerprint import Canonical
+from ontoc.ir.node import field_names
 from ontoc.pipeline import compile_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,13 +39,15 @@ def generic_text(value: object) -> str:
     """The rule every node follows, without the fast paths of `Canonical`."""
     if value is None or type(value) in (str, int, float, bool):
         return repr(value)
+    if isinstance(value, Enum):  # Op, Agg, Kind: their name string
+        return repr(value.value)
     if type(value) is tuple:
         return "(" + ",".join(generic_text(v) for v in value) + ")"
     if hasattr(type(value), "__dataclass_fields__"):
         return (
             type(value).__name__
             + "("
-            + ",".join(generic_text(getattr(value, f)) for f in _field_names(type(value)))
+            + ",".join(generic_text(getattr(value, f)) for f in field_names(type(value)))
             + ")"
         )
     return repr(value)

@@ -1,18 +1,34 @@
 """Rewrites of the passes on hand-built plans: what they drop, and what they must keep.
 
 The differential suite checks that the results stay Python's; these pin the shapes.
+Each pass has a fixture file, tests/fixtures/passes/<pass>.txt: cases separated by
+a blank line, each a `# title`, an input plan in the builder syntax of
+`pass_builder.py`, `----`, and the relation tree the pass must give (`ir.dump`).
+`ONTOC_UPDATE_PASS_FIXTURES=1` rewrites the expected trees (review the diff).
 """
 
 from __future__ import annotations
 
-from ontoc.ir import build as B
-from ontoc.ir.expr import Case, Column, Func, Literal
-from ontoc.ir.plan import ViewPlan
-from ontoc.ir.relations import LeftJoin, Project, Scan
-from ontoc.ir.types import BOOL, STR
-from ontoc.passes.drop_missing_guards import drop_missing_guards
+import doctest
+import importlib
+import os
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
 
-NULL_STR = Literal(None, STR)
+import pytest
+
+import ontoc.ir
+import ontoc.passes
+from ontoc.ir import build as B
+from ontoc.ir.dump import expr_text, rel_lines
+from ontoc.ir.expr import Column, Expr, Func
+from ontoc.ir.fingerprint import Canonical
+from ontoc.ir.traverse import map_expr
+from ontoc.ir.types import BOOL, STR, DType
+from ontoc.passes import PASSES
+
+from .pass_builder import build_plan
 
 
 def col(rel: str, name: str, dtype=STR) -> Column:
@@ -21,55 +37,6 @@ def col(rel: str, name: str, dtype=STR) -> Column:
 
 def missing(rel: str) -> Func:
     return Func("is_null", (col(rel, "doc_id"),), BOOL)
-
-
-def chain_plan(fields: dict) -> ViewPlan:
-    """shipment -> warehouse -> city, each joined on the previous one's reference."""
-
-    def scan(alias: str, *names: str) -> Scan:
-        return Scan(alias, alias, alias, tuple((n, STR) for n in ("doc_id", *names)))
-
-    rel = LeftJoin(
-        scan("s", "warehouse"), scan("w", "city", "name"), Func("eq", (col("w", "doc_id"), col("s", "warehouse")), BOOL)
-    )
-    rel = LeftJoin(rel, scan("c", "name", "code"), Func("eq", (col("c", "doc_id"), col("w", "city")), BOOL))
-    project = Project(rel, col("s", "doc_id"), tuple(fields.items()))
-    return ViewPlan("V", "v", "S", (), project, "views.py")
-
-
-def fields_after(fields: dict) -> dict:
-    return dict(drop_missing_guards(chain_plan(fields)).rel.fields)
-
-
-def test_guard_of_a_missing_document_goes_when_the_column_is_null_anyway():
-    guarded = Case(((missing("w"), NULL_STR),), col("w", "name"), STR)
-    assert fields_after({"f": guarded}) == {"f": col("w", "name")}
-
-
-def test_a_missing_reference_makes_the_documents_joined_through_it_missing():
-    guard = B.or_(missing("w"), missing("c"))
-    concat = Func("concat", (col("c", "name"), Literal(", ", STR), col("c", "code")), STR)
-    assert fields_after({"f": Case(((guard, NULL_STR),), concat, STR)}) == {"f": concat}
-
-
-def test_guard_stays_when_the_rest_gives_a_value_for_a_missing_document():
-    # `w.name or "none"`: Python raises on the missing warehouse (None); without the guard SQL says "none"
-    default = Case(((Func("is_null", (col("w", "name"),), BOOL), Literal("none", STR)),), col("w", "name"), STR)
-    guarded = Case(((missing("w"), NULL_STR),) + default.whens, default.default, STR)
-    assert fields_after({"f": guarded}) == {"f": guarded}
-
-
-def test_guard_stays_when_another_relation_could_be_present():
-    # c missing does not make w missing: w.name may have a value
-    guarded = Case(((missing("c"), NULL_STR),), col("w", "name"), STR)
-    assert fields_after({"f": guarded}) == {"f": guarded}
-
-
-def test_guard_with_a_condition_keeps_the_branch_the_condition_decides():
-    big = Func("gt", (col("s", "warehouse"), Literal("m", STR)), BOOL)
-    # WHEN big AND w missing THEN NULL  WHEN big THEN w.name  ELSE big: the first branch is covered
-    guarded = Case(((B.and_(big, missing("w")), NULL_STR), (big, col("w", "name"))), Literal(None, STR), STR)
-    assert fields_after({"f": guarded}) == {"f": Case(((big, col("w", "name")),), Literal(None, STR), STR)}
 
 
 def test_is_null_beside_is_not_null_folds():
@@ -82,43 +49,61 @@ def test_is_null_beside_is_not_null_folds():
     assert B.and_(missing("w"), B.or_(B.is_null(x), missing("w"))) == missing("w")
 
 
-def aggregate_plan(count_read_bare: bool) -> ViewPlan:
-    """A root with one collection whose two aggregates both filter on `t.attendance`."""
-    from ontoc.ir.expr import AggCall
-    from ontoc.ir.relations import Aggregate
-    from ontoc.ir.types import INT
-
-    tickets = Scan("tickets", "Ticket", "t", (("doc_id", STR), ("meeting", STR), ("attendance", BOOL), ("vip", BOOL)))
-    attending = col("t", "attendance", BOOL)
-    agg = Aggregate(
-        tickets,
-        "t_agg",
-        col("t", "meeting"),
-        (
-            ("n", AggCall("count", None, attending, INT)),
-            ("vips", AggCall("count", None, B.and_(attending, col("t", "vip", BOOL)), INT)),
-        ),
-    )
-    root = Scan("meetings", "Meeting", "m", (("doc_id", STR),))
-    rel = LeftJoin(root, agg, Func("eq", (col("t_agg", "root_id"), col("m", "doc_id")), BOOL))
-    n = col("t_agg", "n", INT)
-    read = n if count_read_bare else Func("coalesce", (n, Literal(0, INT)), INT)
-    vips = Func("coalesce", (col("t_agg", "vips", INT), Literal(0, INT)), INT)
-    return ViewPlan("V", "v", "Meeting", (), Project(rel, col("m", "doc_id"), (("n", read), ("vips", vips))), "v.py")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "passes"
+SEPARATOR = "----"
 
 
-def test_filter_shared_by_every_aggregate_becomes_the_subquery_where():
-    from ontoc.passes.share_aggregate_filter import share_aggregate_filter
+def fixture_cases(name: str) -> list[tuple[str, str, str]]:
+    """(title, input, expected) of each case of one pass's fixture file."""
+    cases = []
+    for block in (FIXTURES / f"{name}.txt").read_text(encoding="utf-8").strip().split("\n\n"):
+        title, _, rest = block.partition("\n")
+        source, _, expected = rest.partition(f"\n{SEPARATOR}")
+        cases.append((title.removeprefix("# "), source, expected.removeprefix("\n")))
+    return cases
 
-    agg = share_aggregate_filter(aggregate_plan(count_read_bare=False)).rel.parent.right
-    assert agg.where == col("t", "attendance", BOOL)
-    assert dict(agg.aggregates)["n"].where is None
-    assert dict(agg.aggregates)["vips"].where == col("t", "vip", BOOL)
+
+def test_every_pass_has_a_fixture_file():
+    assert sorted(p.name for p in FIXTURES.glob("*.txt")) == sorted(f"{p.__name__}.txt" for p in PASSES)
 
 
-def test_filter_stays_when_a_count_is_read_without_coalesce():
-    # a group none of whose rows pass would turn that count from 0 into NULL
-    from ontoc.passes.share_aggregate_filter import share_aggregate_filter
+@pytest.mark.parametrize("rewrite", PASSES, ids=lambda p: p.__name__)
+def test_pass_gives_the_fixture_output(rewrite):
+    cases = fixture_cases(rewrite.__name__)
+    results = ["\n".join(rel_lines(rewrite(build_plan(source)).rel)) for _, source, _ in cases]
+    if os.environ.get("ONTOC_UPDATE_PASS_FIXTURES"):
+        text = "\n\n".join(f"# {t}\n{s}\n{SEPARATOR}\n{r}" for (t, s, _), r in zip(cases, results, strict=True))
+        (FIXTURES / f"{rewrite.__name__}.txt").write_text(text + "\n", encoding="utf-8")
+    for (title, source, expected), result in zip(cases, results, strict=True):
+        assert result == expected, title
+        assert "\n".join(rel_lines(build_plan(source).rel)) != expected or "unchanged" in title, (
+            f"{title}: the input is already the output (say `unchanged` in the title if that is the point)"
+        )
 
-    plan = aggregate_plan(count_read_bare=True)
-    assert share_aggregate_filter(plan) == plan
+
+def _modules(package) -> list[str]:
+    return [m.name for m in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
+
+
+@pytest.mark.parametrize("module", _modules(ontoc.passes) + _modules(ontoc.ir))
+def test_doctests_pass(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled(Expr):
+    """A node type the IR does not have: what the generic children interface must handle."""
+
+    arg: Expr
+    label: str
+    dtype: DType
+
+
+def test_a_new_node_type_is_walked_rewritten_dumped_and_fingerprinted_without_touching_those_modules():
+    node = Labelled(B.and_(B.lit(True), missing("w")), "guard", BOOL)
+    assert list(node.walk()) == [node, missing("w"), col("w", "doc_id")]
+    renamed = map_expr(node, lambda e: col("x", "doc_id") if e == col("w", "doc_id") else e)
+    assert renamed == Labelled(Func("is_null", (col("x", "doc_id"),), BOOL), "guard", BOOL)
+    assert expr_text(node) == "Labelled[guard](is_null(w.doc_id))"
+    assert Canonical()(node) == f"Labelled({Canonical()(missing('w'))},'guard',DType('bool',False,None,()))"

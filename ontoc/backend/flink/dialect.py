@@ -14,6 +14,7 @@ import sqlglot.generator
 from sqlglot import exp
 from sqlglot.dialects.hive import Hive
 from sqlglot.generator import Generator
+from sqlglot.generators.hive import HiveGenerator
 
 
 def is_compiled(module: ModuleType) -> bool:
@@ -39,18 +40,18 @@ class Flink(Hive):
     class Tokenizer(Hive.Tokenizer):
         STRING_ESCAPES = ["'"]
 
-    class Generator(Hive.Generator):
+    class Generator(HiveGenerator):
         TYPE_MAPPING = {
-            **Hive.Generator.TYPE_MAPPING,
+            **HiveGenerator.TYPE_MAPPING,
             exp.DataType.Type.TEXT: "STRING",
             exp.DataType.Type.VARCHAR: "STRING",
         }
 
         # Hive rewrites SELECT (QUALIFY, DISTINCT ON, UNNEST) and CREATE (partition columns) with
         # transforms that copy and walk the whole tree; ontoc emits none of those constructs
-        TRANSFORMS = {k: v for k, v in Hive.Generator.TRANSFORMS.items() if k not in (exp.Select, exp.Create)}
+        TRANSFORMS = {k: v for k, v in HiveGenerator.TRANSFORMS.items() if k not in (exp.Select, exp.Create)}
 
-        def preprocess(self, expression: exp.Expression) -> exp.Expression:
+        def preprocess(self, expression: exp.Expr) -> exp.Expr:
             # sqlglot's preprocessing walks the whole tree to hoist nested CTEs (a third of the
             # generation time); ontoc builds no CTEs and every statement is generated as built
             return expression

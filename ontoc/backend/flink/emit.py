@@ -6,23 +6,24 @@ frontend cannot build something the backend silently mistranslates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 
 from sqlglot import exp
 
 from ...ir import types as T
-from ...ir.expr import AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, UdfCall
+from ...ir.expr import Agg, AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, Op, UdfCall
 from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
 
 DECIMAL_PRECISION = (38, 10)
 SCALAR_TYPES = {
-    "str": exp.DataType.Type.TEXT,
-    "int": exp.DataType.Type.BIGINT,
-    "float": exp.DataType.Type.DOUBLE,
-    "bool": exp.DataType.Type.BOOLEAN,
-    "datetime": exp.DataType.Type.TIMESTAMPLTZ,
-    "none": exp.DataType.Type.TEXT,
+    T.Kind.STR: exp.DataType.Type.TEXT,
+    T.Kind.INT: exp.DataType.Type.BIGINT,
+    T.Kind.FLOAT: exp.DataType.Type.DOUBLE,
+    T.Kind.BOOL: exp.DataType.Type.BOOLEAN,
+    T.Kind.DATETIME: exp.DataType.Type.TIMESTAMPLTZ,
+    T.Kind.NONE: exp.DataType.Type.TEXT,
 }
 SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 PY_STR_FUNCTION = "ONTOC_PY_STR"
@@ -31,14 +32,14 @@ JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION, PY_ROUND_FUNCTION)  # onto
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
-    if dtype.kind == "list":
+    if dtype.elem is not None:  # a list
         return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[sql_type(dtype.elem)], nested=True)
-    if dtype.kind == "row":
+    if dtype.kind is T.Kind.ROW:
         fields = [
             exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=sql_type(t)) for name, t in dtype.fields
         ]
         return exp.DataType(this=exp.DataType.Type.STRUCT, expressions=fields, nested=True)
-    if dtype.kind == "decimal":
+    if dtype.kind is T.Kind.DECIMAL:
         precision, scale = DECIMAL_PRECISION
         return exp.DataType(
             this=exp.DataType.Type.DECIMAL,
@@ -83,7 +84,9 @@ PRECEDENCE = [
     (exp.Mul, exp.Div),
     (exp.Neg,),
 ]
-LEVEL = {cls: level for level, classes in enumerate(PRECEDENCE) for cls in classes}  # node class -> precedence
+LEVEL: dict[type, int] = {
+    cls: level for level, classes in enumerate(PRECEDENCE) for cls in classes
+}  # node class -> precedence
 COMPARISON = 3  # the level of PRECEDENCE[3]: comparisons do not chain
 ASSOCIATIVE = (exp.And, exp.Or, exp.Add, exp.Mul, exp.DPipe)
 
@@ -117,48 +120,48 @@ def chain(cls):
     return build
 
 
-SIMPLE_OPS = {
-    "add": binary(exp.Add),
-    "sub": binary(exp.Sub),
-    "mul": binary(exp.Mul),
-    "eq": binary(exp.EQ),
-    "ne": binary(exp.NEQ),
-    "lt": binary(exp.LT),
-    "le": binary(exp.LTE),
-    "gt": binary(exp.GT),
-    "ge": binary(exp.GTE),
-    "not_distinct": binary(exp.NullSafeEQ),
-    "and": chain(exp.And),
-    "or": chain(exp.Or),
-    "concat": chain(exp.DPipe),
-    "neg": lambda a: exp.Neg(this=paren(a[0], exp.Neg)),
-    "not": lambda a: exp.Not(this=paren(a[0], exp.Not)),
-    "is_null": lambda a: exp.Is(this=paren(a[0], exp.Is), expression=exp.Null()),
-    "is_not_null": lambda a: exp.Not(this=exp.Is(this=paren(a[0], exp.Is), expression=exp.Null())),
-    "coalesce": lambda a: exp.Coalesce(this=a[0], expressions=a[1:]),
-    "nullif": lambda a: exp.Nullif(this=a[0], expression=a[1]),
-    "mod": lambda a: anon("MOD", *a),
-    "power": lambda a: anon("POWER", *a),
-    "abs": lambda a: anon("ABS", *a),
-    "floor": lambda a: anon("FLOOR", *a),
-    "round": lambda a: anon("ROUND", *a),
-    "greatest": lambda a: anon("GREATEST", *a),
-    "least": lambda a: anon("LEAST", *a),
-    "upper": lambda a: anon("UPPER", *a),
-    "lower": lambda a: anon("LOWER", *a),
-    "char_length": lambda a: anon("CHAR_LENGTH", *a),
-    "substring": lambda a: anon("SUBSTR", *a),
+SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
+    Op.ADD: binary(exp.Add),
+    Op.SUB: binary(exp.Sub),
+    Op.MUL: binary(exp.Mul),
+    Op.EQ: binary(exp.EQ),
+    Op.NE: binary(exp.NEQ),
+    Op.LT: binary(exp.LT),
+    Op.LE: binary(exp.LTE),
+    Op.GT: binary(exp.GT),
+    Op.GE: binary(exp.GTE),
+    Op.NOT_DISTINCT: binary(exp.NullSafeEQ),
+    Op.AND: chain(exp.And),
+    Op.OR: chain(exp.Or),
+    Op.CONCAT: chain(exp.DPipe),
+    Op.NEG: lambda a: exp.Neg(this=paren(a[0], exp.Neg)),
+    Op.NOT: lambda a: exp.Not(this=paren(a[0], exp.Not)),
+    Op.IS_NULL: lambda a: exp.Is(this=paren(a[0], exp.Is), expression=exp.Null()),
+    Op.IS_NOT_NULL: lambda a: exp.Not(this=exp.Is(this=paren(a[0], exp.Is), expression=exp.Null())),
+    Op.COALESCE: lambda a: exp.Coalesce(this=a[0], expressions=a[1:]),
+    Op.NULLIF: lambda a: exp.Nullif(this=a[0], expression=a[1]),
+    Op.MOD: lambda a: anon("MOD", *a),
+    Op.POWER: lambda a: anon("POWER", *a),
+    Op.ABS: lambda a: anon("ABS", *a),
+    Op.FLOOR: lambda a: anon("FLOOR", *a),
+    Op.ROUND: lambda a: anon("ROUND", *a),
+    Op.GREATEST: lambda a: anon("GREATEST", *a),
+    Op.LEAST: lambda a: anon("LEAST", *a),
+    Op.UPPER: lambda a: anon("UPPER", *a),
+    Op.LOWER: lambda a: anon("LOWER", *a),
+    Op.CHAR_LENGTH: lambda a: anon("CHAR_LENGTH", *a),
+    Op.SUBSTRING: lambda a: anon("SUBSTR", *a),
     # LOCATE(needle, haystack): 1-based position, 0 when absent
-    "position": lambda a: anon("LOCATE", *a),
-    "replace": lambda a: anon("REPLACE", *a),
-    "regexp_replace": lambda a: anon("REGEXP_REPLACE", *a),
-    "cardinality": lambda a: anon("CARDINALITY", *a),
-    "array_contains": lambda a: anon("ARRAY_CONTAINS", *a),
-    "array_sort": lambda a: anon("ARRAY_SORT", *a),
+    Op.POSITION: lambda a: anon("LOCATE", *a),
+    Op.REPLACE: lambda a: anon("REPLACE", *a),
+    Op.REGEXP_REPLACE: lambda a: anon("REGEXP_REPLACE", *a),
+    Op.CARDINALITY: lambda a: anon("CARDINALITY", *a),
+    Op.ARRAY_CONTAINS: lambda a: anon("ARRAY_CONTAINS", *a),
+    Op.ARRAY_SORT: lambda a: anon("ARRAY_SORT", *a),
     # str(x) as Python prints a float (shortest round-trip digits, its exponent rules) or a datetime
     # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
-    "py_str": lambda a: anon(PY_STR_FUNCTION, *a),
-    "in": lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
+    Op.PY_STR: lambda a: anon(PY_STR_FUNCTION, *a),
+    Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 
 
@@ -175,7 +178,7 @@ class ExprEmitter:
             return exp.Cast(this=exp.Null(), to=sql_type(e.dtype))
         if isinstance(v, bool):
             return exp.Boolean(this=v)
-        if e.dtype.kind == "float":
+        if e.dtype.kind is T.Kind.FLOAT and isinstance(v, (int, float, Decimal, str)):
             # a plain 0.5 is a DECIMAL literal in Flink; the exponent makes it DOUBLE
             text = repr(float(v))
             if text in ("inf", "-inf", "nan"):
@@ -187,13 +190,13 @@ class ExprEmitter:
             exponent = int(text.split("e")[1]) if "e" in text else 0
             literal = exp.Literal.number(f"{mantissa.lstrip('-')}E{exponent}")
             return exp.Neg(this=literal) if text.startswith("-") else literal
-        if e.dtype.kind == "decimal":
+        if e.dtype.kind is T.Kind.DECIMAL and isinstance(v, (int, float, Decimal, str)):
             return exp.Cast(this=exp.Literal.string(str(Decimal(v))), to=sql_type(T.DECIMAL))
         if isinstance(v, int):
-            literal = exp.Literal.number(abs(v))
+            number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:
-                literal = exp.Cast(this=literal, to=sql_type(T.INT))
-            return exp.Neg(this=literal) if v < 0 else literal
+                number = exp.Cast(this=number, to=sql_type(T.INT))
+            return exp.Neg(this=number) if v < 0 else number
         if isinstance(v, str):
             return exp.Literal.string(v)
         raise NotImplementedError(f"literal of type {type(v).__name__}")
@@ -203,15 +206,15 @@ class ExprEmitter:
 
     def visit_Func(self, e: Func) -> exp.Expression:
         args = [self.visit(a) for a in e.args]
-        if e.op == "div":
+        if e.op is Op.DIV:
             out = exp.Div(this=paren(args[0], exp.Div), expression=paren(args[1], exp.Div, right=True))
             # Flink divides BIGINTs into a BIGINT only by accident of type inference; say it
-            return exp.Cast(this=out, to=sql_type(T.INT)) if e.dtype.kind == "int" else out
-        if e.op == "row":
+            return exp.Cast(this=out, to=sql_type(T.INT)) if e.dtype.kind is T.Kind.INT else out
+        if e.op is Op.ROW:
             return exp.Cast(this=anon("ROW", *args), to=sql_type(e.dtype))
-        if e.op == "empty_array":
+        if e.op is Op.EMPTY_ARRAY:
             return self.empty_array(e.dtype)
-        if e.op == "py_round":
+        if e.op is Op.PY_ROUND:
             # round(x, ndigits) as Python rounds: the exact value, ties to even (Flink's ROUND: half up).
             # Both arguments cast to the exact types of one overload: Flink takes an overload whose types
             # match exactly, else the first one the arguments cast to, the DOUBLE one (a DECIMAL(38, 6)
@@ -221,11 +224,11 @@ class ExprEmitter:
                 exp.Cast(this=args[0], to=sql_type(e.dtype)),
                 exp.Cast(this=args[1], to=sql_type(T.INT)),
             )
-        if e.op == "array_sort" and e.dtype.elem.kind == "row":
+        if e.op is Op.ARRAY_SORT and e.dtype.elem is not None and e.dtype.elem.kind is T.Kind.ROW:
             # Flink's ARRAY_SORT takes only arrays of comparable scalars; rows go through
             # ontoc's JVM function (runtime/functions), compared field by field
             return anon(SORT_ROWS_FUNCTION, *args)
-        if e.op == "try_cast":
+        if e.op is Op.TRY_CAST:
             return exp.TryCast(this=args[0], to=sql_type(e.dtype))
         build = SIMPLE_OPS.get(e.op)
         if build is None:
@@ -234,6 +237,8 @@ class ExprEmitter:
 
     def empty_array(self, dtype: T.DType) -> exp.Expression:
         # Flink has no empty ARRAY literal: build a one-NULL array and drop the NULL
+        if dtype.elem is None:
+            raise TypeError(f"an empty array of {dtype}")
         one_null = exp.Array(expressions=[exp.Cast(this=exp.Null(), to=sql_type(dtype.elem))])
         return anon("ARRAY_REMOVE", one_null, exp.Cast(this=exp.Null(), to=sql_type(dtype.elem)))
 
@@ -254,16 +259,18 @@ class ExprEmitter:
         return exp.Cast(this=self.visit(e.arg), to=sql_type(e.dtype))
 
     def visit_AggCall(self, e: AggCall) -> exp.Expression:
-        if e.func == "count":
+        if e.func is Agg.COUNT:
             call: exp.Expression = exp.Count(this=exp.Star())
-        elif e.func == "count_distinct":
+        elif e.arg is None:
+            raise TypeError(f"{e.func} needs an argument")
+        elif e.func is Agg.COUNT_DISTINCT:
             call = exp.Count(this=exp.Distinct(expressions=[self.visit(e.arg)]))
-        elif e.func == "udaf":
-            call = anon(e.function, self.visit(e.arg))
-        elif e.func == "array_agg_distinct":
+        elif e.func is Agg.UDAF:
+            call = anon(e.function or "", self.visit(e.arg))
+        elif e.func is Agg.ARRAY_AGG_DISTINCT:
             call = anon("ARRAY_AGG", exp.Distinct(expressions=[self.visit(e.arg)]))
         else:
-            name = {"sum": "SUM", "min": "MIN", "max": "MAX", "array_agg": "ARRAY_AGG"}[e.func]
+            name = {Agg.SUM: "SUM", Agg.MIN: "MIN", Agg.MAX: "MAX", Agg.ARRAY_AGG: "ARRAY_AGG"}[e.func]
             call = anon(name, self.visit(e.arg))
         if e.where is not None:
             call = exp.Filter(this=call, expression=exp.Where(this=self.visit(e.where)))

@@ -39,7 +39,7 @@ from functools import lru_cache
 from ...ir.expr import Column, Expr
 from ...ir.fingerprint import Canonical
 from ...ir.plan import ViewPlan
-from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from ...ir.relations import Aggregate, Filter, LeftJoin, Rel, Scan, aliases
 from .dialect import sql
 from .emit import ExprEmitter, type_text
 
@@ -65,9 +65,10 @@ class StatefulOperator:
         return {"id": self.id, "kind": self.kind, **self.state}
 
 
-def _columns_read(exprs: list[Expr], aliases: set[str]) -> list[str]:
+def _columns_read(exprs: list[Expr], of: set[str]) -> list[str]:
+    """`alias.column` of every column of the aliases `of` that `exprs` read, sorted."""
     return sorted(
-        {f"{c.relation}.{c.name}" for e in exprs for c in e.walk() if isinstance(c, Column) and c.relation in aliases}
+        {f"{c.relation}.{c.name}" for e in exprs for c in e.walk() if isinstance(c, Column) and c.relation in of}
     )
 
 
@@ -78,14 +79,6 @@ def _chain(rel: Rel) -> tuple[Rel, list[LeftJoin]]:
         joins.append(rel)
         rel = rel.left
     return rel, list(reversed(joins))
-
-
-def _aliases(rel: Rel) -> set[str]:
-    if isinstance(rel, (Scan, Aggregate)):
-        return {rel.alias}
-    if isinstance(rel, LeftJoin):
-        return _aliases(rel.left) | _aliases(rel.right)
-    raise TypeError(rel)
 
 
 def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOperator]) -> None:
@@ -132,7 +125,7 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
                 {
                     "right": right.table if isinstance(right, Scan) else f"aggregate {right.alias}",
                     "on": expr_sql(join.condition),
-                    "left_columns": _columns_read(later + above, _aliases(join.left)),
+                    "left_columns": _columns_read(later + above, set(aliases(join.left))),
                     "right_columns": [n for n, _ in right.columns]
                     if isinstance(right, Scan)
                     else ["root_id"] + [n for n, _ in right.aggregates],
@@ -143,10 +136,10 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
 
 def stateful_operators(plan: ViewPlan) -> list[StatefulOperator]:
     """The operators of the view's job that keep state, in a stable order ([] for a stateless job)."""
-    project: Project = plan.rel
+    project = plan.rel
     rel, where = project.parent, None
-    if isinstance(rel, Filter):
-        rel, where = rel.parent, rel.predicate
+    if isinstance(project.parent, Filter):
+        rel, where = project.parent.parent, project.parent.predicate
     joins = any(isinstance(r, LeftJoin) for r in rel.walk())
     if not joins and where is None:
         return []
@@ -188,5 +181,5 @@ def field_fingerprints(plan: ViewPlan, canonical: Canonical) -> dict[str, str]:
 
 
 def projection_fingerprint(plan: ViewPlan, canonical: Canonical) -> str:
-    project: Project = plan.rel
+    project = plan.rel
     return sha256_json([["doc_id", canonical(project.key)]] + [[n, canonical(e)] for n, e in project.fields])
