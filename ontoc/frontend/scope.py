@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ontoc.ir.expr import Op
+
 from ..ir import build as B
 from ..ir import types as T
 from ..ir.expr import TRUE, AggCall, Column, Expr
@@ -84,12 +86,12 @@ class QueryScope:
         rel: Rel = self.root.scan()
         for node in self.nodes[1:]:
             if node.key is not None:
-                on = B.func("eq", node.column("doc_id"), node.key, dtype=T.BOOL)
+                on = B.func(Op.EQ, node.column("doc_id"), node.key, dtype=T.BOOL)
             else:
-                on = B.func("eq", node.column("doc_id"), node.parent.column(node.via), dtype=T.BOOL)
+                on = B.func(Op.EQ, node.column("doc_id"), node.parent.column(node.via), dtype=T.BOOL)
             rel = LeftJoin(rel, node.scan(), on)
         for agg in self.aggregates.values():
-            on = B.func("eq", Column(agg.alias, "root_id", T.STR), self.root.column("doc_id"), dtype=T.BOOL)
+            on = B.func(Op.EQ, Column(agg.alias, "root_id", T.STR), self.root.column("doc_id"), dtype=T.BOOL)
             rel = LeftJoin(rel, agg.relation(), on)
         return rel
 

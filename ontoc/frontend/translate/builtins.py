@@ -8,6 +8,9 @@ import ast
 import string
 from decimal import Decimal
 
+from ontoc.ir.expr import Op
+from ontoc.ir.types import Kind
+
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import TRUE, Expr, Literal
@@ -27,7 +30,7 @@ class BuiltinsMixin(TranslationState):
             return Scalar(B.lit(""))
         if len(parts) == 1:
             return parts[0]
-        return Scalar(B.func("concat", *[p.expr for p in parts], dtype=T.STR), B.or_(*[p.err for p in parts]))
+        return Scalar(B.func(Op.CONCAT, *[p.expr for p in parts], dtype=T.STR), B.or_(*[p.err for p in parts]))
 
     def to_str(self, v: Scalar, node: ast.AST) -> Scalar:
         """`str(v)` as Python formats it."""
@@ -41,9 +44,9 @@ class BuiltinsMixin(TranslationState):
         elif kind == "bool":
             e = B.case(v.expr, B.lit("True"), B.lit("False"), T.STR)
         elif kind == "float":
-            e = B.func("py_str", v.expr, dtype=T.STR)
+            e = B.func(Op.PY_STR, v.expr, dtype=T.STR)
         elif kind == "datetime":  # documents hold datetimes in UTC: '2024-01-01 00:00:00+00:00'
-            e = B.func("py_str", v.expr, dtype=T.STR)
+            e = B.func(Op.PY_STR, v.expr, dtype=T.STR)
         else:
             raise self.fail(
                 "unsupported-format",
@@ -53,7 +56,7 @@ class BuiltinsMixin(TranslationState):
                 "scale, not the exponent it was written with); format an int, float, datetime or str",
             )
         if v.dtype.nullable:
-            e = B.func("coalesce", e, B.lit("None"), dtype=T.STR)
+            e = B.func(Op.COALESCE, e, B.lit("None"), dtype=T.STR)
         return Scalar(e, v.err)
 
     def str_method(self, s: Scalar, name: str, node: ast.Call, ctx: Ctx) -> Value:
@@ -64,7 +67,7 @@ class BuiltinsMixin(TranslationState):
         args = [self.scalar(self.expr(a, ctx), a) for a in node.args]
         err = B.or_(s.err, self.none_err(s), *[a.err for a in args], *[self.none_err(a) for a in args])
         for a in args:
-            if a.dtype.kind != "str":
+            if a.dtype.kind != Kind.STR:
                 raise self.fail("type-error", f"`str.{name}` takes str arguments, not {a.dtype}", node)
         e = s.expr
         if name in ("upper", "lower") and not args:
@@ -80,23 +83,23 @@ class BuiltinsMixin(TranslationState):
             if args and args[0].expr.value == "":
                 return Scalar(e, err)
             pattern = {"strip": f"^{chars}+|{chars}+$", "lstrip": f"^{chars}+", "rstrip": f"{chars}+$"}[name]
-            return Scalar(B.func("regexp_replace", e, B.lit(pattern), B.lit(""), dtype=T.STR), err)
+            return Scalar(B.func(Op.REGEXP_REPLACE, e, B.lit(pattern), B.lit(""), dtype=T.STR), err)
         if name in ("startswith", "endswith") and len(args) == 1:
             p = args[0].expr
-            plen = B.func("char_length", p, dtype=T.INT)
-            slen = B.func("char_length", e, dtype=T.INT)
+            plen = B.func(Op.CHAR_LENGTH, p, dtype=T.INT)
+            slen = B.func(Op.CHAR_LENGTH, e, dtype=T.INT)
             start = (
                 B.lit(1)
                 if name == "startswith"
-                else B.func("add", B.func("sub", slen, plen, dtype=T.INT), B.lit(1), dtype=T.INT)
+                else B.func(Op.ADD, B.func(Op.SUB, slen, plen, dtype=T.INT), B.lit(1), dtype=T.INT)
             )
-            piece = B.func("substring", e, start, plen, dtype=T.STR)
-            fits = B.func("le", plen, slen, dtype=T.BOOL)
-            return Scalar(B.safe(B.and_(fits, B.func("eq", piece, p, dtype=T.BOOL))), err)
+            piece = B.func(Op.SUBSTRING, e, start, plen, dtype=T.STR)
+            fits = B.func(Op.LE, plen, slen, dtype=T.BOOL)
+            return Scalar(B.safe(B.and_(fits, B.func(Op.EQ, piece, p, dtype=T.BOOL))), err)
         if name == "replace" and len(args) == 2:
             if isinstance(args[0].expr, Literal) and args[0].expr.value == "":
                 raise self.fail("unsupported-call", "`str.replace('', ...)` is not supported", node)
-            return Scalar(B.func("replace", e, args[0].expr, args[1].expr, dtype=T.STR), err)
+            return Scalar(B.func(Op.REPLACE, e, args[0].expr, args[1].expr, dtype=T.STR), err)
         raise self.fail("unsupported-call", f"`str.{name}` with {len(args)} arguments is not supported", node)
 
     def format_call(self, template: Scalar, node: ast.Call, ctx: Ctx) -> Scalar:
@@ -141,7 +144,9 @@ class BuiltinsMixin(TranslationState):
             dtype = dtype.null(False)
             err = B.or_(err, *[self.none_err(a) for a in args])
             return Scalar(
-                B.func("least" if name == "min" else "greatest", *[self.num(a.expr, dtype) for a in args], dtype=dtype),
+                B.func(
+                    Op.LEAST if name == "min" else "greatest", *[self.num(a.expr, dtype) for a in args], dtype=dtype
+                ),
                 err,
             )
         if name == "bool" and len(args) == 1:
@@ -157,7 +162,7 @@ class BuiltinsMixin(TranslationState):
         kind = v.dtype.kind
         if name == "abs" and v.dtype.is_numeric:
             e = self.num(v.expr, T.INT) if kind == "bool" else v.expr
-            return Scalar(B.func("abs", e, dtype=e.dtype.null(False)), err)
+            return Scalar(B.func(Op.ABS, e, dtype=e.dtype.null(False)), err)
         if name == "int":
             if kind in ("int", "bool"):
                 return Scalar(self.num(v.expr, T.INT), err)
@@ -172,11 +177,11 @@ class BuiltinsMixin(TranslationState):
         if name == "round" and kind == "float":
             return Scalar(self.round_half_even(v.expr), err)
         if name == "round" and kind == "decimal":  # to an int, ties to even
-            rounded = B.func("py_round", v.expr, B.lit(0), dtype=T.DECIMAL)
+            rounded = B.func(Op.PY_ROUND, v.expr, B.lit(0), dtype=T.DECIMAL)
             # Python's int is unbounded: past BIGINT the field is None (as for round(x, ndigits)), not a wrap
             outside = B.or_(
-                B.func("lt", rounded, Literal(Decimal(-(2**63)), T.DECIMAL), dtype=T.BOOL),
-                B.func("gt", rounded, Literal(Decimal(2**63 - 1), T.DECIMAL), dtype=T.BOOL),
+                B.func(Op.LT, rounded, Literal(Decimal(-(2**63)), T.DECIMAL), dtype=T.BOOL),
+                B.func(Op.GT, rounded, Literal(Decimal(2**63 - 1), T.DECIMAL), dtype=T.BOOL),
             )
             return Scalar(B.cast(rounded, T.INT), B.or_(err, outside))
         raise self.fail("type-error", f"`{name}()` of {v.dtype} is not supported", node)
@@ -200,7 +205,7 @@ class BuiltinsMixin(TranslationState):
             return Scalar(self.num(v.expr, T.INT), B.or_(err, self.none_err(v)))  # an int is whole already
         x = self.num(v.expr, T.INT) if kind == "bool" else v.expr
         dtype = {"float": T.FLOAT, "decimal": T.DECIMAL}.get(kind, T.INT)
-        rounded = B.func("py_round", x, self.num(ndigits.expr, T.INT), dtype=dtype)
+        rounded = B.func(Op.PY_ROUND, x, self.num(ndigits.expr, T.INT), dtype=dtype)
         # NULL where Python raises (and where x is None): an overflow, past Decimal's 28 digits, past BIGINT;
         # so Python never sees None from it (the type is not nullable), the error flag says where it raised
         return Scalar(rounded, B.or_(err, B.is_null(rounded)))
@@ -208,10 +213,10 @@ class BuiltinsMixin(TranslationState):
     @staticmethod
     def round_half_even(x: Expr) -> Expr:
         """Python's round(x): to the nearest int, ties to even (SQL rounds ties away from zero)."""
-        low = B.func("floor", x, dtype=T.FLOAT)
-        frac = B.func("sub", x, low, dtype=T.FLOAT)
-        half = B.func("eq", frac, Literal(0.5, T.FLOAT), dtype=T.BOOL)
-        low_even = B.func("eq", B.func("mod", B.cast(low, T.INT), B.lit(2), dtype=T.INT), B.lit(0), dtype=T.BOOL)
-        up = B.func("add", low, Literal(1.0, T.FLOAT), dtype=T.FLOAT)
-        nearest = B.case(B.func("lt", frac, Literal(0.5, T.FLOAT), dtype=T.BOOL), low, up, T.FLOAT)
+        low = B.func(Op.FLOOR, x, dtype=T.FLOAT)
+        frac = B.func(Op.SUB, x, low, dtype=T.FLOAT)
+        half = B.func(Op.EQ, frac, Literal(0.5, T.FLOAT), dtype=T.BOOL)
+        low_even = B.func(Op.EQ, B.func(Op.MOD, B.cast(low, T.INT), B.lit(2), dtype=T.INT), B.lit(0), dtype=T.BOOL)
+        up = B.func(Op.ADD, low, Literal(1.0, T.FLOAT), dtype=T.FLOAT)
+        nearest = B.case(B.func(Op.LT, frac, Literal(0.5, T.FLOAT), dtype=T.BOOL), low, up, T.FLOAT)
         return B.cast(B.case(half, B.case(low_even, low, up, T.FLOAT), nearest, T.FLOAT), T.INT)

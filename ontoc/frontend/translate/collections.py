@@ -11,6 +11,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+from ontoc.ir.expr import Op
+from ontoc.ir.types import Kind
+
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, AggCall, Expr, Literal
@@ -131,12 +134,12 @@ class CollectionsMixin(TranslationState):
             raise self.fail("bad-call", f"`{name}()` needs an argument", node)
         keywords = {k.arg: k.value for k in node.keywords}
         first = self.expr(node.args[0], ctx)
-        if name == "len" and isinstance(first, Scalar) and first.dtype.kind == "list":
-            return Scalar(B.func("cardinality", first.expr, dtype=T.INT), B.or_(first.err, self.none_err(first)))
+        if name == "len" and isinstance(first, Scalar) and first.dtype.kind == Kind.LIST:
+            return Scalar(B.func(Op.CARDINALITY, first.expr, dtype=T.INT), B.or_(first.err, self.none_err(first)))
         if name == "len" and isinstance(first, Scalar):
-            if first.dtype.kind != "str":
+            if first.dtype.kind != Kind.STR:
                 raise self.fail("type-error", f"`len()` of {first.dtype}", node)
-            return Scalar(B.func("char_length", first.expr, dtype=T.INT), B.or_(first.err, self.none_err(first)))
+            return Scalar(B.func(Op.CHAR_LENGTH, first.expr, dtype=T.INT), B.or_(first.err, self.none_err(first)))
         if name in ("min", "max") and (len(node.args) > 1 or isinstance(first, (Scalar, TupleVal))):
             if isinstance(first, TupleVal) and len(node.args) == 1:
                 return self.call_builtin(name, list(first.items), node)
@@ -187,7 +190,7 @@ class CollectionsMixin(TranslationState):
                     n = B.func(
                         "add",
                         n,
-                        B.case(B.func("gt", nulls, B.lit(0), dtype=T.BOOL), B.lit(1), B.lit(0), T.INT),
+                        B.case(B.func(Op.GT, nulls, B.lit(0), dtype=T.BOOL), B.lit(1), B.lit(0), T.INT),
                         dtype=T.INT,
                     )
             else:
@@ -201,14 +204,14 @@ class CollectionsMixin(TranslationState):
         where = None if where is None or B.is_true(where) else where
         col = c.agg.add(AggCall(func, arg, where, dtype.null()))
         if func in ("count", "count_distinct"):
-            return B.func("coalesce", col, B.lit(0), dtype=T.INT)
+            return B.func(Op.COALESCE, col, B.lit(0), dtype=T.INT)
         return col
 
     def coll_err(self, c: Coll) -> Expr:
         if B.is_false(c.elem_err):
             return c.none_err
         bad = self.agg_col(c, "count", None, c.elem_err, T.INT)
-        return B.or_(c.none_err, B.func("gt", bad, B.lit(0), dtype=T.BOOL))
+        return B.or_(c.none_err, B.func(Op.GT, bad, B.lit(0), dtype=T.BOOL))
 
     def list_error(self, value: ListLike) -> Expr:
         if isinstance(value, EmptyList):
@@ -231,7 +234,7 @@ class CollectionsMixin(TranslationState):
             return FALSE
         nulls = self.agg_col(c, "count", None, B.and_(c.include, B.or_(*[B.is_null(k) for k in nullable])), T.INT)
         total = self.agg_col(c, "count", None, c.include, T.INT)
-        return B.and_(B.func("gt", nulls, B.lit(0), dtype=T.BOOL), B.func("gt", total, B.lit(1), dtype=T.BOOL))
+        return B.and_(B.func(Op.GT, nulls, B.lit(0), dtype=T.BOOL), B.func(Op.GT, total, B.lit(1), dtype=T.BOOL))
 
     def aggregate_any(
         self, coll: ListLike, test: Callable[[Value], Expr], node: ast.AST, extra_err: Expr = FALSE
@@ -241,7 +244,7 @@ class CollectionsMixin(TranslationState):
                 return Scalar(FALSE, extra_err)
             elem = c.elem
             hits = self.agg_col(c, "count", None, B.and_(c.include, B.safe(test(elem))), T.INT)
-            return Scalar(B.func("gt", hits, B.lit(0), dtype=T.BOOL), B.or_(extra_err, self.coll_err(c)))
+            return Scalar(B.func(Op.GT, hits, B.lit(0), dtype=T.BOOL), B.or_(extra_err, self.coll_err(c)))
 
         return self.fold(coll, leaf, node)
 
@@ -262,7 +265,7 @@ class CollectionsMixin(TranslationState):
             dtype = T.INT if kind == "bool" else elem.dtype.null(False)
             arg = self.num(elem.expr, dtype)
             total = self.agg_col(c, "sum", arg, c.include, dtype)
-            zero = Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT)
+            zero = Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT)
             nulls: Expr = FALSE
             if elem.dtype.nullable:
                 nulls = B.func(
@@ -271,14 +274,14 @@ class CollectionsMixin(TranslationState):
                     B.lit(0),
                     dtype=T.BOOL,
                 )
-            return Scalar(B.func("coalesce", total, zero, dtype=dtype), B.or_(self.coll_err(c), nulls))
+            return Scalar(B.func(Op.COALESCE, total, zero, dtype=dtype), B.or_(self.coll_err(c), nulls))
         if name in ("min", "max"):
             if kind in ("list", "row", "none"):
                 raise self.fail("type-error", f"`{name}()` of {elem.dtype}", node)
             dtype = elem.dtype.null(False)
             best = self.agg_col(c, name, elem.expr, c.include, dtype)
             n = self.agg_col(c, "count", None, c.include, T.INT)
-            empty = B.func("eq", n, B.lit(0), dtype=T.BOOL)
+            empty = B.func(Op.EQ, n, B.lit(0), dtype=T.BOOL)
             err = B.or_(self.coll_err(c), self.sort_err(c.but(sort_keys=(elem.expr,))))
             if default is None:
                 return Scalar(best, B.or_(err, empty))
@@ -375,7 +378,7 @@ class CollectionsMixin(TranslationState):
 
         def build(v) -> tuple[Expr, Expr]:
             if isinstance(v, EmptyList):
-                return B.func("empty_array", dtype=array_type), FALSE
+                return B.func(Op.EMPTY_ARRAY, dtype=array_type), FALSE
             if isinstance(v, CondList):
                 a, ea = build(v.then)
                 b, eb = build(v.otherwise)
@@ -383,9 +386,9 @@ class CollectionsMixin(TranslationState):
             elem = self.elem_expr(v, elem_type)
             func = "array_agg_distinct" if v.distinct else "array_agg"
             arr = v.agg.add(AggCall(func, elem, None if B.is_true(v.include) else v.include, array_type.null()))
-            out = B.func("coalesce", arr, B.func("empty_array", dtype=array_type), dtype=array_type)
+            out = B.func(Op.COALESCE, arr, B.func(Op.EMPTY_ARRAY, dtype=array_type), dtype=array_type)
             if v.sort_keys:
-                out = B.func("array_sort", out, B.lit(not v.reverse), dtype=array_type)
+                out = B.func(Op.ARRAY_SORT, out, B.lit(not v.reverse), dtype=array_type)
             return out, self.list_error(v)
 
         if len(sorts) > 1:
@@ -428,7 +431,7 @@ class CollectionsMixin(TranslationState):
     def elem_expr(self, c: Coll, elem_type: T.DType) -> Expr:
         if isinstance(c.elem, Scalar):
             return c.elem.expr
-        return B.func("row", *[v.expr for _, v in self.ordered_items(c)], dtype=elem_type)
+        return B.func(Op.ROW, *[v.expr for _, v in self.ordered_items(c)], dtype=elem_type)
 
 
 def list_leaves(value: ListLike) -> list[Coll]:

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
+from ontoc.ir.types import Kind
+
 from ...errors import Diagnostic, OntocError, error
 from ...ir import build as B
 from ...ir import types as T
@@ -143,7 +145,7 @@ class TranslationState(ABC):
     @staticmethod
     def none_err(v: Scalar) -> Expr:
         """Python raises TypeError when None meets an arithmetic operator."""
-        return B.is_null(v.expr) if v.dtype.nullable and v.dtype.kind != "none" else FALSE
+        return B.is_null(v.expr) if v.dtype.nullable and v.dtype.kind != Kind.NONE else FALSE
 
     # ----- seams: implemented by one concern, called by others ---------------------------------
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ast
 
+from ontoc.ir.expr import Op
+from ontoc.ir.types import Kind
+
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
@@ -99,7 +102,7 @@ class ExpressionsMixin(TranslationState):
             return self.store_entry(attr, node)
         if isinstance(base, Doc):
             return self.doc_attribute(base, attr, node, ctx)
-        if isinstance(base, Scalar) and base.dtype.kind == "none":
+        if isinstance(base, Scalar) and base.dtype.kind == Kind.NONE:
             return Scalar(Literal(None, T.NONE), TRUE)
         raise self.fail("unsupported-attribute", f"attribute `.{attr}` is not supported here", node)
 
@@ -214,7 +217,7 @@ class ExpressionsMixin(TranslationState):
                 )
             return item
         value = self.scalar(base, node.value)
-        if value.dtype.kind != "str":
+        if value.dtype.kind != Kind.STR:
             raise self.fail("unsupported-subscript", f"subscripts of {value.dtype} are not supported", node)
         if isinstance(node.slice, ast.Slice):
             return self.slice(value, node.slice, ctx)
@@ -223,7 +226,7 @@ class ExpressionsMixin(TranslationState):
     def slice(self, s: Scalar, sl: ast.Slice, ctx: Ctx) -> Scalar:
         if sl.step is not None:
             raise self.fail("unsupported-subscript", "slices with a step are not supported", sl.step)
-        length = B.func("char_length", s.expr, dtype=T.INT)
+        length = B.func(Op.CHAR_LENGTH, s.expr, dtype=T.INT)
         err = B.or_(s.err, self.none_err(s))
         bounds: list[Expr] = []
         for bound, default in ((sl.lower, B.lit(0)), (sl.upper, length)):
@@ -236,30 +239,34 @@ class ExpressionsMixin(TranslationState):
             err = B.or_(err, b.err, self.none_err(b))
             bounds.append(self.clamp(b.expr, length))
         start, stop = bounds
-        count = B.func("greatest", B.func("sub", stop, start, dtype=T.INT), B.lit(0), dtype=T.INT)
-        return Scalar(B.func("substring", s.expr, B.func("add", start, B.lit(1), dtype=T.INT), count, dtype=T.STR), err)
+        count = B.func(Op.GREATEST, B.func(Op.SUB, stop, start, dtype=T.INT), B.lit(0), dtype=T.INT)
+        return Scalar(
+            B.func(Op.SUBSTRING, s.expr, B.func(Op.ADD, start, B.lit(1), dtype=T.INT), count, dtype=T.STR), err
+        )
 
     @staticmethod
     def clamp(i: Expr, length: Expr) -> Expr:
         """A slice bound as Python normalises it: negatives count from the end, clamped to [0, len]."""
         if isinstance(i, Literal) and i.value >= 0:
-            return B.func("least", i, length, dtype=T.INT)
-        neg = B.func("greatest", B.func("add", length, i, dtype=T.INT), B.lit(0), dtype=T.INT)
+            return B.func(Op.LEAST, i, length, dtype=T.INT)
+        neg = B.func(Op.GREATEST, B.func(Op.ADD, length, i, dtype=T.INT), B.lit(0), dtype=T.INT)
         if isinstance(i, Literal):
             return neg
-        return B.case(B.func("lt", i, B.lit(0), dtype=T.BOOL), neg, B.func("least", i, length, dtype=T.INT), T.INT)
+        return B.case(B.func(Op.LT, i, B.lit(0), dtype=T.BOOL), neg, B.func(Op.LEAST, i, length, dtype=T.INT), T.INT)
 
     def index(self, s: Scalar, i: Scalar, node: ast.AST) -> Scalar:
         if i.dtype.kind not in ("int", "bool"):
             raise self.fail("type-error", "string indices must be ints", node)
-        length = B.func("char_length", s.expr, dtype=T.INT)
+        length = B.func(Op.CHAR_LENGTH, s.expr, dtype=T.INT)
         pos = B.case(
-            B.func("lt", i.expr, B.lit(0), dtype=T.BOOL), B.func("add", length, i.expr, dtype=T.INT), i.expr, T.INT
+            B.func(Op.LT, i.expr, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, i.expr, dtype=T.INT), i.expr, T.INT
         )
-        out_of_range = B.safe(B.or_(B.func("lt", pos, B.lit(0), dtype=T.BOOL), B.func("ge", pos, length, dtype=T.BOOL)))
+        out_of_range = B.safe(
+            B.or_(B.func(Op.LT, pos, B.lit(0), dtype=T.BOOL), B.func(Op.GE, pos, length, dtype=T.BOOL))
+        )
         err = B.or_(s.err, i.err, self.none_err(s), self.none_err(i), out_of_range)
         return Scalar(
-            B.func("substring", s.expr, B.func("add", pos, B.lit(1), dtype=T.INT), B.lit(1), dtype=T.STR), err
+            B.func(Op.SUBSTRING, s.expr, B.func(Op.ADD, pos, B.lit(1), dtype=T.INT), B.lit(1), dtype=T.STR), err
         )
 
     def expr_Call(self, node: ast.Call, ctx: Ctx) -> Value:
@@ -271,7 +278,7 @@ class ExpressionsMixin(TranslationState):
             )
             if isinstance(target, SelfRef):
                 return self.call_method(node.func.attr, node, ctx)
-            if isinstance(target, Scalar) and target.dtype.kind == "str" and node.func.attr in STR_METHODS:
+            if isinstance(target, Scalar) and target.dtype.kind == Kind.STR and node.func.attr in STR_METHODS:
                 return self.str_method(target, node.func.attr, node, ctx)
             raise self.fail(
                 "unknown-function",

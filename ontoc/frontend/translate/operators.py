@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 
+from ontoc.ir.expr import Op
+from ontoc.ir.types import Kind
+
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
@@ -28,12 +31,12 @@ class OperatorsMixin(TranslationState):
         ta = self.truthy(a, ctx, node)
         pick_b = ta.expr if is_and else B.not_(ta.expr)
         err = B.or_(ta.err, B.and_(pick_b, self.value_err(b)))
-        if isinstance(a, Doc) or (isinstance(a, Scalar) and a.dtype.kind == "none"):
+        if isinstance(a, Doc) or (isinstance(a, Scalar) and a.dtype.kind == Kind.NONE):
             # a falsy document or None is None: the result is b's type, NULL where a is picked
             b = self.scalar(b, node)
             return Scalar(B.case(pick_b, b.expr, Literal(None, b.dtype.null()), b.dtype.null()), err)
         a, b = self.scalar(a, node), self.scalar(b, node)
-        if b.dtype.kind == "none":
+        if b.dtype.kind == Kind.NONE:
             return Scalar(B.case(pick_b, Literal(None, a.dtype.null()), a.expr, a.dtype.null()), err)
         if a.dtype == T.BOOL and b.dtype == T.BOOL:
             # neither is None where it does not raise: SQL's AND / OR are Python's and / or (and cheaper
@@ -55,7 +58,7 @@ class OperatorsMixin(TranslationState):
             return Scalar(value.node.exists, value.err)
         if self.is_list(value) or isinstance(value, ManyVal):
             n = self.count(self.as_list(value, node))
-            return Scalar(B.func("gt", n.expr, B.lit(0), dtype=T.BOOL), n.err)
+            return Scalar(B.func(Op.GT, n.expr, B.lit(0), dtype=T.BOOL), n.err)
         if isinstance(value, DictVal):
             return Scalar(B.lit(bool(value.items)))
         v = self.scalar(value, node)
@@ -69,9 +72,9 @@ class OperatorsMixin(TranslationState):
                 "ne", e, Literal(0, v.dtype.null(False)) if kind != "float" else Literal(0.0, T.FLOAT), dtype=T.BOOL
             )
         elif kind == "str":
-            t = B.func("ne", e, B.lit(""), dtype=T.BOOL)  # not CHAR_LENGTH(e) > 0: Flink would count characters
+            t = B.func(Op.NE, e, B.lit(""), dtype=T.BOOL)  # not CHAR_LENGTH(e) > 0: Flink would count characters
         elif kind == "list":
-            t = B.func("gt", B.func("cardinality", e, dtype=T.INT), B.lit(0), dtype=T.BOOL)
+            t = B.func(Op.GT, B.func(Op.CARDINALITY, e, dtype=T.INT), B.lit(0), dtype=T.BOOL)
         elif kind == "datetime":
             t = TRUE
         else:
@@ -84,16 +87,16 @@ class OperatorsMixin(TranslationState):
             t = self.truthy(operand, ctx, node.operand)
             return Scalar(B.not_(t.expr), t.err)
         v = self.scalar(operand, node)
-        if not v.dtype.is_numeric or v.dtype.kind == "none":
+        if not v.dtype.is_numeric or v.dtype.kind == Kind.NONE:
             raise self.fail("type-error", f"unary operator on {v.dtype}", node)
         err = B.or_(v.err, B.is_null(v.expr) if v.dtype.nullable else FALSE)
-        e = B.cast(v.expr, T.INT) if v.dtype.kind == "bool" else v.expr
+        e = B.cast(v.expr, T.INT) if v.dtype.kind == Kind.BOOL else v.expr
         if isinstance(node.op, ast.UAdd):
             return Scalar(e, err)
         if isinstance(node.op, ast.USub):
             if isinstance(e, Literal):
                 return Scalar(Literal(-e.value, e.dtype), err)
-            return Scalar(B.func("neg", e, dtype=e.dtype), err)
+            return Scalar(B.func(Op.NEG, e, dtype=e.dtype), err)
         raise self.fail("unsupported-operator", "operator `~` is not supported", node)
 
     def expr_BinOp(self, node: ast.BinOp, ctx: Ctx) -> Value:
@@ -103,11 +106,11 @@ class OperatorsMixin(TranslationState):
 
     def binop(self, op: ast.operator, a: Scalar, b: Scalar, node: ast.AST) -> Scalar:
         err = B.or_(a.err, b.err, self.none_err(a), self.none_err(b))
-        if a.dtype.kind == "none" or b.dtype.kind == "none":
+        if a.dtype.kind == Kind.NONE or b.dtype.kind == Kind.NONE:
             return Scalar(Literal(None, T.NONE), TRUE)  # None + x raises in Python
-        if isinstance(op, ast.Add) and a.dtype.kind == "str" and b.dtype.kind == "str":
-            return Scalar(B.func("concat", a.expr, b.expr, dtype=T.STR), err)
-        if isinstance(op, ast.Mod) and a.dtype.kind == "str":
+        if isinstance(op, ast.Add) and a.dtype.kind == Kind.STR and b.dtype.kind == Kind.STR:
+            return Scalar(B.func(Op.CONCAT, a.expr, b.expr, dtype=T.STR), err)
+        if isinstance(op, ast.Mod) and a.dtype.kind == Kind.STR:
             raise self.fail(
                 "unsupported-operator", "`%` string formatting is not supported", node, "use an f-string or str.format"
             )
@@ -121,38 +124,42 @@ class OperatorsMixin(TranslationState):
             name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}[type(op)]
             return Scalar(B.func(name, x, y, dtype=dtype), err)
         zero = B.safe(
-            B.func("eq", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT), dtype=T.BOOL)
+            B.func(Op.EQ, y, Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT), dtype=T.BOOL)
         )
-        y_safe = B.func("nullif", y, Literal(0, dtype) if dtype.kind != "float" else Literal(0.0, T.FLOAT), dtype=dtype)
+        y_safe = B.func(
+            Op.NULLIF, y, Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT), dtype=dtype
+        )
         if isinstance(op, ast.Div):
-            out = T.DECIMAL if dtype.kind == "decimal" else T.FLOAT
-            return Scalar(B.func("div", B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
+            out = T.DECIMAL if dtype.kind == Kind.DECIMAL else T.FLOAT
+            return Scalar(B.func(Op.DIV, B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
-            if dtype.kind == "int":
+            if dtype.kind == Kind.INT:
                 # Python's modulo takes the sign of the divisor; SQL's MOD that of the dividend
                 mod = B.func(
                     "mod",
-                    B.func("add", B.func("mod", x, y_safe, dtype=dtype), y_safe, dtype=dtype),
+                    B.func(Op.ADD, B.func(Op.MOD, x, y_safe, dtype=dtype), y_safe, dtype=dtype),
                     y_safe,
                     dtype=dtype,
                 )
                 if isinstance(op, ast.Mod):
                     return Scalar(mod, B.or_(err, zero))
-                return Scalar(B.func("div", B.func("sub", x, mod, dtype=dtype), y_safe, dtype=dtype), B.or_(err, zero))
-            floor = B.func("floor", B.func("div", x, y_safe, dtype=dtype), dtype=dtype)
+                return Scalar(
+                    B.func(Op.DIV, B.func(Op.SUB, x, mod, dtype=dtype), y_safe, dtype=dtype), B.or_(err, zero)
+                )
+            floor = B.func(Op.FLOOR, B.func(Op.DIV, x, y_safe, dtype=dtype), dtype=dtype)
             if isinstance(op, ast.FloorDiv):
                 return Scalar(floor, B.or_(err, zero))
-            return Scalar(B.func("sub", x, B.func("mul", y_safe, floor, dtype=dtype), dtype=dtype), B.or_(err, zero))
+            return Scalar(B.func(Op.SUB, x, B.func(Op.MUL, y_safe, floor, dtype=dtype), dtype=dtype), B.or_(err, zero))
         if isinstance(op, ast.Pow):
             return self.power(x, y, dtype, err, node)
         raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)
 
     def power(self, x: Expr, y: Expr, dtype: T.DType, err: Expr, node: ast.AST) -> Scalar:
-        if dtype.kind == "int":
+        if dtype.kind == Kind.INT:
             if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
                 out: Expr = Literal(1, T.INT)
                 for _ in range(y.value):
-                    out = x if isinstance(out, Literal) else B.func("mul", out, x, dtype=T.INT)
+                    out = x if isinstance(out, Literal) else B.func(Op.MUL, out, x, dtype=T.INT)
                 return Scalar(out, err)
             raise self.fail(
                 "unsupported-operator",
@@ -160,19 +167,19 @@ class OperatorsMixin(TranslationState):
                 node,
                 "Python's result type depends on the exponent's sign; use float(x) ** y",
             )
-        if dtype.kind != "float":
+        if dtype.kind != Kind.FLOAT:
             raise self.fail("unsupported-operator", f"`**` on {dtype} is not supported", node)
         zero = Literal(0.0, T.FLOAT)
         bad = B.or_(
-            B.safe(B.and_(B.func("eq", x, zero, dtype=T.BOOL), B.func("lt", y, zero, dtype=T.BOOL))),
+            B.safe(B.and_(B.func(Op.EQ, x, zero, dtype=T.BOOL), B.func(Op.LT, y, zero, dtype=T.BOOL))),
             B.safe(
                 B.and_(
-                    B.func("lt", x, zero, dtype=T.BOOL),
-                    B.func("ne", y, B.func("floor", y, dtype=T.FLOAT), dtype=T.BOOL),
+                    B.func(Op.LT, x, zero, dtype=T.BOOL),
+                    B.func(Op.NE, y, B.func(Op.FLOOR, y, dtype=T.FLOAT), dtype=T.BOOL),
                 )
             ),
         )
-        return Scalar(B.func("power", x, y, dtype=T.FLOAT), B.or_(err, bad))
+        return Scalar(B.func(Op.POWER, x, y, dtype=T.FLOAT), B.or_(err, bad))
 
     def expr_Compare(self, node: ast.Compare, ctx: Ctx) -> Value:
         parts: list[Expr] = []
@@ -189,7 +196,7 @@ class OperatorsMixin(TranslationState):
 
     def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx) -> Scalar:
         if isinstance(op, (ast.Is, ast.IsNot)):
-            if not (isinstance(b, Scalar) and b.dtype.kind == "none"):
+            if not (isinstance(b, Scalar) and b.dtype.kind == Kind.NONE):
                 raise self.fail("unsupported-operator", "`is` is only supported as `is None` / `is not None`", node)
             test: Expr
             if isinstance(a, Doc):
@@ -246,8 +253,8 @@ class OperatorsMixin(TranslationState):
         if ka in ("list", "row"):
             raise self.fail("type-error", "comparing lists or dicts with `==` is not supported", node)
         if a.dtype.nullable or b.dtype.nullable:
-            return B.func("not_distinct", x, y, dtype=T.BOOL)
-        return B.func("eq", x, y, dtype=T.BOOL)
+            return B.func(Op.NOT_DISTINCT, x, y, dtype=T.BOOL)
+        return B.func(Op.EQ, x, y, dtype=T.BOOL)
 
     def membership(self, a: Value, b: Value, node: ast.AST) -> Scalar:
         if isinstance(b, TupleVal):
@@ -256,20 +263,20 @@ class OperatorsMixin(TranslationState):
             return Scalar(
                 B.or_(*[B.safe(t) for t in tests]) if tests else FALSE, B.or_(a.err, *[i.err for i in b.items])
             )
-        if isinstance(b, Scalar) and b.dtype.kind == "str":
+        if isinstance(b, Scalar) and b.dtype.kind == Kind.STR:
             a = self.scalar(a, node)
-            if a.dtype.kind != "str":
+            if a.dtype.kind != Kind.STR:
                 raise self.fail("type-error", f"`in <str>` needs a str on the left, not {a.dtype}", node)
-            pos = B.func("position", a.expr, b.expr, dtype=T.INT)
+            pos = B.func(Op.POSITION, a.expr, b.expr, dtype=T.INT)
             return Scalar(
-                B.safe(B.func("gt", pos, B.lit(0), dtype=T.BOOL)),
+                B.safe(B.func(Op.GT, pos, B.lit(0), dtype=T.BOOL)),
                 B.or_(a.err, b.err, self.none_err(a), self.none_err(b)),
             )
-        if isinstance(b, Scalar) and b.dtype.kind == "list":
+        if isinstance(b, Scalar) and b.dtype.kind == Kind.LIST:
             a = self.scalar(a, node)
             if T.unify(a.dtype.null(False), b.dtype.elem) is None:
                 raise self.fail("type-error", f"`in` of {a.dtype} in {b.dtype}", node)
-            contains = B.func("array_contains", b.expr, a.expr, dtype=T.BOOL)
+            contains = B.func(Op.ARRAY_CONTAINS, b.expr, a.expr, dtype=T.BOOL)
             return Scalar(B.safe(contains), B.or_(a.err, b.err, self.none_err(b)))
         if self.is_list(b) or isinstance(b, ManyVal):
             a = self.scalar(a, node)

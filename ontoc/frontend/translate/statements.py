@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from ontoc.ir.types import Kind
+
 from ...errors import OntocError
 from ...ir import build as B
 from ...ir import types as T
@@ -107,10 +109,10 @@ class StatementsMixin(TranslationState):
         if (
             self.is_list(then)
             and isinstance(other, Scalar)
-            and other.dtype.kind == "none"
+            and other.dtype.kind == Kind.NONE
             or self.is_list(other)
             and isinstance(then, Scalar)
-            and then.dtype.kind == "none"
+            and then.dtype.kind == Kind.NONE
         ):
             raise self.fail(
                 "type-mismatch",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from ontoc.ir.types import Kind
+
 from ...errors import OntocError, error
 from ...ir import build as B
 from ...ir import types as T
@@ -76,7 +78,7 @@ class ViewTranslator(
             )
             with self.reading(store_src):
                 key = self.scalar(self.expr(entry.key, ctx), entry.key)
-            if key.dtype.kind != "str":
+            if key.dtype.kind != Kind.STR:
                 raise error(
                     "bad-key",
                     f"key of `{name}` must be a str (a doc_id), not {key.dtype}",
@@ -175,18 +177,18 @@ class ViewTranslator(
         if isinstance(value, Scalar):
             expr = value.expr
             if isinstance(declared, T.DType):
-                if declared.kind == "float" and expr.dtype.kind in ("int", "bool"):
+                if declared.kind == Kind.FLOAT and expr.dtype.kind in ("int", "bool"):
                     expr = B.cast(expr, T.FLOAT.null(expr.dtype.nullable))
-                elif expr.dtype.kind != "none" and declared.kind != expr.dtype.kind:
+                elif expr.dtype.kind != Kind.NONE and declared.kind != expr.dtype.kind:
                     raise self.fail(
                         "return-type",
                         f"getter `{name}` is declared `-> {declared}` but returns {expr.dtype}",
                         node.returns,
                         "fix the annotation or the expression",
                     )
-                if expr.dtype.kind == "none":
+                if expr.dtype.kind == Kind.NONE:
                     expr = Literal(None, declared.null())
-            elif expr.dtype.kind == "none":
+            elif expr.dtype.kind == Kind.NONE:
                 raise self.fail(
                     "return-type",
                     f"getter `{name}` always returns None; annotate its type",

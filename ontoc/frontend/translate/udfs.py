@@ -13,6 +13,9 @@ import ast
 from dataclasses import replace
 from pathlib import Path
 
+from ontoc.ir.expr import Agg, Op
+from ontoc.ir.types import Kind
+
 from ...errors import Diagnostic, OntocError, error
 from ...ir import build as B
 from ...ir import types as T
@@ -70,7 +73,7 @@ class UdfsMixin(TranslationState):
                     severity="warning",
                 )
             )
-        inferred = inlined.dtype if isinstance(inlined, Scalar) and inlined.dtype.kind != "none" else None
+        inferred = inlined.dtype if isinstance(inlined, Scalar) and inlined.dtype.kind != Kind.NONE else None
         return self.scalar_udf(method, args, node, ctx, inferred)
 
     def udf_result_type(self, method: MethodDef, inferred: T.DType | None, node: ast.AST) -> T.DType:
@@ -179,7 +182,7 @@ class UdfsMixin(TranslationState):
             values.append(value)
             fields.append((name, value.dtype))
         row_type = T.row_of(tuple(fields), nullable=True)
-        row = B.func("row", *values, dtype=row_type)
+        row = B.func(Op.ROW, *values, dtype=row_type)
         return B.case(B.not_(node.exists), Literal(None, row_type), row, row_type)
 
     def module_name(self) -> str:
@@ -240,13 +243,13 @@ class UdfsMixin(TranslationState):
                 arg = (
                     elem.expr
                     if isinstance(elem, Scalar)
-                    else B.func("row", *[v.expr for _, v in elem.items], dtype=elem_type)
+                    else B.func(Op.ROW, *[v.expr for _, v in elem.items], dtype=elem_type)
                 )
                 col = c.agg.add(
-                    AggCall("udaf", arg, None if B.is_true(c.include) else c.include, row_type, spec.function)
+                    AggCall(Agg.UDAF, arg, None if B.is_true(c.include) else c.include, row_type, spec.function)
                 )
                 # no element at all: the group is missing and Python sees an empty list
-                call = B.func("coalesce", col, empty, dtype=row_type)
+                call = B.func(Op.COALESCE, col, empty, dtype=row_type)
                 err = self.coll_err(c)
             failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
             return Scalar(FieldAccess(call, "value", result), B.or_(err, failed))
