@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .jars import JarPaths, JarsError, ensure_jars
+from ..jvm.jars import JarPaths, JarsError, ensure_jars
 
 HOST = "127.0.0.1"
 DEFAULT_STATE_DIR = Path(".state")
@@ -445,7 +445,7 @@ def _prepare_kafka(lay: Layout, port: int, controller_port: int) -> None:
         "num.recovery.threads.per.data.dir": "1",
     }
     lay.kafka_props.write_text(
-        "# Written by ontoc (ontoc/runtime/services.py) on each `up`.\n"
+        "# Written by ontoc (ontoc/devenv/services.py) on each `up`.\n"
         + "".join(f"{k}={v}\n" for k, v in props.items())
     )
     lay.kafka_log4j.write_text(
@@ -643,7 +643,7 @@ def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python
         "env.java.opts.all": _flink_java_opts(home),
     }
     lay.flink_conf.joinpath("config.yaml").write_text(
-        "# Written by ontoc (ontoc/runtime/services.py) on each `up`.\n"
+        "# Written by ontoc (ontoc/devenv/services.py) on each `up`.\n"
         + "".join(f"{k}: {json.dumps(v)}\n" for k, v in conf.items())
     )
 

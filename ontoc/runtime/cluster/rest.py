@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from .services import DEFAULT_FLINK_PORT, HOST
+from ...devenv.services import DEFAULT_FLINK_PORT, HOST
 
 DEFAULT_URL = f"http://{HOST}:{DEFAULT_FLINK_PORT}"  # `ontoc dev up`
 TERMINAL_STATES = {"FINISHED", "FAILED", "CANCELED"}

@@ -1,15 +1,14 @@
 """ONTOC_VALIDATE_EVENT: the Python UDF that checks source events on a cluster.
 
-It runs in the TaskManagers' Python workers, so it imports only PyFlink and
+It runs in the TaskManagers' Python workers, so it imports only PyFlink,
 `ontoc.events` (the validation rules `ontoc run --local` applies, spec section
-1), never the compiler's sqlglot backend. `kafka_sources` explains where it
-sits in a job.
+1) and the plain specs of `ontoc.event_validation`, never the compiler.
+`backend/flink/validated_sources.py` explains where it sits in a job.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 
@@ -17,53 +16,19 @@ from pyflink.common import Row
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from ..events import Invalid, validate
-from ..frontend.schema import FieldDef
-from ..ir import types as T
-from ..ir.relations import Scan
+from ...event_validation import DELETE, INVALID, METRIC_NAME, UPSERT, FieldSpec, TopicSpec
+from ...events import Invalid, validate
+from ...ir import types as T
 
-VALIDATE_FUNCTION = "ONTOC_VALIDATE_EVENT"
-METRIC_NAME = "ontoc_invalid_events"
 MAX_INVALID_VALUE_CHARS = 10_000
-
-# kinds of an event, as ONTOC_VALIDATE_EVENT returns them
-UPSERT, DELETE, INVALID = "upsert", "delete", "invalid"
-
 _INT64 = (-(2**63), 2**63 - 1)
-
-
-# --------------------------------------------------------------------------
-# What the validator knows: per source topic, the model's fields and the columns read
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    topic: str
-    fields: tuple[FieldDef, ...]  # every field of the model: all are validated
-    columns: tuple[tuple[str, T.DType], ...]  # the ones the views read (doc_id excluded)
-
-    @property
-    def slot(self) -> str:
-        """Name of this topic's nested row in the validator's result."""
-        return f"t_{self.topic}"
 
 
 class _Model:
     """What `ontoc.events.validate` reads of a model: its fields by name."""
 
-    def __init__(self, fields: tuple[FieldDef, ...]) -> None:
+    def __init__(self, fields: tuple[FieldSpec, ...]) -> None:
         self.fields = {f.name: f for f in fields}
-
-
-def topic_specs(scans: list[Scan], models: dict) -> list[TopicSpec]:
-    """One spec per merged source scan (`ddl.merged_sources`); `models` is `schema.models`."""
-    specs = []
-    for scan in scans:
-        model = models[scan.model]
-        specs.append(
-            TopicSpec(scan.table, tuple(model.fields.values()), tuple((c, t) for c, t in scan.columns if c != "doc_id"))
-        )
-    return specs
 
 
 # --------------------------------------------------------------------------
@@ -83,13 +48,6 @@ def _udf_type(dtype: T.DType):
         "datetime": DataTypes.STRING(),
         "none": DataTypes.STRING(),
     }[dtype.kind]
-
-
-def direct(dtype: T.DType) -> bool:
-    """True when the UDF's value already has the column's SQL type (no CAST in the view)."""
-    if dtype.kind == "list":
-        return direct(dtype.elem)
-    return dtype.kind in ("str", "int", "float", "bool")
 
 
 def _slot_fields(spec: TopicSpec) -> list[tuple[str, T.DType]]:
