@@ -10,7 +10,7 @@ its previous state.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -92,6 +92,7 @@ def coerce(value: object, dtype: DType, where: str) -> object:
             raise Invalid(f"{where} is not an ISO 8601 datetime: {value!r}") from None
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if kind == "list" and isinstance(value, list):
+        assert dtype.elem is not None
         return [coerce(v, dtype.elem, f"{where}[{i}]") for i, v in enumerate(value)]
     raise Invalid(f"{where} should be {dtype}, got {type(value).__name__} {json.dumps(value, default=str)[:40]}")
 
@@ -121,7 +122,7 @@ def parse_line(model: TopicModel, text: str, file: str, line: int) -> Event:
     return Event(model.topic, record["key"], None if value is None else validate(model, value), file, line)
 
 
-def read_events(models: list[TopicModel], folder: Path) -> tuple[list[Event], list[InvalidEvent]]:
+def read_events(models: Sequence[TopicModel], folder: Path) -> tuple[list[Event], list[InvalidEvent]]:
     """Events of `folder/<topic>.jsonl` for each model (a missing file is an empty topic)."""
     events, invalid = [], []
     for model in models:

@@ -28,7 +28,7 @@ def lost_planner(exc: BaseException) -> bool:
     return PLANNER_THREAD_ERROR in text
 
 
-def plan_again_if_lost(attempt: Callable[[], T], say: Callable[[str], None]) -> T:
+def plan_again_if_lost(attempt: Callable[[], T], say: Callable[[str], object]) -> T:
     """`attempt()`, run once more (it must make its own environment) if the planner was lost (FLINK-23020)."""
     try:
         return attempt()

@@ -196,7 +196,7 @@ def source_view(spec: TopicSpec) -> exp.Create:
             )
         )
     )
-    selects: list[exp.Expression] = [_col("doc_id", "l")]
+    selects: list[exp.Expr] = [_col("doc_id", "l")]
     for name, dtype in spec.columns:
         value = _field(_col("v", "l"), spec.slot, name)
         if not direct(dtype):

@@ -304,3 +304,4 @@ def _hint(cause: str) -> str:
         return " (a source topic does not exist: create it, or set `create_topics = true` in the job file)"
     if "TimeoutException" in cause and "Kafka" in cause or "Timed out waiting for a node" in cause:
         return " (the TaskManagers cannot reach Kafka at the bootstrap servers given)"
+    return ""

@@ -70,7 +70,7 @@ def job_setup(
         for key, value in options.items():
             t_env.get_config().set(key, value)
 
-    steps = [set_options]
+    steps: list[Callable[[Any], None]] = [set_options]
     if job.jvm_functions(compiled.plans):
         jar = ensure_functions_jar(progress=progress or (lambda _m: None))
         steps.append(lambda t_env: register_functions(t_env, jar))

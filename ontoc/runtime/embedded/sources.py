@@ -205,7 +205,7 @@ def register_source(env: Any, t_env: Any, index: int, src: SourceTable) -> int:
     ds = env.from_collection(rows, type_info)
     table = t_env.from_changelog_stream(ds, schema, ChangelogMode.upsert())
     t_env.create_temporary_view(raw_name, table)
-    select: list[exp.Expression] = []
+    select: list[exp.Expr] = []
     for name, t in zip(names, types, strict=False):
         column = exp.Column(this=ident(name))
         select.append(column if direct(t) else exp.alias_(exp.Cast(this=column, to=sql_type(t)), ident(name)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC
 from decimal import Decimal
+from typing import Any
 
 from pyflink.common import Row
 from pyflink.table import DataTypes
@@ -38,6 +39,7 @@ class _Model:
 def _udf_type(dtype: T.DType):
     """The PyFlink type a column travels as out of the UDF (exact text for DECIMAL and datetimes)."""
     if dtype.kind == "list":
+        assert dtype.elem is not None
         return DataTypes.ARRAY(_udf_type(dtype.elem))
     return {
         "str": DataTypes.STRING(),
@@ -72,12 +74,13 @@ def result_type(specs: list[TopicSpec]):
     )
 
 
-def _encode(value: object, dtype: T.DType, where: str) -> object:
+def _encode(value: Any, dtype: T.DType, where: str) -> object:
     """A validated Python value as the UDF returns it; Invalid when Flink could not carry it."""
     if value is None:
         return None
     kind = dtype.kind
     if kind == "list":
+        assert dtype.elem is not None
         return [_encode(v, dtype.elem, f"{where}[{i}]") for i, v in enumerate(value)]
     if kind == "int":
         if not _INT64[0] <= value <= _INT64[1]:
@@ -145,6 +148,7 @@ class EventValidator(ScalarFunction):
             kind, reason, encoded = check_event(self.specs[i], key, value, self.models[i])
         slots = [None] * len(self.specs)
         if kind == UPSERT:
+            assert i is not None and encoded is not None
             slots[i] = Row(*encoded)
         if kind == INVALID:
             if self.counter is not None:

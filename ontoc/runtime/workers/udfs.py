@@ -93,7 +93,7 @@ class MethodScalarFunction(ScalarFunction):
         self.kinds = kinds
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
-        self.fn = None
+        self.fn: Any = None  # the method, resolved on first call in the worker
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
@@ -118,7 +118,7 @@ class MethodAggregateFunction(AggregateFunction):
         self.elem_type = elem_type
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
-        self.fn = None
+        self.fn: Any = None  # the method, resolved on first call in the worker
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
@@ -163,7 +163,7 @@ class EmptyAggregate(ScalarFunction):
         self.target = (module, view, method)
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
-        self.fn = None
+        self.fn: Any = None  # the method, resolved on first call in the worker
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
