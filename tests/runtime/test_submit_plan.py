@@ -26,7 +26,7 @@ from tests.conftest import DEFINITIONS, ROOT
 KAFKA = KafkaConnection("broker-1:9093,broker-2:9093", (("security.protocol", "SASL_SSL"), ("sasl.mechanism", "PLAIN")))
 
 
-def plan_job(compiled: Compiled, settings: JobSettings, kafka: KafkaConnection = KAFKA) -> JobSpec:
+def job_spec(compiled: Compiled, settings: JobSettings, kafka: KafkaConnection = KAFKA) -> JobSpec:
     return build_job(compiled.plans, compiled.schema.models, settings, kafka.options())
 
 
@@ -40,7 +40,7 @@ def _closed_port() -> int:
 
 def test_one_statement_set_per_package(compiled_packages):
     for name, compiled in compiled_packages.items():
-        plan = plan_job(compiled, job_for_package(name, ROOT / "jobs"), KAFKA)
+        plan = job_spec(compiled, job_for_package(name, ROOT / "jobs"), KAFKA)
         assert [sql(i).split("`")[1] for _, i in plan.inserts] == [p.topic for p in compiled.plans] + [
             "__ontoc_invalid_events"
         ]
@@ -62,11 +62,11 @@ def test_one_statement_set_per_package(compiled_packages):
 
 def test_delivery_guarantees(compiled_packages):
     compiled = compiled_packages["meeting_room"]
-    at_least = plan_job(compiled, default_job("meeting_room"), KAFKA).sql_text()
+    at_least = job_spec(compiled, default_job("meeting_room"), KAFKA).sql_text()
     assert at_least.count("'sink.delivery-guarantee' = 'at-least-once'") == 2  # the view and invalid events
     assert "transactional-id-prefix" not in at_least
     job = replace(default_job("meeting_room"), delivery_guarantee="exactly-once", transactional_id_prefix="mr")
-    exactly = plan_job(compiled, job, KAFKA).sql_text()
+    exactly = job_spec(compiled, job, KAFKA).sql_text()
     assert exactly.count("'sink.delivery-guarantee' = 'exactly-once'") == 2
     assert "'sink.transactional-id-prefix' = 'mr-meeting_sessions'" in exactly
     assert "'sink.transactional-id-prefix' = 'mr-invalid'" in exactly
@@ -76,7 +76,7 @@ def test_delivery_guarantees(compiled_packages):
 def test_settings_reach_the_source(compiled_packages):
     compiled = compiled_packages["shop"]
     job = replace(default_job("shop"), start_offsets="committed", invalid_events_topic="")
-    plan = plan_job(compiled, job, KAFKA)
+    plan = job_spec(compiled, job, KAFKA)
     text = plan.sql_text()
     assert "'scan.startup.mode' = 'group-offsets'" in text and "'properties.auto.offset.reset' = 'earliest'" in text
     assert "'properties.group.id' = 'ontoc-shop'" in text
@@ -84,9 +84,9 @@ def test_settings_reach_the_source(compiled_packages):
 
 
 def test_sort_rows_function_is_declared_when_used(compiled_packages):
-    plan = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
+    plan = job_spec(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
     assert plan.functions.jvm and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
-    assert not plan_job(compiled_packages["sensors"], default_job("sensors"), KAFKA).functions.jvm
+    assert not job_spec(compiled_packages["sensors"], default_job("sensors"), KAFKA).functions.jvm
 
 
 def test_kafka_properties(tmp_path):
@@ -173,7 +173,7 @@ def test_rest_helpers():
 def test_flink_plans_one_python_operator_and_a_deduplication_per_topic(compiled_packages):
     """The validator runs once per record (its metric counts each invalid event once)."""
     plan_text = explain_job(
-        compiled_packages["meeting_room"], plan_job(compiled_packages["meeting_room"], default_job("meeting_room"))
+        compiled_packages["meeting_room"], job_spec(compiled_packages["meeting_room"], default_job("meeting_room"))
     )
     executed = plan_text[plan_text.index("== Optimized Execution Plan ==") :]
     assert executed.count("PythonCalc(") == 1, executed
@@ -181,16 +181,16 @@ def test_flink_plans_one_python_operator_and_a_deduplication_per_topic(compiled_
 
 
 def test_planner_options_are_part_of_the_job(compiled_packages):
-    text = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA).sql_text()
+    text = job_spec(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA).sql_text()
     assert "SET 'table.exec.mini-batch.enabled' = 'true';" in text
     off = replace(default_job("meeting_room"), mini_batch="off")
-    assert "SET '" not in plan_job(compiled_packages["meeting_room"], off, KAFKA).sql_text()
+    assert "SET '" not in job_spec(compiled_packages["meeting_room"], off, KAFKA).sql_text()
 
 
 @pytest.mark.flink
 def test_flink_plans_mini_batch_for_a_package_with_aggregates(compiled_packages):
     executed = explain_job(
-        compiled_packages["meeting_room"], plan_job(compiled_packages["meeting_room"], default_job("meeting_room"))
+        compiled_packages["meeting_room"], job_spec(compiled_packages["meeting_room"], default_job("meeting_room"))
     )
     executed = executed[executed.index("== Optimized Execution Plan ==") :]
     assert "MiniBatchAssigner(interval=[1000ms]" in executed, executed
@@ -200,10 +200,10 @@ def test_flink_plans_mini_batch_for_a_package_with_aggregates(compiled_packages)
 def test_python_udfs_of_the_package_are_listed():
     from ontoc.pipeline import compile_definitions
 
-    plan = plan_job(compile_definitions(DEFINITIONS / "meeting_room", "udf"), default_job("meeting_room"), KAFKA)
+    plan = job_spec(compile_definitions(DEFINITIONS / "meeting_room", "udf"), default_job("meeting_room"), KAFKA)
     assert plan.functions.python and all(name.startswith("ontoc__") for name in plan.functions.python)
     assert "-- Python UDFs of the package" in plan.sql_text()
-    assert not plan_job(
+    assert not job_spec(
         compile_definitions(DEFINITIONS / "meeting_room"), default_job("meeting_room"), KAFKA
     ).functions.python
 
