@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ..jvm.jars import JarPaths, JarsError, ensure_jars
 from .processes import (
+    DEFAULT_STATE_DIR,
     HOST,
     SERVICES,
     Layout,
@@ -66,6 +67,26 @@ from .processes import (
     wait_dead,
     write_pid,
 )
+
+__all__ = [  # what `ontoc dev`, the cluster client and the tests use
+    "DEFAULT_FLINK_PORT",
+    "DEFAULT_FLINK_RPC_PORT",
+    "DEFAULT_KAFKA_PORT",
+    "DEFAULT_STATE_DIR",
+    "HOST",
+    "JOBMANAGER_MEMORY",
+    "SERVICES",
+    "TASKMANAGER_MEMORY",
+    "TASK_SLOTS",
+    "ServiceError",
+    "down",
+    "find_java",
+    "kill_taskmanager",
+    "port_free",
+    "start_taskmanager",
+    "status",
+    "up",
+]
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_FLINK_PORT = 8081
