@@ -41,10 +41,10 @@ def _versions() -> dict:
     pyflink = next(d.split("==")[1] for d in pyproject["project"]["dependencies"] if d.startswith("apache-flink=="))
     return {
         "pyflink": pyflink,
-        "flink": _pom_property(ROOT / "runtime" / "functions" / "pom.xml", "flink.version"),
-        "java": _pom_property(ROOT / "runtime" / "functions" / "pom.xml", "maven.compiler.release"),
-        "connector": _pom_property(ROOT / "runtime" / "pom.xml", "flink.kafka.connector.version"),
-        "kafka": _pom_property(ROOT / "runtime" / "pom.xml", "kafka.version"),
+        "flink": _pom_property(ROOT / "jvm" / "functions" / "pom.xml", "flink.version"),
+        "java": _pom_property(ROOT / "jvm" / "functions" / "pom.xml", "maven.compiler.release"),
+        "connector": _pom_property(ROOT / "jvm" / "pom.xml", "flink.kafka.connector.version"),
+        "kafka": _pom_property(ROOT / "jvm" / "pom.xml", "kafka.version"),
     }
 
 
@@ -83,7 +83,7 @@ def test_versions_match_the_project(compose, dockerfile):
     assert f"ARG PYFLINK_VERSION={v['pyflink']}" in dockerfile
     assert f"ARG KAFKA_CONNECTOR_VERSION={v['connector']}" in dockerfile
     assert "eclipse-temurin-" + v["java"] in dockerfile
-    assert f"MIN_JAVA = {v['java']}" in (ROOT / "ontoc" / "runtime" / "services.py").read_text()
+    assert f"MIN_JAVA = {v['java']}" in (ROOT / "ontoc" / "devenv" / "services.py").read_text()
     # both Flink services run the image that build produces
     assert compose["services"]["taskmanager"]["image"] == compose["services"]["jobmanager"]["image"]
 

@@ -1,6 +1,6 @@
 """ONTOC_VALIDATE_EVENT judges a Kafka record exactly as `ontoc run --local` judges the same event.
 
-The cluster's validator (`event_udf.check_event`) and the local runner
+The cluster's validator (`event_validator.check_event`) and the local runner
 (`events.parse_line`) share `events.validate`; these tests pin that they
 agree on the verdict, the reason and the values, for hypothesis-drawn
 values of every model of every definitions package.
