@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 jars: setup
-	$(PY) -m ontoc.runtime.jars
+	$(PY) -m ontoc.jvm
 
 demo: jars
 	$(ONTOC) compile definitions/meeting_room -o generated/meeting_room

@@ -1,9 +1,9 @@
-"""Part 4: end to end on a real Kafka broker and Flink cluster (`ontoc.runtime.services`), through `ontoc submit`.
+"""Part 4: end to end on a real Kafka broker and Flink cluster (`ontoc.devenv.services`), through `ontoc submit`.
 
 Per run (a delivery guarantee and a target rate):
 
 1. a copy of `workloads/e2e_probe` with its topics suffixed by the run, so each run starts from
-   empty topics; compiled; 1,000 customers produced; the job submitted with `ontoc.runtime.submit`
+   empty topics; compiled; 1,000 customers produced; the job submitted with `ontoc.runtime.cluster.submit`
    (the same statements as `ontoc submit`: Kafka source, ONTOC_VALIDATE_EVENT, keep-last
    deduplication, the compiled INSERT, an upsert-kafka sink with the job's delivery guarantee);
 2. a consumer thread reads the view topic (`read_committed` for exactly-once) and notes when each
@@ -143,11 +143,12 @@ def one_run(
     import random
 
     from kafka import KafkaProducer
-
+    from ontoc.backend.flink.job import build_job
+    from ontoc.job_settings import default_job
     from ontoc.pipeline import compile_definitions
-    from ontoc.runtime.jobs import default_job
-    from ontoc.runtime.rest import FlinkRest
-    from ontoc.runtime.submit import KafkaConnection, submit
+    from ontoc.runtime.cluster.kafka import KafkaConnection
+    from ontoc.runtime.cluster.rest import FlinkRest
+    from ontoc.runtime.cluster.submit import submit
 
     package = probe_package(tmp, run_id)
     compiled = compile_definitions(package)
@@ -165,7 +166,8 @@ def one_run(
     producer = KafkaProducer(bootstrap_servers=cluster["bootstrap"], acks="all", linger_ms=2, batch_size=64 * 1024)
     rest = FlinkRest(cluster["rest"])
     with _job_config(extra_config or {}):
-        submitted = submit(compiled, job, cluster["rest"], kafka, progress=lambda m: None)
+        spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
+        submitted = submit(compiled, spec, cluster["rest"], kafka, progress=lambda m: None)
     reader = ViewReader(cluster["bootstrap"], view_topic, delivery == "exactly-once")
     try:
         for i in range(CUSTOMERS):
@@ -236,7 +238,7 @@ def one_run(
 @contextlib.contextmanager
 def _job_config(extra: dict[str, str]):
     """Add settings to the configuration `ontoc submit` builds (a what-if; ontoc itself is unchanged)."""
-    from ontoc.runtime import submit as submit_module
+    from ontoc.runtime.cluster import submit as submit_module
 
     if not extra:
         yield
@@ -262,7 +264,7 @@ WHAT_IF = {"python.fn-execution.bundle.time": "1000"}
 
 
 def run(cfg: dict, say: Callable[[str], None]) -> dict:
-    from ontoc.runtime import services
+    from ontoc.devenv import services
 
     required = cfg["e2e_rates"]
     ladder = sorted(set(required) | {r for r in (2_000, 5_000, 20_000, 40_000) if cfg["name"] != "tiny"})
@@ -326,7 +328,7 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
             r = one_run(cluster, "at-least-once", rate, cfg["e2e_seconds"], f"r{n}", tmp, say, WHAT_IF)
             r["what_if"] = True
             out["runs"].append(r)
-        except Exception as e:  # ontoc.runtime.submit changed under the what-if
+        except Exception as e:  # ontoc.runtime.cluster.submit changed under the what-if
             say(f"[e2e] what-if {WHAT_IF} failed: {e}")
     finally:
         services.down(state, progress=lambda m: None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ontoc.events import Event as OntocEvent
 from ontoc.events import validate
-from ontoc.runtime.embedded import run_compiled
+from ontoc.runtime.embedded.compiled import run_compiled
 
 from . import data, harness
 from .workloads import Workload

@@ -1,6 +1,6 @@
 """One Flink job on ontoc's embedded MiniCluster over file-backed upsert sources, timed from Flink's own clock.
 
-Why not `ontoc.runtime.local.run_local`: it pickles every event in Python into the job graph (about
+Why not `ontoc.runtime.embedded.runner.run_local`: it pickles every event in Python into the job graph (about
 15 µs per event before the job starts, and a job graph of hundreds of MB for millions of events)
 and collects every view change back into Python. Here:
 
@@ -18,7 +18,7 @@ and collects every view change back into Python. Here:
   Planning, submission, deployment and operator initialisation are outside it. Events per second =
   source records / that time.
 
-The JVM and the MiniCluster are ontoc's (`ontoc.runtime.local`), started once per process and
+The JVM and the MiniCluster are ontoc's (`ontoc.runtime.embedded.session`), started once per process and
 shared by every job of the run; calls hold its lock.
 """
 
@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ontoc.runtime import local
+from ontoc.runtime import java_errors
+from ontoc.runtime.embedded import changelog, session, values
 
 CDC_SOURCES = {"table.exec.source.cdc-events-duplicate": "true"}
 
@@ -100,7 +101,7 @@ def source_ddl(src: FileSource, continuous: bool = False) -> str:
 
 
 def _rest(path: str, data: dict | None = None, method: str | None = None) -> Any:
-    port = local._SESSION["port"]
+    port = session.SESSION["port"]
     body = None if data is None else json.dumps(data).encode()
     req = urllib.request.Request(
         f"http://localhost:{port}{path}",
@@ -113,7 +114,7 @@ def _rest(path: str, data: dict | None = None, method: str | None = None) -> Any
 
 
 def _java_error(exc: BaseException, what: str) -> RuntimeError:
-    err = local._to_local_error(exc, what=what)
+    err = java_errors.to_local_error(exc, what=what)
     return RuntimeError(str(err))
 
 
@@ -133,7 +134,7 @@ def _prepare(
     changelog_dir: str | None,
     continuous: bool,
 ) -> _Prepared:
-    env, t_env = local._make_envs(1, True)
+    env, t_env = session.make_envs(1, True)
     cfg = t_env.get_config()
     for k, v in {**CDC_SOURCES, **options}.items():
         cfg.set(k, str(v))
@@ -153,7 +154,7 @@ def _prepare(
     for i, q in enumerate(queries):
         try:
             table = t_env.sql_query(q.sql)
-            resolved, cols, names, types = local.resolved_columns(table)
+            resolved, cols, names, types = values.resolved_columns(table)
             sink = f"__bench_sink_{i}"
             if changelog_dir is None:
                 # the key column NOT NULL, as a primary key column must be (and is in ontoc's sink DDL)
@@ -194,7 +195,7 @@ def explain(
     setup: Callable[[Any], None] | None = None,
 ) -> str:
     """The optimized execution plan Flink would run (no job)."""
-    with local._LOCK:
+    with session.LOCK:
         p = _prepare(sources, queries, options or {}, setup, None, False)
         return _optimized(p.stmt_set.explain())
 
@@ -247,7 +248,7 @@ def run(
     timeout_s: float = 1800,
 ) -> JobRun:
     """Run the queries as one job over the bounded sources; time it."""
-    with local._LOCK:
+    with session.LOCK:
         p = _prepare(sources, queries, options or {}, setup, changelog_dir, False)
         plan = _optimized(p.stmt_set.explain()) if with_plan else ""
         pid = jvm_pid()
@@ -275,7 +276,7 @@ def final_states(
     """Run the queries and fold their changes into final states (key -> row), as run_local does."""
     out_root = tempfile.mkdtemp(prefix="ontoc-bench-")
     try:
-        with local._LOCK:
+        with session.LOCK:
             p = _prepare(sources, queries, options or {}, setup, out_root, False)
             try:
                 p.stmt_set.execute().wait(600_000)
@@ -289,8 +290,8 @@ def final_states(
                     for f in fs
                     if not f.endswith(".crc") and not f.startswith("_") and not f.startswith(".")
                 )
-                state, _changes = local._fold(
-                    local.ViewQuery(q.name, q.sql), files, names, types, decimal_as_float=True, strict=True
+                state, _changes = changelog.fold(
+                    q.name, files, names, types, decimal_as_float=True, strict=True
                 )
                 states[q.name] = state
             return states
@@ -333,7 +334,7 @@ def state_size(
         "execution.checkpointing.dir": "file://" + os.path.join(savepoints, "checkpoints"),
         "execution.checkpointing.savepoint-dir": "file://" + savepoints,
     }
-    with local._LOCK:
+    with session.LOCK:
         p = _prepare(sources, queries, {**storage, **(options or {})}, setup, None, True)
         result = p.stmt_set.execute()
         job_id = str(result.get_job_client().get_job_id())

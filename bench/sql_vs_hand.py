@@ -5,7 +5,7 @@ once, in an order rotated per repetition (so a slow phase of the shared machine 
 hit the same variant). Variants are (query, planner options):
 
 - `emitted`: the SQL ontoc emits with the table options `ontoc submit` sets on the package's job
-  (`ontoc.runtime.jobs.planner_options`: mini-batch with one-phase aggregation when a view
+  (`ontoc.job_settings.planner_options`: mini-batch with one-phase aggregation when a view
   aggregates, else none); `handwritten`: the expert's SQL with Flink's defaults;
 - where ontoc sets options: `handwritten+ontoc-options` (the expert's SQL with the same options: the
   SQL alone compared) and `emitted+flink-defaults` (what the options bring);

@@ -10,9 +10,9 @@ from typing import Any
 
 from ontoc.backend.flink.artifacts import select_sql
 from ontoc.backend.flink.emit import type_text
+from ontoc.job_settings import default_job, planner_options
 from ontoc.pipeline import Compiled, compile_definitions
-from ontoc.runtime.embedded import job_setup
-from ontoc.runtime.jobs import default_job, planner_options
+from ontoc.runtime.embedded.compiled import job_setup
 
 from . import data
 from .harness import FileSource, Query

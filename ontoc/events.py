@@ -10,13 +10,39 @@ its previous state.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
-from .frontend.schema import ModelDef
 from .ir.types import DType
+
+
+class FieldRule(Protocol):
+    """What validation reads of a field: the frontend's FieldDef, or a worker's plain FieldSpec."""
+
+    @property
+    def dtype(self) -> DType: ...
+
+    @property
+    def has_default(self) -> bool: ...
+
+    @property
+    def default(self) -> object: ...
+
+
+class Model(Protocol):
+    """What validation reads of a model: its fields by name (this module imports no compiler code)."""
+
+    @property
+    def fields(self) -> Mapping[str, FieldRule]: ...
+
+
+class TopicModel(Model, Protocol):
+    @property
+    def topic(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -66,11 +92,12 @@ def coerce(value: object, dtype: DType, where: str) -> object:
             raise Invalid(f"{where} is not an ISO 8601 datetime: {value!r}") from None
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if kind == "list" and isinstance(value, list):
+        assert dtype.elem is not None
         return [coerce(v, dtype.elem, f"{where}[{i}]") for i, v in enumerate(value)]
     raise Invalid(f"{where} should be {dtype}, got {type(value).__name__} {json.dumps(value, default=str)[:40]}")
 
 
-def validate(model: ModelDef, value: object) -> dict:
+def validate(model: Model, value: object) -> dict:
     if not isinstance(value, dict):
         raise Invalid(f"value must be a JSON object or null, got {type(value).__name__}")
     doc = {}
@@ -84,7 +111,7 @@ def validate(model: ModelDef, value: object) -> dict:
     return doc
 
 
-def parse_line(model: ModelDef, text: str, file: str, line: int) -> Event:
+def parse_line(model: TopicModel, text: str, file: str, line: int) -> Event:
     try:
         record = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
@@ -95,7 +122,7 @@ def parse_line(model: ModelDef, text: str, file: str, line: int) -> Event:
     return Event(model.topic, record["key"], None if value is None else validate(model, value), file, line)
 
 
-def read_events(models: list[ModelDef], folder: Path) -> tuple[list[Event], list[InvalidEvent]]:
+def read_events(models: Sequence[TopicModel], folder: Path) -> tuple[list[Event], list[InvalidEvent]]:
     """Events of `folder/<topic>.jsonl` for each model (a missing file is an empty topic)."""
     events, invalid = [], []
     for model in models:

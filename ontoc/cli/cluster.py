@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
-from ..runtime.jobs import DEFAULT_JOBS_DIR, JobFileError
-from ..runtime.rest import DEFAULT_URL, FlinkRest, FlinkRestError
-from ..runtime.services import DEFAULT_KAFKA_PORT, HOST
+from ..devenv.services import DEFAULT_KAFKA_PORT, HOST
+from ..job_settings import DEFAULT_JOBS_DIR, JobFileError
+from ..runtime.cluster.rest import DEFAULT_URL, FlinkRest, FlinkRestError
 
 DEFAULT_BOOTSTRAP = f"{HOST}:{DEFAULT_KAFKA_PORT}"  # `ontoc dev up`
 
@@ -40,7 +40,7 @@ _CLUSTER = click.option(
 def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Failures are one `error:` line on stderr: exit 2 for bad input, 1 for the cluster's refusal."""
     from ..errors import OntocError
-    from ..runtime.submit import SubmitError
+    from ..runtime.cluster.errors import SubmitError
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -173,10 +173,12 @@ def submit(
     topic once. Source events that are not valid (spec section 1) are skipped, counted
     in the metric `ontoc_invalid_events` and written to the job's invalid-events topic.
     """
+    from ..backend.flink.job import build_job
+    from ..job_settings import job_for_package, load_job
     from ..pipeline import compile_definitions, definition_packages
-    from ..runtime.jobs import job_for_package, load_job
-    from ..runtime.submit import KafkaConnection, parse_properties, plan_job
-    from ..runtime.submit import submit as submit_job
+    from ..runtime.cluster.errors import SubmitError
+    from ..runtime.cluster.kafka import KafkaConnection, parse_properties
+    from ..runtime.cluster.submit import submit as submit_job
 
     packages = definition_packages(definitions)
     if not packages:
@@ -198,13 +200,16 @@ def submit(
         package = name or path.name
         job = load_job(job_file, package) if job_file else job_for_package(package, jobs_dir)
         compiled = compile_definitions(path, static_methods)
+        if not compiled.plans:
+            raise SubmitError("the definitions hold no view model: there is nothing to submit")
+        spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
         if dry_run:
-            click.echo(plan_job(compiled, job, kafka).sql_text())
+            click.echo(spec.sql_text())
             continue
         click.echo(f"{package}: {job.describe()} ({job.source})")
         done = submit_job(
             compiled,
-            job,
+            spec,
             cluster,
             kafka,
             savepoint=savepoint,
@@ -212,10 +217,9 @@ def submit(
             wait_s=wait_s,
             progress=lambda m: click.echo(f"  {m}"),
         )
-        plan = done.plan
         click.echo(f"submitted job {done.job_id} ({done.name}) to {done.cluster}: {done.state} ({done.seconds:.1f}s)")
-        click.echo(f"  views: {', '.join(plan.view_topics)}  <-  {', '.join(plan.source_topics)}")
-        where = f"topic {plan.invalid_topic} and " if plan.invalid_topic else ""
+        click.echo(f"  views: {', '.join(spec.view_topics)}  <-  {', '.join(spec.source_topics)}")
+        where = f"topic {spec.invalid_topic} and " if spec.invalid_topic else ""
         click.echo(f"  invalid events: skipped, counted in {where}the metric ontoc_invalid_events (`ontoc jobs list`)")
         click.echo(
             f"  stop it: ontoc jobs cancel {done.job_id}   (or `ontoc jobs savepoint "
@@ -249,7 +253,7 @@ def _duration(ms: int | None) -> str:
 @_fail_cleanly
 def list_cmd(cluster: str, show_all: bool) -> None:
     """Jobs on the cluster, newest first, with their invalid-event counts."""
-    from ..runtime.event_udf import METRIC_NAME
+    from ..event_validation import METRIC_NAME
 
     rest = FlinkRest(cluster)
     rows = [j for j in rest.jobs() if show_all or j.get("state") not in ("FINISHED", "FAILED", "CANCELED")]

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from ontoc.runtime import services
-from ontoc.runtime.jars import JarsError
+from ontoc.devenv import services
+from ontoc.jvm.jars import JarsError
 
 _STATE_DIR = click.option(
     "--state-dir",

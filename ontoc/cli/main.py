@@ -126,8 +126,8 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
 def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show: bool, static_methods: str) -> None:
     """Run the views of DEFINITIONS over change events on an embedded Flink."""
     from ..pipeline import compile_definitions
-    from ..runtime.embedded import run_folder
-    from ..runtime.local import LocalRunError
+    from ..runtime.embedded.compiled import run_folder
+    from ..runtime.java_errors import LocalRunError
 
     try:
         compiled = compile_definitions(definitions, static_methods)

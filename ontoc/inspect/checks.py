@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import Diagnostic, Span
-from ..runtime.validate import GetterFailure, PlanCheck, validate
+from ..runtime.embedded.validate import GetterFailure, PlanCheck, validate
 from .packages import Package, location, method_span, view_span
 
 FORMAT = 1

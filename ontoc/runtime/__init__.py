@@ -1,1 +1,2 @@
-"""Runtimes that execute compiled ontoc views (embedded Flink for ``--local``)."""
+"""What executes compiled views: in this process (`embedded/`), on a cluster (`cluster/`), and the code
+Flink's Python workers run (`workers/`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ontoc.pipeline import compile_definitions
-from ontoc.runtime.validate import validate
+from ontoc.runtime.embedded.validate import validate
 
 from .test_golden import PACKAGES
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from ontoc.events import final_documents, read_events
 from ontoc.oracle import import_definitions, view_rows
 from ontoc.pipeline import compile_definitions
-from ontoc.runtime.embedded import run_folder
+from ontoc.runtime.embedded.compiled import run_folder
 
 from ..conftest import DEFINITIONS, ROOT
 from ..support.compare import diff_views

@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from ontoc.events import final_documents, read_events
 from ontoc.oracle import import_definitions, view_rows
 from ontoc.pipeline import Compiled
-from ontoc.runtime.embedded import run_folder
+from ontoc.runtime.embedded.compiled import run_folder
 
 from ..support.compare import diff_views, same, same_multiset
 

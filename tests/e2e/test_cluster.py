@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ontoc.backend.flink.job import build_job
 from ontoc.cli.cluster import jobs, submit
+from ontoc.devenv import services
+from ontoc.job_settings import job_for_package
 from ontoc.pipeline import compile_definitions
-from ontoc.runtime import services
-from ontoc.runtime.jobs import job_for_package
-from ontoc.runtime.rest import FlinkRest
-from ontoc.runtime.submit import KafkaConnection
-from ontoc.runtime.submit import submit as submit_job
+from ontoc.runtime.cluster import submit as cluster_submit
+from ontoc.runtime.cluster.kafka import KafkaConnection
+from ontoc.runtime.cluster.rest import FlinkRest
 
 from ..conftest import DEFINITIONS
 from .support import (
@@ -46,6 +47,14 @@ from .support import (
 )
 
 pytestmark = pytest.mark.services
+
+
+def submit_job(compiled, job, cluster):
+    """`ontoc submit` without the CLI: the backend builds the job, the runtime submits it."""
+    kafka = KafkaConnection(cluster.bootstrap)
+    spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
+    return cluster_submit.submit(compiled, spec, cluster.rest_url, kafka, progress=lambda _m: None)
+
 
 SEED_DEADLINE_S = 60.0  # the seed scenario's bound: a flip is re-emitted within this time
 SETTLE_S = 120.0  # how long a test waits for the views to match in the end
@@ -283,7 +292,7 @@ def test_shop_matches_oracle_and_local(cluster):
     compiled = compile_definitions(definitions)
     rest = FlinkRest(cluster.rest_url)
     job = replace(job_for_package("shop"), name="e2e-shop", checkpoint_interval_ms=2000)
-    done = submit_job(compiled, job, cluster.rest_url, KafkaConnection(cluster.bootstrap), progress=lambda _m: None)
+    done = submit_job(compiled, job, cluster)
     reader = TopicReader(cluster.bootstrap, "shop_order_summaries")
     try:
         rnd = random.Random(20261127)
@@ -326,7 +335,7 @@ def test_python_udfs_on_the_cluster(cluster):
     assert any(p.udfs for p in compiled.plans)
     rest = FlinkRest(cluster.rest_url)
     job = replace(job_for_package("meeting_room"), name="e2e-udfs", checkpoint_interval_ms=2000)
-    done = submit_job(compiled, job, cluster.rest_url, KafkaConnection(cluster.bootstrap), progress=lambda _m: None)
+    done = submit_job(compiled, job, cluster)
     reader = TopicReader(cluster.bootstrap, "meeting_sessions")
     prefix = "udf:"
     try:
@@ -429,7 +438,7 @@ def test_views_survive_a_killed_taskmanager(cluster, guarantee):
         restart_attempts=50,
         restart_delay_ms=1000,
     )
-    done = submit_job(compiled, job, cluster.rest_url, KafkaConnection(cluster.bootstrap), progress=lambda _m: None)
+    done = submit_job(compiled, job, cluster)
     # exactly-once views are read as a transactional consumer must read them
     reader = TopicReader(cluster.bootstrap, "meeting_sessions", read_committed=guarantee == "exactly-once")
     events = _stream(E, seed=7, n=600)

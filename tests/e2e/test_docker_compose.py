@@ -1,5 +1,5 @@
 """docker-compose.yml cannot run here (no Docker engine): it must parse, and its versions and ports
-must be the project's (runtime/pom.xml, runtime/functions/pom.xml, pyproject.toml, services.py)."""
+must be the project's (jvm/pom.xml, jvm/functions/pom.xml, pyproject.toml, services.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ontoc.cli.cluster import DEFAULT_BOOTSTRAP
-from ontoc.runtime import services
-from ontoc.runtime.rest import DEFAULT_URL, parse_url
+from ontoc.devenv import services
+from ontoc.runtime.cluster.rest import DEFAULT_URL, parse_url
 
 yaml = pytest.importorskip("yaml")
 
@@ -41,10 +41,10 @@ def _versions() -> dict:
     pyflink = next(d.split("==")[1] for d in pyproject["project"]["dependencies"] if d.startswith("apache-flink=="))
     return {
         "pyflink": pyflink,
-        "flink": _pom_property(ROOT / "runtime" / "functions" / "pom.xml", "flink.version"),
-        "java": _pom_property(ROOT / "runtime" / "functions" / "pom.xml", "maven.compiler.release"),
-        "connector": _pom_property(ROOT / "runtime" / "pom.xml", "flink.kafka.connector.version"),
-        "kafka": _pom_property(ROOT / "runtime" / "pom.xml", "kafka.version"),
+        "flink": _pom_property(ROOT / "jvm" / "functions" / "pom.xml", "flink.version"),
+        "java": _pom_property(ROOT / "jvm" / "functions" / "pom.xml", "maven.compiler.release"),
+        "connector": _pom_property(ROOT / "jvm" / "pom.xml", "flink.kafka.connector.version"),
+        "kafka": _pom_property(ROOT / "jvm" / "pom.xml", "kafka.version"),
     }
 
 
@@ -70,7 +70,7 @@ def test_it_parses_and_has_the_three_services(compose):
 
 def test_versions_match_the_project(compose, dockerfile):
     v = _versions()
-    assert v["flink"] == v["pyflink"], "runtime/functions/pom.xml and pyproject.toml disagree on Flink"
+    assert v["flink"] == v["pyflink"], "jvm/functions/pom.xml and pyproject.toml disagree on Flink"
     assert v["connector"].endswith("-" + ".".join(v["flink"].split(".")[:2])), v  # 5.0.0-2.2 is for Flink 2.2
     kafka = compose["services"]["kafka"]
     assert kafka["image"] == f"apache/kafka:{v['kafka']}"
@@ -83,7 +83,7 @@ def test_versions_match_the_project(compose, dockerfile):
     assert f"ARG PYFLINK_VERSION={v['pyflink']}" in dockerfile
     assert f"ARG KAFKA_CONNECTOR_VERSION={v['connector']}" in dockerfile
     assert "eclipse-temurin-" + v["java"] in dockerfile
-    assert f"MIN_JAVA = {v['java']}" in (ROOT / "ontoc" / "runtime" / "services.py").read_text()
+    assert f"MIN_JAVA = {v['java']}" in (ROOT / "ontoc" / "devenv" / "services.py").read_text()
     # both Flink services run the image that build produces
     assert compose["services"]["taskmanager"]["image"] == compose["services"]["jobmanager"]["image"]
 
@@ -116,4 +116,4 @@ def test_the_image_has_python_pyflink_and_the_jars(dockerfile):
     assert re.search(r'pip install .*"apache-flink==\$\{PYFLINK_VERSION\}"', dockerfile)
     assert "/opt/flink/opt/flink-python-" in dockerfile and "/opt/flink/lib/" in dockerfile
     assert "flink-sql-connector-kafka/${KAFKA_CONNECTOR_VERSION}/" in dockerfile
-    assert "COPY runtime/functions" in dockerfile and "ontoc-functions.jar /opt/flink/lib/" in dockerfile
+    assert "COPY jvm/functions" in dockerfile and "ontoc-functions.jar /opt/flink/lib/" in dockerfile

@@ -312,7 +312,7 @@ STATEFUL = ("ChangelogNormalize(", "Join(", "GroupAggregate(", "Sink(")
 def stateful_plan_lines(version: str) -> dict[str, list[str]]:
     """Per view, the stateful operators of Flink's optimized execution plan, as Flink prints them."""
     from ontoc.pipeline import compile_definitions
-    from ontoc.runtime.validate import validate
+    from ontoc.runtime.embedded.validate import validate
 
     with contextlib.chdir(PLAN_FIXTURES / version):
         compiled = compile_definitions("rooms")

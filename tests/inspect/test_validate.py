@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 import ontoc.inspect.packages as packages
-import ontoc.runtime.validate as validate_module
+import ontoc.runtime.embedded.validate as validate_module
 from ontoc.ir.expr import Column, Func
 from ontoc.ir.relations import Aggregate, Filter, LeftJoin
 from ontoc.ir.types import BOOL, INT, STR
 from ontoc.pipeline import compile_definitions
-from ontoc.runtime.validate import PROBE_SUFFIX, probe_plans
+from ontoc.runtime.embedded.validate import PROBE_SUFFIX, probe_plans
 
 from .conftest import ROOT
 

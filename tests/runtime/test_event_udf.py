@@ -1,6 +1,6 @@
 """ONTOC_VALIDATE_EVENT judges a Kafka record exactly as `ontoc run --local` judges the same event.
 
-The cluster's validator (`event_udf.check_event`) and the local runner
+The cluster's validator (`event_validator.check_event`) and the local runner
 (`events.parse_line`) share `events.validate`; these tests pin that they
 agree on the verdict, the reason and the values, for hypothesis-drawn
 values of every model of every definitions package.
@@ -17,19 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ontoc.backend.flink.ddl import merged_sources
+from ontoc.backend.flink.job import topic_specs
+from ontoc.event_validation import DELETE, INVALID, UPSERT, FieldSpec, TopicSpec
 from ontoc.events import Invalid, parse_line
-from ontoc.frontend.schema import FieldDef
 from ontoc.ir import types as T
-from ontoc.runtime.event_udf import (
-    DELETE,
-    INVALID,
-    UPSERT,
-    EventValidator,
-    TopicSpec,
-    check_event,
-    result_type,
-    topic_specs,
-)
+from ontoc.runtime.workers.event_validator import EventValidator, check_event, result_type
 from tests.support.strategies import EventStrategies
 
 PACKAGES = ["meeting_room", "shop", "library", "sensors"]
@@ -101,9 +93,7 @@ def test_not_an_object(compiled_packages, text):
 
 
 def test_kafka_only_cases():
-    spec = TopicSpec(
-        "t", (FieldDef("n", T.INT, None, False), FieldDef("s", T.STR, None, False)), (("n", T.INT), ("s", T.STR))
-    )
+    spec = TopicSpec("t", (FieldSpec("n", T.INT, False), FieldSpec("s", T.STR, False)), (("n", T.INT), ("s", T.STR)))
     assert check_event(spec, "k", None) == (DELETE, None, None)  # a tombstone
     assert check_event(spec, "k", "null") == (DELETE, None, None)  # the JSON text null, too
     assert check_event(spec, None, '{"n": 1, "s": "x"}')[0:2] == (
@@ -123,7 +113,7 @@ def test_kafka_only_cases():
 def test_decimal_and_datetime_travel_as_exact_text():
     spec = TopicSpec(
         "t",
-        (FieldDef("d", T.DECIMAL, None, False), FieldDef("at", T.DATETIME, None, False)),
+        (FieldSpec("d", T.DECIMAL, False), FieldSpec("at", T.DATETIME, False)),
         (("d", T.DECIMAL), ("at", T.DATETIME)),
     )
     kind, _, encoded = check_event(spec, "k", '{"d": 12.3400, "at": "2024-01-02T03:04:05+02:00"}')
@@ -133,8 +123,8 @@ def test_decimal_and_datetime_travel_as_exact_text():
 
 
 def test_udf_rows_and_counter():
-    spec = TopicSpec("t", (FieldDef("n", T.INT, None, False),), (("n", T.INT),))
-    other = TopicSpec("u", (FieldDef("b", T.BOOL, None, True, False),), ())
+    spec = TopicSpec("t", (FieldSpec("n", T.INT, False),), (("n", T.INT),))
+    other = TopicSpec("u", (FieldSpec("b", T.BOOL, True, False),), ())
     udf = EventValidator([spec, other])
 
     class Counter:

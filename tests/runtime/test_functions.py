@@ -16,24 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from ontoc.runtime.functions import (
+from ontoc.ir import types as T
+from ontoc.jvm.functions import (
     CREATE_FUNCTION_SQL,
     FUNCTION_NAME,
     create_function_sql,
     ensure_functions_jar,
     register_functions,
 )
-from ontoc.runtime.local import LocalRunError, SourceTable, ViewQuery, run_local
+from ontoc.runtime.embedded.runner import LocalRunError, SourceTable, ViewQuery, run_local
 
 pytestmark = pytest.mark.flink
 
 ROW_TYPE = "ROW<name STRING, org STRING, flag BOOLEAN>"
 PEOPLE_COLS = (
-    ("doc_id", "STRING"),
-    ("grp", "STRING"),
-    ("name", "STRING"),
-    ("org", "STRING"),
-    ("flag", "BOOLEAN"),
+    ("doc_id", T.STR),
+    ("grp", T.STR),
+    ("name", T.STR),
+    ("org", T.STR),
+    ("flag", T.BOOL),
 )
 
 # ASCII, Latin-1, CJK, BMP characters above the surrogate range (U+E000..U+FFFF,
@@ -210,12 +211,12 @@ def test_keeps_the_row_type_and_field_names(jar):
 
 def test_numbers_nested_rows_and_null_array(jar):
     cols = (
-        ("doc_id", "STRING"),
-        ("grp", "STRING"),
-        ("n", "BIGINT"),
-        ("x", "DOUBLE"),
-        ("amount", "DECIMAL(10, 2)"),
-        ("label", "STRING"),
+        ("doc_id", T.STR),
+        ("grp", T.STR),
+        ("n", T.INT),
+        ("x", T.FLOAT),
+        ("amount", T.DECIMAL),
+        ("label", T.STR),
     )
     rng = random.Random(5)
     events = []
@@ -310,7 +311,7 @@ def test_py_str_prints_floats_like_python(jar):
     values += [s * 2.0**k for k in range(-1074, 1024, 7) for s in (1, -1)] + [2.0**-24, -(2.0**-24)]
     values = [v for v in values if not (isinstance(v, float) and math.isnan(v))] + [math.nan]
     events = tuple((f"k{i}", (f"k{i}", v)) for i, v in enumerate(values))
-    source = SourceTable("numbers", (("doc_id", "STRING"), ("x", "DOUBLE")), events)
+    source = SourceTable("numbers", (("doc_id", T.STR), ("x", T.FLOAT)), events)
     view = ViewQuery("text", "SELECT doc_id, ONTOC_PY_STR(x) AS s FROM numbers")
     out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["text"]
     wrong = {repr(v): out[f"k{i}"]["s"] for i, v in enumerate(values) if out[f"k{i}"]["s"] != str(v)}
@@ -390,7 +391,7 @@ def test_py_round_rounds_like_python(jar):
             expected[key] = py_round_or_none(x, n)
     source = SourceTable(
         "numbers",
-        (("doc_id", "STRING"), ("f", "DOUBLE"), ("i", "BIGINT"), ("d", "DECIMAL(38, 10)"), ("n", "BIGINT")),
+        (("doc_id", T.STR), ("f", T.FLOAT), ("i", T.INT), ("d", T.DECIMAL), ("n", T.INT)),
         tuple(events),
     )
     view = ViewQuery(
@@ -442,7 +443,7 @@ def test_py_str_prints_datetimes_like_python(jar):
         datetime(1900, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(0, 2 * 10**17)) for _ in range(200)
     ]
     events = tuple((f"k{i}", (f"k{i}", v.isoformat())) for i, v in enumerate(values))
-    source = SourceTable("times", (("doc_id", "STRING"), ("t", "TIMESTAMP_LTZ(6)")), events)
+    source = SourceTable("times", (("doc_id", T.STR), ("t", T.DATETIME)), events)
     view = ViewQuery("text", "SELECT doc_id, ONTOC_PY_STR(t) AS s FROM times")
     out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["text"]
     wrong = {str(v): out[f"k{i}"]["s"] for i, v in enumerate(values) if out[f"k{i}"]["s"] != str(v)}

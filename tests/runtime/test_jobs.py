@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ontoc.pipeline import definition_packages
-from ontoc.runtime.jobs import (
+from ontoc.job_settings import (
     JobFileError,
     default_job,
     format_duration,
@@ -17,6 +16,7 @@ from ontoc.runtime.jobs import (
     parse_duration,
     planner_options,
 )
+from ontoc.pipeline import definition_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,9 @@ from collections import Counter
 
 import pytest
 
-from ontoc.runtime.local import LocalRunError, SourceTable, ViewQuery, _java_causes, run_local
+from ontoc.ir import types as T
+from ontoc.runtime.embedded.runner import LocalRunError, SourceTable, ViewQuery, run_local
+from ontoc.runtime.java_errors import java_causes
 
 UTC = datetime.UTC
 
@@ -40,13 +42,13 @@ def as_multiset(rows):
     return Counter(repr(sorted(r.items())) if isinstance(r, dict) else repr(r) for r in rows)
 
 
-MEETING_COLS = (("doc_id", "STRING"), ("status", "STRING"), ("room", "STRING"))
+MEETING_COLS = (("doc_id", T.STR), ("status", T.STR), ("room", T.STR))
 TICKET_COLS = (
-    ("doc_id", "STRING"),
-    ("meeting", "STRING"),
-    ("role", "STRING"),
-    ("seats", "BIGINT"),
-    ("attendance", "BOOLEAN"),
+    ("doc_id", T.STR),
+    ("meeting", T.STR),
+    ("role", T.STR),
+    ("seats", T.INT),
+    ("attendance", T.BOOL),
 )
 
 
@@ -250,14 +252,14 @@ def test_typed_values_round_trip_to_json_ready_python():
     src = SourceTable(
         "src_typed",
         (
-            ("doc_id", "STRING"),
-            ("price", "DECIMAL(38, 10)"),
-            ("at", "TIMESTAMP_LTZ(6)"),
-            ("tags", "ARRAY<STRING>"),
-            ("nums", "ARRAY<BIGINT>"),
-            ("ratio", "DOUBLE"),
-            ("flag", "BOOLEAN"),
-            ("n", "BIGINT"),
+            ("doc_id", T.STR),
+            ("price", T.DECIMAL),
+            ("at", T.DATETIME),
+            ("tags", T.list_of(T.STR)),
+            ("nums", T.list_of(T.INT)),
+            ("ratio", T.FLOAT),
+            ("flag", T.BOOL),
+            ("n", T.INT),
         ),
         events,
     )
@@ -288,15 +290,15 @@ def test_typed_values_round_trip_to_json_ready_python():
 
 
 def test_decimal_as_float_option():
-    src = SourceTable("s", (("doc_id", "STRING"), ("p", "DECIMAL(10, 2)")), (("k", ("k", decimal.Decimal("2.50"))),))
+    src = SourceTable("s", (("doc_id", T.STR), ("p", T.DECIMAL)), (("k", ("k", decimal.Decimal("2.50"))),))
     got = run_local([src], [ViewQuery("v", "SELECT doc_id, p FROM s")], decimal_as_float=True)
     assert got == {"v": {"k": {"doc_id": "k", "p": 2.5}}}
     assert isinstance(got["v"]["k"]["p"], float)
 
 
 def test_empty_source_and_only_deletes():
-    empty = SourceTable("src_empty", (("doc_id", "STRING"), ("x", "BIGINT")), ())
-    gone = SourceTable("src_gone", (("doc_id", "STRING"), ("x", "BIGINT")), (("a", ("a", 1)), ("a", None), ("b", None)))
+    empty = SourceTable("src_empty", (("doc_id", T.STR), ("x", T.INT)), ())
+    gone = SourceTable("src_gone", (("doc_id", T.STR), ("x", T.INT)), (("a", ("a", 1)), ("a", None), ("b", None)))
     got = run_local(
         [empty, gone],
         [
@@ -310,7 +312,7 @@ def test_empty_source_and_only_deletes():
 def test_progress_lines_and_jvm_reuse():
     from pyflink.java_gateway import get_gateway
 
-    src = SourceTable("s", (("doc_id", "STRING"), ("x", "BIGINT")), (("a", ("a", 1)), ("b", ("b", 2)), ("a", ("a", 3))))
+    src = SourceTable("s", (("doc_id", T.STR), ("x", T.INT)), (("a", ("a", 1)), ("b", ("b", 2)), ("a", ("a", 3))))
     view = ViewQuery("v", "SELECT doc_id, x * 2 AS y FROM s")
     lines: list[str] = []
     first = run_local([src], [view], progress=lines.append)
@@ -329,7 +331,7 @@ def test_progress_lines_and_jvm_reuse():
 
 
 def test_sql_error_is_root_cause_message():
-    src = SourceTable("s", (("doc_id", "STRING"), ("x", "BIGINT")), (("a", ("a", 1)),))
+    src = SourceTable("s", (("doc_id", T.STR), ("x", T.INT)), (("a", ("a", 1)),))
     with pytest.raises(LocalRunError) as info:
         run_local([src], [ViewQuery("bad", "SELECT doc_id, no_such_column FROM s")])
     msg = str(info.value)
@@ -340,7 +342,7 @@ def test_sql_error_is_root_cause_message():
 
 
 def test_unknown_function_and_table_errors():
-    src = SourceTable("s", (("doc_id", "STRING"), ("x", "BIGINT")), (("a", ("a", 1)),))
+    src = SourceTable("s", (("doc_id", T.STR), ("x", T.INT)), (("a", ("a", 1)),))
     with pytest.raises(LocalRunError, match="No match found for function signature NO_SUCH_FN"):
         run_local([src], [ViewQuery("bad", "SELECT doc_id, NO_SUCH_FN(x) FROM s")])
     with pytest.raises(LocalRunError, match="not found"):
@@ -348,7 +350,7 @@ def test_unknown_function_and_table_errors():
 
 
 def test_runtime_failure_is_reported():
-    src = SourceTable("s", (("doc_id", "STRING"), ("x", "BIGINT"), ("z", "BIGINT")), (("a", ("a", 1, 0)),))
+    src = SourceTable("s", (("doc_id", T.STR), ("x", T.INT), ("z", T.INT)), (("a", ("a", 1, 0)),))
     with pytest.raises(LocalRunError) as info:
         run_local([src], [ViewQuery("div", "SELECT doc_id, x / z AS q FROM s")])
     assert str(info.value) == "/ by zero"
@@ -375,7 +377,7 @@ def test_per_job_minicluster_mode_gives_same_result():
 
 
 def test_bad_source_value_is_a_value_error():
-    src = SourceTable("s", (("doc_id", "STRING"), ("x", "BIGINT")), (("a", ("a", "not an int")),))
+    src = SourceTable("s", (("doc_id", T.STR), ("x", T.INT)), (("a", ("a", "not an int")),))
     with pytest.raises(ValueError, match="column 'x'"):
         run_local([src], [ViewQuery("v", "SELECT doc_id, x FROM s")])
 
@@ -391,7 +393,7 @@ def test_java_trace_parser():
         "Caused by: org.apache.calcite.sql.validate.SqlValidatorException: Column 'q' not found\n"
         "\tat org.apache.calcite.Z.z(Z.java:3)\n"
     )
-    assert _java_causes(trace) == [
+    assert java_causes(trace) == [
         ("org.apache.flink.table.api.ValidationException", "SQL validation failed. Bad thing"),
         (
             "org.apache.calcite.runtime.CalciteContextException",
@@ -404,9 +406,9 @@ def test_java_trace_parser():
 def test_a_planner_that_lost_its_metadata_provider_plans_again(monkeypatch):
     """FLINK-23020: Calcite's metadata provider is a thread-local of the Java thread that made the
     planner, and py4j may switch threads; the run starts over once in the current thread."""
-    import ontoc.runtime.local as local
+    import ontoc.runtime.embedded.runner as runner
 
-    real, calls, said = local._make_envs, [], []
+    real, calls, said = runner.make_envs, [], []
 
     def lost_once(*args):
         calls.append(args)
@@ -414,20 +416,20 @@ def test_a_planner_that_lost_its_metadata_provider_plans_again(monkeypatch):
             raise RuntimeError("java.lang.NullPointerException: metadataHandlerProvider")
         return real(*args)
 
-    monkeypatch.setattr(local, "_make_envs", lost_once)
+    monkeypatch.setattr(runner, "make_envs", lost_once)
     meetings = SourceTable("src_meetings", MEETING_COLS, (("m1", ("m1", "open", "r1")),))
     view = ViewQuery("rooms", "SELECT doc_id, room FROM src_meetings")
     out = run_local([meetings], [view], progress=said.append)
     assert out["rooms"]["m1"]["room"] == "r1" and len(calls) == 2
     assert any("FLINK-23020" in m for m in said)
-    monkeypatch.setattr(local, "_make_envs", lambda *a: (_ for _ in ()).throw(RuntimeError("other failure")))
+    monkeypatch.setattr(runner, "make_envs", lambda *a: (_ for _ in ()).throw(RuntimeError("other failure")))
     with pytest.raises(LocalRunError, match="other failure"):
         run_local([meetings], [view])
 
 
 def test_plan_again_if_lost_retries_only_a_lost_planner_and_only_once():
-    from ontoc.runtime.local import lost_planner, plan_again_if_lost
-    from ontoc.runtime.submit import SubmitError
+    from ontoc.runtime.cluster.errors import SubmitError
+    from ontoc.runtime.java_errors import lost_planner, plan_again_if_lost
 
     said, calls = [], []
 

@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -21,56 +20,15 @@ from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer
 
 from ontoc.cli.dev import dev
-from ontoc.runtime import services
-from ontoc.runtime.jars import ensure_jars
+from ontoc.devenv import services
+from ontoc.jvm.jars import ensure_jars
+from tests.support.services import free_ports, services_fixture
 
 # The tests using `cluster` start their own services; `-m "not services"` skips them.
 services_mark = pytest.mark.services
 
 
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    state = tmp_path_factory.mktemp("state")
-    kafka, controller, flink, rpc = _free_ports(4)
-    lines: list[str] = []
-    t0 = time.monotonic()
-    try:
-        services.up(
-            state,
-            kafka_port=kafka,
-            flink_port=flink,
-            progress=lines.append,
-            kafka_controller_port=controller,
-            flink_rpc_port=rpc,
-        )
-    except services.ServiceError as e:
-        services.down(state, progress=lambda _m: None)
-        pytest.fail(f"up failed: {e}\n{e.details}")
-    info = {
-        "state": state,
-        "kafka": kafka,
-        "flink": flink,
-        "controller": controller,
-        "rpc": rpc,
-        "up_seconds": time.monotonic() - t0,
-        "lines": lines,
-    }
-    yield info
-    services.down(state, progress=lambda _m: None)
+cluster = services_fixture("module")
 
 
 def _get(port: int, path: str) -> dict:
@@ -80,15 +38,15 @@ def _get(port: int, path: str) -> dict:
 
 @services_mark
 def test_up_reports_both_services_ready(cluster):
-    text = "\n".join(cluster["lines"])
-    assert f"kafka ready on 127.0.0.1:{cluster['kafka']}" in text
-    assert f"flink ready on http://127.0.0.1:{cluster['flink']}" in text
+    text = "\n".join(cluster.lines)
+    assert f"kafka ready on 127.0.0.1:{cluster.kafka_port}" in text
+    assert f"flink ready on http://127.0.0.1:{cluster.flink_port}" in text
 
 
 @services_mark
 def test_kafka_round_trip(cluster):
     topic = f"ontoc-test-{uuid.uuid4().hex[:8]}"  # created on first use
-    bootstrap = f"127.0.0.1:{cluster['kafka']}"
+    bootstrap = f"127.0.0.1:{cluster.kafka_port}"
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
         producer.send(topic, key=b"k1", value=b"hello ontoc").get(timeout=60)
@@ -109,22 +67,22 @@ def test_kafka_round_trip(cluster):
 
 @services_mark
 def test_flink_has_a_taskmanager_with_slots(cluster):
-    overview = _get(cluster["flink"], "/overview")
+    overview = _get(cluster.flink_port, "/overview")
     assert overview["taskmanagers"] >= 1
     assert overview["slots-total"] >= services.TASK_SLOTS
     assert overview["flink-version"].startswith("2.2")
-    tms = _get(cluster["flink"], "/taskmanagers")["taskmanagers"]
+    tms = _get(cluster.flink_port, "/taskmanagers")["taskmanagers"]
     assert any(t["slotsNumber"] == services.TASK_SLOTS for t in tms)
 
 
 @services_mark
 def test_flink_has_the_kafka_connector_and_python_on_its_classpath(cluster):
-    lib = Path(cluster["state"]) / "flink" / "lib"
+    lib = Path(cluster.state) / "flink" / "lib"
     names = {p.name for p in lib.iterdir()}
     assert any(n.startswith("flink-sql-connector-kafka-") for n in names)
     assert any(n.startswith("flink-python-") for n in names)
     assert not any(n.startswith("kafka_2.13") for n in names)  # the broker stays out
-    conf = _get(cluster["flink"], "/jobmanager/config")
+    conf = _get(cluster.flink_port, "/jobmanager/config")
     values = {c["key"]: c["value"] for c in conf}
     assert values["python.executable"] == sys.executable  # Python UDF workers use this venv
     assert values["rest.bind-address"] == "127.0.0.1"
@@ -132,15 +90,15 @@ def test_flink_has_the_kafka_connector_and_python_on_its_classpath(cluster):
 
 @services_mark
 def test_status_reports_running(cluster):
-    st = services.status(cluster["state"])
+    st = services.status(cluster.state)
     for name in services.SERVICES:
         assert st[name]["status"] == "running", st
         assert isinstance(st[name]["pid"], int)
         assert st[name]["rss_mb"] and st[name]["rss_mb"] > 10
-    assert st["kafka"]["address"] == f"127.0.0.1:{cluster['kafka']}"
-    assert st["jobmanager"]["address"] == f"http://127.0.0.1:{cluster['flink']}"
+    assert st["kafka"]["address"] == f"127.0.0.1:{cluster.kafka_port}"
+    assert st["jobmanager"]["address"] == f"http://127.0.0.1:{cluster.flink_port}"
 
-    result = CliRunner().invoke(dev, ["status", "--state-dir", str(cluster["state"])])
+    result = CliRunner().invoke(dev, ["status", "--state-dir", str(cluster.state)])
     assert result.exit_code == 0, result.output
     assert "kafka" in result.output and "running" in result.output
     assert "stopped" not in result.output
@@ -148,12 +106,12 @@ def test_status_reports_running(cluster):
 
 @services_mark
 def test_every_service_listens_on_loopback_only(cluster):
-    st = services.status(cluster["state"])
+    st = services.status(cluster.state)
     listening = {name: _listening_addrs(st[name]["pid"]) for name in services.SERVICES}
-    assert f"127.0.0.1:{cluster['kafka']}" in listening["kafka"]
-    assert f"127.0.0.1:{cluster['controller']}" in listening["kafka"]
-    assert f"127.0.0.1:{cluster['flink']}" in listening["jobmanager"]
-    assert f"127.0.0.1:{cluster['rpc']}" in listening["jobmanager"]
+    assert f"127.0.0.1:{cluster.kafka_port}" in listening["kafka"]
+    assert f"127.0.0.1:{cluster.kafka_controller_port}" in listening["kafka"]
+    assert f"127.0.0.1:{cluster.flink_port}" in listening["jobmanager"]
+    assert f"127.0.0.1:{cluster.flink_rpc_port}" in listening["jobmanager"]
     for name, addrs in listening.items():
         assert addrs, name
         assert all(a.startswith("127.0.0.1:") for a in addrs), (name, addrs)
@@ -162,35 +120,35 @@ def test_every_service_listens_on_loopback_only(cluster):
 @services_mark
 def test_up_again_starts_nothing(cluster):
     lines: list[str] = []
-    before = services.status(cluster["state"])
+    before = services.status(cluster.state)
     services.up(
-        cluster["state"],
-        kafka_port=cluster["kafka"],
-        flink_port=cluster["flink"],
+        cluster.state,
+        kafka_port=cluster.kafka_port,
+        flink_port=cluster.flink_port,
         progress=lines.append,
-        kafka_controller_port=cluster["controller"],
-        flink_rpc_port=cluster["rpc"],
+        kafka_controller_port=cluster.kafka_controller_port,
+        flink_rpc_port=cluster.flink_rpc_port,
     )
-    after = services.status(cluster["state"])
+    after = services.status(cluster.state)
     assert [before[s]["pid"] for s in services.SERVICES] == [after[s]["pid"] for s in services.SERVICES]
     assert sum("already running" in line for line in lines) == 3
 
 
 @services_mark
 def test_up_with_a_taken_port_fails_clearly(cluster, tmp_path):
-    # The module's own Kafka holds cluster["kafka"]; a second state folder wants it.
-    free = _free_ports(3)
+    # The module's own Kafka holds cluster.kafka_port; a second state folder wants it.
+    free = free_ports(3)
     with pytest.raises(services.ServiceError) as err:
         services.up(
             tmp_path / "other",
-            kafka_port=cluster["kafka"],
+            kafka_port=cluster.kafka_port,
             flink_port=free[0],
             progress=lambda _m: None,
             kafka_controller_port=free[1],
             flink_rpc_port=free[2],
         )
     assert str(err.value) == (
-        f"port {cluster['kafka']} on 127.0.0.1 is in use by another process; stop it or pass --kafka-port"
+        f"port {cluster.kafka_port} on 127.0.0.1 is in use by another process; stop it or pass --kafka-port"
     )
     assert not (tmp_path / "other" / "kafka" / "kafka.pid").exists()
 
@@ -224,7 +182,7 @@ def test_up_with_a_taken_port_fails_clearly(cluster, tmp_path):
 
 @services_mark
 def test_kill_and_restart_taskmanager(cluster):
-    state, port = cluster["state"], cluster["flink"]
+    state, port = cluster.state, cluster.flink_port
     old = services.status(state)["taskmanager"]["pid"]
     assert services.kill_taskmanager(state) == old
     assert services.status(state)["taskmanager"]["status"] == "stopped"
@@ -243,11 +201,11 @@ def test_kill_and_restart_taskmanager(cluster):
     lines: list[str] = []
     services.up(
         state,
-        kafka_port=cluster["kafka"],
+        kafka_port=cluster.kafka_port,
         flink_port=port,
         progress=lines.append,
-        kafka_controller_port=cluster["controller"],
-        flink_rpc_port=cluster["rpc"],
+        kafka_controller_port=cluster.kafka_controller_port,
+        flink_rpc_port=cluster.flink_rpc_port,
     )
     after = services.status(state)
     assert after["taskmanager"]["status"] == "running"
@@ -260,7 +218,7 @@ def test_kill_and_restart_taskmanager(cluster):
 @services_mark
 def test_down_stops_everything(cluster):
     # Runs last in this module: the fixture's own `down` then finds nothing.
-    state = cluster["state"]
+    state = cluster.state
     pids = [services.status(state)[s]["pid"] for s in services.SERVICES]
     lines: list[str] = []
     stopped = services.down(state, progress=lines.append)
@@ -269,7 +227,7 @@ def test_down_stops_everything(cluster):
     assert all(st[s]["status"] == "stopped" and st[s]["pid"] is None for s in services.SERVICES)
     for p in pids:
         assert not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text()
-    for port in (cluster["kafka"], cluster["controller"], cluster["flink"], cluster["rpc"]):
+    for port in (cluster.kafka_port, cluster.kafka_controller_port, cluster.flink_port, cluster.flink_rpc_port):
         assert services.port_free(port), port
 
     result = CliRunner().invoke(dev, ["status", "--state-dir", str(state)])

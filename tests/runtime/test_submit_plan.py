@@ -13,20 +13,21 @@ import pytest
 from click.testing import CliRunner
 
 from ontoc.backend.flink.dialect import sql
+from ontoc.backend.flink.job import JobSpec, build_job
 from ontoc.cli.cluster import jobs, submit
-from ontoc.runtime.jobs import default_job, job_for_package
-from ontoc.runtime.rest import FlinkRest, FlinkRestError, parse_url, root_cause_of_trace
-from ontoc.runtime.submit import (
-    KafkaConnection,
-    SubmitError,
-    explain_job,
-    kafka_python_config,
-    parse_properties,
-    plan_job,
-)
+from ontoc.job_settings import JobSettings, default_job, job_for_package
+from ontoc.pipeline import Compiled
+from ontoc.runtime.cluster.errors import SubmitError
+from ontoc.runtime.cluster.kafka import KafkaConnection, kafka_python_config, parse_properties
+from ontoc.runtime.cluster.rest import FlinkRest, FlinkRestError, parse_url, root_cause_of_trace
+from ontoc.runtime.cluster.submit import explain_job
 from tests.conftest import DEFINITIONS, ROOT
 
 KAFKA = KafkaConnection("broker-1:9093,broker-2:9093", (("security.protocol", "SASL_SSL"), ("sasl.mechanism", "PLAIN")))
+
+
+def job_spec(compiled: Compiled, settings: JobSettings, kafka: KafkaConnection = KAFKA) -> JobSpec:
+    return build_job(compiled.plans, compiled.schema.models, settings, kafka.options())
 
 
 def _closed_port() -> int:
@@ -39,8 +40,8 @@ def _closed_port() -> int:
 
 def test_one_statement_set_per_package(compiled_packages):
     for name, compiled in compiled_packages.items():
-        plan = plan_job(compiled, job_for_package(name, ROOT / "jobs"), KAFKA)
-        assert [sql(i).split("`")[1] for i in plan.inserts] == [p.topic for p in compiled.plans] + [
+        plan = job_spec(compiled, job_for_package(name, ROOT / "jobs"), KAFKA)
+        assert [sql(i).split("`")[1] for _, i in plan.inserts] == [p.topic for p in compiled.plans] + [
             "__ontoc_invalid_events"
         ]
         text = plan.sql_text()
@@ -61,11 +62,11 @@ def test_one_statement_set_per_package(compiled_packages):
 
 def test_delivery_guarantees(compiled_packages):
     compiled = compiled_packages["meeting_room"]
-    at_least = plan_job(compiled, default_job("meeting_room"), KAFKA).sql_text()
+    at_least = job_spec(compiled, default_job("meeting_room"), KAFKA).sql_text()
     assert at_least.count("'sink.delivery-guarantee' = 'at-least-once'") == 2  # the view and invalid events
     assert "transactional-id-prefix" not in at_least
     job = replace(default_job("meeting_room"), delivery_guarantee="exactly-once", transactional_id_prefix="mr")
-    exactly = plan_job(compiled, job, KAFKA).sql_text()
+    exactly = job_spec(compiled, job, KAFKA).sql_text()
     assert exactly.count("'sink.delivery-guarantee' = 'exactly-once'") == 2
     assert "'sink.transactional-id-prefix' = 'mr-meeting_sessions'" in exactly
     assert "'sink.transactional-id-prefix' = 'mr-invalid'" in exactly
@@ -75,19 +76,17 @@ def test_delivery_guarantees(compiled_packages):
 def test_settings_reach_the_source(compiled_packages):
     compiled = compiled_packages["shop"]
     job = replace(default_job("shop"), start_offsets="committed", invalid_events_topic="")
-    plan = plan_job(compiled, job, KAFKA)
+    plan = job_spec(compiled, job, KAFKA)
     text = plan.sql_text()
     assert "'scan.startup.mode' = 'group-offsets'" in text and "'properties.auto.offset.reset' = 'earliest'" in text
     assert "'properties.group.id' = 'ontoc-shop'" in text
-    assert "__ontoc_invalid_events" not in text and plan.topics() == plan.source_topics + plan.view_topics
+    assert "__ontoc_invalid_events" not in text and plan.topics() == [*plan.source_topics, *plan.view_topics]
 
 
 def test_sort_rows_function_is_declared_when_used(compiled_packages):
-    plan = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
-    assert (
-        plan.uses_jvm_functions and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
-    )
-    assert not plan_job(compiled_packages["sensors"], default_job("sensors"), KAFKA).uses_jvm_functions
+    plan = job_spec(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
+    assert plan.functions.jvm and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
+    assert not job_spec(compiled_packages["sensors"], default_job("sensors"), KAFKA).functions.jvm
 
 
 def test_kafka_properties(tmp_path):
@@ -173,22 +172,26 @@ def test_rest_helpers():
 @pytest.mark.flink
 def test_flink_plans_one_python_operator_and_a_deduplication_per_topic(compiled_packages):
     """The validator runs once per record (its metric counts each invalid event once)."""
-    plan_text = explain_job(compiled_packages["meeting_room"], default_job("meeting_room"))
+    plan_text = explain_job(
+        compiled_packages["meeting_room"], job_spec(compiled_packages["meeting_room"], default_job("meeting_room"))
+    )
     executed = plan_text[plan_text.index("== Optimized Execution Plan ==") :]
     assert executed.count("PythonCalc(") == 1, executed
     assert len(re.findall(r"Deduplicate\(keep=\[LastRow\], key=\[doc_id\]", executed)) == 4, executed
 
 
 def test_planner_options_are_part_of_the_job(compiled_packages):
-    text = plan_job(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA).sql_text()
+    text = job_spec(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA).sql_text()
     assert "SET 'table.exec.mini-batch.enabled' = 'true';" in text
     off = replace(default_job("meeting_room"), mini_batch="off")
-    assert "SET '" not in plan_job(compiled_packages["meeting_room"], off, KAFKA).sql_text()
+    assert "SET '" not in job_spec(compiled_packages["meeting_room"], off, KAFKA).sql_text()
 
 
 @pytest.mark.flink
 def test_flink_plans_mini_batch_for_a_package_with_aggregates(compiled_packages):
-    executed = explain_job(compiled_packages["meeting_room"], default_job("meeting_room"))
+    executed = explain_job(
+        compiled_packages["meeting_room"], job_spec(compiled_packages["meeting_room"], default_job("meeting_room"))
+    )
     executed = executed[executed.index("== Optimized Execution Plan ==") :]
     assert "MiniBatchAssigner(interval=[1000ms]" in executed, executed
     assert "GlobalGroupAggregate" not in executed, executed  # one phase
@@ -197,22 +200,24 @@ def test_flink_plans_mini_batch_for_a_package_with_aggregates(compiled_packages)
 def test_python_udfs_of_the_package_are_listed():
     from ontoc.pipeline import compile_definitions
 
-    plan = plan_job(compile_definitions(DEFINITIONS / "meeting_room", "udf"), default_job("meeting_room"), KAFKA)
-    assert plan.udfs and all(name.startswith("ontoc__") for name in plan.udfs)
+    plan = job_spec(compile_definitions(DEFINITIONS / "meeting_room", "udf"), default_job("meeting_room"), KAFKA)
+    assert plan.functions.python and all(name.startswith("ontoc__") for name in plan.functions.python)
     assert "-- Python UDFs of the package" in plan.sql_text()
-    assert not plan_job(compile_definitions(DEFINITIONS / "meeting_room"), default_job("meeting_room"), KAFKA).udfs
+    assert not job_spec(
+        compile_definitions(DEFINITIONS / "meeting_room"), default_job("meeting_room"), KAFKA
+    ).functions.python
 
 
 def test_package_zip_is_importable(tmp_path):
     import subprocess
     import sys
 
-    from ontoc.runtime.submit import ONTOC_PACKAGE_DIR, package_zip
+    from ontoc.runtime.python_udfs import ONTOC_PACKAGE_DIR, package_zip
 
     for package in (ONTOC_PACKAGE_DIR, DEFINITIONS / "meeting_room"):
         z = package_zip(package)
         assert z.name == f"{package.name}.zip" and package_zip(package) == z  # cached by content
-        module = "ontoc.runtime.event_udf" if package == ONTOC_PACKAGE_DIR else "meeting_room.views"
+        module = "ontoc.runtime.workers.event_validator" if package == ONTOC_PACKAGE_DIR else "meeting_room.views"
         out = subprocess.run(
             [sys.executable, "-c", f"import {module} as m; print(m.__file__)"],
             env={"PYTHONPATH": str(z)},

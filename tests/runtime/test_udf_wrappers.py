@@ -6,7 +6,7 @@ import logging
 
 from pyflink.common import Row
 
-from ontoc.runtime.udfs import DocView, MethodAggregateFunction, MethodScalarFunction, to_python
+from ontoc.runtime.workers.udfs import DocView, MethodAggregateFunction, MethodScalarFunction, to_python
 
 
 class Counter:

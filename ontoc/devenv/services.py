@@ -41,13 +41,53 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from .jars import JarPaths, JarsError, ensure_jars
+from ..jvm.jars import JarPaths, JarsError, ensure_jars
+from .processes import (
+    DEFAULT_STATE_DIR,
+    HOST,
+    SERVICES,
+    Layout,
+    ServiceError,
+    addr_suffix,
+    check_alive,
+    clear_pid,
+    layout,
+    log_tail,
+    main_log,
+    read_info,
+    read_pid,
+    rss_mb,
+    running_pid,
+    send_signal,
+    spawn,
+    stop_pid,
+    tail_text,
+    wait_dead,
+    write_pid,
+)
 
-HOST = "127.0.0.1"
-DEFAULT_STATE_DIR = Path(".state")
+__all__ = [  # what `ontoc dev`, the cluster client and the tests use
+    "DEFAULT_FLINK_PORT",
+    "DEFAULT_FLINK_RPC_PORT",
+    "DEFAULT_KAFKA_PORT",
+    "DEFAULT_STATE_DIR",
+    "HOST",
+    "JOBMANAGER_MEMORY",
+    "SERVICES",
+    "TASKMANAGER_MEMORY",
+    "TASK_SLOTS",
+    "ServiceError",
+    "down",
+    "find_java",
+    "kill_taskmanager",
+    "port_free",
+    "start_taskmanager",
+    "status",
+    "up",
+]
+
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_FLINK_PORT = 8081
 DEFAULT_FLINK_RPC_PORT = 6123
@@ -64,95 +104,6 @@ KAFKA_STOP_TIMEOUT = 30.0
 FLINK_STOP_TIMEOUT = 20.0
 
 Progress = Callable[[str], object]
-
-
-class ServiceError(RuntimeError):
-    """A service could not be started or stopped.
-
-    `str(err)` is one line; `details` holds the log tail, if any.
-    """
-
-    def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.details = details
-
-
-# --------------------------------------------------------------------------
-# Layout
-
-
-@dataclass(frozen=True)
-class Layout:
-    root: Path
-
-    @property
-    def kafka(self) -> Path:
-        return self.root / "kafka"
-
-    @property
-    def kafka_data(self) -> Path:
-        return self.kafka / "data"
-
-    @property
-    def kafka_logs(self) -> Path:
-        return self.kafka / "logs"
-
-    @property
-    def kafka_props(self) -> Path:
-        return self.kafka / "server.properties"
-
-    @property
-    def kafka_log4j(self) -> Path:
-        return self.kafka / "log4j2.properties"
-
-    @property
-    def flink(self) -> Path:
-        return self.root / "flink"
-
-    @property
-    def flink_conf(self) -> Path:
-        return self.flink / "conf"
-
-    @property
-    def flink_lib(self) -> Path:
-        return self.flink / "lib"
-
-    @property
-    def flink_log(self) -> Path:
-        return self.flink / "log"
-
-    @property
-    def flink_tmp(self) -> Path:
-        return self.flink / "tmp"
-
-    @property
-    def flink_run(self) -> Path:
-        return self.flink / "run"
-
-    def pid_file(self, service: str) -> Path:
-        return self._dir(service) / f"{service}.pid"
-
-    def info_file(self, service: str) -> Path:
-        return self._dir(service) / f"{service}.json"
-
-    def launcher_out(self, service: str) -> Path:
-        """stdout/stderr of the launched command (Kafka's console; Flink's scripts)."""
-        logs = self.kafka_logs if service == "kafka" else self.flink_log
-        return logs / f"{service}.out"
-
-    def marker(self, service: str) -> str:
-        """A string found in the service's command line, and in no other's."""
-        return str(self.kafka_props) if service == "kafka" else f"io.tmp.dirs={self.flink_tmp}"
-
-    def _dir(self, service: str) -> Path:
-        return self.kafka if service == "kafka" else self.flink
-
-
-SERVICES = ("kafka", "jobmanager", "taskmanager")
-
-
-def _layout(state_dir: Path | str | None) -> Layout:
-    return Layout(Path(state_dir if state_dir is not None else DEFAULT_STATE_DIR).resolve())
 
 
 # --------------------------------------------------------------------------
@@ -178,7 +129,7 @@ def up(
     `kafka_port + 1`). On failure, the processes this call started are
     stopped again and `ServiceError` is raised with the log tail.
     """
-    lay = _layout(state_dir)
+    lay = layout(state_dir)
     controller_port = kafka_controller_port or kafka_port + 1
     ports = {
         "--kafka-port": kafka_port,
@@ -195,10 +146,10 @@ def up(
     except JarsError as e:
         raise ServiceError(str(e).splitlines()[0], "\n".join(str(e).splitlines()[1:])) from e
 
-    running = {s: _running_pid(lay, s) for s in SERVICES}
+    running = {s: running_pid(lay, s) for s in SERVICES}
     for s, pid in running.items():
         if pid:
-            progress(f"{s} already running (pid {pid}{_addr_suffix(lay, s)})")
+            progress(f"{s} already running (pid {pid}{addr_suffix(lay, s)})")
 
     needed: dict[str, int] = {}
     if not running["kafka"]:
@@ -218,11 +169,11 @@ def up(
 
     if running["jobmanager"]:
         # The TaskManager must use the running JobManager's ports.
-        info = _read_info(lay, "jobmanager")
+        info = read_info(lay, "jobmanager")
         flink_port = info.get("port", flink_port)
         flink_rpc_port = info.get("rpc_port", flink_rpc_port)
     if running["kafka"]:
-        kafka_port = _read_info(lay, "kafka").get("port", kafka_port)
+        kafka_port = read_info(lay, "kafka").get("port", kafka_port)
 
     started: list[str] = []
     t0 = time.monotonic()
@@ -242,24 +193,22 @@ def up(
             started.append("kafka")
         if "kafka" in started:
             _wait_kafka(lay, kafka_port, timeout or KAFKA_READY_TIMEOUT)
-            progress(
-                f"kafka ready on {HOST}:{kafka_port} (pid {_read_pid(lay, 'kafka')}, {time.monotonic() - t0:.1f}s)"
-            )
+            progress(f"kafka ready on {HOST}:{kafka_port} (pid {read_pid(lay, 'kafka')}, {time.monotonic() - t0:.1f}s)")
         if started and set(started) & {"jobmanager", "taskmanager"}:
-            tm_id = _read_info(lay, "taskmanager").get("resource_id")
+            tm_id = read_info(lay, "taskmanager").get("resource_id")
             _wait_flink(lay, flink_port, tm_id, timeout or FLINK_READY_TIMEOUT)
             progress(
                 f"flink ready on http://{HOST}:{flink_port} "
-                f"(jobmanager pid {_read_pid(lay, 'jobmanager')}, "
-                f"taskmanager pid {_read_pid(lay, 'taskmanager')}, "
+                f"(jobmanager pid {read_pid(lay, 'jobmanager')}, "
+                f"taskmanager pid {read_pid(lay, 'taskmanager')}, "
                 f"{time.monotonic() - t0:.1f}s)"
             )
     except BaseException:
         for s in reversed(started):
-            pid = _running_pid(lay, s)
+            pid = running_pid(lay, s)
             if pid:
-                _stop_pid(pid, 10.0)
-            _clear(lay, s)
+                stop_pid(pid, 10.0)
+            clear_pid(lay, s)
         raise
     return status(lay.root)
 
@@ -267,20 +216,20 @@ def up(
 def down(state_dir: Path | str | None = None, progress: Progress = print) -> dict:
     """Stop the services (SIGTERM, then SIGKILL after a grace period).
     Returns {service: pid or None} of what was running."""
-    lay = _layout(state_dir)
-    pids = {s: _running_pid(lay, s) for s in SERVICES}
+    lay = layout(state_dir)
+    pids = {s: running_pid(lay, s) for s in SERVICES}
     # Flink first (its jobs may still talk to Kafka), both Flink processes at once.
     for group, grace in ((("taskmanager", "jobmanager"), FLINK_STOP_TIMEOUT), (("kafka",), KAFKA_STOP_TIMEOUT)):
-        live = [(s, pids[s]) for s in group if pids[s]]
+        live = [(s, pid) for s in group if (pid := pids[s])]
         for _, pid in live:
-            _signal(pid, signal.SIGTERM)
+            send_signal(pid, signal.SIGTERM)
         for s, pid in live:
-            how = _stop_pid(pid, grace, already_signalled=True)
+            how = stop_pid(pid, grace, already_signalled=True)
             progress(f"stopped {s} (pid {pid}{', killed' if how == 'killed' else ''})")
         for s in group:
             if not pids[s] and lay.pid_file(s).exists():
                 progress(f"{s} was not running (removed a stale pid file)")
-            _clear(lay, s)
+            clear_pid(lay, s)
     if not any(pids.values()):
         progress(f"nothing was running under {lay.root}")
     return pids
@@ -289,11 +238,11 @@ def down(state_dir: Path | str | None = None, progress: Progress = print) -> dic
 def status(state_dir: Path | str | None = None) -> dict:
     """{service: {status: running|stopped, pid, address, rss_mb, log}} for
     kafka, jobmanager and taskmanager, plus `state_dir`."""
-    lay = _layout(state_dir)
+    lay = layout(state_dir)
     out: dict = {"state_dir": str(lay.root)}
     for s in SERVICES:
-        pid = _running_pid(lay, s)
-        info = _read_info(lay, s)
+        pid = running_pid(lay, s)
+        info = read_info(lay, s)
         if s == "kafka":
             addr = f"{HOST}:{info['port']}" if "port" in info else None
         elif s == "jobmanager":
@@ -304,8 +253,8 @@ def status(state_dir: Path | str | None = None) -> dict:
             "status": "running" if pid else "stopped",
             "pid": pid,
             "address": addr,
-            "rss_mb": _rss_mb(pid) if pid else None,
-            "log": str(_main_log(lay, s)) if _main_log(lay, s) else None,
+            "rss_mb": rss_mb(pid) if pid else None,
+            "log": str(main_log(lay, s)) if main_log(lay, s) else None,
         }
     return out
 
@@ -313,12 +262,12 @@ def status(state_dir: Path | str | None = None) -> dict:
 def kill_taskmanager(state_dir: Path | str | None = None) -> int:
     """SIGKILL the TaskManager (and its Python workers): a crash, not a stop.
     Returns the killed pid."""
-    lay = _layout(state_dir)
-    pid = _running_pid(lay, "taskmanager")
+    lay = layout(state_dir)
+    pid = running_pid(lay, "taskmanager")
     if not pid:
         raise ServiceError(f"no TaskManager is running under {lay.root}")
-    _signal(pid, signal.SIGKILL, group=True)
-    _wait_dead(pid, 10.0)
+    send_signal(pid, signal.SIGKILL, group=True)
+    wait_dead(pid, 10.0)
     lay.pid_file("taskmanager").unlink(missing_ok=True)
     return pid
 
@@ -332,20 +281,20 @@ def start_taskmanager(
     """Start a TaskManager for the running JobManager (after kill_taskmanager)
     and wait until it has registered. Returns its pid (the running one's if
     there is one already)."""
-    lay = _layout(state_dir)
-    pid = _running_pid(lay, "taskmanager")
+    lay = layout(state_dir)
+    pid = running_pid(lay, "taskmanager")
     if pid:
         return pid
-    if not _running_pid(lay, "jobmanager"):
+    if not running_pid(lay, "jobmanager"):
         raise ServiceError(f"no JobManager is running under {lay.root}; run `ontoc dev up`")
     _, java_home = find_java()
-    port = _read_info(lay, "jobmanager")["port"]
+    port = read_info(lay, "jobmanager")["port"]
     pid = _start_taskmanager(lay, java_home)
     try:
-        _wait_flink(lay, port, _read_info(lay, "taskmanager")["resource_id"], timeout or FLINK_READY_TIMEOUT)
+        _wait_flink(lay, port, read_info(lay, "taskmanager")["resource_id"], timeout or FLINK_READY_TIMEOUT)
     except BaseException:
-        _stop_pid(pid, 10.0)
-        _clear(lay, "taskmanager")
+        stop_pid(pid, 10.0)
+        clear_pid(lay, "taskmanager")
         raise
     progress(f"taskmanager registered (pid {pid})")
     return pid
@@ -445,7 +394,7 @@ def _prepare_kafka(lay: Layout, port: int, controller_port: int) -> None:
         "num.recovery.threads.per.data.dir": "1",
     }
     lay.kafka_props.write_text(
-        "# Written by ontoc (ontoc/runtime/services.py) on each `up`.\n"
+        "# Written by ontoc (ontoc/devenv/services.py) on each `up`.\n"
         + "".join(f"{k}={v}\n" for k, v in props.items())
     )
     lay.kafka_log4j.write_text(
@@ -501,7 +450,7 @@ def _format_kafka(lay: Layout, java: str, jars: JarPaths, progress: Progress) ->
     if proc.returncode != 0:
         raise ServiceError(
             f"formatting Kafka's storage failed (exit {proc.returncode})",
-            _tail_text((proc.stdout + proc.stderr).splitlines(), "kafka.tools.StorageTool"),
+            tail_text((proc.stdout + proc.stderr).splitlines(), "kafka.tools.StorageTool"),
         )
 
 
@@ -515,21 +464,21 @@ def _kafka_cluster_id() -> str:
 
 def _start_kafka(lay: Layout, java: str, jars: JarPaths, port: int, controller_port: int) -> int:
     cmd = _kafka_java_base(lay, java, jars, KAFKA_HEAP) + ["kafka.Kafka", str(lay.kafka_props)]
-    pid = _spawn(cmd, lay.launcher_out("kafka"), os.environ.copy(), lay.kafka)
-    _write_pid(lay, "kafka", pid, {"port": port, "controller_port": controller_port})
+    pid = spawn(cmd, lay.launcher_out("kafka"), os.environ.copy(), lay.kafka)
+    write_pid(lay, "kafka", pid, {"port": port, "controller_port": controller_port})
     return pid
 
 
 def _wait_kafka(lay: Layout, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        _check_alive(lay, "kafka")
+        check_alive(lay, "kafka")
         if _listening(port) and _kafka_answers(port):
             return
         time.sleep(0.5)
     raise ServiceError(
         f"Kafka did not answer on {HOST}:{port} within {timeout:.0f}s",
-        _log_tail(lay, "kafka"),
+        log_tail(lay, "kafka"),
     )
 
 
@@ -643,7 +592,7 @@ def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python
         "env.java.opts.all": _flink_java_opts(home),
     }
     lay.flink_conf.joinpath("config.yaml").write_text(
-        "# Written by ontoc (ontoc/runtime/services.py) on each `up`.\n"
+        "# Written by ontoc (ontoc/devenv/services.py) on each `up`.\n"
         + "".join(f"{k}: {json.dumps(v)}\n" for k, v in conf.items())
     )
 
@@ -682,8 +631,8 @@ def _start_jobmanager(lay: Layout, java_home: str, port: int, rpc_port: int) -> 
     script = pyflink_home() / "bin" / "jobmanager.sh"
     # The -D repeats config.yaml; it puts the state folder on the command line.
     cmd = ["bash", str(script), "start-foreground", "-D", lay.marker("jobmanager")]
-    pid = _spawn(cmd, lay.launcher_out("jobmanager"), _flink_env(lay, java_home), lay.flink)
-    _write_pid(lay, "jobmanager", pid, {"port": port, "rpc_port": rpc_port})
+    pid = spawn(cmd, lay.launcher_out("jobmanager"), _flink_env(lay, java_home), lay.flink)
+    write_pid(lay, "jobmanager", pid, {"port": port, "rpc_port": rpc_port})
     return pid
 
 
@@ -699,8 +648,8 @@ def _start_taskmanager(lay: Layout, java_home: str) -> int:
         "-D",
         f"taskmanager.resource-id={resource_id}",
     ]
-    pid = _spawn(cmd, lay.launcher_out("taskmanager"), _flink_env(lay, java_home), lay.flink)
-    _write_pid(lay, "taskmanager", pid, {"resource_id": resource_id})
+    pid = spawn(cmd, lay.launcher_out("taskmanager"), _flink_env(lay, java_home), lay.flink)
+    write_pid(lay, "taskmanager", pid, {"resource_id": resource_id})
     return pid
 
 
@@ -709,8 +658,8 @@ def _wait_flink(lay: Layout, port: int, tm_id: str | None, timeout: float) -> No
     deadline = time.monotonic() + timeout
     seen_rest = False
     while time.monotonic() < deadline:
-        _check_alive(lay, "jobmanager")
-        _check_alive(lay, "taskmanager")
+        check_alive(lay, "jobmanager")
+        check_alive(lay, "taskmanager")
         overview = _get_json(port, "/overview")
         if overview is not None:
             seen_rest = True
@@ -725,7 +674,7 @@ def _wait_flink(lay: Layout, port: int, tm_id: str | None, timeout: float) -> No
         if seen_rest
         else f"Flink's REST API did not answer on http://{HOST}:{port}"
     )
-    raise ServiceError(f"{what} within {timeout:.0f}s", _log_tail(lay, who))
+    raise ServiceError(f"{what} within {timeout:.0f}s", log_tail(lay, who))
 
 
 def _get_json(port: int, path: str) -> dict | None:
@@ -734,179 +683,3 @@ def _get_json(port: int, path: str) -> dict | None:
             return json.load(r)
     except (OSError, ValueError, urllib.error.URLError):
         return None
-
-
-# --------------------------------------------------------------------------
-# Processes and pid files
-
-
-def _spawn(cmd: list[str], out: Path, env: dict[str, str], cwd: Path) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "ab") as f:
-        f.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
-        f.flush()
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return proc.pid
-
-
-def _write_pid(lay: Layout, service: str, pid: int, info: dict) -> None:
-    lay.pid_file(service).write_text(f"{pid}\n")
-    lay.info_file(service).write_text(json.dumps({"pid": pid, "started_at": time.time(), **info}, indent=2) + "\n")
-
-
-def _read_pid(lay: Layout, service: str) -> int | None:
-    try:
-        return int(lay.pid_file(service).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _read_info(lay: Layout, service: str) -> dict:
-    try:
-        return json.loads(lay.info_file(service).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _clear(lay: Layout, service: str) -> None:
-    lay.pid_file(service).unlink(missing_ok=True)
-
-
-def _running_pid(lay: Layout, service: str) -> int | None:
-    pid = _read_pid(lay, service)
-    if pid and _alive(pid):
-        cmd = _cmdline(pid)
-        if lay.marker(service) in cmd and any(t in cmd for t in _TOKENS[service]):
-            return pid
-    return None
-
-
-# Before `exec` the Flink process is bash running the script; after, java.
-_TOKENS = {
-    "kafka": ("kafka.Kafka",),
-    "jobmanager": ("jobmanager.sh", "StandaloneSessionClusterEntrypoint"),
-    "taskmanager": ("taskmanager.sh", "TaskManagerRunner"),
-}
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _signal(pid: int, sig: int, group: bool = False) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if group and os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-
-
-def _wait_dead(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.1)
-    return not _alive(pid)
-
-
-def _stop_pid(pid: int, grace: float, already_signalled: bool = False) -> str:
-    """SIGTERM, wait `grace` seconds, then SIGKILL the process group."""
-    if not already_signalled:
-        _signal(pid, signal.SIGTERM)
-    if _wait_dead(pid, grace):
-        how = "stopped"
-    else:
-        _signal(pid, signal.SIGKILL, group=True)
-        _wait_dead(pid, 10.0)
-        how = "killed"
-    # Leftover children in its group (e.g. Python UDF workers).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    return how
-
-
-def _check_alive(lay: Layout, service: str) -> None:
-    pid = _read_pid(lay, service)
-    if pid and not _alive(pid):
-        raise ServiceError(f"{service} exited during startup (pid {pid})", _log_tail(lay, service))
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _addr_suffix(lay: Layout, service: str) -> str:
-    info = _read_info(lay, service)
-    if service == "kafka" and "port" in info:
-        return f", {HOST}:{info['port']}"
-    if service == "jobmanager" and "port" in info:
-        return f", http://{HOST}:{info['port']}"
-    return ""
-
-
-# --------------------------------------------------------------------------
-# Logs
-
-
-_FLINK_ENTRY = {"jobmanager": "standalonesession", "taskmanager": "taskexecutor"}
-
-
-def _main_log(lay: Layout, service: str) -> Path | None:
-    if service == "kafka":
-        p = lay.kafka_logs / "server.log"
-        return p if p.exists() else None
-    logs = sorted(lay.flink_log.glob(f"flink-*-{_FLINK_ENTRY[service]}-*.log"), key=lambda p: p.stat().st_mtime)
-    return logs[-1] if logs else None
-
-
-def _log_tail(lay: Layout, service: str, lines: int = 30) -> str:
-    """The last lines of the service's log files that say anything."""
-    files: list[Path] = []
-    main = _main_log(lay, service)
-    if main:
-        files.append(main)
-        if service != "kafka":
-            files += [main.with_suffix(".err"), main.with_suffix(".out")]
-    files.append(lay.launcher_out(service))
-    parts = []
-    for f in files:
-        try:
-            text = f.read_text(errors="replace").splitlines()
-        except OSError:
-            continue
-        if any(t.strip() for t in text):
-            parts.append(_tail_text(text, str(f), lines))
-    return "\n".join(parts)
-
-
-def _tail_text(text: list[str], title: str, lines: int = 30) -> str:
-    return f"==> {title} (last {min(lines, len(text))} lines) <==\n" + "\n".join(text[-lines:])

@@ -20,7 +20,7 @@ What a submitted job does instead
                                   value raw -> the JSON text (NULL for a tombstone),
                                   metadata topic / partition / offset
       -> __ontoc_events           ONTOC_VALIDATE_EVENT(topic, partition, offset, key, value):
-                                  a Python UDF (`event_udf`) that checks the value with the
+                                  a Python UDF (`runtime/workers/event_validator.py`) that checks the value with the
                                   very code `ontoc run --local` uses (`ontoc.events.validate`)
                                   and returns the topic, the kind 'upsert' | 'delete' |
                                   'invalid', the reason, and the typed fields of that topic
@@ -57,20 +57,22 @@ Invalid events are counted and kept, in two places:
   counts since the job's last (re)start; the topic is the durable record.
 
 The statements are sqlglot trees rendered by `ontoc.backend.flink.dialect.sql`;
-the compiled view INSERTs (`ddl.insert`) run unchanged on top of the views.
+the compiled view INSERTs (`ddl.insert`) run unchanged on top of the views;
+`job.py` puts the whole job together.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from ..backend.flink.ddl import KafkaOptions
-from ..backend.flink.emit import ident, sql_type
-from .event_udf import INVALID, UPSERT, VALIDATE_FUNCTION, TopicSpec, direct
+from ...event_validation import INVALID, UPSERT, VALIDATE_FUNCTION, TopicSpec, direct
+from .ddl import KafkaOptions
+from .emit import ident, sql_type
 
 RAW_TABLE = "__ontoc_source_events"
 EVENTS_VIEW = "__ontoc_events"
 INVALID_TABLE = "__ontoc_invalid_events"
+
 # --------------------------------------------------------------------------
 # Statements (sqlglot)
 
@@ -194,7 +196,7 @@ def source_view(spec: TopicSpec) -> exp.Create:
             )
         )
     )
-    selects: list[exp.Expression] = [_col("doc_id", "l")]
+    selects: list[exp.Expr] = [_col("doc_id", "l")]
     for name, dtype in spec.columns:
         value = _field(_col("v", "l"), spec.slot, name)
         if not direct(dtype):
@@ -248,7 +250,7 @@ def invalid_insert(job_name: str) -> exp.Insert:
 def with_options(create: exp.Create, extra: list[tuple[str, str]]) -> exp.Create:
     """A copy of a CREATE TABLE with more WITH options (e.g. the sink's delivery guarantee)."""
     out = create.copy()
-    props = out.args.get("properties")
+    props = out.args["properties"]
     for k, v in extra:
         props.append("expressions", exp.Property(this=_str(k), value=_str(v)))
     return out

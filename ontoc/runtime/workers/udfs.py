@@ -10,18 +10,10 @@ that are updated or deleted are retracted exactly.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
-import os
-import shutil
-import sys
-import tempfile
-import time
-import zipfile
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from pyflink.common import Row
@@ -101,7 +93,7 @@ class MethodScalarFunction(ScalarFunction):
         self.kinds = kinds
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
-        self.fn = None
+        self.fn: Any = None  # the method, resolved on first call in the worker
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
@@ -126,7 +118,7 @@ class MethodAggregateFunction(AggregateFunction):
         self.elem_type = elem_type
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
-        self.fn = None
+        self.fn: Any = None  # the method, resolved on first call in the worker
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
@@ -171,7 +163,7 @@ class EmptyAggregate(ScalarFunction):
         self.target = (module, view, method)
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
-        self.fn = None
+        self.fn: Any = None  # the method, resolved on first call in the worker
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
@@ -199,57 +191,3 @@ def aggregate_function(module: str, view: str, method: str, params: list[tuple[s
         ),
         "__empty": udf(EmptyAggregate(module, view, method, result), result_type=row),
     }
-
-
-def package_zip(package_dir: Path) -> Path:
-    """A Python package's .py files as `<name>.zip` holding `<name>/...`, importable from PYTHONPATH
-    (what the TaskManagers' Python workers get); cached by content in the temp folder."""
-    package_dir = Path(package_dir).resolve()
-    files = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
-    digest = hashlib.sha256(str(package_dir).encode())
-    for p in files:
-        digest.update(str(p.relative_to(package_dir)).encode())
-        digest.update(p.read_bytes())
-    target = Path(tempfile.gettempdir()) / f"ontoc-pyfiles-{digest.hexdigest()[:16]}" / f"{package_dir.name}.zip"
-    if not target.is_file():
-        for old in target.parent.parent.glob("ontoc-pyfiles-*"):  # earlier versions, unused for a day
-            try:
-                if time.time() - old.stat().st_mtime > 86_400:
-                    shutil.rmtree(old, ignore_errors=True)
-            except OSError:
-                pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for p in files:
-                z.write(p, Path(package_dir.name) / p.relative_to(package_dir))
-        tmp.replace(target)
-    return target
-
-
-def register(t_env: Any, functions: dict[str, dict[str, Any]], package_dir: Path) -> None:
-    """Register every function under its SQL name and ship the definitions package to the Python workers.
-
-    The package ships as a zip of its outermost package: Flink puts a shipped
-    *directory* itself on the workers' PYTHONPATH, so its modules could not be
-    imported by their package names (and its sub-folders could shadow the
-    standard library, e.g. a `tests/inspect/`).
-    """
-    package_dir = Path(package_dir).resolve()
-    if str(package_dir.parent) not in sys.path:
-        sys.path.insert(0, str(package_dir.parent))
-    t_env.add_python_file(str(package_zip(package_dir)))
-    for name, parts in sorted(functions.items()):
-        for suffix, function in parts.items():
-            t_env.create_temporary_system_function(name + suffix, function)
-
-
-def load_module(text: str, folder: Path, name: str):
-    """Import a generated udfs module from its text (written to `folder`)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -20,8 +20,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
-from .services import DEFAULT_FLINK_PORT, HOST
+from ...devenv.services import DEFAULT_FLINK_PORT, HOST
 
 DEFAULT_URL = f"http://{HOST}:{DEFAULT_FLINK_PORT}"  # `ontoc dev up`
 TERMINAL_STATES = {"FINISHED", "FAILED", "CANCELED"}
@@ -70,7 +71,7 @@ class FlinkRest:
 
     # ----------------------------------------------------------------- transport
 
-    def request(self, method: str, path: str, body: dict | None = None) -> object:
+    def request(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             self.base + path, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
@@ -114,7 +115,7 @@ class FlinkRest:
             return f"Flink answered {e.code} to {path}: {line}"
         return f"Flink answered {e.code} ({e.reason}) to {path}"
 
-    def get(self, path: str) -> object:
+    def get(self, path: str) -> Any:
         return self.request("GET", path)
 
     # ----------------------------------------------------------------- cluster

@@ -1,6 +1,6 @@
 """ontoc's JVM system functions for Flink SQL: build the jar, register it.
 
-``runtime/functions`` is a tiny Maven project (one class per function, no
+``jvm/functions`` is a tiny Maven project (one class per function, no
 bundled dependencies) built into ``ontoc-functions.jar``:
 
     ONTOC_SORT_ROWS(arr ARRAY<ROW<...>>, ascending BOOLEAN) -> same type
@@ -56,9 +56,9 @@ __all__ = [
     "register_functions",
 ]
 
-# <repo>/ontoc/runtime/functions.py -> <repo>
+# <repo>/ontoc/jvm/functions.py -> <repo>
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_RELPATH = Path("runtime") / "functions"
+PROJECT_RELPATH = Path("jvm") / "functions"
 CACHE_RELPATH = Path(".cache") / "jars"
 BUILD_RELPATH = Path(".cache") / "build" / "functions"
 
@@ -116,8 +116,8 @@ def ensure_functions_jar(
 ) -> Path:
     """Return the path of ``ontoc-functions.jar`` in the cache, building it first if needed.
 
-    Maven (``mvn -q -f runtime/functions/pom.xml package``) runs only when the
-    cached jar is missing or a file of ``runtime/functions`` (the Java
+    Maven (``mvn -q -f jvm/functions/pom.xml package``) runs only when the
+    cached jar is missing or a file of ``jvm/functions`` (the Java
     sources, the pom) is newer than it. ``cache_dir`` defaults to
     ``<repo>/.cache/jars`` (git-ignored). Without the repository (an
     installed package), an existing cached jar is used as is.

@@ -1,6 +1,6 @@
 """The JVM jars that the local runtime needs, resolved once with Maven.
 
-`runtime/pom.xml` declares them; `ensure_jars` copies them into an ignored
+`jvm/pom.xml` declares them; `ensure_jars` copies them into an ignored
 cache folder (default `<repo>/.cache/jars`, or `$ONTOC_JARS_DIR`):
 
     <cache>/flink/   flink-sql-connector-kafka-*.jar  (goes on Flink's classpath)
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# <repo>/ontoc/runtime/jars.py -> <repo>
+# <repo>/ontoc/jvm/jars.py -> <repo>
 REPO_ROOT = Path(__file__).resolve().parents[2]
-POM_RELPATH = Path("runtime") / "pom.xml"
+POM_RELPATH = Path("jvm") / "pom.xml"
 CACHE_RELPATH = Path(".cache") / "jars"
 STAMP_NAME = ".complete"
 
@@ -64,7 +64,7 @@ def ensure_jars(
 ) -> JarPaths:
     """Return the jar paths, running Maven first if any jar is missing.
 
-    `repo_root` locates `runtime/pom.xml` and the default cache
+    `repo_root` locates `jvm/pom.xml` and the default cache
     (`<repo_root>/.cache/jars`); `cache_dir` overrides the cache folder.
     """
     root = Path(repo_root).resolve() if repo_root else REPO_ROOT
@@ -152,19 +152,3 @@ class file_lock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
-
-
-def main() -> None:
-    """`python -m ontoc.runtime.jars`: fetch and build every JVM jar ontoc uses (`make` and CI run this)."""
-    from .functions import ensure_functions_jar
-
-    paths = ensure_jars()
-    jar = ensure_functions_jar()
-    print(
-        f"jars ready: {paths.flink_connector_jar.name}, Kafka broker classpath in "
-        f"{paths.kafka_classpath_dir}, {jar.name}"
-    )
-
-
-if __name__ == "__main__":
-    main()

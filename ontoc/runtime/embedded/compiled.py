@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..backend.flink.artifacts import select_sql
-from ..backend.flink.ddl import merged_sources
-from ..backend.flink.emit import JVM_FUNCTIONS, type_text
-from ..backend.flink.udfs import UDF_MODULE
-from ..events import Event, InvalidEvent, read_events
-from ..pipeline import Compiled
-from .functions import ensure_functions_jar, register_functions
-from .jobs import default_job, planner_options
-from .local import SourceTable, ViewQuery, run_local
+from ...backend.flink import job
+from ...backend.flink.artifacts import select_sql
+from ...backend.flink.ddl import merged_sources
+from ...events import Event, InvalidEvent, read_events
+from ...job_settings import default_job
+from ...jvm.functions import ensure_functions_jar, register_functions
+from ...pipeline import Compiled
+from ..python_udfs import registration
+from .runner import ViewQuery, run_local
+from .sources import SourceTable
 
 
 @dataclass
@@ -41,7 +41,7 @@ def source_tables(compiled: Compiled, events: list[Event]) -> list[SourceTable]:
             for e in events
             if e.topic == scan.table
         )
-        tables.append(SourceTable(scan.table, tuple((c, type_text(t)) for c, t in scan.columns), rows))
+        tables.append(SourceTable(scan.table, scan.columns, rows))
     return tables
 
 
@@ -61,50 +61,28 @@ def run_compiled(
 def job_setup(
     compiled: Compiled, progress: Callable[[str], None] | None = None, table_options: bool = True
 ) -> Callable[[Any], None]:
-    """Sets the table options a submitted job gets (`jobs.planner_options`, with the defaults) and registers
+    """Sets the table options a submitted job gets (`job.table_options`, with the default settings) and registers
     what the package's SQL calls besides Flink's own functions: ontoc's JVM functions and the generated
     Python UDFs. `table_options=False` registers only (bench/ sets the options of each variant itself)."""
-    options = planner_options(default_job(""), compiled.aggregates()) if table_options else {}
+    options = job.table_options(default_job(""), compiled.plans) if table_options else {}
 
     def set_options(t_env: Any) -> None:
         for key, value in options.items():
             t_env.get_config().set(key, value)
 
-    steps = [set_options]
-    if any(name in select_sql(p) for p in compiled.plans for name in JVM_FUNCTIONS):
+    steps: list[Callable[[Any], None]] = [set_options]
+    if job.jvm_functions(compiled.plans):
         jar = ensure_functions_jar(progress=progress or (lambda _m: None))
         steps.append(lambda t_env: register_functions(t_env, jar))
-    if UDF_MODULE in compiled.files:
-        steps.append(python_functions(compiled))
+    register_python = registration(compiled)
+    if register_python is not None:
+        steps.append(register_python)
 
     def setup(t_env: Any) -> None:
         for step in steps:
             step(t_env)
 
     return setup
-
-
-def python_functions(compiled: Compiled):
-    """A setup step that registers the package's generated Python functions."""
-    from . import udfs
-
-    folder = Path(tempfile.mkdtemp(prefix="ontoc-udfs-"))
-    module = udfs.load_module(compiled.files[UDF_MODULE], folder, f"ontoc_udfs_{abs(hash(folder))}")
-    package = top_package(compiled)
-
-    def register(t_env):
-        udfs.register(t_env, module.FUNCTIONS, package)
-
-    return register
-
-
-def top_package(compiled: Compiled) -> Path:
-    """The outermost package holding the definitions: what the Python workers must be able to import."""
-    view = next(iter(compiled.schema.views.values()))
-    folder = Path(view.src.absolute).parent
-    while (folder.parent / "__init__.py").exists():
-        folder = folder.parent
-    return folder
 
 
 def run_folder(

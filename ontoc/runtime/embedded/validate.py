@@ -18,11 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..backend.flink.ddl import KafkaOptions, insert, merged_sources, sink_ddl, source_ddl
-from ..backend.flink.dialect import sql
-from ..ir.plan import ViewPlan
-from ..ir.relations import Filter
-from ..pipeline import Compiled
+from ...backend.flink.ddl import KafkaOptions, insert, merged_sources, sink_ddl, source_ddl
+from ...backend.flink.dialect import sql
+from ...ir.plan import ViewPlan
+from ...ir.relations import Filter
+from ...jvm.jars import ensure_jars
+from ...passes import optimize
+from ...pipeline import Compiled
+from ..java_errors import lost_planner, to_local_error
+from .compiled import job_setup
 
 PLANNING_OPTIONS = KafkaOptions(bootstrap_servers="127.0.0.1:9")  # never contacted: planning only
 PROBE_SUFFIX = "__ontoc_probe"
@@ -50,19 +54,10 @@ class PlanCheck:
 def _environment(compiled: Compiled, say: Callable[[str], None]) -> Any:
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    from .jars import ensure_jars
-
     connector = ensure_jars(progress=say).flink_connector_jar
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("pipeline.jars", connector.resolve().as_uri())
-    try:  # ontoc's JVM functions and the package's generated Python functions, as a run registers them
-        from .embedded import job_setup
-
-        job_setup(compiled, say)(env)
-    except ImportError:
-        from .functions import ensure_functions_jar, register_functions
-
-        register_functions(env, ensure_functions_jar(progress=say))
+    job_setup(compiled, say)(env)  # ontoc's JVM functions and the package's Python functions, as a run has
     for scan in merged_sources(compiled.plans):
         env.execute_sql(sql(source_ddl(scan, PLANNING_OPTIONS)))
     return env
@@ -74,14 +69,10 @@ def _explain(env: Any, plan: ViewPlan) -> str:
 
 
 def _cause(exc: BaseException) -> str:
-    from .local import _to_local_error
-
-    return str(_to_local_error(exc))
+    return str(to_local_error(exc))
 
 
 def validate(compiled: Compiled, progress: Callable[[str], None] | None = None, locate: bool = True) -> list[PlanCheck]:
-    from .local import lost_planner
-
     say = progress or (lambda _m: None)
     env = _environment(compiled, say)
     checks = []
@@ -112,8 +103,6 @@ def probe_plans(plan: ViewPlan, keep_filter: bool = True) -> list[tuple[str, Vie
     Without `keep_filter` the field probes drop the view's `@attrs.where`, so
     that a filter the planner rejects does not hide which getters fail too.
     """
-    from ..passes import optimize
-
     project = plan.rel
     probes = [
         ("", optimize(replace(plan, topic=plan.topic + PROBE_SUFFIX, fields=(), rel=replace(project, fields=()))))

@@ -35,6 +35,7 @@ import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 DELIVERY_GUARANTEES = ("at-least-once", "exactly-once")
 MINI_BATCH = ("auto", "on", "off")
@@ -177,7 +178,7 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
         raise JobFileError(f"{source}: unknown {what} `{key}`{hint}")
 
     job = replace(default_job(package), source=source)
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
 
     def integer(key: str, minimum: int) -> None:
         if key in data:

@@ -1,69 +1,35 @@
 """ONTOC_VALIDATE_EVENT: the Python UDF that checks source events on a cluster.
 
-It runs in the TaskManagers' Python workers, so it imports only PyFlink and
+It runs in the TaskManagers' Python workers, so it imports only PyFlink,
 `ontoc.events` (the validation rules `ontoc run --local` applies, spec section
-1), never the compiler's sqlglot backend. `kafka_sources` explains where it
-sits in a job.
+1) and the plain specs of `ontoc.event_validation`, never the compiler.
+`backend/flink/validated_sources.py` explains where it sits in a job.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
+from typing import Any
 
 from pyflink.common import Row
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from ..events import Invalid, validate
-from ..frontend.schema import FieldDef
-from ..ir import types as T
-from ..ir.relations import Scan
+from ...event_validation import DELETE, INVALID, METRIC_NAME, UPSERT, FieldSpec, TopicSpec
+from ...events import Invalid, validate
+from ...ir import types as T
 
-VALIDATE_FUNCTION = "ONTOC_VALIDATE_EVENT"
-METRIC_NAME = "ontoc_invalid_events"
 MAX_INVALID_VALUE_CHARS = 10_000
-
-# kinds of an event, as ONTOC_VALIDATE_EVENT returns them
-UPSERT, DELETE, INVALID = "upsert", "delete", "invalid"
-
 _INT64 = (-(2**63), 2**63 - 1)
-
-
-# --------------------------------------------------------------------------
-# What the validator knows: per source topic, the model's fields and the columns read
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    topic: str
-    fields: tuple[FieldDef, ...]  # every field of the model: all are validated
-    columns: tuple[tuple[str, T.DType], ...]  # the ones the views read (doc_id excluded)
-
-    @property
-    def slot(self) -> str:
-        """Name of this topic's nested row in the validator's result."""
-        return f"t_{self.topic}"
 
 
 class _Model:
     """What `ontoc.events.validate` reads of a model: its fields by name."""
 
-    def __init__(self, fields: tuple[FieldDef, ...]) -> None:
+    def __init__(self, fields: tuple[FieldSpec, ...]) -> None:
         self.fields = {f.name: f for f in fields}
-
-
-def topic_specs(scans: list[Scan], models: dict) -> list[TopicSpec]:
-    """One spec per merged source scan (`ddl.merged_sources`); `models` is `schema.models`."""
-    specs = []
-    for scan in scans:
-        model = models[scan.model]
-        specs.append(
-            TopicSpec(scan.table, tuple(model.fields.values()), tuple((c, t) for c, t in scan.columns if c != "doc_id"))
-        )
-    return specs
 
 
 # --------------------------------------------------------------------------
@@ -73,6 +39,7 @@ def topic_specs(scans: list[Scan], models: dict) -> list[TopicSpec]:
 def _udf_type(dtype: T.DType):
     """The PyFlink type a column travels as out of the UDF (exact text for DECIMAL and datetimes)."""
     if dtype.kind == "list":
+        assert dtype.elem is not None
         return DataTypes.ARRAY(_udf_type(dtype.elem))
     return {
         "str": DataTypes.STRING(),
@@ -83,13 +50,6 @@ def _udf_type(dtype: T.DType):
         "datetime": DataTypes.STRING(),
         "none": DataTypes.STRING(),
     }[dtype.kind]
-
-
-def direct(dtype: T.DType) -> bool:
-    """True when the UDF's value already has the column's SQL type (no CAST in the view)."""
-    if dtype.kind == "list":
-        return direct(dtype.elem)
-    return dtype.kind in ("str", "int", "float", "bool")
 
 
 def _slot_fields(spec: TopicSpec) -> list[tuple[str, T.DType]]:
@@ -114,12 +74,13 @@ def result_type(specs: list[TopicSpec]):
     )
 
 
-def _encode(value: object, dtype: T.DType, where: str) -> object:
+def _encode(value: Any, dtype: T.DType, where: str) -> object:
     """A validated Python value as the UDF returns it; Invalid when Flink could not carry it."""
     if value is None:
         return None
     kind = dtype.kind
     if kind == "list":
+        assert dtype.elem is not None
         return [_encode(v, dtype.elem, f"{where}[{i}]") for i, v in enumerate(value)]
     if kind == "int":
         if not _INT64[0] <= value <= _INT64[1]:
@@ -187,6 +148,7 @@ class EventValidator(ScalarFunction):
             kind, reason, encoded = check_event(self.specs[i], key, value, self.models[i])
         slots = [None] * len(self.specs)
         if kind == UPSERT:
+            assert i is not None and encoded is not None
             slots[i] = Row(*encoded)
         if kind == INVALID:
             if self.counter is not None:

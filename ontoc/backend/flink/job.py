@@ -1,0 +1,175 @@
+"""A submitted job, whole: every statement in order, its table settings and the functions it registers.
+
+Built from the plans alone (nothing contacts Kafka or Flink); `ontoc submit` hands the JobSpec to
+`runtime/cluster/submit.py`, which only executes it, and `--dry-run` prints `JobSpec.sql_text()`:
+
+1. the validated sources of `validated_sources` (one raw 'kafka' table over every source topic,
+   ONTOC_VALIDATE_EVENT, keep-last deduplication, one view per topic named like the compiled source);
+2. per view, the compiled upsert-kafka sink (`ddl.sink_ddl`) with the job's delivery guarantee added,
+   and the compiled INSERT (`ddl.insert`) unchanged;
+3. the invalid-events sink and its INSERT;
+all INSERTs in one statement set, so one job reads each topic once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from ...event_validation import VALIDATE_FUNCTION, FieldSpec, TopicSpec
+from ...events import Model
+from ...ir.expr import Func, Op
+from ...ir.plan import ViewPlan
+from ...ir.relations import Aggregate, Scan
+from ...ir.types import Kind
+from ...job_settings import JobSettings, planner_options
+from ...jvm.functions import CREATE_FUNCTIONS_SQL
+from . import validated_sources as vs
+from .ddl import KafkaOptions, insert, merged_sources, sink_ddl
+from .dialect import sql
+from .emit import PY_ROUND_FUNCTION, PY_STR_FUNCTION, SORT_ROWS_FUNCTION
+
+
+@dataclass(frozen=True)
+class Functions:
+    """What the job calls besides Flink's own functions, for the runtime to register."""
+
+    validator: tuple[TopicSpec, ...]  # ONTOC_VALIDATE_EVENT (a Python UDF of ontoc.runtime.workers), per topic
+    jvm: tuple[str, ...]  # ontoc's JVM functions the views call (jvm/functions), sorted
+    python: tuple[str, ...]  # SQL names of the package's Python UDFs (generated udfs.py), sorted
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """The job as the cluster runs it: SET options, then the statements, then one statement set."""
+
+    settings: JobSettings
+    table_options: tuple[tuple[str, str], ...]  # job_settings.planner_options
+    functions: Functions
+    statements: tuple[exp.Expression, ...]  # CREATE TABLE / VIEW, in order
+    inserts: tuple[tuple[str, exp.Insert], ...]  # (target topic, INSERT), in order
+    source_topics: tuple[str, ...]
+    view_topics: tuple[str, ...]
+
+    @property
+    def invalid_topic(self) -> str:
+        return self.settings.invalid_events_topic
+
+    def topics(self) -> list[str]:
+        extra = [self.invalid_topic] if self.invalid_topic else []
+        return list(dict.fromkeys([*self.source_topics, *self.view_topics, *extra]))
+
+    def sql_text(self) -> str:
+        head = [
+            f"-- ontoc job {self.settings.name}: {len(self.view_topics)} view(s), one statement set",
+            f"-- {self.settings.describe()}",
+            f"-- {VALIDATE_FUNCTION} is a Python UDF (ontoc.runtime.workers.event_validator) registered by "
+            f"`ontoc submit`",
+        ]
+        if self.functions.python:
+            head.append(
+                f"-- Python UDFs of the package (generated udfs.py, registered by `ontoc submit`): "
+                f"{', '.join(self.functions.python)}"
+            )
+        if self.functions.jvm:
+            head.extend(f"{statement};" for statement in CREATE_FUNCTIONS_SQL)
+        body = [sql(_set(k, v)) + ";" for k, v in self.table_options]
+        body += [sql(s) + ";" for s in self.statements]
+        body.append("EXECUTE STATEMENT SET BEGIN\n" + "\n".join(sql(i) + ";" for _, i in self.inserts) + "\nEND;")
+        return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
+
+
+def _set(key: str, value: str) -> exp.Set:
+    item = exp.SetItem(this=exp.EQ(this=exp.Literal.string(key), expression=exp.Literal.string(value)))
+    return exp.Set(expressions=[item])
+
+
+def build_job(
+    plans: Sequence[ViewPlan], models: Mapping[str, Model], settings: JobSettings, kafka: KafkaOptions
+) -> JobSpec:
+    """Every statement of the job, as sqlglot trees; `models` are the package's (validation reads their fields)."""
+    specs = topic_specs(merged_sources(list(plans)), models)
+    source_topics = [s.topic for s in specs]
+    statements: list[exp.Expression] = [
+        vs.raw_source_ddl(source_topics, kafka, group_id=settings.group_id, startup_mode=settings.startup_mode),
+        vs.events_view(),
+        *[vs.source_view(s) for s in specs],
+    ]
+    inserts: list[tuple[str, exp.Insert]] = []
+    for plan in plans:
+        statements.append(vs.with_options(sink_ddl(plan, kafka), sink_options(settings, plan.topic)))
+        inserts.append((plan.topic, insert(plan)))
+    if settings.invalid_events_topic:
+        statements.append(vs.invalid_sink_ddl(settings.invalid_events_topic, kafka, sink_options(settings, "invalid")))
+        inserts.append((settings.invalid_events_topic, vs.invalid_insert(settings.name)))
+    functions = Functions(
+        validator=tuple(specs),
+        jvm=jvm_functions(plans),
+        python=tuple(sorted({u.function for p in plans for u in p.udfs})),
+    )
+    return JobSpec(
+        settings,
+        tuple(table_options(settings, plans).items()),
+        functions,
+        tuple(statements),
+        tuple(inserts),
+        tuple(source_topics),
+        tuple(p.topic for p in plans),
+    )
+
+
+def topic_specs(scans: Iterable[Scan], models: Mapping[str, Model]) -> list[TopicSpec]:
+    """One validator spec per merged source scan (`ddl.merged_sources`): the model's fields, the columns read."""
+    specs = []
+    for scan in scans:
+        fields = tuple(
+            FieldSpec(name, f.dtype, f.has_default, f.default) for name, f in models[scan.model].fields.items()
+        )
+        specs.append(TopicSpec(scan.table, fields, tuple((c, t) for c, t in scan.columns if c != "doc_id")))
+    return specs
+
+
+def sink_options(settings: JobSettings, sink: str) -> list[tuple[str, str]]:
+    """The Kafka sink options of the job's delivery guarantee (a transactional id prefix per sink)."""
+    if settings.exactly_once:
+        # 15 min: the largest transaction a broker allows by default (transaction.max.timeout.ms);
+        # Flink's own default (1 h) is refused by such brokers.
+        return [
+            ("sink.delivery-guarantee", "exactly-once"),
+            ("sink.transactional-id-prefix", f"{settings.tx_prefix}-{sink}"),
+            ("properties.transaction.timeout.ms", "900000"),
+        ]
+    return [("sink.delivery-guarantee", "at-least-once")]
+
+
+def table_options(settings: JobSettings, plans: Sequence[ViewPlan]) -> dict[str, str]:
+    """The table options of the job (`planner_options`): mini-batch where a view aggregates a collection."""
+    aggregates = any(isinstance(r, Aggregate) for p in plans for r in p.rel.walk())
+    return planner_options(settings, aggregates)
+
+
+def jvm_functions(plans: Iterable[ViewPlan]) -> tuple[str, ...]:
+    """ontoc's JVM functions the views call, read off the IR: the operators `emit` spells with them."""
+    names = set()
+    for plan in plans:
+        for rel in plan.rel.walk():
+            for root in rel.expressions():
+                for e in root.walk():
+                    if isinstance(e, Func):
+                        name = _jvm_function(e)
+                        if name:
+                            names.add(name)
+    return tuple(sorted(names))
+
+
+def _jvm_function(e: Func) -> str | None:
+    """Which JVM function `ExprEmitter` emits for `e` (see its `py_str`, `py_round` and `array_sort` rules)."""
+    if e.op is Op.PY_STR:
+        return PY_STR_FUNCTION
+    if e.op is Op.PY_ROUND:
+        return PY_ROUND_FUNCTION
+    if e.op is Op.ARRAY_SORT and e.dtype.elem is not None and e.dtype.elem.kind is Kind.ROW:
+        return SORT_ROWS_FUNCTION
+    return None

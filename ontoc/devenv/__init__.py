@@ -1,0 +1,1 @@
+"""`ontoc dev up`: a local Kafka broker and Flink cluster for development."""

@@ -1,0 +1,1 @@
+"""A Flink cluster: submitting a built job, its REST API, its Kafka topics."""

@@ -1,0 +1,182 @@
+"""Where Kafka is and how to talk to it (from configuration, never from a job file), and the job's topics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...backend.flink.ddl import KafkaOptions
+from ...devenv.services import DEFAULT_KAFKA_PORT, HOST
+from .errors import SubmitError
+
+DEFAULT_BOOTSTRAP = f"{HOST}:{DEFAULT_KAFKA_PORT}"  # `ontoc dev up`
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """Where Kafka is and how to talk to it: from configuration, never from a job file."""
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    properties: tuple[tuple[str, str], ...] = ()  # Kafka client properties (security.protocol, ...)
+    # where ontoc itself reaches Kafka to create topics, when that differs from where the
+    # TaskManagers reach it (docker-compose: localhost:9092 from the host, kafka:19092 inside)
+    admin_bootstrap_servers: str | None = None
+
+    def options(self) -> KafkaOptions:
+        return KafkaOptions(bootstrap_servers=self.bootstrap_servers, properties=tuple(self.properties))
+
+
+def parse_properties(pairs: list[str] | tuple[str, ...], file: Path | str | None = None) -> tuple[tuple[str, str], ...]:
+    """`k=v` strings (and a Java .properties file) -> ordered, de-duplicated pairs (later wins)."""
+    out: dict[str, str] = {}
+    if file:
+        path = Path(file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise SubmitError(f"cannot read the Kafka properties file {path} ({e.strerror})") from None
+        joined: list[str] = []
+        buf = ""
+        for line in lines:  # a trailing backslash continues the line, as in Java
+            s = line.strip()
+            if not buf and (not s or s.startswith(("#", "!"))):
+                continue
+            if s.endswith("\\") and not s.endswith("\\\\"):
+                buf += s[:-1]
+                continue
+            joined.append(buf + s)
+            buf = ""
+        if buf:
+            joined.append(buf)
+        for n, s in enumerate(joined, 1):
+            k, sep, v = _split_property(s)
+            if not sep or not k:
+                raise SubmitError(f"{path}: line {n} is not `key=value`: {s!r}")
+            out[k] = v
+    for p in pairs:
+        k, sep, v = _split_property(p)
+        if not sep or not k:
+            raise SubmitError(f"--kafka-property must be key=value, not {p!r}")
+        out[k] = v
+    for k in list(out):
+        if k == "bootstrap.servers":
+            raise SubmitError(
+                "set the bootstrap servers with --bootstrap-servers (or ONTOC_KAFKA_BOOTSTRAP), not as a Kafka property"
+            )
+    return tuple(out.items())
+
+
+def _split_property(text: str) -> tuple[str, str, str]:
+    i = min([j for j in (text.find("="), text.find(":")) if j >= 0], default=-1)
+    if i < 0:
+        return text.strip(), "", ""
+    return text[:i].strip(), "=", text[i + 1 :].strip()
+
+
+_PYTHON_KAFKA = {
+    "security.protocol": "security_protocol",
+    "sasl.mechanism": "sasl_mechanism",
+    "ssl.endpoint.identification.algorithm": None,  # handled below
+    "client.id": "client_id",
+    "request.timeout.ms": "request_timeout_ms",
+}
+
+
+def kafka_python_config(kafka: KafkaConnection) -> dict:
+    """kafka-python keyword arguments for the Java-style properties ontoc understands.
+
+    Mapped: security.protocol, sasl.mechanism, sasl.jaas.config (PLAIN/SCRAM
+    username and password), ssl.truststore.location with ssl.truststore.type=PEM,
+    ssl.endpoint.identification.algorithm. Anything else raises SubmitError
+    (only topic creation needs this; the Flink job takes every property)."""
+    props = dict(kafka.properties)
+    cfg: dict = {"bootstrap_servers": (kafka.admin_bootstrap_servers or kafka.bootstrap_servers).split(",")}
+    unknown = []
+    for k, v in props.items():
+        if k in ("security.protocol", "sasl.mechanism", "client.id"):
+            cfg[_PYTHON_KAFKA[k]] = v
+        elif k == "request.timeout.ms":
+            cfg["request_timeout_ms"] = int(v)
+        elif k == "sasl.jaas.config":
+            import re
+
+            user = re.search(r'username\s*=\s*"([^"]*)"', v)
+            pw = re.search(r'password\s*=\s*"([^"]*)"', v)
+            if not (user and pw):
+                unknown.append(k)
+                continue
+            cfg["sasl_plain_username"], cfg["sasl_plain_password"] = user.group(1), pw.group(1)
+        elif k == "ssl.truststore.location" and props.get("ssl.truststore.type", "").upper() == "PEM":
+            cfg["ssl_cafile"] = v
+        elif k == "ssl.truststore.type" and v.upper() == "PEM":
+            continue
+        elif k == "ssl.endpoint.identification.algorithm":
+            cfg["ssl_check_hostname"] = bool(v.strip())
+        else:
+            unknown.append(k)
+    if unknown:
+        raise SubmitError(
+            f"cannot create the job's topics: ontoc's Kafka admin client does not understand "
+            f"{', '.join(sorted(unknown))}; create the topics yourself and set `create_topics = false` "
+            f"in the job file (the Flink job itself takes every Kafka property)"
+        )
+    return cfg
+
+
+def ensure_topics(
+    kafka: KafkaConnection,
+    topics: list[str],
+    partitions: int = 1,
+    replication: int = 1,
+    progress: Callable[[str], object] = print,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created."""
+    import logging
+
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    cfg = kafka_python_config(kafka)
+    log = logging.getLogger("kafka")
+    old = log.level
+    log.setLevel(logging.CRITICAL)  # kafka-python logs every refused connection
+    try:
+        try:
+            admin = KafkaAdminClient(**{"client_id": "ontoc-submit", "request_timeout_ms": 10_000, **cfg})
+        except KafkaError as e:
+            where = kafka.admin_bootstrap_servers or kafka.bootstrap_servers
+            flag = "--admin-bootstrap-servers" if kafka.admin_bootstrap_servers else "--bootstrap-servers"
+            raise SubmitError(
+                f"cannot reach Kafka at {where} to create the job's topics ({_kafka_error(e)}); check {flag}"
+            ) from None
+        try:
+            existing = set(admin.list_topics())
+            missing = [t for t in topics if t not in existing]
+            if missing:
+                try:
+                    admin.create_topics(
+                        [NewTopic(t, partitions, replication) for t in missing], timeout_ms=int(timeout_s * 1000)
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+                progress(
+                    f"created topic(s) {', '.join(missing)} ({partitions} partition(s), replication {replication})"
+                )
+            return missing
+        except KafkaError as e:
+            raise SubmitError(
+                f"Kafka at {kafka.bootstrap_servers} refused to list or create the topics "
+                f"{', '.join(topics)}: {_kafka_error(e)}"
+            ) from None
+        finally:
+            admin.close()
+    finally:
+        log.setLevel(old)
+
+
+def _kafka_error(e: Exception) -> str:
+    text = str(e)
+    name = type(e).__name__
+    return text if text.startswith(name) else f"{name}: {text}"

@@ -1,0 +1,1 @@
+"""Flink inside this process: `ontoc run --local`, the differential tests, `ontoc validate`."""
