@@ -58,7 +58,7 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
     DEFINITIONS is one definitions package, or a folder of packages (each
     compiled into a sub-folder of --output named after it).
     """
-    from ..pipeline import compile_definitions, definition_packages, stale_files, write_files
+    from ..pipeline import check_output_folder, compile_definitions, definition_packages, stale_files, write_files
 
     packages = definition_packages(definitions)
     if not packages:
@@ -91,8 +91,13 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
                 click.echo("".join(difflib.unified_diff(old, new, f"{out / name}", f"{out / name} (compiled)")))
         click.echo(f"{len(stale)} file(s) differ; run `ontoc compile {definitions} -o {output}`", err=True)
         sys.exit(1)
-    for out, compiled in compiled_all:
-        names = write_files(compiled, out)
+    try:
+        for out, compiled in compiled_all:  # every folder checked before any is written
+            check_output_folder(compiled, out)
+        written = [(out, compiled, write_files(compiled, out)) for out, compiled in compiled_all]
+    except OntocError as exc:
+        _fail_on_diagnostics(exc, fmt)
+    for out, compiled, names in written:
         click.echo(
             f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms -> {out}/ ({', '.join(names)})"
         )

@@ -1,0 +1,112 @@
+"""How deep a view's expressions nest once the methods they read are inlined, and the limit on it.
+
+The compiler walks expression trees recursively (translation, passes, SQL
+generation), so a tree deeper than Python's stack allows cannot be compiled.
+Getters, properties and static methods read through `self.` are inlined, so a
+chain of properties nests as deep as one long expression. The depth is
+measured here on the ASTs, without recursion, so that a tree too deep is a
+located error before any stage recurses into it.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..errors import Diagnostic
+from .schema import Schema, ViewDef
+
+# Expression levels a view may nest, inlined methods included. Measured: one level
+# costs the compiler at most about 6 Python frames (a sum, a chain of properties),
+# so it needs a recursion limit of about 6 * MAX_DEPTH; the pipeline sets RECURSION_LIMIT.
+MAX_DEPTH = 1000
+RECURSION_LIMIT = 10_000
+
+HINT = (
+    "getters, properties and static methods read through `self.` are inlined into one SQL expression; "
+    "fold long sums or conditions over a collection (`sum(...)`, `any(...)`) or shorten the chain"
+)
+
+
+def check_depth(schema: Schema) -> list[Diagnostic]:
+    """A `too-deep` error for each view method whose inlined expression nests beyond MAX_DEPTH."""
+    out = []
+    for view in schema.views.values():
+        depths = method_depths(view)
+        for name, (depth, node) in depths.items():
+            if depth > MAX_DEPTH and view.methods[name].kind in ("getter", "where"):
+                out.append(too_deep(view, node, depth))
+    return out
+
+
+def too_deep(view: ViewDef, node: ast.AST, depth: int | None) -> Diagnostic:
+    measured = f"nests {depth} levels deep" if depth is not None else "nests too deep to compile"
+    return Diagnostic(
+        "too-deep",
+        f"this expression {measured} once the methods it reads are inlined; the limit is {MAX_DEPTH}",
+        view.src.span(node),
+        HINT,
+    )
+
+
+def deepest(view: ViewDef) -> tuple[int, ast.AST] | None:
+    """The depth and the node of the deepest expression of a view's getters (or None if it has none)."""
+    depths = [d for name, d in method_depths(view).items() if view.methods[name].kind in ("getter", "where")]
+    return max(depths, key=lambda d: d[0]) if depths else None
+
+
+def method_depths(view: ViewDef) -> dict[str, tuple[int, ast.AST]]:
+    """Per method: the depth of its deepest expression with the methods it reads inlined, and where the
+    depth passes MAX_DEPTH (else the deepest node). Methods are measured callees first; a cycle (an error
+    reported elsewhere) counts as no depth."""
+    reads = {name: _method_reads(view, m.node) for name, m in view.methods.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    for start in view.methods:
+        stack = [(start, iter(reads[start]))]
+        state.setdefault(start, 1)
+        while stack:
+            name, todo = stack[-1]
+            callee = next((c for _, c in todo if state.get(c) is None), None)
+            if callee is None:
+                stack.pop()
+                state[name] = 2
+                order.append(name)
+            else:
+                state[callee] = 1
+                stack.append((callee, iter(reads[callee])))
+    depths: dict[str, tuple[int, ast.AST]] = {}
+    for name in dict.fromkeys(order):
+        depths[name] = _depth(view.methods[name].node, reads[name], depths)
+    return depths
+
+
+def _method_reads(view: ViewDef, method: ast.FunctionDef) -> list[tuple[ast.AST, str]]:
+    receivers = {"self", "cls", view.name}
+    return [
+        (node, node.attr)
+        for node in ast.walk(method)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in receivers
+        and node.attr in view.methods
+    ]
+
+
+def _depth(
+    method: ast.FunctionDef, reads: list[tuple[ast.AST, str]], known: dict[str, tuple[int, ast.AST]]
+) -> tuple[int, ast.AST]:
+    inlined = {id(node): known[name][0] for node, name in reads if name in known}
+    best: tuple[int, ast.AST] = (0, method)
+    crossing: ast.AST | None = None
+    stack: list[tuple[ast.AST, int]] = [(method, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, ast.expr):
+            level += 1
+            total = level + inlined.get(id(node), 0)
+            if total > best[0]:
+                best = (total, node)
+            if crossing is None and total > MAX_DEPTH:
+                crossing = node
+        stack.extend((child, level) for child in ast.iter_child_nodes(node))
+    return (best[0], crossing) if crossing is not None else best
