@@ -55,9 +55,9 @@ def deepest(view: ViewDef) -> tuple[int, ast.AST] | None:
 
 
 def method_depths(view: ViewDef) -> dict[str, tuple[int, ast.AST]]:
-    """Per method: the depth of its deepest expression with the methods it reads inlined, and where the
-    depth passes MAX_DEPTH (else the deepest node). Methods are measured callees first; a cycle (an error
-    reported elsewhere) counts as no depth."""
+    """Per method: the depth of its deepest expression with the methods it reads inlined, and that
+    expression. Methods are measured callees first; a cycle (an error reported elsewhere) counts as no
+    depth."""
     reads = {name: _method_reads(view, m.node) for name, m in view.methods.items()}
     order: list[str] = []
     state: dict[str, int] = {}  # 1: on the stack, 2: done
@@ -95,18 +95,18 @@ def _method_reads(view: ViewDef, method: ast.FunctionDef) -> list[tuple[ast.AST,
 def _depth(
     method: ast.FunctionDef, reads: list[tuple[ast.AST, str]], known: dict[str, tuple[int, ast.AST]]
 ) -> tuple[int, ast.AST]:
+    """The depth of the method's deepest expression and that expression (the outermost one: where a
+    reader of the error starts)."""
     inlined = {id(node): known[name][0] for node, name in reads if name in known}
     best: tuple[int, ast.AST] = (0, method)
-    crossing: ast.AST | None = None
-    stack: list[tuple[ast.AST, int]] = [(method, 0)]
+    stack: list[tuple[ast.AST, int, ast.AST | None]] = [(method, 0, None)]
     while stack:
-        node, level = stack.pop()
+        node, level, top = stack.pop()
         if isinstance(node, ast.expr):
             level += 1
+            top = top or node
             total = level + inlined.get(id(node), 0)
             if total > best[0]:
-                best = (total, node)
-            if crossing is None and total > MAX_DEPTH:
-                crossing = node
-        stack.extend((child, level) for child in ast.iter_child_nodes(node))
-    return (best[0], crossing) if crossing is not None else best
+                best = (total, top)
+        stack.extend((child, level, top) for child in ast.iter_child_nodes(node))
+    return best
