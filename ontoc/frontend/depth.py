@@ -56,57 +56,56 @@ def deepest(view: ViewDef) -> tuple[int, ast.AST] | None:
 
 def method_depths(view: ViewDef) -> dict[str, tuple[int, ast.AST]]:
     """Per method: the depth of its deepest expression with the methods it reads inlined, and that
-    expression. Methods are measured callees first; a cycle (an error reported elsewhere) counts as no
-    depth."""
-    reads = {name: _method_reads(view, m.node) for name, m in view.methods.items()}
+    expression (the outermost one: where a reader of the error starts). Methods are measured callees
+    first; a cycle (an error reported elsewhere) counts as no depth."""
+    walked = {name: _walk(view, m.node) for name, m in view.methods.items()}
     order: list[str] = []
     state: dict[str, int] = {}  # 1: on the stack, 2: done
     for start in view.methods:
-        stack = [(start, iter(reads[start]))]
-        state.setdefault(start, 1)
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(walked[start][1]))]
         while stack:
             name, todo = stack[-1]
-            callee = next((c for _, c in todo if state.get(c) is None), None)
+            callee = next((c for _, _, c in todo if c not in state), None)
             if callee is None:
                 stack.pop()
                 state[name] = 2
                 order.append(name)
             else:
                 state[callee] = 1
-                stack.append((callee, iter(reads[callee])))
+                stack.append((callee, iter(walked[callee][1])))
     depths: dict[str, tuple[int, ast.AST]] = {}
-    for name in dict.fromkeys(order):
-        depths[name] = _depth(view.methods[name].node, reads[name], depths)
+    for name in order:
+        best, reads = walked[name]
+        for level, top, callee in reads:
+            if callee in depths and level + depths[callee][0] > best[0]:
+                best = (level + depths[callee][0], top)
+        depths[name] = best
     return depths
 
 
-def _method_reads(view: ViewDef, method: ast.FunctionDef) -> list[tuple[ast.AST, str]]:
+def _walk(view: ViewDef, method: ast.FunctionDef) -> tuple[tuple[int, ast.AST], list[tuple[int, ast.AST, str]]]:
+    """One walk of a method, without recursion: its deepest expression (depth, outermost expression), and
+    each read of another method through `self.` / `cls.` / `View.` (depth there, outermost expression, name)."""
     receivers = {"self", "cls", view.name}
-    return [
-        (node, node.attr)
-        for node in ast.walk(method)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id in receivers
-        and node.attr in view.methods
-    ]
-
-
-def _depth(
-    method: ast.FunctionDef, reads: list[tuple[ast.AST, str]], known: dict[str, tuple[int, ast.AST]]
-) -> tuple[int, ast.AST]:
-    """The depth of the method's deepest expression and that expression (the outermost one: where a
-    reader of the error starts)."""
-    inlined = {id(node): known[name][0] for node, name in reads if name in known}
     best: tuple[int, ast.AST] = (0, method)
+    reads: list[tuple[int, ast.AST, str]] = []
     stack: list[tuple[ast.AST, int, ast.AST | None]] = [(method, 0, None)]
     while stack:
         node, level, top = stack.pop()
         if isinstance(node, ast.expr):
             level += 1
             top = top or node
-            total = level + inlined.get(id(node), 0)
-            if total > best[0]:
-                best = (total, top)
+            if level > best[0]:
+                best = (level, top)
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in receivers
+                and node.attr in view.methods
+            ):
+                reads.append((level, top, node.attr))
         stack.extend((child, level, top) for child in ast.iter_child_nodes(node))
-    return best
+    return best, reads

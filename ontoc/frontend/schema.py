@@ -582,7 +582,7 @@ def _store(node, src, schema: Schema, sink) -> StoreDef | None:
         name, call = stmt.targets[0].id, stmt.value
         check_identifier(name, "store entry", src, stmt.targets[0], sink)
         func = dotted(call.func) if isinstance(call, ast.Call) else None
-        if func not in ("one", "many", "ontoc.one", "ontoc.many"):
+        if not isinstance(call, ast.Call) or func not in ("one", "many", "ontoc.one", "ontoc.many"):
             sink.error(
                 "bad-store-entry", f"store entry `{name}` must be `one(Model)` or `many(Model, on=...)`", src, stmt
             )
