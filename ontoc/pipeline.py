@@ -157,13 +157,16 @@ def write_files(compiled: Compiled, out: Path) -> list[str]:
     refuses a folder holding files ontoc did not write.
     """
     previous = check_output_folder(compiled, out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in sorted(previous - set(compiled.files)):
-        stale = inside(out, name)
-        if stale.is_file():
-            stale.unlink()
-    for name, text in compiled.files.items():
-        inside(out, name).write_text(text, encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in sorted(previous - set(compiled.files)):
+            stale = inside(out, name)
+            if stale.is_file():
+                stale.unlink()
+        for name, text in compiled.files.items():
+            inside(out, name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _bad_output(out, f"{exc.strerror} ({exc.filename})") from None
     return sorted(compiled.files)
 
 
@@ -231,7 +234,7 @@ def stale_files(compiled: Compiled, out: Path) -> list[str]:
     )
     stale = []
     for name in sorted(names):
-        path = out / name
-        if name not in compiled.files or not path.exists() or path.read_text(encoding="utf-8") != compiled.files[name]:
+        path = inside(out, name)
+        if name not in compiled.files or not path.is_file() or path.read_bytes() != compiled.files[name].encode():
             stale.append(name)
     return stale

@@ -202,7 +202,11 @@ def _read_source(path: Path, shown: str, sink: _Collector) -> tuple[ast.Module, 
     The file is decoded as Python would: UTF-8, a byte-order mark allowed at the
     start, or the encoding its coding comment declares (PEP 263).
     """
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        sink.diagnostics.append(Diagnostic("unreadable-file", f"cannot read {shown}: {exc.strerror}", None))
+        return None
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding)

@@ -748,3 +748,11 @@ def test_inside_keeps_every_path_in_its_folder(tmp_path):
     (tmp_path / "link.sql").symlink_to(tmp_path.parent / "elsewhere.sql")
     with pytest.raises(OntocError):
         inside(tmp_path, "link.sql")
+
+
+def test_check_reports_a_folder_where_a_file_belongs_as_stale(tmp_path):
+    package = write_package(tmp_path, GETTER)
+    out = tmp_path / "out"
+    (out / "v.sql").mkdir(parents=True)
+    proc = run_compile(package, "-o", out, "--check", "--diff")
+    assert proc.returncode == 1 and "stale:" in proc.stdout and "Traceback" not in proc.stderr
