@@ -721,6 +721,8 @@ def _check_method_identifiers(view: str, method: ast.FunctionDef, kind: str, src
                 for key in node.keys:
                     if isinstance(key, ast.Constant) and isinstance(key.value, str):
                         check_identifier(key.value, "dict key", src, key, sink)
+                        if not key.value:  # a ROW field of a dict element: Flink has no empty identifier
+                            sink.error("empty-dict-key", "a dict key cannot be empty", src, key, "name the key")
 
 
 def _check_topics(schema: Schema, sink: _Collector) -> None:

@@ -756,3 +756,10 @@ def test_check_reports_a_folder_where_a_file_belongs_as_stale(tmp_path):
     (out / "v.sql").mkdir(parents=True)
     proc = run_compile(package, "-o", out, "--check", "--diff")
     assert proc.returncode == 1 and "stale:" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_an_empty_dict_key_is_located(tmp_path):
+    methods = GETTER.replace("-> int", "-> list[dict]").replace(
+        "return 1", 'return [{"": t.role} for t in self.store.tickets]'
+    )
+    assert_located(write_package(tmp_path, methods), "empty-dict-key", "views.py", '""')
