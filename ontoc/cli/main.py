@@ -58,7 +58,7 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
     DEFINITIONS is one definitions package, or a folder of packages (each
     compiled into a sub-folder of --output named after it).
     """
-    from ..pipeline import compile_definitions, definition_packages, stale_files, write_files
+    from ..pipeline import check_output_folder, compile_definitions, definition_packages, stale_files, write_files
 
     packages = definition_packages(definitions)
     if not packages:
@@ -76,7 +76,10 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
     if warnings:
         click.echo(OntocError(warnings).render(fmt), err=True)
     if check:
-        stale = [(out, n) for out, compiled in compiled_all for n in stale_files(compiled, out)]
+        try:
+            stale = [(out, n) for out, compiled in compiled_all for n in stale_files(compiled, out)]
+        except OntocError as exc:
+            _fail_on_diagnostics(exc, fmt)
         if not stale:
             click.echo(f"{output}: up to date ({sum(len(c.plans) for _, c in compiled_all)} views)")
             return
@@ -86,13 +89,19 @@ def compile(definitions: Path, output: Path, check: bool, diff: bool, fmt: str, 
                 import difflib
 
                 compiled = dict((str(o), c) for o, c in compiled_all)[str(out)]
-                old = (out / name).read_text(encoding="utf-8").splitlines(True) if (out / name).exists() else []
+                path = out / name
+                old = path.read_text(encoding="utf-8", errors="replace").splitlines(True) if path.is_file() else []
                 new = compiled.files.get(name, "").splitlines(True)
                 click.echo("".join(difflib.unified_diff(old, new, f"{out / name}", f"{out / name} (compiled)")))
         click.echo(f"{len(stale)} file(s) differ; run `ontoc compile {definitions} -o {output}`", err=True)
         sys.exit(1)
-    for out, compiled in compiled_all:
-        names = write_files(compiled, out)
+    try:
+        for out, compiled in compiled_all:  # every folder checked before any is written
+            check_output_folder(compiled, out)
+        written = [(out, compiled, write_files(compiled, out)) for out, compiled in compiled_all]
+    except OntocError as exc:
+        _fail_on_diagnostics(exc, fmt)
+    for out, compiled, names in written:
         click.echo(
             f"compiled {len(compiled.plans)} view(s) in {compiled.seconds * 1000:.1f} ms -> {out}/ ({', '.join(names)})"
         )

@@ -8,7 +8,11 @@ a class of the package that derives from one), across files.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import io
+import math
+import re
+import tokenize
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import Diagnostic, OntocError, Span
@@ -146,21 +150,17 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
         raise OntocError(Diagnostic("no-definitions", f"no Python files under {root}", None))
     sink = _Collector()
     classes: dict[str, tuple[ast.ClassDef, SourceFile]] = {}
+    parsed: list[tuple[ast.Module, SourceFile]] = []
     for path in files:
-        text = path.read_text(encoding="utf-8")
         shown = _display(path, display_root)
-        try:
-            tree = ast.parse(text, filename=shown)
-        except SyntaxError as exc:
-            sink.diagnostics.append(
-                Diagnostic(
-                    "syntax-error",
-                    exc.msg,
-                    Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n")),
-                )
-            )
+        read = _read_source(path, shown, sink)
+        if read is None:
             continue
+        tree, text = read
         src = SourceFile(shown, text.splitlines(), str(path.resolve()), module_bindings(tree.body))
+        parsed.append((tree, src))
+    _check_imports(parsed, root, sink)
+    for tree, src in parsed:
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
                 if node.name in classes:
@@ -194,6 +194,120 @@ def load_schema(root: Path, display_root: Path | None = None) -> Schema:
     if sink.diagnostics:
         raise OntocError(sink.diagnostics)
     return schema
+
+
+def _read_source(path: Path, shown: str, sink: _Collector) -> tuple[ast.Module, str] | None:
+    """A definitions file parsed, or None after reporting why it cannot be (encoding, syntax, depth).
+
+    The file is decoded as Python would: UTF-8, a byte-order mark allowed at the
+    start, or the encoding its coding comment declares (PEP 263).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        sink.diagnostics.append(Diagnostic("unreadable-file", f"cannot read {shown}: {exc.strerror}", None))
+        return None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except SyntaxError as exc:  # a coding comment naming an unknown encoding, or one beside a BOM
+        sink.diagnostics.append(Diagnostic("bad-encoding", exc.msg, Span(shown, exc.lineno or 1, 1)))
+        return None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start : exc.start].decode(encoding, errors="replace")) + 1
+        shown_line = data[line_start:].split(b"\n", 1)[0].decode(encoding, errors="replace")
+        sink.diagnostics.append(
+            Diagnostic(
+                "bad-encoding",
+                f"byte 0x{data[exc.start]:02x} is not valid {encoding}",
+                Span(shown, line, col, None, shown_line),
+                "save the file as UTF-8 (or declare its encoding in a `# -*- coding: ... -*-` comment)",
+            )
+        )
+        return None
+    text = text.removeprefix("\ufeff")
+    if "\0" in text:  # Python refuses it too, without saying where
+        at = text.index("\0")
+        line, line_start = text.count("\n", 0, at) + 1, text.rfind("\n", 0, at) + 1
+        span = replace(_line_span(shown, text, line), col=at - line_start + 1)
+        sink.diagnostics.append(Diagnostic("syntax-error", "source code cannot contain null bytes", span))
+        return None
+    try:
+        return ast.parse(text, filename=shown), text
+    except SyntaxError as exc:
+        span = Span(shown, exc.lineno or 1, exc.offset or 1, None, (exc.text or "").rstrip("\n"))
+        sink.diagnostics.append(Diagnostic("syntax-error", exc.msg, span))
+    except (RecursionError, MemoryError):
+        # Python's parser gives no position: point at the longest line, where such nesting usually is
+        lines = text.splitlines() or [""]
+        line = max(range(len(lines)), key=lambda i: len(lines[i])) + 1
+        sink.diagnostics.append(
+            Diagnostic(
+                "too-deep",
+                "this file nests expressions deeper than Python's parser allows",
+                _line_span(shown, text, line),
+                "split the expression into smaller ones",
+            )
+        )
+    return None
+
+
+def _check_imports(parsed: list[tuple[ast.Module, SourceFile]], root: Path, sink: _Collector) -> None:
+    """`from ontoc import X` and `from .models import X` must name something that exists, as Python requires.
+
+    Only unconditional module-level imports are checked: one inside `try:` or
+    `if` may be guarded on purpose.
+    """
+    import ontoc
+    from ontoc import attrs
+
+    exported = {"ontoc": set(ontoc.__all__), "ontoc.attrs": {n for n in vars(attrs) if not n.startswith("_")}}
+    modules = {Path(src.absolute): src for _, src in parsed}
+    for tree, src in parsed:
+        for stmt in tree.body:
+            if not isinstance(stmt, ast.ImportFrom):
+                continue
+            if stmt.level == 0 and stmt.module in exported:
+                names: set[str] | None = exported[stmt.module]
+                where = f"`{stmt.module}`"
+            elif stmt.level > 0:
+                base = Path(src.absolute).parents[stmt.level - 1]
+                target = base.joinpath(*stmt.module.split(".")) if stmt.module else base
+                where = f"`{'.' * stmt.level}{stmt.module or ''}`"
+                names = _module_names(target, modules)
+                if names is None and Path(root).resolve() in (target, *target.parents):
+                    sink.error("unknown-import", f"{where} is not a module of this package", src, stmt)
+                    continue
+            else:
+                continue
+            for alias in stmt.names:
+                if names is not None and alias.name != "*" and alias.name not in names:
+                    sink.error(
+                        "unknown-import",
+                        f"cannot import `{alias.name}` from {where}: it does not define it",
+                        src,
+                        alias,
+                        f"{where} defines: {', '.join(sorted(names)) or 'nothing'}",
+                    )
+
+
+def _module_names(target: Path, modules: dict[Path, SourceFile]) -> set[str] | None:
+    """The names a module of the package defines (with its sub-modules), or None if it is not one."""
+    if target.with_suffix(".py") in modules:
+        return set(modules[target.with_suffix(".py")].bindings)
+    if target.is_dir():
+        init = modules.get(target / "__init__.py")
+        subs = {p.stem for p in target.glob("*.py")}
+        subs |= {p.name for p in target.iterdir() if (p / "__init__.py").exists()}
+        return (set(init.bindings) if init else set()) | subs - {"__init__"}
+    return None
+
+
+def _line_span(shown: str, text: str, line: int) -> Span:
+    lines = text.splitlines()
+    return Span(shown, line, 1, None, lines[line - 1] if 0 < line <= len(lines) else "")
 
 
 def module_bindings(body: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
@@ -277,7 +391,17 @@ def _meta(node: ast.ClassDef) -> dict[str, ast.expr]:
 def _topic(node: ast.ClassDef, src: SourceFile, sink: _Collector) -> str | None:
     value = _meta(node).get("topic")
     if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value:
-        return value.value
+        problem = topic_problem(value.value)
+        if problem is None:
+            return value.value
+        sink.error(
+            "bad-topic",
+            f"topic {_shown(value.value)} of `{node.name}` {problem}",
+            src,
+            value,
+            "a topic is 1 to 249 characters of [A-Za-z0-9._-], not `.` or `..`, not starting with `__`",
+        )
+        return None
     sink.error(
         "missing-topic",
         f'`{node.name}` needs `class Meta: topic = "..."`',
@@ -286,6 +410,29 @@ def _topic(node: ast.ClassDef, src: SourceFile, sink: _Collector) -> str | None:
         "the topic is a string literal naming the Kafka topic",
     )
     return None
+
+
+_TOPIC = re.compile(r"[A-Za-z0-9._-]+")
+MAX_TOPIC = 249  # Kafka's limit
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why `topic` is not a Kafka topic name ontoc may use (spec section 2), or None."""
+    if len(topic) > MAX_TOPIC:
+        return f"is {len(topic)} characters long (Kafka allows at most {MAX_TOPIC})"
+    if not _TOPIC.fullmatch(topic):
+        bad = next(c for c in topic if not _TOPIC.fullmatch(c))
+        return f"holds {bad!r}, which Kafka does not allow in a topic name"
+    if topic in (".", ".."):
+        return "is not a topic name Kafka allows"
+    if topic.startswith("__"):
+        return "starts with `__`, which Kafka and ontoc keep for their internal topics"
+    return None
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A string literal for a message: escaped, and shortened if long."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def parse_annotation(ann: ast.expr, models: set[str]) -> tuple[T.DType | None, str | None]:
@@ -323,8 +470,49 @@ def parse_annotation(ann: ast.expr, models: set[str]) -> tuple[T.DType | None, s
 def _literal_default(value: ast.expr) -> tuple[bool, object]:
     try:
         return True, ast.literal_eval(value)
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        # TypeError: `{[]: 1}` (an unhashable key) is a literal Python would reject when it runs
         return False, None
+
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def default_problem(value: object, dtype: T.DType) -> str | None:
+    """Why a field of type `dtype` cannot take `value` as its default, or None.
+
+    The rules of an event's field values (spec section 1): an `int` field takes
+    an int (not a bool) within 64 bits, a `float` an int or a finite float.
+    """
+    if value is None:
+        return None if dtype.nullable else f"is None, but the field is {dtype}, not `{dtype} | None`"
+    kind = dtype.kind
+    ok = {
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "decimal": isinstance(value, int) and not isinstance(value, bool),
+        "list": isinstance(value, list),
+    }.get(kind, False)
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        return f"is {_type_name(value)}, {shown}, but the field is {dtype}"
+    if kind == "int" and isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        return f"is {value}, which does not fit a 64-bit integer"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number"
+    if isinstance(value, list) and dtype.elem is not None:
+        for item in value:
+            problem = default_problem(item, dtype.elem)
+            if problem:
+                return f"holds an element that {problem}"
+    return None
+
+
+def _type_name(value: object) -> str:
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def _model(node, src, classes, kinds, sink) -> ModelDef:
@@ -341,6 +529,8 @@ def _model(node, src, classes, kinds, sink) -> ModelDef:
             if name == "doc_id":
                 sink.error("reserved-field", "`doc_id` is the implicit primary key", src, stmt)
                 continue
+            if cls is node:
+                check_identifier(name, "field", src, stmt.target, sink)
             dtype, ref = parse_annotation(stmt.annotation, model_names)
             is_ref = isinstance(stmt.value, ast.Call) and dotted(stmt.value.func) in ("attrs.ref", "ref")
             if dtype is None:
@@ -374,6 +564,16 @@ def _model(node, src, classes, kinds, sink) -> ModelDef:
                 if not ok:
                     sink.error("bad-default", f"default of `{name}` must be a literal", src, stmt.value)
                     continue
+                problem = default_problem(default, dtype)
+                if problem:
+                    sink.error(
+                        "default-type",
+                        f"the default of `{node.name}.{name}` {problem}",
+                        src,
+                        stmt.value,
+                        "a default must be a value the field may hold",
+                    )
+                    continue
                 fields[name] = FieldDef(name, dtype, None, True, default)
     return ModelDef(node.name, topic, fields, src, node)
 
@@ -384,8 +584,9 @@ def _store(node, src, schema: Schema, sink) -> StoreDef | None:
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         name, call = stmt.targets[0].id, stmt.value
+        check_identifier(name, "store entry", src, stmt.targets[0], sink)
         func = dotted(call.func) if isinstance(call, ast.Call) else None
-        if func not in ("one", "many", "ontoc.one", "ontoc.many"):
+        if not isinstance(call, ast.Call) or func not in ("one", "many", "ontoc.one", "ontoc.many"):
             sink.error(
                 "bad-store-entry", f"store entry `{name}` must be `one(Model)` or `many(Model, on=...)`", src, stmt
             )
@@ -470,7 +671,17 @@ def _view(node, src, schema: Schema, sink) -> ViewDef | None:
                 "use one of @attrs.getter, @attrs.where, @property, @staticmethod, @classmethod",
             )
             continue
-        methods[stmt.name] = MethodDef(stmt.name, known[0] if known else "plain", stmt)
+        kind = known[0] if known else "plain"
+        if kind == "getter" and stmt.name == "doc_id":
+            sink.error(
+                "reserved-field",
+                "`doc_id` is the view's implicit key: a getter cannot have that name",
+                src,
+                stmt,
+                "rename the getter; every view row already has `doc_id`, the root's id",
+            )
+        _check_method_identifiers(node.name, stmt, kind, src, sink)
+        methods[stmt.name] = MethodDef(stmt.name, kind, stmt)
     wheres = [m for m in methods.values() if m.kind == "where"]
     for extra in wheres[1:]:
         sink.error("duplicate-where", "a view may have at most one @attrs.where", src, extra.node)
@@ -478,6 +689,40 @@ def _view(node, src, schema: Schema, sink) -> ViewDef | None:
     if not view.getters:
         sink.error("no-getters", f"view `{node.name}` has no @attrs.getter fields", src, node)
     return view
+
+
+MAX_IDENTIFIER = 256  # Flink's SQL parser refuses longer identifiers
+
+
+def check_identifier(name: str, what: str, src: SourceFile, node: ast.AST, sink: _Collector) -> None:
+    """`what` names the identifier in the message: "field", "getter", ..."""
+    if len(name) > MAX_IDENTIFIER:
+        sink.error(
+            "identifier-too-long",
+            f"{what} `{name[:40]}...` is {len(name)} characters long; Flink SQL allows at most {MAX_IDENTIFIER}",
+            src,
+            node,
+            "use a shorter name",
+        )
+
+
+def _check_method_identifiers(view: str, method: ast.FunctionDef, kind: str, src: SourceFile, sink: _Collector) -> None:
+    """The names of a view method that become SQL identifiers: a getter's column, a UDF's function name,
+    the keys of the dicts it builds (ROW fields)."""
+    if kind == "getter":
+        check_identifier(method.name, "getter", src, method, sink)
+    if kind in ("staticmethod", "classmethod"):
+        # the name a Python UDF gets (translate.py, udf_name)
+        udf_name = f"ontoc__{view.lower()}__{method.name.lower()}"
+        check_identifier(udf_name, f"the SQL function `{method.name}` runs as,", src, method, sink)
+    if kind in ("getter", "property", "where"):
+        for node in ast.walk(method):
+            if isinstance(node, ast.Dict):
+                for key in node.keys:
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                        check_identifier(key.value, "dict key", src, key, sink)
+                        if not key.value:  # a ROW field of a dict element: Flink has no empty identifier
+                            sink.error("empty-dict-key", "a dict key cannot be empty", src, key, "name the key")
 
 
 def _check_topics(schema: Schema, sink: _Collector) -> None:

@@ -8,6 +8,7 @@ joined on first navigation; the passes later drop what turns out unused.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from ontoc.ir.expr import Op
@@ -16,7 +17,9 @@ from ..ir import build as B
 from ..ir import types as T
 from ..ir.expr import TRUE, AggCall, Column, Expr
 from ..ir.relations import Aggregate, LeftJoin, Rel, Scan
-from .schema import EntryDef, ModelDef
+from .schema import MAX_IDENTIFIER, EntryDef, ModelDef
+
+_MAX_ALIAS = MAX_IDENTIFIER - 8  # room for the `_<n>` that tells equal aliases apart, and `_agg`
 
 
 @dataclass(eq=False)
@@ -53,6 +56,9 @@ class QueryScope:
         self._aliases = {root.alias}
 
     def fresh_alias(self, base: str) -> str:
+        """An alias unused in this scope, short enough for Flink (a path of long names is shortened)."""
+        if len(base) > _MAX_ALIAS:
+            base = base[: _MAX_ALIAS - 17] + "_" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
         alias, n = base, 1
         while alias in self._aliases:
             n += 1

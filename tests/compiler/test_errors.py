@@ -376,3 +376,390 @@ def test_warning_for_a_python_udf_where_native_sql_was_possible(tmp_path):
     )
     assert proc.returncode == 0
     assert [w["code"] for w in json.loads(proc.stderr)] == ["udf-could-be-native"]
+
+
+# Hostile definitions (issue 13, issue 12 item 7): each is a located error, never a traceback.
+
+GETTER = """
+    @attrs.getter
+    def g(self) -> int:
+        return 1
+"""
+
+
+def hostile_package(tmp_path: Path, views: str | None = None, models_extra: str = "", methods: str = GETTER) -> Path:
+    package = write_package(tmp_path, methods)
+    models = package / "models.py"
+    models.write_text(models.read_text() + textwrap.dedent(models_extra))
+    if views is not None:
+        (package / "views.py").write_text(views)
+    return package
+
+
+def subfolder(tmp_path: Path, name: str) -> Path:
+    (tmp_path / name).mkdir()
+    return tmp_path / name
+
+
+def assert_located(package: Path, code: str, file: str, marker: str) -> OntocError:
+    """Compiling `package` fails with exactly one `code` error at the first `marker` of `file`."""
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    assert [d.code for d in caught.value.diagnostics] == [code], caught.value
+    d = caught.value.diagnostics[0]
+    lines = (package / file).read_text(encoding="utf-8", errors="replace").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if marker in text)
+    assert d.span.file.endswith(file)
+    assert (d.span.line, d.span.col) == (line, lines[line - 1].index(marker) + 1), caught.value
+    return caught.value
+
+
+BAD_TOPICS = ["../escaped", "/abs/path", "a\0b", "x" * 250, "a;b", "__ontoc_events", ".", "..", "a b", "ü"]
+
+
+@pytest.mark.parametrize(
+    "topic", BAD_TOPICS, ids=["dotdot", "abs", "nul", "250", "semicolon", "internal", "dot", "dot2", "space", "unicode"]
+)
+def test_topics_follow_kafka_rules(tmp_path, topic):
+    literal = repr(topic)
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    views.write_text(views.read_text().replace('topic = "v"', f"topic = {literal}"))
+    error = assert_located(package, "bad-topic", "views.py", literal)
+    assert "249" in str(error) or repr(topic)[:20] in str(error)
+
+
+def test_a_model_topic_is_checked_too(tmp_path):
+    package = hostile_package(tmp_path)
+    models = package / "models.py"
+    models.write_text(models.read_text().replace('topic = "users"', 'topic = "../users"'))
+    assert_located(package, "bad-topic", "models.py", '"../users"')
+
+
+def test_the_longest_topic_kafka_allows_compiles(tmp_path):
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    views.write_text(views.read_text().replace('topic = "v"', f'topic = "{"t" * 249}"'))
+    assert f"{'t' * 249}.sql" in compile_definitions(package).files
+
+
+def test_a_file_that_is_not_utf8_is_located(tmp_path):
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    views.write_bytes(views.read_bytes().replace(b"return 1", b"return 1  # caf\xe9"))
+    error = assert_located(package, "bad-encoding", "views.py", "\ufffd")
+    assert "0xe9" in str(error)
+
+
+def test_a_byte_order_mark_is_accepted_as_python_does(tmp_path):
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    views.write_bytes(b"\xef\xbb\xbf" + views.read_bytes())
+    reference = compile_definitions(write_package(subfolder(tmp_path, "plain"), GETTER)).files["v.sql"]
+    assert compile_definitions(package).files["v.sql"].split("\n", 1)[1] == reference.split("\n", 1)[1]
+
+
+def test_a_declared_encoding_is_honoured(tmp_path):
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    text = "# -*- coding: latin-1 -*-\n" + views.read_text().replace('"v"', '"v"  # café')
+    views.write_bytes(text.encode("latin-1"))
+    assert "v.sql" in compile_definitions(package).files
+
+
+def test_a_null_byte_is_a_located_syntax_error(tmp_path):
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    views.write_text(views.read_text().replace("return 1", "return 1\0"))
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    [d] = caught.value.diagnostics
+    line = next(i for i, t in enumerate(views.read_text().splitlines(), 1) if "\0" in t)
+    assert (d.code, d.span.line, d.span.col) == ("syntax-error", line, len("        return 1") + 1)
+
+
+DEFAULTS = [
+    ('n: int = "x"', "default-type"),
+    ("b: bool = 1", "default-type"),
+    ("n: int = True", "default-type"),
+    ("s: str = None", "default-type"),
+    ("n: int = 18446744073709551616", "default-type"),
+    ("f: float = 1e999", "default-type"),
+    ('xs: list[int] = [1, "a"]', "default-type"),
+    ("xs: list[int] = (1, 2)", "default-type"),
+    ("d: int = {[]: 1}", "bad-default"),  # Python raises TypeError (unhashable key) when it runs
+]
+
+
+@pytest.mark.parametrize("field,code", DEFAULTS, ids=[d[0] for d in DEFAULTS])
+def test_a_default_of_the_wrong_type_is_located(tmp_path, field, code):
+    extra = f'\n\nclass Extra(DomainModel):\n    class Meta:\n        topic = "extras"\n\n    {field}\n'
+    package = hostile_package(tmp_path, models_extra=extra)
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    [d] = caught.value.diagnostics
+    lines = (package / "models.py").read_text().splitlines()
+    line = lines.index(f"    {field}") + 1
+    assert (d.code, d.span.line, d.span.col) == (code, line, lines[line - 1].index(" = ") + 4), caught.value
+
+
+def test_defaults_of_the_right_type_compile(tmp_path):
+    extra = """
+
+    class Extra(DomainModel):
+        class Meta:
+            topic = "extras"
+
+        xs: list[int] = []
+        f: float = 1
+        n: int | None = None
+        d: decimal.Decimal = 3
+        s: str = "ok"
+    """
+    package = hostile_package(tmp_path, models_extra=extra)
+    models = package / "models.py"
+    models.write_text("import decimal\n" + models.read_text())
+    extras = compile_definitions(package).schema.models["Extra"].fields
+    assert [(f.name, f.default) for f in extras.values()] == [("xs", []), ("f", 1), ("n", None), ("d", 3), ("s", "ok")]
+
+
+def test_importing_a_name_ontoc_does_not_have_is_located(tmp_path):
+    package = hostile_package(tmp_path)
+    models = package / "models.py"
+    models.write_text("from ontoc import Frobnicate\n" + models.read_text())
+    error = assert_located(package, "unknown-import", "models.py", "Frobnicate")
+    assert "DomainModel" in str(error)  # the hint lists what ontoc has
+
+
+def test_importing_a_name_a_module_of_the_package_does_not_define_is_located(tmp_path):
+    package = hostile_package(tmp_path)
+    views = package / "views.py"
+    views.write_text(views.read_text().replace("import Meeting, Ticket", "import Meeting, Ticket, Tikcet"))
+    assert_located(package, "unknown-import", "views.py", "Tikcet")
+    views.write_text(
+        views.read_text().replace("from .models import Meeting, Ticket, Tikcet", "from .modles import Meeting")
+    )
+    assert_located(package, "unknown-import", "views.py", "from .modles")
+
+
+def test_a_getter_named_doc_id_is_located(tmp_path):
+    package = hostile_package(tmp_path, methods=GETTER.replace("def g", "def doc_id"))
+    assert_located(package, "reserved-field", "views.py", "def doc_id")
+
+
+LONG = "n" * 257
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["field", "getter", "entry", "dict-key", "udf"],
+)
+def test_identifiers_longer_than_flink_allows_are_located(tmp_path, where):
+    package = hostile_package(tmp_path)
+    models, views = package / "models.py", package / "views.py"
+    if where == "field":
+        models.write_text(models.read_text().replace("role: str", f"{LONG}: str"))
+        assert_located(package, "identifier-too-long", "models.py", LONG)
+        return
+    text = views.read_text()
+    if where == "getter":
+        text = text.replace("def g", f"def {LONG}")
+    elif where == "entry":
+        text = text.replace("tickets = many", f"{LONG} = many")
+    elif where == "dict-key":
+        text = text.replace("return 1", f'return len([{{"{LONG}": t.role}} for t in self.store.tickets])')
+    else:
+        text = (
+            text.replace("return 1", "return self.f(1)")
+            + f"\n    @staticmethod\n    def {LONG[:250]}(x) -> int:\n        return x\n"
+        )
+        text = text.replace("self.f(", f"self.{LONG[:250]}(")
+        views.write_text(text)
+        assert_located(package, "identifier-too-long", "views.py", f"def {LONG[:250]}")
+        return
+    views.write_text(text)
+    marker = {"getter": f"def {LONG}", "dict-key": f'"{LONG}'}.get(where, LONG)
+    assert_located(package, "identifier-too-long", "views.py", marker)
+
+
+def test_a_long_path_of_references_gets_a_short_alias(tmp_path):
+    """Aliases join entry and reference names (`meeting__location`): a long path is shortened, not refused."""
+    name = "l" * 250
+    package = hostile_package(
+        tmp_path,
+        methods=GETTER.replace("-> int", "-> str").replace("return 1", f"return self.store.meeting.{name}.address"),
+    )
+    models = package / "models.py"
+    models.write_text(models.read_text().replace("location: Location", f"{name}: Location"))
+    sql = compile_definitions(package).files["v.sql"]
+    aliases = {a for a in __import__("re").findall(r"AS `([^`]+)`", sql)}
+    assert aliases and max(len(a) for a in aliases) <= 256
+
+
+def sum_of(n: int) -> str:
+    return GETTER.replace("return 1", "return " + " + ".join(["len(self.store.meeting.status)"] * n))
+
+
+def chain_of(n: int) -> str:
+    props = "".join(
+        f"\n    @property\n    def p{i}(self) -> int:\n        return self.p{i - 1} + 1\n" for i in range(1, n)
+    )
+    return (
+        GETTER.replace("return 1", f"return self.p{n - 1}")
+        + "\n    @property\n    def p0(self) -> int:\n        return 1\n"
+        + props
+    )
+
+
+def test_a_sum_of_hundreds_of_terms_and_a_chain_of_hundreds_of_properties_compile(tmp_path):
+    limit = sys.getrecursionlimit()
+    assert "v.sql" in compile_definitions(write_package(subfolder(tmp_path, "a"), sum_of(600))).files
+    assert "v.sql" in compile_definitions(write_package(subfolder(tmp_path, "b"), chain_of(400))).files
+    assert sys.getrecursionlimit() == limit  # restored
+
+
+def test_an_expression_deeper_than_the_limit_is_located(tmp_path):
+    error = assert_located(
+        write_package(subfolder(tmp_path, "a"), sum_of(1200)), "too-deep", "views.py", "len(self.store"
+    )
+    assert "the limit is 1000" in str(error)
+    error = assert_located(write_package(subfolder(tmp_path, "b"), chain_of(600)), "too-deep", "views.py", "self.p599")
+    assert "the limit is 1000" in str(error)
+
+
+def test_running_out_of_stack_below_the_limit_is_still_a_located_error(tmp_path, monkeypatch):
+    """If a stage needs more stack than the depth limit allows for, the error points at the deepest getter."""
+    import ontoc.pipeline
+
+    monkeypatch.setattr(ontoc.pipeline, "RECURSION_LIMIT", 0)  # keep the interpreter's limit, set low below
+    package = write_package(tmp_path, sum_of(400))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        with pytest.raises(OntocError) as caught:
+            compile_definitions(package)
+    finally:
+        sys.setrecursionlimit(limit)
+    [d] = caught.value.diagnostics
+    assert d.code == "too-deep" and d.span.file.endswith("views.py") and "404 levels" in d.message
+
+
+@pytest.mark.parametrize("expression", ["-" * 100_000 + "1", "(" * 300 + "1" + ")" * 300], ids=["unary", "parens"])
+def test_what_python_cannot_parse_is_located(tmp_path, expression):
+    package = write_package(tmp_path, GETTER.replace("return 1", "return " + expression))
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    [d] = caught.value.diagnostics
+    lines = (package / "views.py").read_text().splitlines()
+    assert d.code in ("too-deep", "syntax-error") and d.span.file.endswith("views.py")
+    assert expression[:10] in lines[d.span.line - 1]
+
+
+# The output folder: ontoc never writes outside it, and never overwrites or deletes a file it did not write.
+
+
+def run_compile(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ontoc.cli", "compile", *map(str, args)], capture_output=True, text=True
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_compiling_a_package_into_itself_is_refused_and_deletes_nothing(tmp_path):
+    package = write_package(tmp_path, GETTER)
+    before = snapshot(package)
+    proc = run_compile(package, "-o", package)
+    assert proc.returncode == 2 and "[bad-output-folder]" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(package) == before
+    # a folder of packages into itself: each package's output would be the package
+    proc = run_compile(tmp_path, "-o", tmp_path)
+    assert proc.returncode == 2 and "[bad-output-folder]" in proc.stderr
+    assert snapshot(package) == before
+
+
+def test_a_folder_with_files_ontoc_did_not_write_is_refused(tmp_path):
+    package = write_package(tmp_path, GETTER)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    proc = run_compile(package, "-o", out)
+    assert proc.returncode == 2 and "notes.txt" in proc.stderr and "no ontoc manifest.json" in proc.stderr
+    assert snapshot(out) == {"notes.txt": b"mine"}
+    (out / "notes.txt").unlink()
+    assert run_compile(package, "-o", out).returncode == 0  # empty: fine
+    (out / "notes.txt").write_text("mine")
+    proc = run_compile(package, "-o", out)
+    assert proc.returncode == 2 and "does not list: notes.txt" in proc.stderr
+
+
+def test_only_files_the_previous_manifest_lists_are_removed(tmp_path):
+    package = write_package(tmp_path, GETTER)
+    out = tmp_path / "out"
+    assert run_compile(package, "-o", out).returncode == 0
+    assert sorted(snapshot(out)) == ["manifest.json", "v.sql"]
+    views = package / "views.py"
+    views.write_text(views.read_text().replace('topic = "v"', 'topic = "w"'))
+    assert run_compile(package, "-o", out).returncode == 0
+    assert sorted(snapshot(out)) == ["manifest.json", "w.sql"]  # v.sql was ontoc's: removed
+
+
+def test_a_manifest_naming_a_path_elsewhere_is_refused(tmp_path):
+    package = write_package(tmp_path, GETTER)
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "victim.sql").write_text("keep")
+    (out / "manifest.json").write_text('{"views": [{"file": "../victim.sql"}]}')
+    proc = run_compile(package, "-o", out)
+    assert proc.returncode == 2 and "[unsafe-output-path]" in proc.stderr
+    assert (tmp_path / "victim.sql").read_text() == "keep"
+    (out / "manifest.json").write_text("not json")
+    proc = run_compile(package, "-o", out)
+    assert proc.returncode == 2 and "is not one ontoc wrote" in proc.stderr
+
+
+def test_no_folder_is_written_when_one_of_a_folder_of_packages_is_refused(tmp_path):
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    for name in ("a", "b"):
+        subfolder(packages, name)
+        write_package(packages / name, GETTER)
+    out = tmp_path / "out"
+    (out / "b").mkdir(parents=True)
+    (out / "b" / "mine.txt").write_text("mine")
+    proc = run_compile(packages, "-o", out)
+    assert proc.returncode == 2 and "mine.txt" in proc.stderr
+    assert snapshot(out) == {"b/mine.txt": b"mine"}  # nothing written, not even a's folder
+    (out / "b" / "mine.txt").unlink()
+    assert run_compile(packages, "-o", out).returncode == 0
+    assert sorted(snapshot(out)) == ["a/manifest.json", "a/v.sql", "b/manifest.json", "b/v.sql"]
+
+
+def test_inside_keeps_every_path_in_its_folder(tmp_path):
+    from ontoc.paths import inside
+
+    assert inside(tmp_path, "v.sql") == tmp_path / "v.sql"
+    for name in ("../x.sql", "/etc/passwd", "a/b.sql", "..", ".", "", "a\0b"):
+        with pytest.raises(OntocError) as caught:
+            inside(tmp_path, name)
+        assert caught.value.diagnostics[0].code == "unsafe-output-path"
+    (tmp_path / "link.sql").symlink_to(tmp_path.parent / "elsewhere.sql")
+    with pytest.raises(OntocError):
+        inside(tmp_path, "link.sql")
+
+
+def test_check_reports_a_folder_where_a_file_belongs_as_stale(tmp_path):
+    package = write_package(tmp_path, GETTER)
+    out = tmp_path / "out"
+    (out / "v.sql").mkdir(parents=True)
+    proc = run_compile(package, "-o", out, "--check", "--diff")
+    assert proc.returncode == 1 and "stale:" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_an_empty_dict_key_is_located(tmp_path):
+    methods = GETTER.replace("-> int", "-> list[dict]").replace(
+        "return 1", 'return [{"": t.role} for t in self.store.tickets]'
+    )
+    assert_located(write_package(tmp_path, methods), "empty-dict-key", "views.py", '""')
