@@ -37,50 +37,42 @@ def _flat(op: Op, args: tuple[Expr, ...]) -> list[Expr]:
     return [x for a in args for x in operands(a, op)]
 
 
-def _contradicts(parts: list[Expr]) -> bool:
+def _contradicts(parts: dict[Expr, None]) -> bool:
     """`x IS NULL` beside `x IS NOT NULL`: never both TRUE, never both FALSE (neither is ever NULL)."""
     return any(
         isinstance(p, Func) and p.op is Op.IS_NULL and Func(Op.IS_NOT_NULL, p.args, BOOL) in parts for p in parts
     )
 
 
-def _absorb(parts: list[Expr], inner: Op) -> list[Expr]:
+def _absorb(parts: dict[Expr, None], inner: Op) -> list[Expr]:
     """`p OR (q AND p)` is `p`, `p AND (q OR p)` is `p` (also in SQL's three-valued logic)."""
-    return [
-        p
-        for p in parts
-        if not (isinstance(p, Func) and p.op is inner and any(q in p.args for q in parts if q is not p))
-    ]
+    return [p for p in parts if not (isinstance(p, Func) and p.op is inner and any(q in parts for q in p.args))]
+
+
+def _connective(op: Op, args: tuple[Expr, ...], absorbing: Expr, neutral: Expr, inner: Op) -> Expr:
+    """`and_` / `or_`: flattened, without neutral elements and repeats (kept in a dict, in order: a
+    list's `in` compared whole trees pairwise, cubic for a chain of `a != 0 and a != 1 and ...`)."""
+    parts: dict[Expr, None] = {}
+    is_absorbing, is_neutral = (is_false, is_true) if op is Op.AND else (is_true, is_false)
+    for a in _flat(op, args):
+        if is_absorbing(a):
+            return absorbing
+        if not is_neutral(a):
+            parts[a] = None
+    if not parts:
+        return neutral
+    if _contradicts(parts):
+        return absorbing
+    kept = _absorb(parts, inner)
+    return kept[0] if len(kept) == 1 else Func(op, tuple(kept), BOOL)
 
 
 def and_(*args: Expr) -> Expr:
-    parts: list[Expr] = []
-    for a in _flat(Op.AND, args):
-        if is_false(a):
-            return FALSE
-        if not is_true(a) and a not in parts:
-            parts.append(a)
-    if not parts:
-        return TRUE
-    if _contradicts(parts):
-        return FALSE
-    parts = _absorb(parts, Op.OR)
-    return parts[0] if len(parts) == 1 else Func(Op.AND, tuple(parts), BOOL)
+    return _connective(Op.AND, args, FALSE, TRUE, Op.OR)
 
 
 def or_(*args: Expr) -> Expr:
-    parts: list[Expr] = []
-    for a in _flat(Op.OR, args):
-        if is_true(a):
-            return TRUE
-        if not is_false(a) and a not in parts:
-            parts.append(a)
-    if not parts:
-        return FALSE
-    if _contradicts(parts):
-        return TRUE
-    parts = _absorb(parts, Op.AND)
-    return parts[0] if len(parts) == 1 else Func(Op.OR, tuple(parts), BOOL)
+    return _connective(Op.OR, args, TRUE, FALSE, Op.AND)
 
 
 def not_(a: Expr) -> Expr:

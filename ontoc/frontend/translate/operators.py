@@ -21,10 +21,33 @@ from .context import Ctx, TranslationState
 
 class OperatorsMixin(TranslationState):
     def expr_BoolOp(self, node: ast.BoolOp, ctx: Ctx) -> Value:
-        result = self.expr(node.values[0], ctx)
-        for operand in node.values[1:]:
-            result = self.bool_op(isinstance(node.op, ast.And), result, self.expr(operand, ctx), ctx, node)
+        is_and = isinstance(node.op, ast.And)
+        values = [self.expr(operand, ctx) for operand in node.values]
+        scalars = [v for v in values if isinstance(v, Scalar) and v.dtype == T.BOOL]
+        if len(scalars) == len(values):
+            return self.bool_chain(is_and, scalars)
+        result = values[0]
+        for value in values[1:]:
+            result = self.bool_op(is_and, result, value, ctx, node)
         return result
+
+    @staticmethod
+    def bool_chain(is_and: bool, operands: list[Scalar]) -> Scalar:
+        """`a and b and ...` of bools that are never None, as one n-ary SQL AND / OR (folding pairwise
+        rebuilt the growing chain per operand: cubic in a long `a != 0 and a != 1 and ...`).
+
+        Operand k raises when it is evaluated, i.e. when every operand before it let the chain go on;
+        a flag already raised by an earlier operand adds nothing (`e OR (p AND e)` is `e`)."""
+        goes_on: list[Expr] = []
+        raised: dict[Expr, None] = {}
+        terms = []
+        for v in operands:
+            if not B.is_false(v.err) and v.err not in raised:
+                raised[v.err] = None
+                terms.append(B.and_(*goes_on, v.err))
+            goes_on.append(v.expr if is_and else B.not_(v.expr))
+        exprs = [v.expr for v in operands]
+        return Scalar(B.and_(*exprs) if is_and else B.or_(*exprs), B.or_(*terms))
 
     def bool_op(self, is_and: bool, a: Value, b: Value, ctx: Ctx, node: ast.AST) -> Value:
         """`a and b` is b where a is truthy, else a; `a or b` the other way round."""
