@@ -265,7 +265,7 @@ def coerce(value: object, dtype: DType, where: str) -> object:
         return value
     if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         if not _INT64[0] <= value <= _INT64[1]:
-            raise Invalid(f"{where} is out of the 64-bit integer range")
+            raise Invalid(f"{where} is out of the 64-bit integer range: {value}")
         return value
     if kind in ("float", "decimal") and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return _float(value, where) if kind == "float" else _decimal(value, where)

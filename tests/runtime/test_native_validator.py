@@ -268,6 +268,29 @@ def test_the_call_is_evaluated_once_per_record(t_env):
     assert optimized.count(f"{FUNCTION}(") == 1, optimized
 
 
+def test_one_call_serves_every_consumer_of_the_events_view(t_env):
+    """As in a submitted job: per-topic views and the invalid-events sink all read one validated view."""
+    t_env.create_temporary_view("records", _source(t_env, []))
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW checked AS SELECT n, {call_sql()} AS v FROM records")
+    for name, columns in (("docs", "doc_id STRING, s STRING, i BIGINT"), ("bad", "reason STRING, val STRING")):
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE {name} ({columns}) WITH ('connector' = 'blackhole')")
+    try:
+        statements = t_env.create_statement_set()
+        statements.add_insert_sql(
+            "INSERT INTO docs SELECT v.doc_id, v.t_everything.s, v.t_everything.i FROM checked "
+            "WHERE v.topic = 'everything' AND v.kind = 'upsert'"
+        )
+        statements.add_insert_sql("INSERT INTO bad SELECT v.reason, v.`value` FROM checked WHERE v.kind = 'invalid'")
+        plan = statements.explain()
+    finally:
+        for name in ("docs", "bad"):
+            t_env.execute_sql(f"DROP TEMPORARY TABLE {name}")
+        t_env.execute_sql("DROP TEMPORARY VIEW checked")
+        t_env.drop_temporary_view("records")
+    optimized = plan.split("== Optimized Execution Plan ==")[1]
+    assert optimized.count(f"{FUNCTION}(") == 1, optimized
+
+
 # --------------------------------------------------------------------------
 # Fuzz: random bytes and random JSON-like records, one query per batch
 

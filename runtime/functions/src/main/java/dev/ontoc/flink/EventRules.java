@@ -121,7 +121,8 @@ final class EventRules {
                     try {
                         return Long.parseLong(((StrictJson.Num) value).text);
                     } catch (NumberFormatException e) {
-                        throw new Invalid(where + " is out of the 64-bit integer range");
+                        throw new Invalid(
+                                where + " is out of the 64-bit integer range: " + ((StrictJson.Num) value).text);
                     }
                 }
                 break;
