@@ -93,6 +93,11 @@ class HasFields(Protocol):
     def fields(self) -> Mapping[str, FieldDef]: ...
 
 
+class HasTopicFields(HasFields, Protocol):
+    @property
+    def topic(self) -> str: ...
+
+
 class SourceTopic(Protocol):
     """A source topic of a job as the validator sees it (`runtime.event_udf.TopicSpec` is one)."""
 
@@ -325,7 +330,7 @@ def check_record(model: HasFields, key: bytes | None, value: bytes | None) -> Ve
         return Verdict(INVALID, str(exc), doc_id, None)
 
 
-def parse_line(model: ModelDef, text: str | bytes, file: str, line: int) -> Event:
+def parse_line(model: HasTopicFields, text: str | bytes, file: str, line: int) -> Event:
     if isinstance(text, bytes):
         text = utf8(text)
     record = decode_json(text, MAX_DEPTH + 1)

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ontoc.events import DELETE, INVALID, UPSERT, Verdict, check_record, validator_spec
+from ontoc.events import DELETE, INVALID, UPSERT, Invalid, Verdict, check_record, parse_line, validator_spec
 from ontoc.frontend.schema import FieldDef
 from ontoc.ir.types import DType
 from ontoc.runtime.functions import ensure_functions_jar, register_functions
@@ -30,9 +30,11 @@ pytestmark = pytest.mark.flink
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "records.json"
 FUNCTION = "ONTOC_VALIDATE_EVENT"
-CREATE_SQL = (
-    f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FUNCTION} AS 'dev.ontoc.flink.ValidateEvent' LANGUAGE JAVA"
-)
+LINE_FUNCTION = "ONTOC_VALIDATE_LINE"
+CREATE_SQL = [
+    f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS 'dev.ontoc.flink.{cls}' LANGUAGE JAVA"
+    for name, cls in ((FUNCTION, "ValidateEvent"), (LINE_FUNCTION, "ValidateLine"))
+]
 MAX_INVALID_VALUE_CHARS = 10_000
 
 
@@ -108,7 +110,8 @@ def t_env():
     env.get_config().set("parallelism.default", "1")
     env.get_config().set("collect-sink.batch-size.max", "64mb")  # the 10 MB records come back whole
     register_functions(env, ensure_functions_jar(progress=lambda _m: None))
-    env.execute_sql(CREATE_SQL)
+    for statement in CREATE_SQL:
+        env.execute_sql(statement)
     return env
 
 
@@ -135,12 +138,12 @@ def call_sql(spec: str = SPEC) -> str:
     return f"{FUNCTION}('{literal}', topic, CAST(n AS INT), CAST(n * 10 AS BIGINT), k, v)"
 
 
-def run_jvm(t_env, records: list[tuple[str, bytes | None, bytes | None]]) -> list[dict]:
+def run_jvm(t_env, records: list[tuple[str, bytes | None, bytes | None]], call: str | None = None) -> list[dict]:
     """The function's result row for each record, in order: one streaming query."""
     t_env.create_temporary_view("records", _source(t_env, records))
     try:
         # as JSON text: PyFlink's collect() cannot unpickle an empty string nested in a ROW
-        table = t_env.sql_query(f"SELECT n, JSON_STRING({call_sql()}) AS r FROM records")
+        table = t_env.sql_query(f"SELECT n, JSON_STRING({call or call_sql()}) AS r FROM records")
         with table.execute().collect() as rows:
             out = {row[0]: json.loads(row[1]) for row in rows}
     finally:
@@ -170,8 +173,12 @@ def assert_same_value(jvm: object, py: object, dtype: DType, where: str) -> None
 
 
 def assert_agree(topic: str, key: bytes | None, value: bytes | None, jvm, where: str) -> Verdict:
-    """The JVM row and the Python verdict on one record say the same."""
-    py = python_verdict(topic, key, value)
+    """The JVM row and the Python verdict on one Kafka record say the same."""
+    return assert_same_verdict(topic, python_verdict(topic, key, value), jvm, where, key, value)
+
+
+def assert_same_verdict(topic: str, py: Verdict, jvm: dict, where: str, key: bytes | None, value: bytes | None):
+    """`key` and `value`: the bytes an invalid event's report shows."""
     assert jvm["topic"] == topic, where
     assert jvm["kind"] == py.kind, (where, jvm["reason"], py.reason)
     if not (jvm["reason"] or "").startswith("not JSON (") or not (py.reason or "").startswith("not JSON ("):
@@ -201,6 +208,23 @@ def assert_agree(topic: str, key: bytes | None, value: bytes | None, jvm, where:
     return py
 
 
+def line_of(r: dict) -> bytes:
+    """A record of the table as a line of an input file (a key that is not text becomes null)."""
+    key = json.dumps(r["key"]).encode() if isinstance(r["key"], str) else b"null"
+    value = raw(r["value"])
+    return b'{"key": ' + key + b', "value": ' + (b"null" if value is None else value) + b"}"
+
+
+def python_line_verdict(topic: str, line: bytes) -> Verdict:
+    try:
+        if topic not in TOPICS:
+            raise Invalid("the file's topic is not a source of this job")
+        event = parse_line(TOPICS[topic], line, "f.jsonl", 1)
+    except Invalid as exc:
+        return Verdict(INVALID, str(exc), None, None)
+    return Verdict(DELETE if event.document is None else UPSERT, None, event.doc_id, event.document)
+
+
 def test_python_rules_give_the_tables_kinds():
     for r in TABLE["records"]:
         verdict = python_verdict(r["topic"], raw(r["key"]), raw(r["value"]))
@@ -223,6 +247,18 @@ def test_the_jvm_function_judges_the_table_as_python_does(t_env):
     for n, jvm in enumerate(rows):  # the record's partition and offset, for the invalid-events topic
         if jvm["kind"] == INVALID:
             assert (jvm["partition"], jvm["offset"]) == (n, n * 10)
+
+
+def test_the_line_function_judges_the_table_as_the_local_reader_does(t_env):
+    """ONTOC_VALIDATE_LINE: the same records as lines of an input file, against `events.parse_line`."""
+    lines = [(r["topic"], None, line_of(r)) for r in TABLE["records"]]
+    literal = SPEC.replace("'", "''")
+    rows = run_jvm(t_env, lines, f"{LINE_FUNCTION}('{literal}', topic, v)")
+    kinds = set()
+    for r, (topic, _, line), jvm in zip(TABLE["records"], lines, rows, strict=True):
+        verdict = assert_same_verdict(topic, python_line_verdict(topic, line), jvm, r["note"], None, line)
+        kinds.add(verdict.kind)
+    assert kinds == {UPSERT, DELETE, INVALID}
 
 
 def test_the_result_type_follows_the_spec(t_env):
