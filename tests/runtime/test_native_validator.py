@@ -251,7 +251,7 @@ def test_the_jvm_function_judges_the_table_as_python_does(t_env):
 
 def test_the_line_function_judges_the_table_as_the_local_reader_does(t_env):
     """ONTOC_VALIDATE_LINE: the same records as lines of an input file, against `events.parse_line`."""
-    lines = [(r["topic"], None, line_of(r)) for r in TABLE["records"]]
+    lines: list[tuple[str, bytes | None, bytes | None]] = [(r["topic"], None, line_of(r)) for r in TABLE["records"]]
     literal = SPEC.replace("'", "''")
     rows = run_jvm(t_env, lines, f"{LINE_FUNCTION}('{literal}', topic, v)")
     kinds = set()
