@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -170,6 +171,13 @@ class _Model:
         self.fields = {f.name: f for f in fields}
 
 
+@dataclass(frozen=True)
+class _Topic:
+    topic: str
+    fields: tuple[FieldDef, ...]
+    columns: tuple[tuple[str, T.DType], ...] = ()
+
+
 @pytest.mark.parametrize(
     "default,dtype,reason",
     [
@@ -186,8 +194,7 @@ def test_a_missing_field_whose_default_is_invalid_makes_the_event_invalid(defaul
     with pytest.raises(Invalid, match=f"field `x` is missing and its default is not valid: .*{reason}"):
         validate(model, {"y": "a"})
     # the JVM validator gets the same reason in its spec, instead of the default
-    topic = type("Topic", (), {"topic": "t", "fields": tuple(model.fields.values()), "columns": ()})
-    field = json.loads(validator_spec([topic]))["topics"][0]["fields"][0]
+    field = json.loads(validator_spec([_Topic("t", tuple(model.fields.values()))]))["topics"][0]["fields"][0]
     assert "default" not in field and reason in field["default_error"]
 
 

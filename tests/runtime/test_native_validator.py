@@ -251,11 +251,16 @@ def test_the_jvm_function_judges_the_table_as_python_does(t_env):
 
 def test_the_line_function_judges_the_table_as_the_local_reader_does(t_env):
     """ONTOC_VALIDATE_LINE: the same records as lines of an input file, against `events.parse_line`."""
-    lines: list[tuple[str, bytes | None, bytes | None]] = [(r["topic"], None, line_of(r)) for r in TABLE["records"]]
+    lines = [line_of(r) for r in TABLE["records"]]
     literal = SPEC.replace("'", "''")
-    rows = run_jvm(t_env, lines, f"{LINE_FUNCTION}('{literal}', topic, v)")
+    rows = run_jvm(
+        t_env,
+        [(r["topic"], None, line) for r, line in zip(TABLE["records"], lines, strict=True)],
+        f"{LINE_FUNCTION}('{literal}', topic, v)",
+    )
     kinds = set()
-    for r, (topic, _, line), jvm in zip(TABLE["records"], lines, rows, strict=True):
+    for r, line, jvm in zip(TABLE["records"], lines, rows, strict=True):
+        topic = r["topic"]
         verdict = assert_same_verdict(topic, python_line_verdict(topic, line), jvm, r["note"], None, line)
         kinds.add(verdict.kind)
     assert kinds == {UPSERT, DELETE, INVALID}
