@@ -27,7 +27,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
@@ -51,8 +50,9 @@ _DATETIME = re.compile(
 )
 _MAY_HOLD_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]|[\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]")
+_INNERMOST_PAIR = re.compile(r"[\[{][\]}]")
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,26 @@ _CHECKING_DECODER = json.JSONDecoder(
 )
 
 
-def _depth(text: str) -> int:
-    """Deepest nesting of brackets outside strings (exact for JSON text)."""
+def _nesting_error(text: str, max_depth: int) -> str | None:
+    """Why the brackets outside strings nest too deep (exact for JSON text), at regex speed."""
     brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+    for _ in range(max_depth):  # each pass removes the innermost level
+        reduced = _INNERMOST_PAIR.sub("", brackets)
+        if not reduced:
+            return None
+        if len(reduced) == len(brackets):
+            return "not JSON (brackets that do not pair)"
+        brackets = reduced
+    return f"not JSON (nested deeper than {max_depth} levels)"
 
 
 def decode_json(text: str, max_depth: int = MAX_DEPTH) -> object:
     """JSON text as Python values (numbers with a fraction or exponent as Decimal), strictly."""
     # the C scanner recurses: measure the depth first, when the brackets could exceed it at all
-    if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
-        raise Invalid(f"not JSON (nested deeper than {max_depth} levels)")
+    if text.count("[") + text.count("{") > max_depth:
+        error = _nesting_error(text, max_depth)
+        if error is not None:
+            raise Invalid(error)
     checking = _MAY_HOLD_SURROGATE.search(text) is not None
     try:
         value = (_CHECKING_DECODER if checking else _DECODER).decode(text)
