@@ -1,4 +1,4 @@
-"""ONTOC_SORT_ROWS (runtime/functions, a Java system function) on the embedded Flink.
+"""ONTOC_SORT_ROWS (jvm/functions, a Java system function) on the embedded Flink.
 
 Every test really builds the jar (once, with Maven, into the repo's
 ``.cache/jars``) and runs a streaming job; the expected value is computed with

@@ -28,7 +28,7 @@ SCALAR_TYPES = {
 SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 PY_STR_FUNCTION = "ONTOC_PY_STR"
 PY_ROUND_FUNCTION = "ONTOC_PY_ROUND"
-JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION, PY_ROUND_FUNCTION)  # ontoc's own, from runtime/functions
+JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION, PY_ROUND_FUNCTION)  # ontoc's own, from jvm/functions
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
@@ -226,7 +226,7 @@ class ExprEmitter:
             )
         if e.op is Op.ARRAY_SORT and e.dtype.elem is not None and e.dtype.elem.kind is T.Kind.ROW:
             # Flink's ARRAY_SORT takes only arrays of comparable scalars; rows go through
-            # ontoc's JVM function (runtime/functions), compared field by field
+            # ontoc's JVM function (jvm/functions), compared field by field
             return anon(SORT_ROWS_FUNCTION, *args)
         if e.op is Op.TRY_CAST:
             return exp.TryCast(this=args[0], to=sql_type(e.dtype))

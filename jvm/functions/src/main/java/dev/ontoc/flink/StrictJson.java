@@ -1,0 +1,139 @@
+package dev.ontoc.flink;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonProcessingException;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadConstraints;
+
+/**
+ * Strict JSON text to a plain tree (Map, List, String, Boolean, {@link Num}, null), with the limits of
+ * spec section 1 that {@code ontoc.events} applies too: nesting at most {@code maxDepth} levels,
+ * numbers of at most {@link #MAX_NUMBER_CHARS} characters, no lone surrogate in any string or key,
+ * no NaN/Infinity, nothing after the value; duplicate keys: the last one wins (as Python's json).
+ *
+ * <p>Every failure is an {@link EventRules.Invalid} with a reason, never another exception.
+ */
+final class StrictJson {
+
+    static final int MAX_DEPTH = 64;
+    static final int MAX_NUMBER_CHARS = 1000;
+
+    /** A JSON number as written; converted per field type (the exact text decides). */
+    static final class Num {
+        final String text;
+        final boolean integral;
+
+        Num(String text, boolean integral) {
+            this.text = text;
+            this.integral = integral;
+        }
+    }
+
+    // Jackson's own limits sit above ours, so our checks (and reasons) decide; the string and
+    // name limits are lifted: Python's json has none
+    private static final JsonFactory FACTORY =
+            JsonFactory.builder()
+                    .streamReadConstraints(
+                            StreamReadConstraints.builder()
+                                    .maxNestingDepth(MAX_DEPTH + 10)
+                                    .maxNumberLength(MAX_NUMBER_CHARS + 10)
+                                    .maxStringLength(Integer.MAX_VALUE)
+                                    .maxNameLength(Integer.MAX_VALUE)
+                                    .build())
+                    .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+                    .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+                    .build();
+
+    private StrictJson() {}
+
+    static Object parse(String text, int maxDepth) throws EventRules.Invalid {
+        try (JsonParser parser = FACTORY.createParser(text)) {
+            JsonToken token = parser.nextToken();
+            if (token == null) {
+                throw new EventRules.Invalid("not JSON (no value)");
+            }
+            Object value = read(parser, token, 0, maxDepth);
+            if (parser.nextToken() != null) {
+                throw new EventRules.Invalid("not JSON (extra data after the value)");
+            }
+            return value;
+        } catch (JsonProcessingException e) {
+            throw new EventRules.Invalid("not JSON (" + EventRules.cut(e.getOriginalMessage(), 200) + ")");
+        } catch (IOException e) {
+            throw new EventRules.Invalid("not JSON (" + EventRules.cut(String.valueOf(e.getMessage()), 200) + ")");
+        }
+    }
+
+    private static Object read(JsonParser parser, JsonToken token, int depth, int maxDepth)
+            throws IOException, EventRules.Invalid {
+        switch (token) {
+            case START_OBJECT: {
+                enter(depth, maxDepth);
+                Map<String, Object> object = new HashMap<>();
+                for (JsonToken t = parser.nextToken(); t != JsonToken.END_OBJECT; t = parser.nextToken()) {
+                    String name = parser.currentName();
+                    checkText(name);
+                    object.put(name, read(parser, parser.nextToken(), depth + 1, maxDepth));
+                }
+                return object;
+            }
+            case START_ARRAY: {
+                enter(depth, maxDepth);
+                List<Object> list = new ArrayList<>();
+                for (JsonToken t = parser.nextToken(); t != JsonToken.END_ARRAY; t = parser.nextToken()) {
+                    list.add(read(parser, t, depth + 1, maxDepth));
+                }
+                return list;
+            }
+            case VALUE_STRING: {
+                String text = parser.getText();
+                checkText(text);
+                return text;
+            }
+            case VALUE_NUMBER_INT:
+            case VALUE_NUMBER_FLOAT: {
+                String text = parser.getText();
+                if (text.length() > MAX_NUMBER_CHARS) {
+                    throw new EventRules.Invalid(
+                            "not JSON (a number longer than " + MAX_NUMBER_CHARS + " characters)");
+                }
+                return new Num(text, token == JsonToken.VALUE_NUMBER_INT);
+            }
+            case VALUE_TRUE:
+                return Boolean.TRUE;
+            case VALUE_FALSE:
+                return Boolean.FALSE;
+            case VALUE_NULL:
+                return null;
+            default:
+                throw new EventRules.Invalid("not JSON (unexpected " + token + ")");
+        }
+    }
+
+    private static void enter(int depth, int maxDepth) throws EventRules.Invalid {
+        if (depth + 1 > maxDepth) {
+            throw new EventRules.Invalid("not JSON (nested deeper than " + maxDepth + " levels)");
+        }
+    }
+
+    /** A string escaped as "\ud800" holds half a character: not text (Python could not encode it). */
+    private static void checkText(String text) throws EventRules.Invalid {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length()
+                    && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new EventRules.Invalid(
+                        "not text: a lone surrogate (\\ud800-\\udfff) in a string or key");
+            }
+        }
+    }
+}
