@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ontoc.events import DELETE, INVALID, UPSERT, Invalid, Verdict, check_record, parse_line, validator_spec
 from ontoc.frontend.schema import FieldDef
 from ontoc.ir.types import DType
-from ontoc.runtime.functions import ensure_functions_jar, register_functions
+from ontoc.jvm.functions import ensure_functions_jar, register_functions
 
 pytestmark = pytest.mark.flink
 
