@@ -30,8 +30,9 @@ class Span:
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         col = _char_col(text, getattr(node, "col_offset", 0))
         end = None
-        if getattr(node, "end_lineno", None) == line and node.end_col_offset is not None:
-            end = _char_col(text, node.end_col_offset)
+        end_offset = getattr(node, "end_col_offset", None)
+        if getattr(node, "end_lineno", None) == line and end_offset is not None:
+            end = _char_col(text, end_offset)
         return cls(file, line, col + 1, end + 1 if end is not None else None, text)
 
 
@@ -64,7 +65,12 @@ class Diagnostic:
         return "\n".join(lines)
 
     def to_json(self) -> dict:
-        out = {"severity": self.severity, "code": self.code, "message": self.message, "hint": self.hint}
+        out: dict[str, object] = {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
         if self.span:
             out.update(file=self.span.file, line=self.span.line, col=self.span.col, end_col=self.span.end_col)
         return out
