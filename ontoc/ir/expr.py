@@ -67,6 +67,8 @@ class Op(StrEnum):
     EMPTY_ARRAY = "empty_array"
     PY_STR = "py_str"  # str() of a float or a datetime, as Python prints it
     PY_ROUND = "py_round"  # round(x, ndigits) as Python rounds
+    REPEAT = "repeat"  # str * int, the count at least 0
+    EXTRACT = "extract"  # a calendar field ('YEAR' ... 'SECOND', a literal) of a datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ OPS: dict[Op, OpSpec] = {
     Op.EMPTY_ARRAY: _spec(0, 0, Kind.LIST),
     Op.PY_STR: _spec(1, 1, _S, strict=True),
     Op.PY_ROUND: _spec(2, 2, strict=True),
+    Op.REPEAT: _spec(2, 2, _S, strict=True),
+    Op.EXTRACT: _spec(2, 2, _I, strict=True),
 }
 
 

@@ -7,6 +7,7 @@ frontend cannot build something the backend silently mistranslates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
@@ -162,6 +163,8 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
     Op.PY_STR: lambda a: anon(PY_STR_FUNCTION, *a),
     Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
+    Op.REPEAT: lambda a: anon("REPEAT", a[0], exp.Cast(this=a[1], to=exp.DataType.build("INT"))),
+    Op.EXTRACT: lambda a: exp.Extract(this=exp.var(a[0].name), expression=a[1]),
 }
 
 
@@ -192,6 +195,9 @@ class ExprEmitter:
             return exp.Neg(this=literal) if text.startswith("-") else literal
         if e.dtype.kind is T.Kind.DECIMAL and isinstance(v, (int, float, Decimal, str)):
             return exp.Cast(this=exp.Literal.string(str(Decimal(v))), to=sql_type(T.DECIMAL))
+        if isinstance(v, datetime):  # in UTC, the session time zone
+            text = v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return exp.Cast(this=exp.Literal.string(text), to=sql_type(T.DATETIME))
         if isinstance(v, int):
             number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:

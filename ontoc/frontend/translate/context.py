@@ -187,7 +187,20 @@ class TranslationState(ABC):
     def truthy(self, value: Value, ctx: Ctx | None, node: ast.AST | None) -> Scalar: ...
 
     @abstractmethod
+    def truth(self, node: ast.expr, ctx: Ctx) -> Scalar: ...
+
+    @abstractmethod
     def binop(self, op: ast.operator, a: Scalar, b: Scalar, node: ast.AST) -> Scalar: ...
+
+    # temporal.py
+    @abstractmethod
+    def qualified_name(self, node: ast.AST) -> str | None: ...
+
+    @abstractmethod
+    def library_literal(self, name: str, node: ast.Call) -> Scalar | None: ...
+
+    @abstractmethod
+    def datetime_part(self, v: Scalar, attr: str, node: ast.AST) -> Scalar: ...
 
     # builtins.py
     @abstractmethod

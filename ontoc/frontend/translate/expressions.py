@@ -22,6 +22,7 @@ from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, Scalar,
 from .builtins import STR_METHODS
 from .collections import AGG_BUILTINS
 from .context import Branch, Ctx, Ret, TranslationState
+from .temporal import DATETIME_PARTS
 
 
 class ExpressionsMixin(TranslationState):
@@ -50,6 +51,13 @@ class ExpressionsMixin(TranslationState):
 
     def expr_Constant(self, node: ast.Constant, ctx: Ctx) -> Value:
         v = node.value
+        if type(v) is int and not -(2**63) <= v < 2**63:
+            raise self.fail(
+                "int-literal-range",
+                f"integer literal {v} does not fit a signed 64-bit integer",
+                node,
+                "view fields and SQL hold 64-bit integers; use a float or a Decimal(\"...\") literal",
+            )
         if v is None or isinstance(v, (bool, int, str)):
             return Scalar(B.lit(v))
         if isinstance(v, float):
@@ -104,6 +112,8 @@ class ExpressionsMixin(TranslationState):
             return self.doc_attribute(base, attr, node, ctx)
         if isinstance(base, Scalar) and base.dtype.kind == Kind.NONE:
             return Scalar(Literal(None, T.NONE), TRUE)
+        if isinstance(base, Scalar) and base.dtype.kind == Kind.DATETIME and attr in DATETIME_PARTS:
+            return self.datetime_part(base, attr, node)
         raise self.fail("unsupported-attribute", f"attribute `.{attr}` is not supported here", node)
 
     def doc_attribute(self, doc: Doc, attr: str, node: ast.AST, ctx: Ctx) -> Value:
@@ -151,7 +161,7 @@ class ExpressionsMixin(TranslationState):
         return LambdaVal(method.node, {"__method__": method})
 
     def expr_IfExp(self, node: ast.IfExp, ctx: Ctx) -> Value:
-        cond = self.truthy(self.expr(node.test, ctx), ctx, node.test)
+        cond = self.truth(node.test, ctx)
         tree = Branch(cond, Ret(self.expr(node.body, ctx), FALSE), Ret(self.expr(node.orelse, ctx), FALSE))
         value, err = self.merge(tree, node)
         return self.with_err(value, err)
@@ -270,6 +280,10 @@ class ExpressionsMixin(TranslationState):
         )
 
     def expr_Call(self, node: ast.Call, ctx: Ctx) -> Value:
+        qualified = self.qualified_name(node.func)
+        literal = self.library_literal(qualified, node) if qualified else None
+        if literal is not None:
+            return literal
         if isinstance(node.func, ast.Attribute):
             target = (
                 self.expr(node.func.value, ctx)
@@ -289,6 +303,8 @@ class ExpressionsMixin(TranslationState):
         name = dotted(node.func)
         if name in AGG_BUILTINS:
             return self.call_aggregate_builtin(name, node, ctx)
+        if name == "bool" and len(node.args) == 1 and not node.keywords:
+            return self.truth(node.args[0], ctx)  # also of a collection: whether it has elements
         if name in ("abs", "round", "min", "max", "int", "float", "str", "bool"):
             if any(k.arg != "default" for k in node.keywords) or node.keywords and name not in ("min", "max"):
                 raise self.fail("unsupported-call", f"keyword arguments of `{name}()` are not supported", node)
