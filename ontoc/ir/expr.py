@@ -68,6 +68,8 @@ class Op(StrEnum):
     PY_STR = "py_str"  # str() of a float or a datetime, as Python prints it
     PY_ROUND = "py_round"  # round(x, ndigits) as Python rounds
     REPEAT = "repeat"  # str * int, the count at least 0
+    ARRAY_SLICE = "array_slice"  # 1-based, both ends inclusive
+    ELEMENT_AT = "element_at"  # array[i], 1-based
     EXTRACT = "extract"  # a calendar field ('YEAR' ... 'SECOND', a literal) of a datetime
 
 
@@ -139,6 +141,8 @@ OPS: dict[Op, OpSpec] = {
     Op.PY_ROUND: _spec(2, 2, strict=True),
     Op.REPEAT: _spec(2, 2, _S, strict=True),
     Op.EXTRACT: _spec(2, 2, _I, strict=True),
+    Op.ARRAY_SLICE: _spec(3, 3, Kind.LIST, strict=True),
+    Op.ELEMENT_AT: _spec(2, 2, strict=True),
 }
 
 

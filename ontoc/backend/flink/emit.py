@@ -165,6 +165,11 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
     Op.REPEAT: lambda a: anon("REPEAT", a[0], exp.Cast(this=a[1], to=exp.DataType.build("INT"))),
     Op.EXTRACT: lambda a: exp.Extract(this=exp.var(a[0].name), expression=a[1]),
+    # offsets and indexes are INT in Flink (a BIGINT one is not accepted)
+    Op.ARRAY_SLICE: lambda a: anon("ARRAY_SLICE", a[0], *[exp.Cast(this=x, to=exp.DataType.build("INT")) for x in a[1:]]),
+    Op.ELEMENT_AT: lambda a: exp.Bracket(
+        this=exp.Paren(this=a[0]), expressions=[exp.Cast(this=a[1], to=exp.DataType.build("INT"))]
+    ),
 }
 
 

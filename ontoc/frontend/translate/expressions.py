@@ -16,11 +16,11 @@ from ontoc.ir.types import Kind
 
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import FALSE, TRUE, Expr, Literal
+from ...ir.expr import FALSE, TRUE, Expr, FieldAccess, Literal
 from ..schema import MethodDef, dotted
 from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, Scalar, SelfRef, StoreRef, TupleVal, Value
 from .builtins import STR_METHODS
-from .collections import AGG_BUILTINS
+from .collections import AGG_BUILTINS, list_leaves
 from .context import Branch, Ctx, Ret, TranslationState
 from .temporal import DATETIME_PARTS
 
@@ -226,6 +226,8 @@ class ExpressionsMixin(TranslationState):
                     "keys: " + ", ".join(k for k, _ in base.items),
                 )
             return item
+        if self.is_list(base) or (isinstance(base, Scalar) and base.dtype.kind == Kind.LIST):
+            return self.list_subscript(base, node, ctx)
         value = self.scalar(base, node.value)
         if value.dtype.kind != Kind.STR:
             raise self.fail("unsupported-subscript", f"subscripts of {value.dtype} are not supported", node)
@@ -253,6 +255,61 @@ class ExpressionsMixin(TranslationState):
         return Scalar(
             B.func(Op.SUBSTRING, s.expr, B.func(Op.ADD, start, B.lit(1), dtype=T.INT), count, dtype=T.STR), err
         )
+
+    def list_subscript(self, base: Value, node: ast.Subscript, ctx: Ctx) -> Value:
+        """`xs[i]` and `xs[a:b]` of a sorted list (or a list field): its ARRAY with Python's indexes.
+
+        A list built over a `many` collection without `sorted` has no order (spec section 4: a
+        multiset), so which element an index picks is not defined: refused.
+        """
+        if isinstance(base, Scalar):
+            arr, err = base.expr, B.or_(base.err, self.none_err(base))
+        else:
+            leaves = list_leaves(base)
+            if any(leaf.sort_keys is None for leaf in leaves):
+                raise self.fail(
+                    "unordered-index",
+                    "a list built over a store collection has no order, so its elements have no index",
+                    node,
+                    "sort it first: sorted(..., key=...)[0], or aggregate it with min()/max()",
+                )
+            arr, err, _, _ = self.materialize(base, node, None)
+        assert arr.dtype.elem is not None
+        # a list's length is its COUNT column, not the CARDINALITY of its sorted ARRAY (sorted once only)
+        length = B.func(Op.CARDINALITY, arr, dtype=T.INT) if isinstance(base, Scalar) else self.count(base).expr
+        if isinstance(node.slice, ast.Slice):
+            if node.slice.step is not None:
+                raise self.fail("unsupported-subscript", "slices with a step are not supported", node.slice.step)
+            bounds: list[Expr] = []
+            for bound, default in ((node.slice.lower, B.lit(0)), (node.slice.upper, length)):
+                if bound is None:
+                    bounds.append(default)
+                    continue
+                b = self.scalar(self.expr(bound, ctx), bound)
+                if b.dtype.kind not in (Kind.INT, Kind.BOOL):
+                    raise self.fail("type-error", "slice indices must be integers or None", bound)
+                err = B.or_(err, b.err, self.none_err(b))
+                bounds.append(self.clamp(self.num(b.expr, T.INT), length))
+            start, stop = bounds
+            # ARRAY_SLICE's offsets are 1-based and inclusive; an empty slice is the empty array
+            first = B.lit(start.value + 1) if isinstance(start, Literal) else B.func(Op.ADD, start, B.lit(1), dtype=T.INT)
+            part = B.func(Op.ARRAY_SLICE, arr, first, stop, dtype=arr.dtype)
+            nonempty = B.func(Op.GT, stop, start, dtype=T.BOOL)
+            return Scalar(B.case(nonempty, part, B.func(Op.EMPTY_ARRAY, dtype=arr.dtype), arr.dtype), err)
+        i = self.scalar(self.expr(node.slice, ctx), node.slice)
+        if i.dtype.kind not in (Kind.INT, Kind.BOOL):
+            raise self.fail("type-error", f"list indices must be integers, not {i.dtype}", node.slice)
+        index = self.num(i.expr, T.INT)
+        pos = B.case(B.func(Op.LT, index, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, index, dtype=T.INT), index, T.INT)
+        out_of_range = B.safe(
+            B.or_(B.func(Op.LT, pos, B.lit(0), dtype=T.BOOL), B.func(Op.GE, pos, length, dtype=T.BOOL))
+        )
+        err = B.or_(err, i.err, self.none_err(i), out_of_range)
+        elem_type = arr.dtype.elem
+        item = B.func(Op.ELEMENT_AT, arr, B.func(Op.ADD, pos, B.lit(1), dtype=T.INT), dtype=elem_type)
+        if elem_type.kind == Kind.ROW:
+            return DictVal(tuple((name, Scalar(FieldAccess(item, name, t), err)) for name, t in elem_type.fields))
+        return Scalar(item, err)
 
     @staticmethod
     def clamp(i: Expr, length: Expr) -> Expr:
