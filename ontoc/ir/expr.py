@@ -70,6 +70,7 @@ class Op(StrEnum):
     REPEAT = "repeat"  # str * int, the count at least 0
     ARRAY_SLICE = "array_slice"  # 1-based, both ends inclusive
     ELEMENT_AT = "element_at"  # array[i], 1-based
+    ADD_MILLIS = "add_millis"  # a datetime plus a literal number of milliseconds (an INTERVAL)
     EXTRACT = "extract"  # a calendar field ('YEAR' ... 'SECOND', a literal) of a datetime
 
 
@@ -141,6 +142,7 @@ OPS: dict[Op, OpSpec] = {
     Op.PY_ROUND: _spec(2, 2, strict=True),
     Op.REPEAT: _spec(2, 2, _S, strict=True),
     Op.EXTRACT: _spec(2, 2, _I, strict=True),
+    Op.ADD_MILLIS: _spec(2, 2, Kind.DATETIME, strict=True),
     Op.ARRAY_SLICE: _spec(3, 3, Kind.LIST, strict=True),
     Op.ELEMENT_AT: _spec(2, 2, strict=True),
 }

@@ -20,6 +20,9 @@ from ontoc.pipeline import compile_definitions
 from ..conftest import DEFINITIONS
 
 VIEW = """\
+import datetime
+from decimal import Decimal
+
 from ontoc import Store, ViewModel, attrs, many, one
 
 from .models import Meeting, Ticket
@@ -283,6 +286,56 @@ CASES = [
 """,
         "type-mismatch",
         "def g",
+    ),
+    (
+        "int-literal-beyond-64-bits",
+        """
+    @attrs.getter
+    def g(self) -> int:
+        return 99999999999999999999 + 1
+""",
+        "int-literal-range",
+        "99999999999999999999",
+    ),
+    (
+        "naive-datetime-literal",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return datetime.datetime(2024, 1, 1) is None
+""",
+        "naive-datetime",
+        "datetime.datetime(2024",
+    ),
+    (
+        "index-of-an-unsorted-list",
+        """
+    @attrs.getter
+    def g(self) -> str:
+        return [t.role for t in self.store.tickets][0]
+""",
+        "unordered-index",
+        "[t.role",
+    ),
+    (
+        "documents-have-no-order",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return self.store.meeting.location < self.store.meeting.location
+""",
+        "document-value",
+        "self.store.meeting.location <",
+    ),
+    (
+        "decimal-of-a-float",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return Decimal(1.1) is None
+""",
+        "unsupported-literal",
+        "Decimal(1.1)",
     ),
 ]
 

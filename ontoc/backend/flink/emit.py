@@ -121,6 +121,16 @@ def chain(cls):
     return build
 
 
+def add_interval(ts: exp.Expression, millis: int) -> exp.Expression:
+    """`ts + INTERVAL 'D HH:MM:SS.fff' DAY(6) TO SECOND(3)` (Flink's day-time intervals hold milliseconds)."""
+    days, rest = divmod(abs(millis), 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{days} {hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+    interval = exp.Interval(this=exp.Literal.string(text), unit=exp.var("DAY(6) TO SECOND(3)"))
+    return exp.Paren(this=(exp.Sub if millis < 0 else exp.Add)(this=ts, expression=interval))
+
+
 SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     Op.ADD: binary(exp.Add),
     Op.SUB: binary(exp.Sub),
@@ -203,6 +213,8 @@ class ExprEmitter:
         if isinstance(v, datetime):  # in UTC, the session time zone
             text = v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             return exp.Cast(this=exp.Literal.string(text), to=sql_type(T.DATETIME))
+        if isinstance(v, int) and v == -(2**63):  # its absolute value is not a BIGINT literal
+            return exp.Paren(this=exp.Sub(this=self.visit(Literal(v + 1, e.dtype)), expression=exp.Literal.number(1)))
         if isinstance(v, int):
             number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:
@@ -223,6 +235,11 @@ class ExprEmitter:
             return exp.Cast(this=out, to=sql_type(T.INT)) if e.dtype.kind is T.Kind.INT else out
         if e.op is Op.ROW:
             return exp.Cast(this=anon("ROW", *args), to=sql_type(e.dtype))
+        if e.op is Op.ADD_MILLIS:
+            millis = e.args[1]
+            if not isinstance(millis, Literal) or not isinstance(millis.value, int):
+                raise NotImplementedError("ADD_MILLIS takes a literal number of milliseconds")
+            return add_interval(args[0], millis.value)
         if e.op is Op.EMPTY_ARRAY:
             return self.empty_array(e.dtype)
         if e.op is Op.PY_ROUND:

@@ -15,7 +15,7 @@ from ontoc.ir.types import Kind
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
-from ..values import DictVal, Doc, ManyVal, Scalar, TupleVal, Value
+from ..values import DeltaVal, DictVal, Doc, ManyVal, Scalar, TupleVal, Value
 from .context import Ctx, TranslationState
 
 
@@ -123,6 +123,8 @@ class OperatorsMixin(TranslationState):
     def expr_BinOp(self, node: ast.BinOp, ctx: Ctx) -> Value:
         a = self.scalar(self.expr(node.left, ctx), node.left)
         b = self.scalar(self.expr(node.right, ctx), node.right)
+        if isinstance(node.op, ast.Sub) and a.dtype.kind == Kind.DATETIME and b.dtype.kind == Kind.DATETIME:
+            return DeltaVal(later=a, earlier=b)  # a timedelta: only compared (temporal.py)
         return self.binop(node.op, a, b, node)
 
     def binop(self, op: ast.operator, a: Scalar, b: Scalar, node: ast.AST) -> Scalar:
@@ -246,7 +248,9 @@ class OperatorsMixin(TranslationState):
             left = right
         return Scalar(B.and_(*parts), err)
 
-    def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx) -> Scalar:
+    def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx | None) -> Scalar:
+        if isinstance(a, DeltaVal) or isinstance(b, DeltaVal):
+            return self.compare_delta(op, a, b, node)
         if isinstance(a, Doc) or isinstance(b, Doc):
             if isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
                 same = self.doc_equals(a, b, node)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import operator
 from decimal import Decimal, InvalidOperation
 
 from ontoc.ir.expr import Op
@@ -17,12 +18,22 @@ from ontoc.ir.types import Kind
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import Literal
-from ..values import Scalar
+from ..values import DeltaVal, Scalar, Value
 from .context import TranslationState
 
 # documents hold datetimes in UTC and the jobs' session time zone is UTC: EXTRACT reads them as Python does
 DATETIME_PARTS = {"year": "YEAR", "month": "MONTH", "day": "DAY", "hour": "HOUR", "minute": "MINUTE", "second": "SECOND"}
 UTC_NAMES = ("datetime.timezone.utc", "datetime.UTC")
+TIMEDELTA_ARGS = ("days", "seconds", "microseconds", "milliseconds", "minutes", "hours", "weeks")
+COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+FLIPPED = {ast.Eq: ast.Eq, ast.NotEq: ast.NotEq, ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE}
 DATETIME_ARGS = ("year", "month", "day", "hour", "minute", "second", "microsecond")
 
 
@@ -51,7 +62,7 @@ class TemporalMixin(TranslationState):
             return ".".join([origin, *parts])
         return None
 
-    def library_literal(self, name: str, node: ast.Call) -> Scalar | None:
+    def library_literal(self, name: str, node: ast.Call) -> Scalar | DeltaVal | None:
         """A `datetime.datetime(...)` or `decimal.Decimal(...)` call of literals, as a SQL literal."""
         if name == "decimal.Decimal":
             if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Constant):
@@ -73,7 +84,65 @@ class TemporalMixin(TranslationState):
             return Scalar(Literal(value, T.DECIMAL))
         if name == "datetime.datetime":
             return Scalar(Literal(self.datetime_literal(node), T.DATETIME))
+        if name == "datetime.timedelta":
+            return DeltaVal(fixed=self.timedelta_literal(node))
         return None
+
+    def timedelta_literal(self, node: ast.Call) -> dt.timedelta:
+        values: dict[str, float] = {}
+        for param, arg in zip(TIMEDELTA_ARGS, node.args, strict=False):
+            values[param] = self.number_constant(arg)
+        if len(node.args) > len(TIMEDELTA_ARGS):
+            raise self.fail("bad-call", "`timedelta()` with too many arguments", node)
+        for keyword in node.keywords:
+            if keyword.arg not in TIMEDELTA_ARGS or keyword.arg in values:
+                raise self.fail("bad-call", f"`timedelta()` argument `{keyword.arg}` is not supported", keyword)
+            values[keyword.arg] = self.number_constant(keyword.value)
+        try:
+            delta = dt.timedelta(**values)
+        except (OverflowError, TypeError) as exc:
+            raise self.fail("unsupported-literal", f"invalid timedelta: {exc}", node) from None
+        if delta % dt.timedelta(milliseconds=1) or abs(delta) >= dt.timedelta(days=1_000_000):
+            raise self.fail(
+                "unsupported-literal",
+                "a timedelta is compared in whole milliseconds, under a million days",
+                node,
+                "Flink's day-time intervals hold milliseconds",
+            )
+        return delta
+
+    def number_constant(self, node: ast.expr) -> float:
+        literal = node.operand if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) else node
+        if isinstance(literal, ast.Constant) and type(literal.value) in (int, float):
+            return -literal.value if literal is not node else literal.value
+        raise self.fail("unsupported-literal", "timedelta literals take number literals", node)
+
+    def compare_delta(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST) -> Scalar:
+        """`a - b < timedelta(...)` as `a < b + INTERVAL ...`: exact, and SQL never holds a duration."""
+        if isinstance(a, DeltaVal) and isinstance(b, DeltaVal) and a.fixed is not None and b.fixed is not None:
+            return Scalar(B.lit(bool(COMPARE[type(op)](a.fixed, b.fixed))))
+        if isinstance(b, DeltaVal) and b.fixed is None and isinstance(a, DeltaVal) and a.fixed is not None:
+            a, b, op = b, a, FLIPPED[type(op)]()
+        if not (
+            isinstance(a, DeltaVal)
+            and a.later is not None
+            and a.earlier is not None
+            and isinstance(b, DeltaVal)
+            and b.fixed is not None
+            and type(op) in COMPARE
+        ):
+            raise self.fail(
+                "unsupported-operator",
+                "a difference of datetimes can only be compared with a `datetime.timedelta(...)` literal",
+                node,
+                "e.g. `a - b >= datetime.timedelta(days=1)`",
+            )
+        millis = b.fixed // dt.timedelta(milliseconds=1)
+        earlier = a.earlier
+        shifted = B.func(Op.ADD_MILLIS, earlier.expr, B.lit(millis), dtype=earlier.dtype)
+        result = self.compare(op, a.later, Scalar(shifted, earlier.err), node, None)
+        # `None - x` raises before the comparison
+        return Scalar(result.expr, B.or_(result.err, self.none_err(a.later), self.none_err(earlier)))
 
     def datetime_literal(self, node: ast.Call) -> dt.datetime:
         values: dict[str, int] = {}
