@@ -131,6 +131,26 @@ class DeltaVal:
     earlier: Scalar | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class DateVal:
+    """A `datetime.date` (`dt.date()` or a literal), only compared: `key` is the int yyyymmdd, which
+    orders as the dates do."""
+
+    key: Scalar
+
+
 Value = (
-    Scalar | Doc | DictVal | ManyVal | Coll | EmptyList | CondList | SelfRef | StoreRef | LambdaVal | TupleVal | DeltaVal
+    Scalar
+    | Doc
+    | DictVal
+    | ManyVal
+    | Coll
+    | EmptyList
+    | CondList
+    | SelfRef
+    | StoreRef
+    | LambdaVal
+    | TupleVal
+    | DeltaVal
+    | DateVal
 )

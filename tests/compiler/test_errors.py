@@ -328,6 +328,27 @@ CASES = [
         "self.store.meeting.location <",
     ),
     (
+        "datetime-difference-compared-with-an-int",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        day = datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)
+        return day - day > 5
+""",
+        "unsupported-operator",
+        "day - day",
+    ),
+    (
+        "timedelta-beyond-intervals",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return datetime.timedelta(days=5000) is None
+""",
+        "unsupported-literal",
+        "datetime.timedelta(days=5000)",
+    ),
+    (
         "decimal-of-a-float",
         """
     @attrs.getter

@@ -122,12 +122,12 @@ def chain(cls):
 
 
 def add_interval(ts: exp.Expression, millis: int) -> exp.Expression:
-    """`ts + INTERVAL 'D HH:MM:SS.fff' DAY(6) TO SECOND(3)` (Flink's day-time intervals hold milliseconds)."""
+    """`ts + INTERVAL 'D HH:MM:SS.fff' DAY(3) TO SECOND(3)` (Flink's day-time intervals hold milliseconds)."""
     days, rest = divmod(abs(millis), 86_400_000)
     hours, rest = divmod(rest, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     text = f"{days} {hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
-    interval = exp.Interval(this=exp.Literal.string(text), unit=exp.var("DAY(6) TO SECOND(3)"))
+    interval = exp.Interval(this=exp.Literal.string(text), unit=exp.var("DAY(3) TO SECOND(3)"))
     return exp.Paren(this=(exp.Sub if millis < 0 else exp.Add)(this=ts, expression=interval))
 
 
@@ -176,7 +176,9 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     Op.REPEAT: lambda a: anon("REPEAT", a[0], exp.Cast(this=a[1], to=exp.DataType.build("INT"))),
     Op.EXTRACT: lambda a: exp.Extract(this=exp.var(a[0].name), expression=a[1]),
     # offsets and indexes are INT in Flink (a BIGINT one is not accepted)
-    Op.ARRAY_SLICE: lambda a: anon("ARRAY_SLICE", a[0], *[exp.Cast(this=x, to=exp.DataType.build("INT")) for x in a[1:]]),
+    Op.ARRAY_SLICE: lambda a: anon(
+        "ARRAY_SLICE", a[0], *[exp.Cast(this=x, to=exp.DataType.build("INT")) for x in a[1:]]
+    ),
     Op.ELEMENT_AT: lambda a: exp.Bracket(
         this=exp.Paren(this=a[0]), expressions=[exp.Cast(this=a[1], to=exp.DataType.build("INT"))]
     ),

@@ -56,7 +56,7 @@ class ExpressionsMixin(TranslationState):
                 "int-literal-range",
                 f"integer literal {v} does not fit a signed 64-bit integer",
                 node,
-                "view fields and SQL hold 64-bit integers; use a float or a Decimal(\"...\") literal",
+                'view fields and SQL hold 64-bit integers; use a float or a Decimal("...") literal',
             )
         if v is None or isinstance(v, (bool, int, str)):
             return Scalar(B.lit(v))
@@ -292,7 +292,9 @@ class ExpressionsMixin(TranslationState):
                 bounds.append(self.clamp(self.num(b.expr, T.INT), length))
             start, stop = bounds
             # ARRAY_SLICE's offsets are 1-based and inclusive; an empty slice is the empty array
-            first = B.lit(start.value + 1) if isinstance(start, Literal) else B.func(Op.ADD, start, B.lit(1), dtype=T.INT)
+            first = (
+                B.lit(start.value + 1) if isinstance(start, Literal) else B.func(Op.ADD, start, B.lit(1), dtype=T.INT)
+            )
             part = B.func(Op.ARRAY_SLICE, arr, first, stop, dtype=arr.dtype)
             nonempty = B.func(Op.GT, stop, start, dtype=T.BOOL)
             return Scalar(B.case(nonempty, part, B.func(Op.EMPTY_ARRAY, dtype=arr.dtype), arr.dtype), err)
@@ -300,7 +302,9 @@ class ExpressionsMixin(TranslationState):
         if i.dtype.kind not in (Kind.INT, Kind.BOOL):
             raise self.fail("type-error", f"list indices must be integers, not {i.dtype}", node.slice)
         index = self.num(i.expr, T.INT)
-        pos = B.case(B.func(Op.LT, index, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, index, dtype=T.INT), index, T.INT)
+        pos = B.case(
+            B.func(Op.LT, index, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, index, dtype=T.INT), index, T.INT
+        )
         out_of_range = B.safe(
             B.or_(B.func(Op.LT, pos, B.lit(0), dtype=T.BOOL), B.func(Op.GE, pos, length, dtype=T.BOOL))
         )
@@ -349,6 +353,10 @@ class ExpressionsMixin(TranslationState):
             )
             if isinstance(target, SelfRef):
                 return self.call_method(node.func.attr, node, ctx)
+            if isinstance(target, Scalar) and target.dtype.kind == Kind.DATETIME and node.func.attr == "date":
+                if node.args or node.keywords:
+                    raise self.fail("bad-call", "`.date()` takes no arguments", node)
+                return self.date_of(target)
             if isinstance(target, Scalar) and target.dtype.kind == Kind.STR and node.func.attr in STR_METHODS:
                 return self.str_method(target, node.func.attr, node, ctx)
             raise self.fail(

@@ -15,7 +15,7 @@ from ontoc.ir.types import Kind
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
-from ..values import DeltaVal, DictVal, Doc, ManyVal, Scalar, TupleVal, Value
+from ..values import DateVal, DeltaVal, DictVal, Doc, ManyVal, Scalar, TupleVal, Value
 from .context import Ctx, TranslationState
 
 
@@ -251,6 +251,8 @@ class OperatorsMixin(TranslationState):
     def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx | None) -> Scalar:
         if isinstance(a, DeltaVal) or isinstance(b, DeltaVal):
             return self.compare_delta(op, a, b, node)
+        if isinstance(a, DateVal) or isinstance(b, DateVal):
+            return self.compare_dates(op, a, b, node)
         if isinstance(a, Doc) or isinstance(b, Doc):
             if isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
                 same = self.doc_equals(a, b, node)

@@ -18,11 +18,18 @@ from ontoc.ir.types import Kind
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import Literal
-from ..values import DeltaVal, Scalar, Value
+from ..values import DateVal, DeltaVal, Scalar, Value
 from .context import TranslationState
 
 # documents hold datetimes in UTC and the jobs' session time zone is UTC: EXTRACT reads them as Python does
-DATETIME_PARTS = {"year": "YEAR", "month": "MONTH", "day": "DAY", "hour": "HOUR", "minute": "MINUTE", "second": "SECOND"}
+DATETIME_PARTS = {
+    "year": "YEAR",
+    "month": "MONTH",
+    "day": "DAY",
+    "hour": "HOUR",
+    "minute": "MINUTE",
+    "second": "SECOND",
+}
 UTC_NAMES = ("datetime.timezone.utc", "datetime.UTC")
 TIMEDELTA_ARGS = ("days", "seconds", "microseconds", "milliseconds", "minutes", "hours", "weeks")
 COMPARE = {
@@ -33,6 +40,7 @@ COMPARE = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
+EQUALITY = (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)
 FLIPPED = {ast.Eq: ast.Eq, ast.NotEq: ast.NotEq, ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE}
 DATETIME_ARGS = ("year", "month", "day", "hour", "minute", "second", "microsecond")
 
@@ -62,7 +70,7 @@ class TemporalMixin(TranslationState):
             return ".".join([origin, *parts])
         return None
 
-    def library_literal(self, name: str, node: ast.Call) -> Scalar | DeltaVal | None:
+    def library_literal(self, name: str, node: ast.Call) -> Scalar | DeltaVal | DateVal | None:
         """A `datetime.datetime(...)` or `decimal.Decimal(...)` call of literals, as a SQL literal."""
         if name == "decimal.Decimal":
             if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Constant):
@@ -84,6 +92,15 @@ class TemporalMixin(TranslationState):
             return Scalar(Literal(value, T.DECIMAL))
         if name == "datetime.datetime":
             return Scalar(Literal(self.datetime_literal(node), T.DATETIME))
+        if name == "datetime.date":
+            values = [self.int_constant(a) for a in node.args]
+            if len(values) != 3 or node.keywords:
+                raise self.fail("bad-call", "`date()` takes year, month and day", node)
+            try:
+                day = dt.date(*values)
+            except ValueError as exc:
+                raise self.fail("unsupported-literal", f"invalid date: {exc}", node) from None
+            return DateVal(Scalar(B.lit(day.year * 10000 + day.month * 100 + day.day)))
         if name == "datetime.timedelta":
             return DeltaVal(fixed=self.timedelta_literal(node))
         return None
@@ -102,20 +119,54 @@ class TemporalMixin(TranslationState):
             delta = dt.timedelta(**values)
         except (OverflowError, TypeError) as exc:
             raise self.fail("unsupported-literal", f"invalid timedelta: {exc}", node) from None
-        if delta % dt.timedelta(milliseconds=1) or abs(delta) >= dt.timedelta(days=1_000_000):
+        if delta % dt.timedelta(milliseconds=1) or abs(delta) >= dt.timedelta(days=1000):
             raise self.fail(
                 "unsupported-literal",
-                "a timedelta is compared in whole milliseconds, under a million days",
+                "a timedelta literal must be whole milliseconds, under 1000 days",
                 node,
-                "Flink's day-time intervals hold milliseconds",
+                "Flink's day-time intervals hold milliseconds and at most 999 days",
             )
         return delta
 
     def number_constant(self, node: ast.expr) -> float:
         literal = node.operand if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) else node
-        if isinstance(literal, ast.Constant) and type(literal.value) in (int, float):
-            return -literal.value if literal is not node else literal.value
+        if isinstance(literal, ast.Constant) and isinstance(literal.value, (int, float)):
+            if not isinstance(literal.value, bool):
+                return -literal.value if literal is not node else literal.value
         raise self.fail("unsupported-literal", "timedelta literals take number literals", node)
+
+    def date_of(self, v: Scalar) -> DateVal:
+        """`dt.date()`: the UTC calendar day (documents hold UTC), as the int yyyymmdd."""
+        year, month, day = (self.datetime_part(v, attr, None) for attr in ("year", "month", "day"))
+        key = B.func(
+            Op.ADD,
+            B.func(
+                Op.ADD,
+                B.func(Op.MUL, year.expr, B.lit(10000), dtype=T.INT),
+                B.func(Op.MUL, month.expr, B.lit(100), dtype=T.INT),
+                dtype=T.INT,
+            ),
+            day.expr,
+            dtype=T.INT,  # never None where `v.date()` does not raise
+        )
+        return DateVal(Scalar(key, year.err))
+
+    def compare_dates(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST) -> Scalar:
+        """Dates compare as their yyyymmdd keys; with None only by `==` / `!=` / `is` (order raises)."""
+        sides: list[Value] = []
+        for v in (a, b):
+            if isinstance(v, DateVal):
+                sides.append(v.key)
+            elif isinstance(v, Scalar) and v.dtype.kind == Kind.NONE and type(op) in EQUALITY:
+                sides.append(v)
+            else:
+                raise self.fail(
+                    "type-error",
+                    "a date compares only with another date (`.date()` or `datetime.date(...)`) or None",
+                    node,
+                    "compare `x.date()` with `y.date()`, or datetimes with datetimes",
+                )
+        return self.compare(op, sides[0], sides[1], node, None)
 
     def compare_delta(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST) -> Scalar:
         """`a - b < timedelta(...)` as `a < b + INTERVAL ...`: exact, and SQL never holds a duration."""
@@ -174,7 +225,7 @@ class TemporalMixin(TranslationState):
                 "ones): add `tzinfo=datetime.timezone.utc`",
             )
         try:
-            return dt.datetime(**values, tzinfo=dt.UTC)  # type: ignore[arg-type]
+            return dt.datetime(**values, tzinfo=dt.UTC)
         except (TypeError, ValueError) as exc:
             raise self.fail("unsupported-literal", f"invalid datetime: {exc}", node) from None
 
@@ -183,7 +234,7 @@ class TemporalMixin(TranslationState):
             return node.value
         raise self.fail("unsupported-literal", "datetime literals take int literals", node)
 
-    def datetime_part(self, v: Scalar, attr: str, node: ast.AST) -> Scalar:
+    def datetime_part(self, v: Scalar, attr: str, node: ast.AST | None) -> Scalar:
         """`.year` ... `.second` of a datetime: an int (reading it from None raises)."""
         part = B.func(Op.EXTRACT, B.lit(DATETIME_PARTS[attr]), v.expr, dtype=T.INT)
         return Scalar(part, B.or_(v.err, self.none_err(v)))

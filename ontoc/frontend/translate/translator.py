@@ -17,7 +17,20 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
 from ..schema import MethodDef, dotted, parse_annotation
-from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, ListLike, ManyVal, Scalar, StoreRef, TupleVal, Value
+from ..values import (
+    Coll,
+    CondList,
+    DictVal,
+    Doc,
+    EmptyList,
+    LambdaVal,
+    ListLike,
+    ManyVal,
+    Scalar,
+    StoreRef,
+    TupleVal,
+    Value,
+)
 from .builtins import BuiltinsMixin
 from .collections import CollectionsMixin
 from .context import Ctx, GetterOutput
