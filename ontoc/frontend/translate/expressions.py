@@ -302,15 +302,24 @@ class ExpressionsMixin(TranslationState):
         if i.dtype.kind not in (Kind.INT, Kind.BOOL):
             raise self.fail("type-error", f"list indices must be integers, not {i.dtype}", node.slice)
         index = self.num(i.expr, T.INT)
-        pos = B.case(
-            B.func(Op.LT, index, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, index, dtype=T.INT), index, T.INT
-        )
+        pos: Expr
+        if isinstance(index, Literal) and isinstance(index.value, int):
+            pos = index if index.value >= 0 else B.func(Op.ADD, length, index, dtype=T.INT)
+        else:
+            pos = B.case(
+                B.func(Op.LT, index, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, index, dtype=T.INT), index, T.INT
+            )
         out_of_range = B.safe(
             B.or_(B.func(Op.LT, pos, B.lit(0), dtype=T.BOOL), B.func(Op.GE, pos, length, dtype=T.BOOL))
         )
         err = B.or_(err, i.err, self.none_err(i), out_of_range)
         elem_type = arr.dtype.elem
-        item = B.func(Op.ELEMENT_AT, arr, B.func(Op.ADD, pos, B.lit(1), dtype=T.INT), dtype=elem_type)
+        one_based = (
+            B.lit(pos.value + 1)
+            if isinstance(pos, Literal) and isinstance(pos.value, int)
+            else B.func(Op.ADD, pos, B.lit(1), dtype=T.INT)
+        )
+        item = B.func(Op.ELEMENT_AT, arr, one_based, dtype=elem_type)
         if elem_type.kind == Kind.ROW:
             return DictVal(tuple((name, Scalar(FieldAccess(item, name, t), err)) for name, t in elem_type.fields))
         return Scalar(item, err)

@@ -133,7 +133,7 @@ SELECT
           ),
           TRUE
         )
-      )[CAST(0 + 1 AS INT)]
+      )[CAST(1 AS INT)]
     ).`gpa`
   END AS `worst_gpa`,
   CASE
@@ -147,7 +147,7 @@ SELECT
         ),
         TRUE
       )
-    )[CAST(1 + 1 AS INT)]
+    )[CAST(2 AS INT)]
   END AS `second_scholarship`,
   CASE
     WHEN COALESCE(`students_agg`.`agg_6`, 0) > GREATEST(COALESCE(`students_agg`.`agg_6`, 0) + -2, 0)

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS `c2_students` (
   `enrolled` TIMESTAMP_LTZ(6),
   `graduated` TIMESTAMP_LTZ(6),
   `fee` DECIMAL(38, 10),
+  `tags` ARRAY<STRING>,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -68,6 +69,10 @@ CREATE TABLE IF NOT EXISTS `c2_student_views` (
   `label` STRING,
   `label_full` STRING,
   `big_literal` BOOLEAN,
+  `first_tag` STRING,
+  `last_tags` ARRAY<STRING>,
+  `tag_window` ARRAY<STRING>,
+  `tag_at` STRING,
   `enrolled_parts` STRING,
   `graduated_year` BIGINT,
   `enrolled_2024` BOOLEAN,
@@ -156,6 +161,62 @@ SELECT
   `student`.`scholarship` > (
     -CAST(9223372036854775807 AS BIGINT) - 1
   ) AS `big_literal`,
+  CASE
+    WHEN COALESCE(0 >= CARDINALITY(`student`.`tags`), FALSE)
+    THEN CAST(NULL AS STRING)
+    ELSE (
+      `student`.`tags`
+    )[CAST(1 AS INT)]
+  END AS `first_tag`,
+  CASE
+    WHEN CARDINALITY(`student`.`tags`) > GREATEST(CARDINALITY(`student`.`tags`) + -2, 0)
+    THEN ARRAY_SLICE(
+      `student`.`tags`,
+      CAST(GREATEST(CARDINALITY(`student`.`tags`) + -2, 0) + 1 AS INT),
+      CAST(CARDINALITY(`student`.`tags`) AS INT)
+    )
+    ELSE ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))
+  END AS `last_tags`,
+  CASE
+    WHEN GREATEST(CARDINALITY(`student`.`tags`) + -1, 0) > CASE
+      WHEN `student`.`repeat` < 0
+      THEN GREATEST(CARDINALITY(`student`.`tags`) + `student`.`repeat`, 0)
+      ELSE LEAST(`student`.`repeat`, CARDINALITY(`student`.`tags`))
+    END
+    THEN ARRAY_SLICE(
+      `student`.`tags`,
+      CAST(CASE
+        WHEN `student`.`repeat` < 0
+        THEN GREATEST(CARDINALITY(`student`.`tags`) + `student`.`repeat`, 0)
+        ELSE LEAST(`student`.`repeat`, CARDINALITY(`student`.`tags`))
+      END + 1 AS INT),
+      CAST(GREATEST(CARDINALITY(`student`.`tags`) + -1, 0) AS INT)
+    )
+    ELSE ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))
+  END AS `tag_window`,
+  CASE
+    WHEN COALESCE(
+      CASE
+        WHEN -`student`.`repeat` < 0
+        THEN CARDINALITY(`student`.`tags`) + -`student`.`repeat`
+        ELSE -`student`.`repeat`
+      END < 0
+      OR CASE
+        WHEN -`student`.`repeat` < 0
+        THEN CARDINALITY(`student`.`tags`) + -`student`.`repeat`
+        ELSE -`student`.`repeat`
+      END >= CARDINALITY(`student`.`tags`),
+      FALSE
+    )
+    THEN CAST(NULL AS STRING)
+    ELSE (
+      `student`.`tags`
+    )[CAST(CASE
+      WHEN -`student`.`repeat` < 0
+      THEN CARDINALITY(`student`.`tags`) + -`student`.`repeat`
+      ELSE -`student`.`repeat`
+    END + 1 AS INT)]
+  END AS `tag_at`,
   CAST(EXTRACT(YEAR FROM `student`.`enrolled`) AS STRING) || '-' || CAST(EXTRACT(MONTH FROM `student`.`enrolled`) AS STRING) || '-' || CAST(EXTRACT(DAY FROM `student`.`enrolled`) AS STRING) || ' ' || CAST(EXTRACT(HOUR FROM `student`.`enrolled`) AS STRING) || ':' || CAST(EXTRACT(MINUTE FROM `student`.`enrolled`) AS STRING) || ':' || CAST(EXTRACT(SECOND FROM `student`.`enrolled`) AS STRING) AS `enrolled_parts`,
   CASE
     WHEN NOT `student`.`graduated` IS NULL
