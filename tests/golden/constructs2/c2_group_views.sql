@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS `c2_groups` (
 
 CREATE TABLE IF NOT EXISTS `c2_students` (
   `doc_id` STRING,
+  `name` STRING,
   `nick` STRING,
   `scholarship` BIGINT,
   `gpa` DOUBLE,
@@ -43,6 +44,8 @@ CREATE TABLE IF NOT EXISTS `c2_group_views` (
   `second_scholarship` BIGINT,
   `tail_scholarships` ARRAY<BIGINT>,
   `negative_window` ARRAY<BIGINT>,
+  `nick_or_scholarship` BIGINT,
+  `counted_in_loop` BIGINT,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -178,7 +181,9 @@ SELECT
       CAST(GREATEST(COALESCE(`students_agg`.`agg_0`, 0) + -1, 0) AS INT)
     )
     ELSE ARRAY_REMOVE(ARRAY[CAST(NULL AS BIGINT)], CAST(NULL AS BIGINT))
-  END AS `negative_window`
+  END AS `negative_window`,
+  COALESCE(`students_agg`.`agg_8`, 0) AS `nick_or_scholarship`,
+  0 + COALESCE(`students_agg`.`agg_9`, 0) AS `counted_in_loop`
 FROM `c2_groups` AS `group`
 LEFT JOIN (
   SELECT
@@ -195,7 +200,13 @@ LEFT JOIN (
       NOT `students`.`nick` IS NULL) AS `agg_5`,
     COUNT(*) FILTER(WHERE
       NOT `students`.`nick` IS NULL) AS `agg_6`,
-    ARRAY_AGG(`students`.`repeat`) AS `agg_7`
+    ARRAY_AGG(`students`.`repeat`) AS `agg_7`,
+    COUNT(*) FILTER(WHERE
+      COALESCE(`students`.`nick` <> '', FALSE) OR `students`.`scholarship` <> 0) AS `agg_8`,
+    SUM(1) FILTER(WHERE
+      NOT (
+        `students`.`name` = 'John'
+      ) OR `students`.`scholarship` <> 0) AS `agg_9`
   FROM `c2_students` AS `students`
   GROUP BY
     `students`.`group`
