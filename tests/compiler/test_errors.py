@@ -450,3 +450,10 @@ def test_warning_for_a_python_udf_where_native_sql_was_possible(tmp_path):
     )
     assert proc.returncode == 0
     assert [w["code"] for w in json.loads(proc.stderr)] == ["udf-could-be-native"]
+
+
+def test_a_value_without_sql_type_is_named_by_its_python_type(tmp_path):
+    package = write_package(tmp_path, '\n@attrs.getter\ndef g(self) -> int:\n    return (1, "a")\n')
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    assert "returns a tuple," in str(caught.value)
