@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from ..ir import types as T
 from ..ir.expr import FALSE, Expr
@@ -117,4 +118,39 @@ class TupleVal:
     items: tuple[Scalar, ...]
 
 
-Value = Scalar | Doc | DictVal | ManyVal | Coll | EmptyList | CondList | SelfRef | StoreRef | LambdaVal | TupleVal
+@dataclass(frozen=True, eq=False)
+class DeltaVal:
+    """A `datetime.timedelta`: a literal (`fixed`), or `later - earlier` of two datetimes.
+
+    It lives only in comparisons, which move the difference to one side (`a - b < td` is `a < b + td`),
+    so SQL never computes a duration.
+    """
+
+    fixed: timedelta | None = None
+    later: Scalar | None = None
+    earlier: Scalar | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class DateVal:
+    """A `datetime.date` (`dt.date()` or a literal), only compared: `key` is the int yyyymmdd, which
+    orders as the dates do."""
+
+    key: Scalar
+
+
+Value = (
+    Scalar
+    | Doc
+    | DictVal
+    | ManyVal
+    | Coll
+    | EmptyList
+    | CondList
+    | SelfRef
+    | StoreRef
+    | LambdaVal
+    | TupleVal
+    | DeltaVal
+    | DateVal
+)

@@ -67,6 +67,11 @@ class Op(StrEnum):
     EMPTY_ARRAY = "empty_array"
     PY_STR = "py_str"  # str() of a float or a datetime, as Python prints it
     PY_ROUND = "py_round"  # round(x, ndigits) as Python rounds
+    REPEAT = "repeat"  # str * int, the count at least 0
+    ARRAY_SLICE = "array_slice"  # 1-based, both ends inclusive
+    ELEMENT_AT = "element_at"  # array[i], 1-based
+    ADD_MILLIS = "add_millis"  # a datetime plus a literal number of milliseconds (an INTERVAL)
+    EXTRACT = "extract"  # a calendar field ('YEAR' ... 'SECOND', a literal) of a datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,11 @@ OPS: dict[Op, OpSpec] = {
     Op.EMPTY_ARRAY: _spec(0, 0, Kind.LIST),
     Op.PY_STR: _spec(1, 1, _S, strict=True),
     Op.PY_ROUND: _spec(2, 2, strict=True),
+    Op.REPEAT: _spec(2, 2, _S, strict=True),
+    Op.EXTRACT: _spec(2, 2, _I, strict=True),
+    Op.ADD_MILLIS: _spec(2, 2, Kind.DATETIME, strict=True),
+    Op.ARRAY_SLICE: _spec(3, 3, Kind.LIST, strict=True),
+    Op.ELEMENT_AT: _spec(2, 2, strict=True),
 }
 
 

@@ -21,6 +21,9 @@ from ontoc.pipeline import compile_definitions
 from ..conftest import DEFINITIONS
 
 VIEW = """\
+import datetime
+from decimal import Decimal
+
 from ontoc import Store, ViewModel, attrs, many, one
 
 from .models import Meeting, Ticket
@@ -284,6 +287,77 @@ CASES = [
 """,
         "type-mismatch",
         "def g",
+    ),
+    (
+        "int-literal-beyond-64-bits",
+        """
+    @attrs.getter
+    def g(self) -> int:
+        return 99999999999999999999 + 1
+""",
+        "int-literal-range",
+        "99999999999999999999",
+    ),
+    (
+        "naive-datetime-literal",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return datetime.datetime(2024, 1, 1) is None
+""",
+        "naive-datetime",
+        "datetime.datetime(2024",
+    ),
+    (
+        "index-of-an-unsorted-list",
+        """
+    @attrs.getter
+    def g(self) -> str:
+        return [t.role for t in self.store.tickets][0]
+""",
+        "unordered-index",
+        "[t.role",
+    ),
+    (
+        "documents-have-no-order",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return self.store.meeting.location < self.store.meeting.location
+""",
+        "document-value",
+        "self.store.meeting.location <",
+    ),
+    (
+        "datetime-difference-compared-with-an-int",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        day = datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)
+        return day - day > 5
+""",
+        "unsupported-operator",
+        "day - day",
+    ),
+    (
+        "timedelta-beyond-intervals",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return datetime.timedelta(days=5000) is None
+""",
+        "unsupported-literal",
+        "datetime.timedelta(days=5000)",
+    ),
+    (
+        "decimal-of-a-float",
+        """
+    @attrs.getter
+    def g(self) -> bool:
+        return Decimal(1.1) is None
+""",
+        "unsupported-literal",
+        "Decimal(1.1)",
     ),
 ]
 
@@ -782,3 +856,10 @@ def test_a_long_boolean_chain_compiles_in_time_near_linear_in_its_length(tmp_pat
         assert "v.sql" in compile_definitions(package).files
         seconds[n] = time.process_time() - started
     assert seconds[600] < 8 * seconds[150] + 0.5, seconds
+
+
+def test_a_value_without_sql_type_is_named_by_its_python_type(tmp_path):
+    package = write_package(tmp_path, '\n@attrs.getter\ndef g(self) -> int:\n    return (1, "a")\n')
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    assert "returns a tuple," in str(caught.value)

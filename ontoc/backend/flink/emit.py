@@ -7,6 +7,7 @@ frontend cannot build something the backend silently mistranslates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
@@ -120,6 +121,16 @@ def chain(cls):
     return build
 
 
+def add_interval(ts: exp.Expression, millis: int) -> exp.Expression:
+    """`ts + INTERVAL 'D HH:MM:SS.fff' DAY(3) TO SECOND(3)` (Flink's day-time intervals hold milliseconds)."""
+    days, rest = divmod(abs(millis), 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{days} {hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+    interval = exp.Interval(this=exp.Literal.string(text), unit=exp.var("DAY(3) TO SECOND(3)"))
+    return exp.Paren(this=(exp.Sub if millis < 0 else exp.Add)(this=ts, expression=interval))
+
+
 SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     Op.ADD: binary(exp.Add),
     Op.SUB: binary(exp.Sub),
@@ -162,6 +173,15 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
     Op.PY_STR: lambda a: anon(PY_STR_FUNCTION, *a),
     Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
+    Op.REPEAT: lambda a: anon("REPEAT", a[0], exp.Cast(this=a[1], to=exp.DataType.build("INT"))),
+    Op.EXTRACT: lambda a: exp.Extract(this=exp.var(a[0].name), expression=a[1]),
+    # offsets and indexes are INT in Flink (a BIGINT one is not accepted)
+    Op.ARRAY_SLICE: lambda a: anon(
+        "ARRAY_SLICE", a[0], *[exp.Cast(this=x, to=exp.DataType.build("INT")) for x in a[1:]]
+    ),
+    Op.ELEMENT_AT: lambda a: exp.Bracket(
+        this=exp.Paren(this=a[0]), expressions=[exp.Cast(this=a[1], to=exp.DataType.build("INT"))]
+    ),
 }
 
 
@@ -192,6 +212,11 @@ class ExprEmitter:
             return exp.Neg(this=literal) if text.startswith("-") else literal
         if e.dtype.kind is T.Kind.DECIMAL and isinstance(v, (int, float, Decimal, str)):
             return exp.Cast(this=exp.Literal.string(str(Decimal(v))), to=sql_type(T.DECIMAL))
+        if isinstance(v, datetime):  # in UTC, the session time zone
+            text = v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return exp.Cast(this=exp.Literal.string(text), to=sql_type(T.DATETIME))
+        if isinstance(v, int) and v == -(2**63):  # its absolute value is not a BIGINT literal
+            return exp.Paren(this=exp.Sub(this=self.visit(Literal(v + 1, e.dtype)), expression=exp.Literal.number(1)))
         if isinstance(v, int):
             number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:
@@ -212,6 +237,11 @@ class ExprEmitter:
             return exp.Cast(this=out, to=sql_type(T.INT)) if e.dtype.kind is T.Kind.INT else out
         if e.op is Op.ROW:
             return exp.Cast(this=anon("ROW", *args), to=sql_type(e.dtype))
+        if e.op is Op.ADD_MILLIS:
+            millis = e.args[1]
+            if not isinstance(millis, Literal) or not isinstance(millis.value, int):
+                raise NotImplementedError("ADD_MILLIS takes a literal number of milliseconds")
+            return add_interval(args[0], millis.value)
         if e.op is Op.EMPTY_ARRAY:
             return self.empty_array(e.dtype)
         if e.op is Op.PY_ROUND:

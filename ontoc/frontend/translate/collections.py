@@ -87,7 +87,7 @@ class CollectionsMixin(TranslationState):
         inner = Ctx(source.agg, {**ctx.env, var: source.elem}, ctx.method, element=True)
         include, elem_err = source.include, source.elem_err
         for cond in conds:
-            t = self.truthy(self.expr(cond, inner), inner, cond)
+            t = self.truth(cond, inner)
             elem_err = B.or_(elem_err, B.and_(include, t.err))
             include = B.and_(include, t.expr)
         elem = source.elem

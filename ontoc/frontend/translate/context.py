@@ -33,7 +33,7 @@ from ...ir.expr import FALSE, Expr
 from ...ir.plan import UdfSpec
 from ..schema import MethodDef, Schema, SourceFile, ViewDef
 from ..scope import DocNode, QueryScope
-from ..values import Coll, CondList, Doc, EmptyList, ListLike, Scalar, Value
+from ..values import Coll, CondList, DateVal, DeltaVal, Doc, EmptyList, ListLike, Scalar, Value
 
 SUPPORTED_HINT = (
     "a getter compiles to one SQL expression: use paths, arithmetic, comparisons, "
@@ -187,7 +187,32 @@ class TranslationState(ABC):
     def truthy(self, value: Value, ctx: Ctx | None, node: ast.AST | None) -> Scalar: ...
 
     @abstractmethod
+    def truth(self, node: ast.expr, ctx: Ctx) -> Scalar: ...
+
+    @abstractmethod
     def binop(self, op: ast.operator, a: Scalar, b: Scalar, node: ast.AST) -> Scalar: ...
+
+    # temporal.py
+    @abstractmethod
+    def qualified_name(self, node: ast.AST) -> str | None: ...
+
+    @abstractmethod
+    def library_literal(self, name: str, node: ast.Call) -> Scalar | DeltaVal | DateVal | None: ...
+
+    @abstractmethod
+    def date_of(self, v: Scalar) -> DateVal: ...
+
+    @abstractmethod
+    def compare_dates(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST) -> Scalar: ...
+
+    @abstractmethod
+    def compare_delta(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST) -> Scalar: ...
+
+    @abstractmethod
+    def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx | None) -> Scalar: ...
+
+    @abstractmethod
+    def datetime_part(self, v: Scalar, attr: str, node: ast.AST | None) -> Scalar: ...
 
     # builtins.py
     @abstractmethod

@@ -16,12 +16,13 @@ from ontoc.ir.types import Kind
 
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import FALSE, TRUE, Expr, Literal
+from ...ir.expr import FALSE, TRUE, Expr, FieldAccess, Literal
 from ..schema import MethodDef, dotted
 from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, Scalar, SelfRef, StoreRef, TupleVal, Value
 from .builtins import STR_METHODS
-from .collections import AGG_BUILTINS
+from .collections import AGG_BUILTINS, list_leaves
 from .context import Branch, Ctx, Ret, TranslationState
+from .temporal import DATETIME_PARTS
 
 
 class ExpressionsMixin(TranslationState):
@@ -50,6 +51,13 @@ class ExpressionsMixin(TranslationState):
 
     def expr_Constant(self, node: ast.Constant, ctx: Ctx) -> Value:
         v = node.value
+        if type(v) is int and not -(2**63) <= v < 2**63:
+            raise self.fail(
+                "int-literal-range",
+                f"integer literal {v} does not fit a signed 64-bit integer",
+                node,
+                'view fields and SQL hold 64-bit integers; use a float or a Decimal("...") literal',
+            )
         if v is None or isinstance(v, (bool, int, str)):
             return Scalar(B.lit(v))
         if isinstance(v, float):
@@ -104,6 +112,8 @@ class ExpressionsMixin(TranslationState):
             return self.doc_attribute(base, attr, node, ctx)
         if isinstance(base, Scalar) and base.dtype.kind == Kind.NONE:
             return Scalar(Literal(None, T.NONE), TRUE)
+        if isinstance(base, Scalar) and base.dtype.kind == Kind.DATETIME and attr in DATETIME_PARTS:
+            return self.datetime_part(base, attr, node)
         raise self.fail("unsupported-attribute", f"attribute `.{attr}` is not supported here", node)
 
     def doc_attribute(self, doc: Doc, attr: str, node: ast.AST, ctx: Ctx) -> Value:
@@ -151,7 +161,7 @@ class ExpressionsMixin(TranslationState):
         return LambdaVal(method.node, {"__method__": method})
 
     def expr_IfExp(self, node: ast.IfExp, ctx: Ctx) -> Value:
-        cond = self.truthy(self.expr(node.test, ctx), ctx, node.test)
+        cond = self.truth(node.test, ctx)
         tree = Branch(cond, Ret(self.expr(node.body, ctx), FALSE), Ret(self.expr(node.orelse, ctx), FALSE))
         value, err = self.merge(tree, node)
         return self.with_err(value, err)
@@ -216,6 +226,8 @@ class ExpressionsMixin(TranslationState):
                     "keys: " + ", ".join(k for k, _ in base.items),
                 )
             return item
+        if self.is_list(base) or (isinstance(base, Scalar) and base.dtype.kind == Kind.LIST):
+            return self.list_subscript(base, node, ctx)
         value = self.scalar(base, node.value)
         if value.dtype.kind != Kind.STR:
             raise self.fail("unsupported-subscript", f"subscripts of {value.dtype} are not supported", node)
@@ -244,6 +256,74 @@ class ExpressionsMixin(TranslationState):
             B.func(Op.SUBSTRING, s.expr, B.func(Op.ADD, start, B.lit(1), dtype=T.INT), count, dtype=T.STR), err
         )
 
+    def list_subscript(self, base: Value, node: ast.Subscript, ctx: Ctx) -> Value:
+        """`xs[i]` and `xs[a:b]` of a sorted list (or a list field): its ARRAY with Python's indexes.
+
+        A list built over a `many` collection without `sorted` has no order (spec section 4: a
+        multiset), so which element an index picks is not defined: refused.
+        """
+        if isinstance(base, Scalar):
+            arr, err = base.expr, B.or_(base.err, self.none_err(base))
+        else:
+            leaves = list_leaves(base)
+            if any(leaf.sort_keys is None for leaf in leaves):
+                raise self.fail(
+                    "unordered-index",
+                    "a list built over a store collection has no order, so its elements have no index",
+                    node,
+                    "sort it first: sorted(..., key=...)[0], or aggregate it with min()/max()",
+                )
+            arr, err, _, _ = self.materialize(base, node, None)
+        assert arr.dtype.elem is not None
+        # a list's length is its COUNT column, not the CARDINALITY of its sorted ARRAY (sorted once only)
+        length = B.func(Op.CARDINALITY, arr, dtype=T.INT) if isinstance(base, Scalar) else self.count(base).expr
+        if isinstance(node.slice, ast.Slice):
+            if node.slice.step is not None:
+                raise self.fail("unsupported-subscript", "slices with a step are not supported", node.slice.step)
+            bounds: list[Expr] = []
+            for bound, default in ((node.slice.lower, B.lit(0)), (node.slice.upper, length)):
+                if bound is None:
+                    bounds.append(default)
+                    continue
+                b = self.scalar(self.expr(bound, ctx), bound)
+                if b.dtype.kind not in (Kind.INT, Kind.BOOL):
+                    raise self.fail("type-error", "slice indices must be integers or None", bound)
+                err = B.or_(err, b.err, self.none_err(b))
+                bounds.append(self.clamp(self.num(b.expr, T.INT), length))
+            start, stop = bounds
+            # ARRAY_SLICE's offsets are 1-based and inclusive; an empty slice is the empty array
+            first = (
+                B.lit(start.value + 1) if isinstance(start, Literal) else B.func(Op.ADD, start, B.lit(1), dtype=T.INT)
+            )
+            part = B.func(Op.ARRAY_SLICE, arr, first, stop, dtype=arr.dtype)
+            nonempty = B.func(Op.GT, stop, start, dtype=T.BOOL)
+            return Scalar(B.case(nonempty, part, B.func(Op.EMPTY_ARRAY, dtype=arr.dtype), arr.dtype), err)
+        i = self.scalar(self.expr(node.slice, ctx), node.slice)
+        if i.dtype.kind not in (Kind.INT, Kind.BOOL):
+            raise self.fail("type-error", f"list indices must be integers, not {i.dtype}", node.slice)
+        index = self.num(i.expr, T.INT)
+        pos: Expr
+        if isinstance(index, Literal) and isinstance(index.value, int):
+            pos = index if index.value >= 0 else B.func(Op.ADD, length, index, dtype=T.INT)
+        else:
+            pos = B.case(
+                B.func(Op.LT, index, B.lit(0), dtype=T.BOOL), B.func(Op.ADD, length, index, dtype=T.INT), index, T.INT
+            )
+        out_of_range = B.safe(
+            B.or_(B.func(Op.LT, pos, B.lit(0), dtype=T.BOOL), B.func(Op.GE, pos, length, dtype=T.BOOL))
+        )
+        err = B.or_(err, i.err, self.none_err(i), out_of_range)
+        elem_type = arr.dtype.elem
+        one_based = (
+            B.lit(pos.value + 1)
+            if isinstance(pos, Literal) and isinstance(pos.value, int)
+            else B.func(Op.ADD, pos, B.lit(1), dtype=T.INT)
+        )
+        item = B.func(Op.ELEMENT_AT, arr, one_based, dtype=elem_type)
+        if elem_type.kind == Kind.ROW:
+            return DictVal(tuple((name, Scalar(FieldAccess(item, name, t), err)) for name, t in elem_type.fields))
+        return Scalar(item, err)
+
     @staticmethod
     def clamp(i: Expr, length: Expr) -> Expr:
         """A slice bound as Python normalises it: negatives count from the end, clamped to [0, len]."""
@@ -270,6 +350,10 @@ class ExpressionsMixin(TranslationState):
         )
 
     def expr_Call(self, node: ast.Call, ctx: Ctx) -> Value:
+        qualified = self.qualified_name(node.func)
+        literal = self.library_literal(qualified, node) if qualified else None
+        if literal is not None:
+            return literal
         if isinstance(node.func, ast.Attribute):
             target = (
                 self.expr(node.func.value, ctx)
@@ -278,6 +362,10 @@ class ExpressionsMixin(TranslationState):
             )
             if isinstance(target, SelfRef):
                 return self.call_method(node.func.attr, node, ctx)
+            if isinstance(target, Scalar) and target.dtype.kind == Kind.DATETIME and node.func.attr == "date":
+                if node.args or node.keywords:
+                    raise self.fail("bad-call", "`.date()` takes no arguments", node)
+                return self.date_of(target)
             if isinstance(target, Scalar) and target.dtype.kind == Kind.STR and node.func.attr in STR_METHODS:
                 return self.str_method(target, node.func.attr, node, ctx)
             raise self.fail(
@@ -289,6 +377,8 @@ class ExpressionsMixin(TranslationState):
         name = dotted(node.func)
         if name in AGG_BUILTINS:
             return self.call_aggregate_builtin(name, node, ctx)
+        if name == "bool" and len(node.args) == 1 and not node.keywords:
+            return self.truth(node.args[0], ctx)  # also of a collection: whether it has elements
         if name in ("abs", "round", "min", "max", "int", "float", "str", "bool"):
             if any(k.arg != "default" for k in node.keywords) or node.keywords and name not in ("min", "max"):
                 raise self.fail("unsupported-call", f"keyword arguments of `{name}()` are not supported", node)

@@ -15,7 +15,7 @@ from ontoc.ir.types import Kind
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
-from ..values import DictVal, Doc, ManyVal, Scalar, TupleVal, Value
+from ..values import DateVal, DeltaVal, DictVal, Doc, ManyVal, Scalar, TupleVal, Value
 from .context import Ctx, TranslationState
 
 
@@ -75,6 +75,20 @@ class OperatorsMixin(TranslationState):
             )
         return Scalar(B.case(pick_b, B.cast(b.expr, dtype), B.cast(a.expr, dtype), dtype), err)
 
+    def truth(self, node: ast.expr, ctx: Ctx) -> Scalar:
+        """The truth value of an expression; `a or b` / `a and b` under a test need no common type
+        (`bool(s.name != "John" or s.scholarship)`): only their truth values are combined."""
+        if not isinstance(node, ast.BoolOp):
+            return self.truthy(self.expr(node, ctx), ctx, node)
+        is_and = isinstance(node.op, ast.And)
+        result = self.truth(node.values[0], ctx)
+        for operand in node.values[1:]:
+            t = self.truth(operand, ctx)
+            goes_on = result.expr if is_and else B.not_(result.expr)  # Python evaluates b only then
+            err = B.or_(result.err, B.and_(goes_on, t.err))
+            result = Scalar(B.and_(result.expr, t.expr) if is_and else B.or_(result.expr, t.expr), err)
+        return result
+
     def truthy(self, value: Value, ctx: Ctx | None, node: ast.AST | None) -> Scalar:
         """Python's truth value as a never-NULL SQL boolean."""
         if isinstance(value, Doc):
@@ -105,10 +119,17 @@ class OperatorsMixin(TranslationState):
         return Scalar(B.safe(t) if v.dtype.nullable else t, v.err)
 
     def expr_UnaryOp(self, node: ast.UnaryOp, ctx: Ctx) -> Value:
-        operand = self.expr(node.operand, ctx)
         if isinstance(node.op, ast.Not):
-            t = self.truthy(operand, ctx, node.operand)
+            t = self.truth(node.operand, ctx)
             return Scalar(B.not_(t.expr), t.err)
+        if (
+            isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and type(node.operand.value) is int
+            and node.operand.value == 2**63
+        ):
+            return Scalar(B.lit(-(2**63)))  # the smallest int64: its absolute value alone is out of range
+        operand = self.expr(node.operand, ctx)
         v = self.scalar(operand, node)
         if not v.dtype.is_numeric or v.dtype.kind == Kind.NONE:
             raise self.fail("type-error", f"unary operator on {v.dtype}", node)
@@ -125,6 +146,8 @@ class OperatorsMixin(TranslationState):
     def expr_BinOp(self, node: ast.BinOp, ctx: Ctx) -> Value:
         a = self.scalar(self.expr(node.left, ctx), node.left)
         b = self.scalar(self.expr(node.right, ctx), node.right)
+        if isinstance(node.op, ast.Sub) and a.dtype.kind == Kind.DATETIME and b.dtype.kind == Kind.DATETIME:
+            return DeltaVal(later=a, earlier=b)  # a timedelta: only compared (temporal.py)
         return self.binop(node.op, a, b, node)
 
     def binop(self, op: ast.operator, a: Scalar, b: Scalar, node: ast.AST) -> Scalar:
@@ -133,6 +156,8 @@ class OperatorsMixin(TranslationState):
             return Scalar(Literal(None, T.NONE), TRUE)  # None + x raises in Python
         if isinstance(op, ast.Add) and a.dtype.kind == Kind.STR and b.dtype.kind == Kind.STR:
             return Scalar(B.func(Op.CONCAT, a.expr, b.expr, dtype=T.STR), err)
+        if isinstance(op, ast.Mult) and Kind.STR in (a.dtype.kind, b.dtype.kind):
+            return self.repeat(a, b, err, node)
         if isinstance(op, ast.Mod) and a.dtype.kind == Kind.STR:
             raise self.fail(
                 "unsupported-operator", "`%` string formatting is not supported", node, "use an f-string or str.format"
@@ -177,6 +202,20 @@ class OperatorsMixin(TranslationState):
             return self.power(x, y, dtype, err, node)
         raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)
 
+    def repeat(self, a: Scalar, b: Scalar, err: Expr, node: ast.AST) -> Scalar:
+        """`"x" * n` and `n * "x"`: n copies, none for n <= 0."""
+        text, n = (a, b) if a.dtype.kind == Kind.STR else (b, a)
+        if n.dtype.kind not in (Kind.INT, Kind.BOOL):
+            raise self.fail("type-error", f"can't multiply sequence by non-int of type '{n.dtype}'", node)
+        # REPEAT takes a 32-bit count; a longer text could not be held anyway
+        count = B.func(
+            Op.LEAST,
+            B.func(Op.GREATEST, self.num(n.expr, T.INT), B.lit(0), dtype=T.INT),
+            B.lit(2**31 - 1),
+            dtype=T.INT,
+        )
+        return Scalar(B.func(Op.REPEAT, text.expr, count, dtype=T.STR), err)
+
     def power(self, x: Expr, y: Expr, dtype: T.DType, err: Expr, node: ast.AST) -> Scalar:
         if dtype.kind == Kind.INT:
             if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
@@ -209,6 +248,21 @@ class OperatorsMixin(TranslationState):
         err: Expr = FALSE
         left = self.expr(node.left, ctx)
         for op, right_node in zip(node.ops, node.comparators, strict=False):
+            if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right_node, (ast.Tuple, ast.List, ast.Set)):
+                items = [self.expr(e, ctx) for e in right_node.elts]
+                if isinstance(left, Doc) or any(isinstance(i, Doc) for i in items):
+                    found = self.doc_membership(left, items, node)
+                    c = found if isinstance(op, ast.In) else Scalar(B.not_(found.expr), found.err)
+                    parts.append(c.expr)
+                    err = B.or_(err, B.and_(*parts[:-1], c.err)) if len(parts) > 1 else c.err
+                    if right_node is not node.comparators[-1]:
+                        raise self.fail(
+                            "unsupported-operator",
+                            "a display of documents can only end a comparison chain",
+                            right_node,
+                            "split the chain with `and`",
+                        )
+                    continue
             right = self.expr(right_node, ctx)
             c = self.compare(op, left, right, node, ctx)
             parts.append(c.expr)
@@ -217,7 +271,15 @@ class OperatorsMixin(TranslationState):
             left = right
         return Scalar(B.and_(*parts), err)
 
-    def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx) -> Scalar:
+    def compare(self, op: ast.cmpop, a: Value, b: Value, node: ast.AST, ctx: Ctx | None) -> Scalar:
+        if isinstance(a, DeltaVal) or isinstance(b, DeltaVal):
+            return self.compare_delta(op, a, b, node)
+        if isinstance(a, DateVal) or isinstance(b, DateVal):
+            return self.compare_dates(op, a, b, node)
+        if isinstance(a, Doc) or isinstance(b, Doc):
+            if isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
+                same = self.doc_equals(a, b, node)
+                return same if isinstance(op, (ast.Eq, ast.Is)) else Scalar(B.not_(same.expr), same.err)
         if isinstance(op, (ast.Is, ast.IsNot)):
             if not (isinstance(b, Scalar) and b.dtype.kind == Kind.NONE):
                 raise self.fail("unsupported-operator", "`is` is only supported as `is None` / `is not None`", node)
@@ -232,7 +294,12 @@ class OperatorsMixin(TranslationState):
             found = self.membership(a, b, node)
             return found if isinstance(op, ast.In) else Scalar(B.not_(found.expr), found.err)
         if isinstance(a, Doc) or isinstance(b, Doc):
-            raise self.fail("document-value", "documents cannot be compared; compare their `.doc_id`", node)
+            raise self.fail(
+                "document-value",
+                "documents have no order",
+                node,
+                "compare them with == / != / is / in, or compare one of their fields",
+            )
         a, b = self.scalar(a, node), self.scalar(b, node)
         err = B.or_(a.err, b.err)
         ka, kb = a.dtype.kind, b.dtype.kind
@@ -257,6 +324,26 @@ class OperatorsMixin(TranslationState):
             err,
         )
 
+    def doc_equals(self, a: Value, b: Value, node: ast.AST) -> Scalar:
+        """Python's `==` / `is` with a document: one object per live document, so equal when both are the
+        same document of the same model, or both None; a document never equals a value."""
+        err = B.or_(self.value_err(a), self.value_err(b))
+        docs = [v for v in (a, b) if isinstance(v, Doc)]
+        others = [v for v in (a, b) if not isinstance(v, Doc)]
+        if others:
+            other = self.scalar(others[0], node)
+            if other.dtype.kind == Kind.NONE:
+                return Scalar(B.not_(docs[0].node.exists), err)
+            # a document is never a str, int, ...; only where both are None are they equal
+            missing = B.and_(B.not_(docs[0].node.exists), B.is_null(other.expr) if other.dtype.nullable else FALSE)
+            return Scalar(missing, err)
+        x, y = docs
+        if x.node.model.name != y.node.model.name:
+            return Scalar(B.and_(B.not_(x.node.exists), B.not_(y.node.exists)), err)
+        # a missing document's doc_id column is NULL: IS NOT DISTINCT FROM is Python's `None == None`
+        same = B.func(Op.NOT_DISTINCT, x.node.column("doc_id"), y.node.column("doc_id"), dtype=T.BOOL)
+        return Scalar(same, err)
+
     def equals(self, a: Scalar, b: Scalar, node: ast.AST) -> Expr:
         """Python `==`: None equals only None; values of unrelated types are unequal."""
         ka, kb = a.dtype.kind, b.dtype.kind
@@ -278,6 +365,12 @@ class OperatorsMixin(TranslationState):
         if a.dtype.nullable or b.dtype.nullable:
             return B.func(Op.NOT_DISTINCT, x, y, dtype=T.BOOL)
         return B.func(Op.EQ, x, y, dtype=T.BOOL)
+
+    def doc_membership(self, a: Value, items: list[Value], node: ast.AST) -> Scalar:
+        """`doc in (d1, d2, None)`: the display is built first (each item may raise), then compared."""
+        tests = [self.doc_equals(a, item, node) for item in items]
+        err = B.or_(self.value_err(a), *[self.value_err(i) for i in items])
+        return Scalar(B.or_(*[t.expr for t in tests]) if tests else FALSE, err)
 
     def membership(self, a: Value, b: Value, node: ast.AST) -> Scalar:
         if isinstance(b, TupleVal):

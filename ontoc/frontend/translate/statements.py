@@ -28,7 +28,7 @@ class StatementsMixin(TranslationState):
                 value = self.expr(stmt.value, ctx) if stmt.value is not None else Scalar(Literal(None, T.NONE))
                 return Ret(value, err)
             if isinstance(stmt, ast.If):
-                cond = self.truthy(self.expr(stmt.test, ctx), ctx, stmt.test)
+                cond = self.truth(stmt.test, ctx)
                 err_before = B.or_(err, cond.err)
                 return Branch(
                     Scalar(cond.expr, err_before),

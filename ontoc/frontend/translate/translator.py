@@ -17,13 +17,27 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
 from ..schema import MethodDef, dotted, parse_annotation
-from ..values import Coll, CondList, Doc, EmptyList, ListLike, ManyVal, Scalar, StoreRef, Value
+from ..values import (
+    Coll,
+    CondList,
+    DictVal,
+    Doc,
+    EmptyList,
+    LambdaVal,
+    ListLike,
+    ManyVal,
+    Scalar,
+    StoreRef,
+    TupleVal,
+    Value,
+)
 from .builtins import BuiltinsMixin
 from .collections import CollectionsMixin
 from .context import Ctx, GetterOutput
 from .expressions import ExpressionsMixin
 from .operators import OperatorsMixin
 from .statements import StatementsMixin
+from .temporal import TemporalMixin
 from .udfs import UdfsMixin
 
 
@@ -34,6 +48,7 @@ class ViewTranslator(
     BuiltinsMixin,
     CollectionsMixin,
     UdfsMixin,
+    TemporalMixin,
 ):
     """Translates one view's getters (and its `where`) into IR over the view's join graph."""
 
@@ -198,7 +213,7 @@ class ViewTranslator(
             return GetterOutput(name, B.null_if(B.or_(err, value.err), expr), expr.dtype.null())
         raise self.fail(
             "unsupported-value",
-            f"getter `{name}` returns a {type(value).__name__.lower()}, which has no SQL type",
+            f"getter `{name}` returns a {python_type_name(value)}, which has no SQL type",
             node,
             "return a scalar, or a list of scalars or dicts built over a store collection",
         )
@@ -217,3 +232,9 @@ class ViewTranslator(
                 "use str, int, float, bool, datetime, Decimal, list[...], optionally `| None`",
             )
         return dtype
+
+
+def python_type_name(value: Value) -> str:
+    """The Python type a translator value stands for, as an error message names it."""
+    names = {TupleVal: "tuple", DictVal: "dict", LambdaVal: "function", ManyVal: "store collection"}
+    return names.get(type(value), type(value).__name__.lower())

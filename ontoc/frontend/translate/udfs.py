@@ -45,9 +45,13 @@ class UdfsMixin(TranslationState):
         if node.keywords:
             raise self.fail("unsupported-call", "keyword arguments to static methods are not supported", node)
         params = [a.arg for a in method.node.args.args]
-        if len(params) != len(node.args) or method.node.args.vararg or method.node.args.defaults:
+        defaults = method.node.args.defaults  # the last len(defaults) parameters
+        if not len(params) - len(defaults) <= len(node.args) <= len(params) or method.node.args.vararg:
             raise self.fail("bad-call", f"`{name}` takes {len(params)} positional arguments", node)
         args = {p: self.expr(a, ctx) for p, a in zip(params, node.args, strict=False)}
+        for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=True):
+            if param not in args:
+                args[param] = self.default_argument(method, default)
         if name in self.stack:
             raise self.fail("getter-cycle", f"static method `{name}` calls itself", node, "recursion is not supported")
         inlined: Value | None
@@ -75,6 +79,18 @@ class UdfsMixin(TranslationState):
             )
         inferred = inlined.dtype if isinstance(inlined, Scalar) and inlined.dtype.kind != Kind.NONE else None
         return self.scalar_udf(method, args, node, ctx, inferred)
+
+    def default_argument(self, method: MethodDef, default: ast.expr) -> Value:
+        """A default parameter value: a literal (Python evaluates it once, where the method is defined)."""
+        literal = default.operand if isinstance(default, ast.UnaryOp) else default
+        if not isinstance(literal, ast.Constant):
+            raise self.fail(
+                "unsupported-call",
+                "a default argument that is not a literal is not supported",
+                default,
+                "give the argument at every call, or make the default a literal",
+            )
+        return self.expr(default, self.ctx(method))
 
     def udf_result_type(self, method: MethodDef, inferred: T.DType | None, node: ast.AST) -> T.DType:
         if method.node.returns is not None:
