@@ -12,6 +12,7 @@ Configuration (never hard-coded, never in a job file):
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -249,7 +250,8 @@ def submit(
             continue
         click.echo(f"{package}: {job.describe()} ({job.source})")
         if savepoint:
-            _check_restore(kafka, savepoint, compiled.files, str(path), allow_non_restored_state, force)
+            mini_batch = dict(spec.table_options).get("table.exec.mini-batch.enabled") == "true"
+            _check_restore(kafka, savepoint, compiled.files, str(path), allow_non_restored_state, force, mini_batch)
         done = submit_job(
             compiled,
             spec,
@@ -273,9 +275,16 @@ def submit(
 
 
 def _check_restore(
-    kafka: Any, savepoint: str, files: dict[str, str], label: str, allow_non_restored: bool, force: bool
+    kafka: Any,
+    savepoint: str,
+    files: dict[str, str],
+    label: str,
+    allow_non_restored: bool,
+    force: bool,
+    mini_batch: bool,
 ) -> None:
-    """Refuse (exit 2) a restore the upgrade plan says cannot work, unless --force."""
+    """Refuse (exit 2) a restore the upgrade plan says cannot work, unless --force; with a mini-batch
+    join even --force is refused, because the failed restore would take the TaskManager down."""
     from ..runtime.cluster import deployments as d
 
     found = d.Deployments.read(kafka).for_savepoint(savepoint)
@@ -292,9 +301,13 @@ def _check_restore(
         verdicts = sorted({v.verdict for v in plan.views})
         click.echo(f"  upgrade plan against it: {', '.join(verdicts)}: the new job can restore it")
         return
-    click.echo(f"{'warning' if force else 'error'}: the new job cannot restore this savepoint:", err=True)
+    fatal = mini_batch and d.has_join(files)
+    click.echo(f"{'warning' if force and not fatal else 'error'}: the new job cannot restore this savepoint:", err=True)
     for r in reasons:
         click.echo(f"  {r}", err=True)
+    if force and fatal:
+        click.echo(f"  --force cannot be honoured: {d.MINI_BATCH_JOIN_RESTORE}", err=True)
+        sys.exit(2)
     if not force:
         click.echo(
             "  start it without the savepoint (a fresh start replays the source topics), "
@@ -318,13 +331,93 @@ def _record(
     from ..runtime.cluster import deployments as d
     from ..runtime.cluster.errors import SubmitError
 
-    deployment = d.new_deployment(job.name, job_id, package, cluster, definitions, files, savepoint)
+    deployment = d.new_deployment(
+        job.name, job_id, package, cluster, definitions, files, savepoint, settings=dataclasses.asdict(job)
+    )
     try:
         d.record_deployment(kafka, deployment, job.topic_replication)
     except SubmitError as e:
         click.echo(f"warning: the deployment was not recorded: {e}", err=True)
         return
     click.echo(f"  recorded in topic {d.TOPIC}: {deployment.source()}")
+
+
+# --------------------------------------------------------------------------
+# ontoc deploy
+
+
+@click.command("deploy")
+@click.argument("definitions", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--job", "job_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Job settings (TOML)."
+)
+@click.option(
+    "--jobs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_JOBS_DIR,
+    show_default=True,
+    help="Where the packages' job files are.",
+)
+@_CLUSTER
+@_kafka_options
+@click.option("--savepoint-dir", default=None, metavar="DIR", help="Where the savepoints go (a path or URI).")
+@click.option("--wait", "wait_s", type=float, default=90.0, show_default=True, help="Seconds a new job gets to run.")
+@click.option("--dry-run", is_flag=True, help="Print the steps; change nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="On failure, also print Flink's Java stack trace.")
+@_fail_cleanly
+def deploy(
+    definitions: Path,
+    job_file: Path | None,
+    jobs_dir: Path,
+    cluster: str,
+    bootstrap_servers: str,
+    admin_bootstrap_servers: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_properties_file: Path | None,
+    savepoint_dir: str | None,
+    wait_s: float,
+    dry_run: bool,
+    verbose: bool,
+) -> None:
+    """Upgrade the running job of each package of DEFINITIONS to them, step by step (docs/runtime.md).
+
+    The upgrade plan from the running job's record decides: nothing to do; stop with a savepoint and
+    start the new version from it (rolled back to the previous version if it does not start: exit 1);
+    or a fresh start, which deploy does not carry out yet (exit 2). Ends with what runs now.
+    """
+    from ..backend.flink.job import build_job
+    from ..job_settings import job_for_package, load_job
+    from ..pipeline import compile_definitions, definition_packages
+    from ..runtime.cluster.deploy import Deployer, DeployRefused, RolledBack
+
+    packages = definition_packages(definitions)
+    if not packages:
+        raise click.UsageError(f"no definitions packages under {definitions}")
+    if job_file is not None and len(packages) > 1:
+        raise click.UsageError(f"--job names one job, but {definitions} holds {len(packages)} packages")
+    if savepoint_dir and "://" not in savepoint_dir:
+        savepoint_dir = Path(savepoint_dir).expanduser().resolve().as_uri()
+    kafka = _kafka(bootstrap_servers, admin_bootstrap_servers, kafka_properties, kafka_properties_file)
+    deployer = Deployer(cluster, kafka, lambda m: click.echo(m), dry_run, savepoint_dir, wait_s)
+    failed = 0
+    for name, path in packages:
+        package = name or path.name
+        job = load_job(job_file, package) if job_file else job_for_package(package, jobs_dir)
+        compiled = compile_definitions(path)
+        spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
+        click.echo(f"{package}: deploying {path} as job {job.name}")
+        try:
+            outcome = deployer.deploy(package, path, compiled, spec)
+        except DeployRefused as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except RolledBack as e:
+            click.echo(f"error: {e}", err=True)
+            failed += 1
+            continue
+        click.echo(f"{package}: {outcome.what}; now running: {outcome.job_id or '-'} ({job.name})")
+    if failed:
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------
@@ -366,16 +459,16 @@ def list_cmd(
     from ..runtime.cluster.errors import SubmitError
 
     rest = FlinkRest(cluster)
+    rows = [j for j in rest.jobs() if show_all or j.get("state") not in ("FINISHED", "FAILED", "CANCELED")]
+    if not rows:
+        click.echo(f"no {'' if show_all else 'running '}jobs on {rest.base}")
+        return
     kafka = _kafka(bootstrap_servers, admin_bootstrap_servers, kafka_properties, kafka_properties_file)
     try:
         recorded = Deployments.read(kafka)
     except SubmitError as e:
         click.echo(f"warning: the deployment records cannot be read: {e}", err=True)
         recorded = Deployments({})
-    rows = [j for j in rest.jobs() if show_all or j.get("state") not in ("FINISHED", "FAILED", "CANCELED")]
-    if not rows:
-        click.echo(f"no {'' if show_all else 'running '}jobs on {rest.base}")
-        return
     click.echo(f"{'JOB ID':<32}  {'STATE':<11}  {'STARTED':<19}  {'UPTIME':>8}  {'INVALID':>7}  NAME  (DEPLOYED FROM)")
     for j in rows:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j.get("start-time", 0) / 1000))

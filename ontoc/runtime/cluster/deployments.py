@@ -58,6 +58,8 @@ class Deployment:
     from_savepoint: str | None
     manifest: dict  # the package's manifest.json, parsed
     files: dict[str, str] = field(default_factory=dict)  # `.sql` file name -> text
+    sources: dict[str, str] = field(default_factory=dict)  # the package's .py files (relative path -> text)
+    settings: dict = field(default_factory=dict)  # the job's settings (job_settings.JobSettings), to roll back to
 
     def to_json(self) -> dict:
         return {"ontoc": "deployment", "format": FORMAT, **asdict(self)}
@@ -77,6 +79,8 @@ class Deployment:
             from_savepoint=doc.get("from_savepoint"),
             manifest=doc["manifest"],
             files=dict(doc.get("files") or {}),
+            sources=dict(doc.get("sources") or {}),
+            settings=dict(doc.get("settings") or {}),
         )
 
     def source(self) -> str:
@@ -119,6 +123,8 @@ def new_deployment(
     definitions: Path,
     files: dict[str, str],
     from_savepoint: str | None,
+    sources: dict[str, str] | None = None,
+    settings: dict | None = None,
 ) -> Deployment:
     return Deployment(
         job_name=job_name,
@@ -132,7 +138,29 @@ def new_deployment(
         from_savepoint=from_savepoint,
         manifest=json.loads(files["manifest.json"]),
         files={n: t for n, t in sorted(files.items()) if n.endswith(".sql")},
+        sources=package_sources(definitions) if sources is None else sources,
+        settings=settings or {},
     )
+
+
+def package_sources(package: Path) -> dict[str, str]:
+    """The package's Python files, so that a later `ontoc deploy` can rebuild this version to roll back to it."""
+    root = package if package.is_dir() else package.parent
+    return {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
+
+
+def write_sources(deployment: Deployment, into: Path) -> Path:
+    """The recorded package's Python files under `into/<package>`; returns that folder."""
+    folder = into / (deployment.package or "definitions")
+    for name, text in deployment.sources.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
 
 
 # -- the topic --------------------------------------------------------------------------------------
@@ -306,6 +334,25 @@ def restore_plan(deployment: Deployment, files: dict[str, str], label: str) -> U
     new = PackageManifest(from_json(Manifest, json.loads(files["manifest.json"])), dict(files))
     return upgrade_plan(
         Version(deployed_label(deployment), {"": package_manifest(deployment)}), Version(label, {"": new}), ""
+    )
+
+
+MINI_BATCH_JOIN_RESTORE = (
+    "the job joins with mini-batch on, and in Flink 2.2 a mini-batch join whose restore fails "
+    "(MiniBatchStreamingJoinOperator.open throws before it creates its buffers, and close() then "
+    "throws a NullPointerException in the task's exception handler, which Flink treats as fatal) "
+    'takes its TaskManager and every job on it down; set `mini_batch = "off"` in the job file of '
+    "both versions, or start the new version without the savepoint"
+)
+
+
+def has_join(files: dict[str, str]) -> bool:
+    """Whether a view of the compiled package (its manifest.json) has a regular join operator."""
+    doc = json.loads(files["manifest.json"])
+    return any(
+        str(op.get("id", "")).startswith("join")
+        for v in doc.get("views", [])
+        for op in (v.get("state") or {}).get("operators", [])
     )
 
 
