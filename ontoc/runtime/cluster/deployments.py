@@ -32,6 +32,7 @@ from .kafka import KafkaConnection, kafka_python_config
 
 TOPIC = "ontoc_deployments"
 FORMAT = 1
+MAX_RECORD_BYTES = 8 << 20  # a record holds a package's manifest, SQL and Python files (gzip-compressed)
 
 
 @dataclass
@@ -187,9 +188,8 @@ def _ensure_topic(kafka: KafkaConnection, replication: int) -> None:
     try:
         if TOPIC not in set(admin.list_topics()):
             try:
-                admin.create_topics(
-                    [NewTopic(TOPIC, 1, replication, topic_configs={"cleanup.policy": "compact"})], timeout_ms=30_000
-                )
+                configs = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_RECORD_BYTES)}
+                admin.create_topics([NewTopic(TOPIC, 1, replication, topic_configs=configs)], timeout_ms=30_000)
             except TopicAlreadyExistsError:
                 pass
     finally:
@@ -203,9 +203,8 @@ def _write(kafka: KafkaConnection, records: list[tuple[str, dict]], replication:
     with _quiet_kafka():
         try:
             _ensure_topic(kafka, replication)
-            producer = KafkaProducer(
-                **{"acks": "all", "compression_type": "gzip", "max_request_size": 8 << 20, **kafka_python_config(kafka)}
-            )
+            config = {"acks": "all", "compression_type": "gzip", "max_request_size": MAX_RECORD_BYTES}
+            producer = KafkaProducer(**{**config, **kafka_python_config(kafka)})
             try:
                 for key, value in records:
                     producer.send(TOPIC, key=key.encode(), value=json.dumps(value, sort_keys=True).encode())
