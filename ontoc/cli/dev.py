@@ -130,3 +130,9 @@ def _print_status(st: dict) -> None:
         if s["rss_mb"] is not None:
             parts.append(f"rss {s['rss_mb']:.0f} MiB")
         click.echo("  ".join(parts))
+        if s.get("restarts"):
+            last = s["restarts"][-1]
+            click.echo(
+                f"{'':<12}  died and was restarted by `ontoc dev up` {len(s['restarts'])} time(s); "
+                f"last at {last['restarted_at']} (pid {last['died_pid']} -> {last['new_pid']})"
+            )

@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 
 from ..errors import Diagnostic, OntocError
+from ..job_settings import DEFAULT_JOBS_DIR
+from .cluster import _kafka, _kafka_options
 
 FORMATS = click.Choice(["text", "json"])
 DEFAULT_DEFINITIONS = Path("definitions")
@@ -129,6 +131,14 @@ def validate(definitions: Path, fmt: str, show_plan: bool) -> None:
     metavar="GIT_REV",
     help="The old version: DEFINITIONS as of this git revision, compiled by this ontoc.",
 )
+@click.option(
+    "--against-deployed",
+    is_flag=True,
+    help="The old version: what runs on the cluster, as `ontoc submit` recorded it (topic ontoc_deployments; "
+    "the job of each package's job file in --jobs-dir).",
+)
+@click.option("--jobs-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_JOBS_DIR)
+@_kafka_options
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--diff", is_flag=True, help="Print a unified diff of each changed .sql file (text format).")
 @click.option("--changed-only", is_flag=True, help="Leave unchanged views out of the text.")
@@ -137,6 +147,12 @@ def plan(
     definitions: Path,
     against: Path | None,
     against_rev: str | None,
+    against_deployed: bool,
+    jobs_dir: Path,
+    bootstrap_servers: str,
+    admin_bootstrap_servers: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_properties_file: Path | None,
     fmt: str,
     diff: bool,
     changed_only: bool,
@@ -156,9 +172,12 @@ def plan(
         version_from_packages,
         version_from_path,
     )
+    from ..pipeline import definition_packages
+    from ..runtime.cluster.deployments import deployed_version
+    from ..runtime.cluster.errors import SubmitError
 
-    if (against is None) == (against_rev is None):
-        raise click.UsageError("give exactly one of --against PATH and --against-rev GIT_REV")
+    if [against is not None, against_rev is not None, against_deployed].count(True) != 1:
+        raise click.UsageError("give exactly one of --against PATH, --against-rev GIT_REV and --against-deployed")
     packages, diagnostics = compile_packages(definitions)
     if diagnostics:
         _fail(diagnostics, fmt)
@@ -166,6 +185,12 @@ def plan(
     try:
         if against is not None:
             old = version_from_path(against)
+        elif against_deployed:
+            old = deployed_version(
+                definition_packages(definitions),
+                _kafka(bootstrap_servers, admin_bootstrap_servers, kafka_properties, kafka_properties_file),
+                jobs_dir,
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="ontoc-plan-") as tmp:
                 checkout = checkout_definitions(definitions, against_rev, Path(tmp))
@@ -178,7 +203,7 @@ def plan(
                         _fail(old_diagnostics, fmt, f"the definitions at {against_rev} do not compile:")
                 old = version_from_packages(old_packages, label)
         report = upgrade_report(old, new, definitions.resolve().name)
-    except (UpgradeInputError, RevisionError) as exc:
+    except (UpgradeInputError, RevisionError, SubmitError) as exc:
         code = "bad-revision" if isinstance(exc, RevisionError) else "bad-manifest"
         _fail([Diagnostic(code, str(exc), None)], fmt)
     if fmt == "json":

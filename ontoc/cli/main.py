@@ -158,11 +158,11 @@ def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show:
 
 
 def _register_groups() -> None:
-    from .cluster import jobs, submit
+    from .cluster import deploy, jobs, submit
     from .dev import dev
     from .inspect import COMMANDS as inspect_commands  # explain, validate, plan
 
-    for command in (dev, submit, jobs, *inspect_commands):
+    for command in (dev, submit, deploy, jobs, *inspect_commands):
         cli.add_command(command)
 
 

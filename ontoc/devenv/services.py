@@ -147,9 +147,13 @@ def up(
         raise ServiceError(str(e).splitlines()[0], "\n".join(str(e).splitlines()[1:])) from e
 
     running = {s: running_pid(lay, s) for s in SERVICES}
+    # a pid file whose process is gone: the service died (`down` removes the pid files)
+    died = {s: pid for s in SERVICES if not running[s] and (pid := read_pid(lay, s))}
     for s, pid in running.items():
         if pid:
             progress(f"{s} already running (pid {pid}{addr_suffix(lay, s)})")
+    for s, pid in died.items():
+        progress(f"{s} died (pid {pid} is gone): restarting it")
 
     needed: dict[str, int] = {}
     if not running["kafka"]:
@@ -210,7 +214,31 @@ def up(
                 stop_pid(pid, 10.0)
             clear_pid(lay, s)
         raise
+    for s, pid in died.items():
+        _record_restart(lay, s, pid)
     return status(lay.root)
+
+
+def _restarts_file(lay: Layout, service: str) -> Path:
+    return lay.pid_file(service).with_name(f"{service}.restarts.json")
+
+
+def _record_restart(lay: Layout, service: str, died_pid: int) -> None:
+    """Note that `up` restarted a service that had died, for `ontoc dev status`."""
+    path = _restarts_file(lay, service)
+    entries = restarts(lay, service)
+    now = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    entries.append({"died_pid": died_pid, "new_pid": read_pid(lay, service), "restarted_at": now})
+    path.write_text(json.dumps(entries[-20:], indent=1) + "\n")
+
+
+def restarts(lay: Layout, service: str) -> list[dict]:
+    """The restarts of `service` after it died, oldest first (the last 20)."""
+    try:
+        entries = json.loads(_restarts_file(lay, service).read_text())
+    except (OSError, ValueError):
+        return []
+    return entries if isinstance(entries, list) else []
 
 
 def down(state_dir: Path | str | None = None, progress: Progress = print) -> dict:
@@ -255,6 +283,7 @@ def status(state_dir: Path | str | None = None) -> dict:
             "address": addr,
             "rss_mb": rss_mb(pid) if pid else None,
             "log": str(main_log(lay, s)) if main_log(lay, s) else None,
+            "restarts": restarts(lay, s),
         }
     return out
 

@@ -169,6 +169,25 @@ def test_identical_versions_and_every_form_of_against(base, monkeypatch):
     assert [v["status"] for v in one["views"]] == ["unchanged"]
 
 
+def test_a_moved_definitions_folder_is_not_a_sql_change(tmp_path):
+    """Compiled from another path, only the header comment of each `.sql` differs: not a change for Flink."""
+    moved = tmp_path / "elsewhere" / "rooms"
+    shutil.copytree(PLAN_FIXTURES / "base" / "rooms", moved)
+    with contextlib.chdir(tmp_path):
+        assert ontoc("compile", "elsewhere/rooms", "-o", tmp_path / "out").code == 0
+    assert "elsewhere/rooms" in (tmp_path / "out" / "plan_room_cards.sql").read_text().splitlines()[0]
+    doc = plan("base", "--against", tmp_path / "out", "--format", "json").json("plan")
+    assert {(v["view"], v["status"], v["verdict"], v["sql_changed"]) for v in doc["views"]} == {
+        ("RoomCard", "unchanged", "none", False),
+        ("BuildingCard", "unchanged", "none", False),
+    }
+    # the header is all that is ignored: a statement that differs is still a change
+    sql_file = tmp_path / "out" / "plan_room_cards.sql"
+    sql_file.write_text(sql_file.read_text().replace("CREATE TABLE", "CREATE  TABLE", 1))
+    doc = plan("base", "--against", tmp_path / "out", "--format", "json").json("plan")
+    assert views(doc)["RoomCard"]["sql_changed"] is True
+
+
 def test_added_and_removed_views(base, tmp_path):
     old = json.loads((base / "manifest.json").read_text())
     gone = next(v for v in old["views"] if v["view"] == "BuildingCard")
