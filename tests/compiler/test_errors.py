@@ -227,10 +227,10 @@ CASES = [
         """
     @attrs.getter
     def g(self) -> int:
-        return len([t for t in self.store.tickets if t.role == self.store.meeting.status])
+        return len([t for t in self.store.tickets if t.role == max(u.role for u in self.store.tickets if t.user)])
 """,
         "correlated-collection",
-        "self.store.meeting.status",
+        "t.user)",
     ),
     (
         "nested-comprehension",
@@ -376,3 +376,22 @@ def test_warning_for_a_python_udf_where_native_sql_was_possible(tmp_path):
     )
     assert proc.returncode == 0
     assert [w["code"] for w in json.loads(proc.stderr)] == ["udf-could-be-native"]
+
+
+@pytest.mark.parametrize(
+    "on,message",
+    [
+        ("user", "must end at the root `Meeting`, not at `User`"),
+        ("nope.meeting", "`nope` in `on='nope.meeting'` is not a reference field of `Ticket`"),
+        ("role", "`role` in `on='role'` is not a reference field of `Ticket`"),
+    ],
+)
+def test_a_many_path_that_does_not_lead_to_the_root_is_a_located_error(tmp_path, on, message):
+    package = write_package(tmp_path, CASES[0][1])
+    views = package / "views.py"
+    views.write_text(views.read_text().replace('on="meeting"', f'on="{on}"'))
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    [d] = caught.value.diagnostics
+    assert d.code == "bad-many" and message in d.message, caught.value
+    assert d.span.line == 8 and d.hint and "group.dept" in d.hint

@@ -63,6 +63,15 @@ class Ctx:
     env: dict[str, Value]
     method: MethodDef
     element: bool = False  # inside a comprehension over a `many` collection
+    outer: Ctx | None = None  # for an element: the context the comprehension was written in
+    hidden: frozenset[str] = frozenset()  # elements of enclosing comprehensions, out of reach here
+
+    def scope_of(self, node: DocNode) -> QueryScope:
+        """The join graph a document belongs to: the element's, or the view's (read inside a comprehension)."""
+        ctx = self
+        while node not in ctx.scope.nodes and ctx.outer is not None:
+            ctx = ctx.outer
+        return ctx.scope
 
     def bind(self, **values: Value) -> Ctx:
         return replace(self, env={**self.env, **values})
@@ -129,9 +138,10 @@ class TranslationState(ABC):
     def correlated(self, node: ast.AST) -> OntocError:
         return self.fail(
             "correlated-collection",
-            "inside a comprehension over a store collection only the element (and static methods) can be used",
+            "a comprehension inside another comprehension cannot read the outer one's element",
             node,
-            "compute the other value in a separate getter and combine the results there",
+            "the inner comprehension may read the root, its references, getters and locals; "
+            "to relate two collections, filter each by values of the view row (e.g. a getter)",
         )
 
     @staticmethod
