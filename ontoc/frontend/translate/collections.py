@@ -89,21 +89,23 @@ class CollectionsMixin(TranslationState):
                 self.comprehend(source.otherwise, var, conds, elt, ctx, node),
                 source.err,
             )
-        inner = Ctx(
-            source.agg, {**ctx.env, var: source.elem}, ctx.method, element=True, outer=ctx, hidden=ctx.hidden - {var}
-        )
+        inner = Ctx(source.agg, {**ctx.env, var: source.elem}, ctx.method, outer=ctx, hidden=ctx.hidden - {var})
         include, elem_err = source.include, source.elem_err
-        for cond in conds:
-            t = self.truthy(self.expr(cond, inner), inner, cond)
-            elem_err = B.or_(elem_err, B.and_(include, t.err))
-            include = B.and_(include, t.expr)
         elem = source.elem
-        if elt is not None:
-            value = self.expr(elt, inner)
-            if not isinstance(value, (Scalar, DictVal, Doc)):
-                raise self.fail("unsupported-comprehension", "elements must be scalars, dicts or documents", elt)
-            elem_err = B.or_(elem_err, B.and_(include, self.elem_err(value)))
-            elem = self.strip(value)
+        self.iterating.append(node)
+        try:
+            for cond in conds:
+                t = self.truthy(self.expr(cond, inner), inner, cond)
+                elem_err = B.or_(elem_err, B.and_(include, t.err))
+                include = B.and_(include, t.expr)
+            if elt is not None:
+                value = self.expr(elt, inner)
+                if not isinstance(value, (Scalar, DictVal, Doc)):
+                    raise self.fail("unsupported-comprehension", "elements must be scalars, dicts or documents", elt)
+                elem_err = B.or_(elem_err, B.and_(include, self.elem_err(value)))
+                elem = self.strip(value)
+        finally:
+            self.iterating.pop()
         coll = Coll(source.agg, include, elem, elem_err, source.none_err, source.sort_keys, source.reverse)
         return self.correlate(coll, node)
 
@@ -228,7 +230,12 @@ class CollectionsMixin(TranslationState):
     def agg_col(self, c: Coll, func: str, arg: Expr | None, where: Expr | None, dtype: T.DType) -> Expr:
         """An aggregate of the collection's subquery, as a column of the view query (0 for counts of nothing)."""
         where = None if where is None or B.is_true(where) else where
-        col = c.agg.add(AggCall(func, arg, where, dtype.null()))
+        call = AggCall(func, arg, where, dtype.null())
+        inside = {n.alias for n in c.agg.nodes} | ({c.agg.outer.alias} if c.agg.outer else set())
+        if any(isinstance(x, Column) and x.relation not in inside for x in call.walk()):
+            # an aggregate of another list that reads the element being iterated (`b.x in self.other_list`)
+            raise self.correlated(self.iterating[-1] if self.iterating else self.view.methods[self.current_name()].node)
+        col = c.agg.add(call)
         if func in ("count", "count_distinct"):
             return B.func(Op.COALESCE, col, B.lit(0), dtype=T.INT)
         return col
@@ -269,10 +276,31 @@ class CollectionsMixin(TranslationState):
             if isinstance(c, EmptyList):
                 return Scalar(FALSE, extra_err)
             elem = c.elem
-            hits = self.agg_col(c, "count", None, B.and_(c.include, B.safe(test(elem))), T.INT)
+            hit = c.but(include=B.and_(c.include, B.safe(test(elem))))
+            if isinstance(elem, Scalar) and self.tests_other_values(test, elem):
+                # `x in self.names`: the list's elements are compared with a value of the view's row
+                hit = self.correlate(hit, node)
+            hits = self.agg_col(hit, "count", None, hit.include, T.INT)
             return Scalar(B.func(Op.GT, hits, B.lit(0), dtype=T.BOOL), B.or_(extra_err, self.coll_err(c)))
 
         return self.fold(coll, leaf, node)
+
+    def tests_other_values(self, test: Callable[[Value], Expr], elem: Scalar) -> bool:
+        """Whether a test of a list's elements reads values besides the element itself.
+
+        Those must be the view row's (correlated then): an element of a comprehension being
+        translated around it (`[t for t in ... if t.role in self.roles]`) has the same aliases
+        as the list's own documents when both range over one collection, so it is refused
+        here, where it can still be told apart.
+        """
+        probe = Column("<element>", "value", elem.dtype)
+        others = {x.relation for x in test(Scalar(probe)).walk() if isinstance(x, Column)} - {probe.relation}
+        if not others:
+            return False
+        view = {n.alias for n in self.scope.nodes} | {a.alias for a in self.scope.aggregates.values()}
+        if others - view:
+            raise self.correlated(self.iterating[-1] if self.iterating else self.view.methods[self.current_name()].node)
+        return True
 
     def fold_leaf(self, name: str, c: Coll | EmptyList, default: Scalar | None, node: ast.AST) -> Scalar:
         if isinstance(c, EmptyList):
@@ -343,9 +371,7 @@ class CollectionsMixin(TranslationState):
         else:
             if not (isinstance(key, ast.Lambda) and len(key.args.args) == 1):
                 raise self.fail("unsupported-sort", "`key=` must be a lambda of one argument", key)
-            inner = Ctx(
-                coll.agg, {**ctx.env, key.args.args[0].arg: elem}, ctx.method, element=True, outer=ctx.outer or ctx
-            )
+            inner = Ctx(coll.agg, {**ctx.env, key.args.args[0].arg: elem}, ctx.method, outer=ctx.outer or ctx)
             k = self.expr(key.body, inner)
             parts = k.items if isinstance(k, TupleVal) else (self.scalar(k, key.body),)
             keys = tuple(p.expr for p in parts)

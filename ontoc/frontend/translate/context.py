@@ -62,8 +62,7 @@ class Ctx:
     scope: QueryScope
     env: dict[str, Value]
     method: MethodDef
-    element: bool = False  # inside a comprehension over a `many` collection
-    outer: Ctx | None = None  # for an element: the context the comprehension was written in
+    outer: Ctx | None = None  # inside a comprehension's element: the context the comprehension was written in
     hidden: frozenset[str] = frozenset()  # elements of enclosing comprehensions, out of reach here
 
     def scope_of(self, node: DocNode) -> QueryScope:
@@ -107,6 +106,7 @@ class TranslationState(ABC):
         self.results: dict[str, tuple[Value, Expr]] = {}
         self.stack: list[str] = []  # getters and methods being translated, outermost first (scoped: `entered`)
         self.diagnostics: list[Diagnostic] = []
+        self.iterating: list[ast.AST] = []  # the comprehensions whose elements are being translated, innermost last
 
     @contextmanager
     def entered(self, name: str) -> Iterator[None]:
@@ -138,9 +138,10 @@ class TranslationState(ABC):
     def correlated(self, node: ast.AST) -> OntocError:
         return self.fail(
             "correlated-collection",
-            "a comprehension inside another comprehension cannot read the outer one's element",
+            "an aggregate of a second list inside a comprehension (a nested comprehension, `x in <list>`) "
+            "cannot read the comprehension's element",
             node,
-            "the inner comprehension may read the root, its references, getters and locals; "
+            "the inner aggregate may read the root, its references, getters and locals, not the element; "
             "to relate two collections, filter each by values of the view row (e.g. a getter)",
         )
 
