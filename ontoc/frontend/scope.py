@@ -100,8 +100,12 @@ class QueryScope:
         self.aggregates[scope.alias] = scope
         return scope
 
-    def relation(self, aggregates: int | None = None) -> Rel:
-        """The FROM clause: the root scan, then every join in creation order (the first `aggregates` only)."""
+    def relation(self, aggregates: int | None = None, reads: set[tuple[str, str]] | None = None) -> Rel:
+        """The FROM clause: the root scan, then every join in creation order.
+
+        A derived row's FROM clause (`OuterRow`) takes the first `aggregates` only, each with just the
+        outputs it `reads`: an output it does not read would change its row at every change of it.
+        """
         rel: Rel = self.root.scan()
         for node in self.nodes[1:]:
             if node.key is not None:
@@ -111,7 +115,7 @@ class QueryScope:
             rel = LeftJoin(rel, node.scan(), on)
         for agg in list(self.aggregates.values())[:aggregates]:
             on = B.func(Op.EQ, Column(agg.alias, "root_id", T.STR), self.root.column("doc_id"), dtype=T.BOOL)
-            rel = LeftJoin(rel, agg.relation(), on)
+            rel = LeftJoin(rel, agg.relation(reads=reads), on)
         return rel
 
 
@@ -145,8 +149,8 @@ class AggScope(QueryScope):
             node = self.navigate(node, hop, models[node.model.fields[hop].ref or ""])
         return node.column(last)
 
-    def relation(self, aggregates: int | None = None) -> Aggregate:
-        aggs = tuple((name, call) for call, name in self.calls.items())
+    def relation(self, aggregates: int | None = None, reads: set[tuple[str, str]] | None = None) -> Aggregate:
+        aggs = tuple((name, call) for call, name in self.calls.items() if reads is None or (self.alias, name) in reads)
         key = self.root_key
         assert key is not None
         rel = super().relation()
@@ -180,4 +184,5 @@ class OuterRow:
 
     def relation(self) -> Derived:
         columns = tuple((name, e) for e, name in self.columns.items())
-        return Derived(self.view.relation(self.aggregates), self.alias, self.view.root.column("doc_id"), columns)
+        reads = {(c.relation, c.name) for e in self.columns for c in e.walk() if isinstance(c, Column)}
+        return Derived(self.view.relation(self.aggregates, reads), self.alias, self.view.root.column("doc_id"), columns)

@@ -92,7 +92,7 @@ class CollectionsMixin(TranslationState):
         inner = Ctx(source.agg, {**ctx.env, var: source.elem}, ctx.method, outer=ctx, hidden=ctx.hidden - {var})
         include, elem_err = source.include, source.elem_err
         elem = source.elem
-        self.iterating.append(node)
+        self.iterating.append((node, source.agg.root))
         try:
             for cond in conds:
                 t = self.truthy(self.expr(cond, inner), inner, cond)
@@ -234,7 +234,9 @@ class CollectionsMixin(TranslationState):
         inside = {n.alias for n in c.agg.nodes} | ({c.agg.outer.alias} if c.agg.outer else set())
         if any(isinstance(x, Column) and x.relation not in inside for x in call.walk()):
             # an aggregate of another list that reads the element being iterated (`b.x in self.other_list`)
-            raise self.correlated(self.iterating[-1] if self.iterating else self.view.methods[self.current_name()].node)
+            raise self.correlated(
+                self.iterating[-1][0] if self.iterating else self.view.methods[self.current_name()].node
+            )
         col = c.agg.add(call)
         if func in ("count", "count_distinct"):
             return B.func(Op.COALESCE, col, B.lit(0), dtype=T.INT)
@@ -299,7 +301,9 @@ class CollectionsMixin(TranslationState):
             return False
         view = {n.alias for n in self.scope.nodes} | {a.alias for a in self.scope.aggregates.values()}
         if others - view:
-            raise self.correlated(self.iterating[-1] if self.iterating else self.view.methods[self.current_name()].node)
+            raise self.correlated(
+                self.iterating[-1][0] if self.iterating else self.view.methods[self.current_name()].node
+            )
         return True
 
     def fold_leaf(self, name: str, c: Coll | EmptyList, default: Scalar | None, node: ast.AST) -> Scalar:
@@ -334,8 +338,11 @@ class CollectionsMixin(TranslationState):
                 raise self.fail("type-error", f"`{name}()` of {elem.dtype}", node)
             dtype = elem.dtype.null(False)
             best = self.agg_col(c, name, elem.expr, c.include, dtype)
-            n = self.agg_col(c, "count", None, c.include, T.INT)
-            empty = B.func(Op.EQ, n, B.lit(0), dtype=T.BOOL)
+            empty: Expr = FALSE
+            if not (B.is_true(c.include) and any(c.agg.root is root for _, root in self.iterating)):
+                # (inside an element of this very collection, unfiltered it holds at least that element)
+                n = self.agg_col(c, "count", None, c.include, T.INT)
+                empty = B.func(Op.EQ, n, B.lit(0), dtype=T.BOOL)
             err = B.or_(self.coll_err(c), self.sort_err(c.but(sort_keys=(elem.expr,))))
             if default is None:
                 return Scalar(best, B.or_(err, empty))

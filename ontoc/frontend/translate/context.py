@@ -106,7 +106,8 @@ class TranslationState(ABC):
         self.results: dict[str, tuple[Value, Expr]] = {}
         self.stack: list[str] = []  # getters and methods being translated, outermost first (scoped: `entered`)
         self.diagnostics: list[Diagnostic] = []
-        self.iterating: list[ast.AST] = []  # the comprehensions whose elements are being translated, innermost last
+        # the comprehensions whose elements are being translated (and their collections' elements), innermost last
+        self.iterating: list[tuple[ast.AST, DocNode]] = []
 
     @contextmanager
     def entered(self, name: str) -> Iterator[None]:

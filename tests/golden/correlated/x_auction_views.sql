@@ -153,20 +153,19 @@ LEFT JOIN (
     ARRAY_AGG(`bids__bidder`.`name`) FILTER(WHERE
       `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_6`) AS `agg_6`,
     COUNT(*) FILTER(WHERE
-      `bids_outer`.`v_7`
-      OR `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_6`
+      `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_6`
       AND `bids__bidder`.`doc_id` IS NULL) AS `agg_7`,
-    SUM(`bids`.`price` - `bids_outer`.`v_8`) FILTER(WHERE
-      COALESCE(`bids`.`price` > `bids_outer`.`v_8`, FALSE)) AS `agg_8`,
+    SUM(`bids`.`price` - `bids_outer`.`v_7`) FILTER(WHERE
+      COALESCE(`bids`.`price` > `bids_outer`.`v_7`, FALSE)) AS `agg_8`,
     COUNT(*) FILTER(WHERE
-      `bids_outer`.`v_9`) AS `agg_9`,
+      `bids_outer`.`v_8`) AS `agg_9`,
     ARRAY_AGG(
       CAST(ROW(`bids`.`price` - `bids_outer`.`v_0`, `bids__bidder`.`name`) AS ROW<`over` BIGINT, `bidder` STRING>)
     ) AS `agg_10`,
     COUNT(*) FILTER(WHERE
       `bids__bidder`.`doc_id` IS NULL OR `bids_outer`.`v_1`) AS `agg_11`,
     COUNT(*) FILTER(WHERE
-      COALESCE(`bids__bidder`.`doc_id` = `bids_outer`.`v_10`, FALSE)) AS `agg_12`
+      COALESCE(`bids__bidder`.`doc_id` = `bids_outer`.`v_9`, FALSE)) AS `agg_12`
   FROM `x_bids` AS `bids`
   LEFT JOIN `x_users` AS `bids__bidder`
     ON `bids__bidder`.`doc_id` = `bids`.`bidder`
@@ -180,18 +179,17 @@ LEFT JOIN (
       CAST(COALESCE(`bids_agg`.`agg_0`, 0) AS DOUBLE) / CAST(NULLIF(COALESCE(`bids_agg`.`agg_1`, 0), 0) AS DOUBLE) AS `v_4`,
       COALESCE(COALESCE(`bids_agg`.`agg_1`, 0) = 0, FALSE) AS `v_5`,
       `bids_agg`.`agg_2` AS `v_6`,
-      COALESCE(`bids_agg`.`agg_1`, 0) = 0 AS `v_7`,
       CASE
         WHEN NOT COALESCE(`auction`.`initial_bid` <> 0, FALSE)
         THEN 0
         ELSE `auction`.`initial_bid`
-      END AS `v_8`,
+      END AS `v_7`,
       CASE
         WHEN NOT COALESCE(`auction`.`initial_bid` <> 0, FALSE)
         THEN 0
         ELSE `auction`.`initial_bid`
-      END IS NULL AS `v_9`,
-      `auction__seller`.`doc_id` AS `v_10`
+      END IS NULL AS `v_8`,
+      `auction__seller`.`doc_id` AS `v_9`
     FROM `x_auctions` AS `auction`
     LEFT JOIN `x_users` AS `auction__seller`
       ON `auction__seller`.`doc_id` = `auction`.`seller`

@@ -198,9 +198,6 @@ LEFT JOIN (
       SELECT
         `students__group`.`dept` AS `root_id`,
         COUNT(*) AS `agg_0`,
-        ARRAY_AGG(`students`.`name` || '@' || `students__group`.`label`) AS `agg_1`,
-        COUNT(*) FILTER(WHERE
-          `students__group`.`doc_id` IS NULL) AS `agg_2`,
         MAX(`students`.`gpa`) FILTER(WHERE
           NOT `students`.`gpa` IS NULL) AS `agg_3`,
         COUNT(*) FILTER(WHERE
