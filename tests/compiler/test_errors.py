@@ -233,6 +233,20 @@ CASES = [
         "t.user)",
     ),
     (
+        "in-a-list-with-the-element",
+        """
+    @property
+    def roles(self):
+        return [t.role for t in self.store.tickets if t.attendance]
+
+    @attrs.getter
+    def g(self) -> int:
+        return len([t for t in self.store.tickets if t.role in self.roles])
+""",
+        "correlated-collection",
+        "t.role in self.roles",
+    ),
+    (
         "nested-comprehension",
         """
     @attrs.getter

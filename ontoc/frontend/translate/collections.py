@@ -279,7 +279,7 @@ class CollectionsMixin(TranslationState):
                 return Scalar(FALSE, extra_err)
             elem = c.elem
             hit = c.but(include=B.and_(c.include, B.safe(test(elem))))
-            if isinstance(elem, Scalar) and self.tests_other_values(test, elem):
+            if isinstance(elem, Scalar) and self.tests_other_values(test, elem, node):
                 # `x in self.names`: the list's elements are compared with a value of the view's row
                 hit = self.correlate(hit, node)
             hits = self.agg_col(hit, "count", None, hit.include, T.INT)
@@ -287,7 +287,7 @@ class CollectionsMixin(TranslationState):
 
         return self.fold(coll, leaf, node)
 
-    def tests_other_values(self, test: Callable[[Value], Expr], elem: Scalar) -> bool:
+    def tests_other_values(self, test: Callable[[Value], Expr], elem: Scalar, node: ast.AST) -> bool:
         """Whether a test of a list's elements reads values besides the element itself.
 
         Those must be the view row's (correlated then): an element of a comprehension being
@@ -301,9 +301,7 @@ class CollectionsMixin(TranslationState):
             return False
         view = {n.alias for n in self.scope.nodes} | {a.alias for a in self.scope.aggregates.values()}
         if others - view:
-            raise self.correlated(
-                self.iterating[-1][0] if self.iterating else self.view.methods[self.current_name()].node
-            )
+            raise self.correlated(node)
         return True
 
     def fold_leaf(self, name: str, c: Coll | EmptyList, default: Scalar | None, node: ast.AST) -> Scalar:
