@@ -111,12 +111,17 @@ class TranslationState(ABC):
 
     @contextmanager
     def entered(self, name: str) -> Iterator[None]:
-        """`name` is being translated for the block: cycle checks and messages see it on the stack."""
+        """`name` is being translated for the block: cycle checks and messages see it on the stack.
+
+        It starts outside any comprehension: a getter's value is cached and read from anywhere.
+        """
         self.stack.append(name)
+        saved, self.iterating = self.iterating, []
         try:
             yield
         finally:
             self.stack.pop()
+            self.iterating = saved
 
     @contextmanager
     def reading(self, src: SourceFile) -> Iterator[None]:

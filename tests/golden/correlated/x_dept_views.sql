@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS `x_dept_views` (
   `top_students` ARRAY<STRING>,
   `above_bar` BIGINT,
   `group_labels` ARRAY<STRING>,
+  `at_best_or_zero` BIGINT,
+  `best_or_zero` DOUBLE,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -125,7 +127,16 @@ SELECT
       ),
       TRUE
     )
-  END AS `group_labels`
+  END AS `group_labels`,
+  COALESCE(`students_agg_2`.`agg_7`, 0) AS `at_best_or_zero`,
+  CASE
+    WHEN COALESCE(`students_agg`.`agg_9`, 0) > 0
+    AND COALESCE(`students_agg`.`agg_0`, 0) > 1
+    THEN CAST(NULL AS DOUBLE)
+    WHEN COALESCE(`students_agg`.`agg_0`, 0) = 0
+    THEN -1.0E0
+    ELSE `students_agg`.`agg_8`
+  END AS `best_or_zero`
 FROM `x_depts` AS `dept`
 LEFT JOIN (
   SELECT
@@ -142,7 +153,20 @@ LEFT JOIN (
       FALSE) AS `agg_5`,
     SUM(`students`.`gpa`) AS `agg_6`,
     COUNT(*) FILTER(WHERE
-      `students`.`gpa` IS NULL) AS `agg_7`
+      `students`.`gpa` IS NULL) AS `agg_7`,
+    MAX(
+      CASE
+        WHEN NOT COALESCE(`students`.`gpa` <> 0.0E0, FALSE)
+        THEN 0.0E0
+        ELSE `students`.`gpa`
+      END
+    ) AS `agg_8`,
+    COUNT(*) FILTER(WHERE
+      CASE
+        WHEN NOT COALESCE(`students`.`gpa` <> 0.0E0, FALSE)
+        THEN 0.0E0
+        ELSE `students`.`gpa`
+      END IS NULL) AS `agg_9`
   FROM `x_students` AS `students`
   LEFT JOIN `x_groups` AS `students__group`
     ON `students__group`.`doc_id` = `students`.`group`
@@ -172,7 +196,9 @@ LEFT JOIN (
         `students__group`.`label` = `students_outer`.`v_6`
       )) AS `agg_5`,
     COUNT(*) FILTER(WHERE
-      `students__group`.`doc_id` IS NULL) AS `agg_6`
+      `students__group`.`doc_id` IS NULL) AS `agg_6`,
+    COUNT(*) FILTER(WHERE
+      `students`.`gpa` IS NOT DISTINCT FROM `students_outer`.`v_7`) AS `agg_7`
   FROM `x_students` AS `students`
   LEFT JOIN `x_groups` AS `students__group`
     ON `students__group`.`doc_id` = `students`.`group`
@@ -192,7 +218,15 @@ LEFT JOIN (
       END AS `v_3`,
       `dept`.`bar` AS `v_4`,
       `dept`.`bar` IS NULL AS `v_5`,
-      `dept`.`name` AS `v_6`
+      `dept`.`name` AS `v_6`,
+      CASE
+        WHEN COALESCE(`students_agg`.`agg_9`, 0) > 0
+        AND COALESCE(`students_agg`.`agg_0`, 0) > 1
+        THEN CAST(NULL AS DOUBLE)
+        WHEN COALESCE(`students_agg`.`agg_0`, 0) = 0
+        THEN -1.0E0
+        ELSE `students_agg`.`agg_8`
+      END AS `v_7`
     FROM `x_depts` AS `dept`
     LEFT JOIN (
       SELECT
@@ -206,7 +240,20 @@ LEFT JOIN (
           FALSE) AS `agg_5`,
         SUM(`students`.`gpa`) AS `agg_6`,
         COUNT(*) FILTER(WHERE
-          `students`.`gpa` IS NULL) AS `agg_7`
+          `students`.`gpa` IS NULL) AS `agg_7`,
+        MAX(
+          CASE
+            WHEN NOT COALESCE(`students`.`gpa` <> 0.0E0, FALSE)
+            THEN 0.0E0
+            ELSE `students`.`gpa`
+          END
+        ) AS `agg_8`,
+        COUNT(*) FILTER(WHERE
+          CASE
+            WHEN NOT COALESCE(`students`.`gpa` <> 0.0E0, FALSE)
+            THEN 0.0E0
+            ELSE `students`.`gpa`
+          END IS NULL) AS `agg_9`
       FROM `x_students` AS `students`
       LEFT JOIN `x_groups` AS `students__group`
         ON `students__group`.`doc_id` = `students`.`group`
