@@ -135,6 +135,15 @@ WORKLOADS_LIST = [
         (150_000, 2_000_000),
     ),
     Workload(
+        "nexmark_correlated",
+        "Nexmark: per auction, bids at least its initial bid and bids equal to the best (correlated collections)",
+        WORKLOADS / "nexmark_correlated",
+        "AuctionBids",
+        WORKLOADS / "nexmark_correlated" / "handwritten_auction_bids.sql",
+        "nexmark",
+        (150_000, 1_000_000),
+    ),
+    Workload(
         "meeting_room",
         "definitions/meeting_room: a reference, a `many` with a nested reference, "
         "ARRAY_AGG of rows sorted by ONTOC_SORT_ROWS, a where",

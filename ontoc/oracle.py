@@ -114,11 +114,22 @@ def view_rows(
     return out
 
 
+def _root_id(world: World, doc: object, on: str) -> object:
+    """The id `doc`'s `on` path of references ends at: through live documents only (a missing one: None)."""
+    *hops, last = on.split(".")
+    for hop in hops:
+        target_id = doc._refs.get(hop)  # type: ignore[attr-defined]
+        doc = world.lookup(doc, hop, target_id) if isinstance(target_id, str) else None
+        if doc is None:
+            return None
+    return doc._refs.get(last)  # type: ignore[attr-defined]
+
+
 def _entry_value(world: World, store, store_cls, entry, root, root_id):
     if entry.kind == "root":
         return root
     if entry.kind == "many":
-        return [d for d in world.docs[entry.model].values() if d._refs.get(entry.on) == root_id]
+        return [d for d in world.docs[entry.model].values() if _root_id(world, d, entry.on) == root_id]
     key = getattr(store_cls, entry.name).key
     try:
         doc_id = key(store)

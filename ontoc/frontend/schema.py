@@ -75,7 +75,7 @@ class EntryDef:
     name: str
     kind: str  # root | one | many
     model: str
-    on: str | None = None
+    on: str | None = None  # a `many` entry's reference to the root, or a dotted path of references to it
     key: ast.expr | None = None  # body of the key lambda
     key_param: str | None = None
     node: ast.AST | None = None
@@ -578,6 +578,22 @@ def _model(node, src, classes, kinds, sink) -> ModelDef:
     return ModelDef(node.name, topic, fields, src, node)
 
 
+def _many_path(schema: Schema, model: str, on: str | None, root: str) -> str | None:
+    """What is wrong with `many(model, on=on)`, or None: each hop a reference, the last one to the root."""
+    if not on:
+        return f"`on=` must be a string naming a reference field of `{model}` to `{root}`"
+    current = model
+    hops = on.split(".")
+    for i, hop in enumerate(hops):
+        field_def = schema.models[current].fields.get(hop)
+        if field_def is None or field_def.ref is None:
+            return f"`{hop}` in `on={on!r}` is not a reference field of `{current}`"
+        current = field_def.ref
+        if i == len(hops) - 1 and current != root:
+            return f"`on={on!r}` must end at the root `{root}`, not at `{current}`"
+    return None
+
+
 def _store(node, src, schema: Schema, sink) -> StoreDef | None:
     entries: dict[str, EntryDef] = {}
     for stmt in node.body:
@@ -605,18 +621,19 @@ def _store(node, src, schema: Schema, sink) -> StoreDef | None:
         if kind == "many":
             on = kw.get("on")
             on_name = on.value if isinstance(on, ast.Constant) and isinstance(on.value, str) else None
-            field_def = schema.models[model].fields.get(on_name or "")
             if not entries:
                 sink.error("bad-store-root", "the first entry of a store must be `one(Model)`: the root", src, stmt)
                 continue
             root = next(iter(entries.values())).model
-            if field_def is None or field_def.ref != root:
+            problem = _many_path(schema, model, on_name, root)
+            if problem is not None:
                 sink.error(
                     "bad-many",
-                    f"`on=` must name a reference field of `{model}` to `{root}`",
+                    problem,
                     src,
                     on if on is not None else call,
-                    f'e.g. `many({model}, on="<field>")` where `<field>: {root} = attrs.ref()`',
+                    f'e.g. `many({model}, on="<field>")` where `<field>: {root} = attrs.ref()`, '
+                    'or a path of references `on="group.dept"` whose last one leads to the root',
                 )
                 continue
             entries[name] = EntryDef(name, "many", model, on=on_name, node=stmt)

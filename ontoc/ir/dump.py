@@ -17,7 +17,7 @@ from datetime import datetime
 
 from .expr import Agg, AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, UdfCall
 from .plan import ViewPlan
-from .relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from .relations import Aggregate, Derived, Filter, LeftJoin, Project, Rel, Scan
 from .types import Kind
 
 WIDTH = 100
@@ -143,6 +143,13 @@ def rel_lines(rel: Rel, indent: int = 0, width: int = WIDTH) -> list[str]:
             out += _labelled(f"{name}: {call.dtype}", call, indent + 1, width)
         if rel.where is not None:
             out += _labelled("where", rel.where, indent + 1, width)
+        out += rel_lines(rel.parent, indent + 1, width)
+        return out
+    if isinstance(rel, Derived):
+        out = [f"{pad}Derived AS {rel.alias}"]
+        out += _labelled("root_id", rel.key, indent + 1, width)
+        for name, e in rel.columns:
+            out += _labelled(f"{name}: {e.dtype}", e, indent + 1, width)
         out += rel_lines(rel.parent, indent + 1, width)
         return out
     if isinstance(rel, LeftJoin):

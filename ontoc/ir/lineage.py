@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .expr import AggCall, Column, Expr, Func, Op
 from .plan import ViewPlan
-from .relations import Aggregate, Filter, LeftJoin, Rel, Scan
+from .relations import Aggregate, Derived, Filter, LeftJoin, Rel, Scan
 
 VALUE = "value"
 JOIN = "join"
@@ -99,6 +99,7 @@ class _Scope:
     def __init__(self, rel: Rel, outer: _Scope | None = None, element_of: str | None = None):
         self.scans: dict[str, Scan] = {}
         self.aggregates: dict[str, Aggregate] = {}
+        self.derived: dict[str, Derived] = {}  # a correlated collection's row of the view
         self.conditions: dict[str, Expr] = {}  # alias -> the condition of the join that brought it in
         self.root: str | None = None
         self.element_of = element_of  # for an aggregate's scope: the collection's element alias
@@ -108,6 +109,7 @@ class _Scope:
         self.inner: dict[str, _Scope] = {
             a: _Scope(agg.parent, self, element_of=a) for a, agg in self.aggregates.items()
         }
+        self.inner.update({a: _Scope(d.parent, self) for a, d in self.derived.items()})
 
     def _collect(self, rel: Rel) -> None:
         if isinstance(rel, Scan):
@@ -116,6 +118,8 @@ class _Scope:
                 self.root = rel.alias
         elif isinstance(rel, Aggregate):  # a subquery: its inside is its own scope
             self.aggregates[rel.alias] = rel
+        elif isinstance(rel, Derived):
+            self.derived[rel.alias] = rel
         else:
             for child in rel.inputs():
                 self._collect(child)
@@ -181,6 +185,12 @@ class _Resolver:
                         self.expr(part, inner, role, out, seen)
                 self.expr(agg.where, inner, role, out, seen)
                 self.expr(agg.key, inner, JOIN, out, seen)
+            self.joined(c.relation, scope, out, seen)
+        elif c.relation in scope.derived:
+            derived, inner = scope.derived[c.relation], scope.inner[c.relation]
+            self.expr(
+                dict(derived.columns).get(c.name, derived.key), inner, role if c.name != "root_id" else JOIN, out, seen
+            )
             self.joined(c.relation, scope, out, seen)
         else:
             raise KeyError(f"column {c.relation}.{c.name} names no relation of its query")

@@ -1,7 +1,8 @@
 """Relational IR: scans, left joins, aggregations, filters and the view projection.
 
 A view compiles to `Project(Filter?(joins...))`: the root scan, LEFT JOINs of
-referenced documents, and LEFT JOINs of one `Aggregate` per `many` collection.
+referenced documents, and LEFT JOINs of one `Aggregate` per `many` collection
+(a correlated collection's `Aggregate` joins a `Derived` row of the view inside).
 """
 
 from __future__ import annotations
@@ -68,9 +69,24 @@ class Aggregate(Rel):
 
 
 @dataclass(frozen=True, slots=True)
+class Derived(Rel):
+    """`SELECT key AS root_id, columns... FROM parent`, as `alias`: one row per root document.
+
+    The values of the view's row that a correlated collection's elements read
+    (`b.price >= self.store.auction.initial_bid`), joined into the collection's
+    aggregate subquery on the root's id.
+    """
+
+    parent: Rel
+    alias: str
+    key: Expr
+    columns: tuple[tuple[str, Expr], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LeftJoin(Rel):
     left: Rel
-    right: Scan | Aggregate
+    right: Scan | Aggregate | Derived
     condition: Expr
 
 
@@ -91,7 +107,7 @@ class Project(Rel):
 
 def aliases(rel: Rel) -> tuple[str, ...]:
     """Aliases visible in the FROM clause that `rel` forms (not inside aggregates)."""
-    if isinstance(rel, (Scan, Aggregate)):  # aliased: a table or a subquery
+    if isinstance(rel, (Scan, Aggregate, Derived)):  # aliased: a table or a subquery
         return (rel.alias,)
     return tuple(a for child in rel.inputs() for a in aliases(child))
 

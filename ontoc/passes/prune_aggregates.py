@@ -1,4 +1,4 @@
-"""Drop aggregate outputs that no expression of the view reads any more.
+"""Drop aggregate (and derived) outputs that no expression of the view reads any more.
 
 Together with the frontend, which registers each distinct aggregate call once
 per `many` collection, this keeps one subquery per collection with exactly the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..ir.plan import ViewPlan
-from ..ir.relations import Aggregate, Rel, used_columns
+from ..ir.relations import Aggregate, Derived, Rel, used_columns
 from ..ir.traverse import map_rels
 
 
@@ -22,6 +22,8 @@ def prune_aggregates(plan: ViewPlan) -> ViewPlan:
     def prune(rel: Rel) -> Rel:
         if isinstance(rel, Aggregate):
             return replace(rel, aggregates=tuple((n, a) for n, a in rel.aggregates if (rel.alias, n) in used))
+        if isinstance(rel, Derived):
+            return replace(rel, columns=tuple((n, e) for n, e in rel.columns if (rel.alias, n) in used))
         return rel
 
     return plan.with_rel(map_rels(plan.rel, prune))

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from ..ir.expr import Column, Expr
 from ..ir.plan import ViewPlan
-from ..ir.relations import Aggregate, LeftJoin, Rel
+from ..ir.relations import Aggregate, Derived, LeftJoin, Rel
 
 
 def _columns(exprs: Iterable[Expr]) -> set[str]:
@@ -22,12 +22,12 @@ def _columns(exprs: Iterable[Expr]) -> set[str]:
 def _prune(rel: Rel, needed: set[str]) -> Rel:
     """Remove right sides of left joins whose alias is not in `needed` (recomputed as we go).
 
-    An aggregate is a subquery: what its inside needs is what its own expressions read.
+    An aggregate (or a derived row) is a subquery: what its inside needs is what its own expressions read.
     """
     if isinstance(rel, LeftJoin):
         if rel.right.alias not in needed:
             return _prune(rel.left, needed)
-    if isinstance(rel, Aggregate):
+    if isinstance(rel, (Aggregate, Derived)):
         needed = set()
     needed = needed | _columns(rel.expressions())
     return rel.map(lambda r: _prune(r, needed), lambda e: e)

@@ -15,7 +15,7 @@ from typing import cast
 from ontoc.ir import types as T
 from ontoc.ir.expr import OPS, AggCall, Case, Column, Expr, Func, Literal, Op, Value
 from ontoc.ir.plan import ViewField, ViewPlan
-from ontoc.ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from ontoc.ir.relations import Aggregate, Derived, Filter, LeftJoin, Project, Rel, Scan
 
 
 def _expr(value: object) -> Expr:
@@ -38,6 +38,7 @@ class _Namespace(dict):
             join=lambda left, right, on: LeftJoin(left, right, on),
             where=lambda rel, predicate: Filter(rel, _expr(predicate)),
             aggregate=self.aggregate,
+            derived=self.derived,
             count=lambda where=None: AggCall("count", None, where, T.INT),
             agg=lambda func, arg, where=None: AggCall(func, arg, where, arg.dtype.null()),
             case=lambda *whens, default: Case(
@@ -69,6 +70,11 @@ class _Namespace(dict):
         self.types[(alias, "root_id")] = key.dtype
         self.types.update({(alias, n): c.dtype for n, c in calls.items()})
         return Aggregate(parent, alias, key, tuple(calls.items()), where)
+
+    def derived(self, alias: str, parent: Rel, key: Expr, **columns: Expr) -> Derived:
+        self.types[(alias, "root_id")] = key.dtype
+        self.types.update({(alias, n): e.dtype for n, e in columns.items()})
+        return Derived(parent, alias, key, tuple(columns.items()))
 
     def plan(self, rel: Rel, **fields: object) -> ViewPlan:
         exprs = tuple((n, _expr(e)) for n, e in fields.items())

@@ -231,10 +231,24 @@ CASES = [
         """
     @attrs.getter
     def g(self) -> int:
-        return len([t for t in self.store.tickets if t.role == self.store.meeting.status])
+        return len([t for t in self.store.tickets if t.role == max(u.role for u in self.store.tickets if t.user)])
 """,
         "correlated-collection",
-        "self.store.meeting.status",
+        "t.user)",
+    ),
+    (
+        "in-a-list-with-the-element",
+        """
+    @property
+    def roles(self):
+        return [t.role for t in self.store.tickets if t.attendance]
+
+    @attrs.getter
+    def g(self) -> int:
+        return len([t for t in self.store.tickets if t.role in self.roles])
+""",
+        "correlated-collection",
+        "t.role in self.roles",
     ),
     (
         "nested-comprehension",
@@ -863,3 +877,23 @@ def test_a_value_without_sql_type_is_named_by_its_python_type(tmp_path):
     with pytest.raises(OntocError) as caught:
         compile_definitions(package)
     assert "returns a tuple," in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "on,message",
+    [
+        ("user", "must end at the root `Meeting`, not at `User`"),
+        ("nope.meeting", "`nope` in `on='nope.meeting'` is not a reference field of `Ticket`"),
+        ("role", "`role` in `on='role'` is not a reference field of `Ticket`"),
+    ],
+)
+def test_a_many_path_that_does_not_lead_to_the_root_is_a_located_error(tmp_path, on, message):
+    package = write_package(tmp_path, CASES[0][1])
+    views = package / "views.py"
+    views.write_text(views.read_text().replace('on="meeting"', f'on="{on}"'))
+    with pytest.raises(OntocError) as caught:
+        compile_definitions(package)
+    [d] = caught.value.diagnostics
+    assert d.code == "bad-many" and message in d.message, caught.value
+    line = next(i for i, text in enumerate(views.read_text().splitlines(), 1) if "many(Ticket" in text)
+    assert d.span.line == line and d.hint and "group.dept" in d.hint

@@ -29,6 +29,7 @@ DOMAINS = {name: (DEFINITIONS / name, "inline") for name in ("meeting_room", "sh
 DOMAINS["constructs"] = (ROOT / "tests" / "fixtures" / "constructs", "inline")
 DOMAINS["udfs"] = (ROOT / "tests" / "fixtures" / "udfs", "inline")
 DOMAINS["constructs2"] = (ROOT / "tests" / "fixtures" / "constructs2", "inline")
+DOMAINS["correlated"] = (ROOT / "tests" / "fixtures" / "correlated", "inline")
 DOMAINS["meeting_room_as_udfs"] = (DEFINITIONS / "meeting_room", "udf")
 EXAMPLES = int(os.environ.get("ONTOC_DIFF_EXAMPLES", "3"))
 SCENARIOS = int(os.environ.get("ONTOC_DIFF_SCENARIOS", "12"))

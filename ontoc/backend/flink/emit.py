@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from ...ir import types as T
 from ...ir.expr import Agg, AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, Op, UdfCall
-from ...ir.relations import Aggregate, Filter, LeftJoin, Project, Rel, Scan
+from ...ir.relations import Aggregate, Derived, Filter, LeftJoin, Project, Rel, Scan
 
 DECIMAL_PRECISION = (38, 10)
 SCALAR_TYPES = {
@@ -319,6 +319,12 @@ def relation_sql(rel: Rel, emitter: ExprEmitter) -> exp.Expression:
         if rel.where is not None:
             sub = sub.where(emitter.visit(rel.where), copy=False)
         sub = sub.group_by(emitter.visit(rel.key), copy=False)
+        return exp.Subquery(this=sub, alias=exp.TableAlias(this=ident(rel.alias)))
+    if isinstance(rel, Derived):
+        sub = select_from(rel.parent, emitter)
+        sub = sub.select(alias(emitter.visit(rel.key), "root_id"), append=False, copy=False)
+        for name, e in rel.columns:
+            sub = sub.select(alias(emitter.visit(e), name), copy=False)
         return exp.Subquery(this=sub, alias=exp.TableAlias(this=ident(rel.alias)))
     raise TypeError(rel)
 

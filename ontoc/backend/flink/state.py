@@ -39,7 +39,7 @@ from functools import lru_cache
 from ...ir.expr import Column, Expr
 from ...ir.fingerprint import Canonical
 from ...ir.plan import ViewPlan
-from ...ir.relations import Aggregate, Filter, LeftJoin, Rel, Scan, aliases
+from ...ir.relations import Aggregate, Derived, Filter, LeftJoin, Rel, Scan, aliases
 from .dialect import sql
 from .emit import ExprEmitter, type_text
 
@@ -110,6 +110,8 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
                     },
                 )
             )
+        elif isinstance(r, Derived):  # a projection: only the operators of its FROM clause keep state
+            _from_clause(r.parent, list(r.expressions()), r.alias, out)
         else:
             raise TypeError(r)
 
@@ -123,12 +125,16 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
                 f"join {prefix}{right.alias}",
                 "join",
                 {
-                    "right": right.table if isinstance(right, Scan) else f"aggregate {right.alias}",
+                    "right": right.table
+                    if isinstance(right, Scan)
+                    else f"{'aggregate' if isinstance(right, Aggregate) else 'derived'} {right.alias}",
                     "on": expr_sql(join.condition),
                     "left_columns": _columns_read(later + above, set(aliases(join.left))),
                     "right_columns": [n for n, _ in right.columns]
                     if isinstance(right, Scan)
-                    else ["root_id"] + [n for n, _ in right.aggregates],
+                    else ["root_id"] + [n for n, _ in right.aggregates]
+                    if isinstance(right, Aggregate)
+                    else ["root_id"] + [n for n, _ in right.columns],
                 },
             )
         )

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
 
 from ontoc.ir.expr import Op
 from ontoc.ir.types import Kind
 
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import FALSE, TRUE, AggCall, Expr, Literal
+from ...ir.expr import FALSE, TRUE, AggCall, Column, Expr, Literal
+from ...ir.traverse import map_expr
 from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, ListLike, ManyVal, Scalar, TupleVal, Value
 from .context import Ctx, TranslationState
 
@@ -57,7 +59,7 @@ class CollectionsMixin(TranslationState):
 
     def as_list(self, value: Value, node: ast.AST | None) -> ListLike:
         if isinstance(value, ManyVal):
-            scope = self.scope.aggregate(value.entry, self.schema.models[value.entry.model])
+            scope = self.scope.aggregate(value.entry, self.schema.models)
             return Coll(scope, TRUE, Doc(scope.root))
         if self.is_list(value):
             return value
@@ -72,8 +74,11 @@ class CollectionsMixin(TranslationState):
         self, source: Value, var: str, conds: list[ast.expr], elt: ast.expr | None, ctx: Ctx, node: ast.AST
     ) -> ListLike:
         """Apply `[elt for var in source if conds]` to a list value, branch by branch."""
-        if ctx.element:
-            raise self.fail("unsupported-comprehension", "comprehensions inside comprehensions are not supported", node)
+        if ctx.outer is not None:
+            # inside an element: this one runs once per view row, over the view's join graph, and
+            # the enclosing comprehensions' elements are out of its reach
+            hidden = ctx.hidden | (set(ctx.env) - set(ctx.outer.env))
+            ctx = replace(ctx.outer, hidden=frozenset(hidden))
         source = self.as_list(source, node)
         if isinstance(source, EmptyList):
             return source
@@ -84,37 +89,60 @@ class CollectionsMixin(TranslationState):
                 self.comprehend(source.otherwise, var, conds, elt, ctx, node),
                 source.err,
             )
-        inner = Ctx(source.agg, {**ctx.env, var: source.elem}, ctx.method, element=True)
+        inner = Ctx(source.agg, {**ctx.env, var: source.elem}, ctx.method, outer=ctx, hidden=ctx.hidden - {var})
         include, elem_err = source.include, source.elem_err
-        for cond in conds:
-            t = self.truth(cond, inner)
-            elem_err = B.or_(elem_err, B.and_(include, t.err))
-            include = B.and_(include, t.expr)
         elem = source.elem
-        if elt is not None:
-            value = self.expr(elt, inner)
-            if not isinstance(value, (Scalar, DictVal, Doc)):
-                raise self.fail("unsupported-comprehension", "elements must be scalars, dicts or documents", elt)
-            elem_err = B.or_(elem_err, B.and_(include, self.elem_err(value)))
-            elem = self.strip(value)
+        self.iterating.append((node, source.agg.root))
+        try:
+            for cond in conds:
+                t = self.truth(cond, inner)
+                elem_err = B.or_(elem_err, B.and_(include, t.err))
+                include = B.and_(include, t.expr)
+            if elt is not None:
+                value = self.expr(elt, inner)
+                if not isinstance(value, (Scalar, DictVal, Doc)):
+                    raise self.fail("unsupported-comprehension", "elements must be scalars, dicts or documents", elt)
+                elem_err = B.or_(elem_err, B.and_(include, self.elem_err(value)))
+                elem = self.strip(value)
+        finally:
+            self.iterating.pop()
         coll = Coll(source.agg, include, elem, elem_err, source.none_err, source.sort_keys, source.reverse)
-        self.check_uncorrelated(coll, node)
-        return coll
+        return self.correlate(coll, node)
 
-    def check_uncorrelated(self, coll: Coll, node: ast.AST) -> None:
-        """An aggregate subquery sees only its element's documents, not the view's."""
-        exprs = [coll.include, coll.elem_err] + (
-            [v.expr for _, v in coll.elem.items]
-            if isinstance(coll.elem, DictVal)
-            else [coll.elem.expr]
-            if isinstance(coll.elem, Scalar)
-            else []
-        )
+    def correlate(self, coll: Coll, node: ast.AST) -> Coll:
+        """Elements that read values of the view's row get a subquery of their own with those values joined in.
+
+        Each largest part of an element-level expression that reads only the view's
+        FROM clause (root, references, lookups, aggregates made before) becomes a
+        column of the subquery's `Derived` row, keyed by the root's id. The error
+        flags move with the expressions, so a value that raises (`self.avg` that is
+        None, a missing `self.store.auction.seller`) raises per element, as Python's
+        filter does: never for a collection without elements.
+        """
+        old = coll.agg.outer
+        if old is not None:  # already correlated: its values go back to the view's expressions, to be placed again
+            back: dict[Expr, Expr] = {Column(old.alias, name, e.dtype): e for e, name in old.columns.items()}
+            coll = map_elements(coll, lambda e: map_expr(e, lambda x: back.get(x, x)))
         inner = {n.alias for n in coll.agg.nodes}
-        for e in exprs:
-            for sub in e.walk():
-                if hasattr(sub, "relation") and sub.relation not in inner:
-                    raise self.correlated(node)
+        view = {n.alias for n in self.scope.nodes} | {a.alias for a in self.scope.aggregates.values()}
+        reads = {c.relation for e in element_exprs(coll) for c in e.walk() if isinstance(c, Column)}
+        if reads - inner - view:
+            raise self.correlated(node)
+        if not reads & view:
+            return coll
+        scope = self.scope.correlated(coll.agg, reads & view)
+        outer = scope.outer
+        assert outer is not None
+
+        def lift(e: Expr) -> Expr:
+            relations = {c.relation for c in e.walk() if isinstance(c, Column)}
+            if not relations & view:
+                return e
+            if relations <= view:
+                return outer.add(e)
+            return e.with_children([lift(c) for c in e.children()])
+
+        return map_elements(coll, lift).but(agg=scope)
 
     def elem_err(self, elem: Scalar | DictVal | Doc) -> Expr:
         if isinstance(elem, DictVal):
@@ -202,7 +230,14 @@ class CollectionsMixin(TranslationState):
     def agg_col(self, c: Coll, func: str, arg: Expr | None, where: Expr | None, dtype: T.DType) -> Expr:
         """An aggregate of the collection's subquery, as a column of the view query (0 for counts of nothing)."""
         where = None if where is None or B.is_true(where) else where
-        col = c.agg.add(AggCall(func, arg, where, dtype.null()))
+        call = AggCall(func, arg, where, dtype.null())
+        inside = {n.alias for n in c.agg.nodes} | ({c.agg.outer.alias} if c.agg.outer else set())
+        if any(isinstance(x, Column) and x.relation not in inside for x in call.walk()):
+            # an aggregate of another list that reads the element being iterated (`b.x in self.other_list`)
+            raise self.correlated(
+                self.iterating[-1][0] if self.iterating else self.view.methods[self.current_name()].node
+            )
+        col = c.agg.add(call)
         if func in ("count", "count_distinct"):
             return B.func(Op.COALESCE, col, B.lit(0), dtype=T.INT)
         return col
@@ -243,10 +278,31 @@ class CollectionsMixin(TranslationState):
             if isinstance(c, EmptyList):
                 return Scalar(FALSE, extra_err)
             elem = c.elem
-            hits = self.agg_col(c, "count", None, B.and_(c.include, B.safe(test(elem))), T.INT)
+            hit = c.but(include=B.and_(c.include, B.safe(test(elem))))
+            if isinstance(elem, Scalar) and self.tests_other_values(test, elem, node):
+                # `x in self.names`: the list's elements are compared with a value of the view's row
+                hit = self.correlate(hit, node)
+            hits = self.agg_col(hit, "count", None, hit.include, T.INT)
             return Scalar(B.func(Op.GT, hits, B.lit(0), dtype=T.BOOL), B.or_(extra_err, self.coll_err(c)))
 
         return self.fold(coll, leaf, node)
+
+    def tests_other_values(self, test: Callable[[Value], Expr], elem: Scalar, node: ast.AST) -> bool:
+        """Whether a test of a list's elements reads values besides the element itself.
+
+        Those must be the view row's (correlated then): an element of a comprehension being
+        translated around it (`[t for t in ... if t.role in self.roles]`) has the same aliases
+        as the list's own documents when both range over one collection, so it is refused
+        here, where it can still be told apart.
+        """
+        probe = Column("<element>", "value", elem.dtype)
+        others = {x.relation for x in test(Scalar(probe)).walk() if isinstance(x, Column)} - {probe.relation}
+        if not others:
+            return False
+        view = {n.alias for n in self.scope.nodes} | {a.alias for a in self.scope.aggregates.values()}
+        if others - view:
+            raise self.correlated(node)
+        return True
 
     def fold_leaf(self, name: str, c: Coll | EmptyList, default: Scalar | None, node: ast.AST) -> Scalar:
         if isinstance(c, EmptyList):
@@ -280,8 +336,11 @@ class CollectionsMixin(TranslationState):
                 raise self.fail("type-error", f"`{name}()` of {elem.dtype}", node)
             dtype = elem.dtype.null(False)
             best = self.agg_col(c, name, elem.expr, c.include, dtype)
-            n = self.agg_col(c, "count", None, c.include, T.INT)
-            empty = B.func(Op.EQ, n, B.lit(0), dtype=T.BOOL)
+            empty: Expr = FALSE
+            if not (B.is_true(c.include) and any(c.agg.root is root for _, root in self.iterating)):
+                # (inside an element of this very collection, unfiltered it holds at least that element)
+                n = self.agg_col(c, "count", None, c.include, T.INT)
+                empty = B.func(Op.EQ, n, B.lit(0), dtype=T.BOOL)
             err = B.or_(self.coll_err(c), self.sort_err(c.but(sort_keys=(elem.expr,))))
             if default is None:
                 return Scalar(best, B.or_(err, empty))
@@ -317,7 +376,7 @@ class CollectionsMixin(TranslationState):
         else:
             if not (isinstance(key, ast.Lambda) and len(key.args.args) == 1):
                 raise self.fail("unsupported-sort", "`key=` must be a lambda of one argument", key)
-            inner = Ctx(coll.agg, {**ctx.env, key.args.args[0].arg: elem}, ctx.method, element=True)
+            inner = Ctx(coll.agg, {**ctx.env, key.args.args[0].arg: elem}, ctx.method, outer=ctx.outer or ctx)
             k = self.expr(key.body, inner)
             parts = k.items if isinstance(k, TupleVal) else (self.scalar(k, key.body),)
             keys = tuple(p.expr for p in parts)
@@ -432,6 +491,30 @@ class CollectionsMixin(TranslationState):
         if isinstance(c.elem, Scalar):
             return c.elem.expr
         return B.func(Op.ROW, *[v.expr for _, v in self.ordered_items(c)], dtype=elem_type)
+
+
+def element_exprs(c: Coll) -> list[Expr]:
+    """The expressions of a collection evaluated per element (inside its subquery)."""
+    elem = c.elem
+    values = (
+        [v.expr for _, v in elem.items]
+        if isinstance(elem, DictVal)
+        else [elem.expr]
+        if isinstance(elem, Scalar)
+        else []
+    )
+    return [c.include, c.elem_err, *values, *(c.sort_keys or ())]
+
+
+def map_elements(c: Coll, fn: Callable[[Expr], Expr]) -> Coll:
+    """`c` with `fn` applied to each of its element-level expressions."""
+    elem = c.elem
+    if isinstance(elem, DictVal):
+        elem = DictVal(tuple((k, Scalar(fn(v.expr), fn(v.err))) for k, v in elem.items))
+    elif isinstance(elem, Scalar):
+        elem = Scalar(fn(elem.expr), fn(elem.err))
+    keys = None if c.sort_keys is None else tuple(fn(k) for k in c.sort_keys)
+    return c.but(include=fn(c.include), elem_err=fn(c.elem_err), elem=elem, sort_keys=keys)
 
 
 def list_leaves(value: ListLike) -> list[Coll]:

@@ -62,7 +62,15 @@ class Ctx:
     scope: QueryScope
     env: dict[str, Value]
     method: MethodDef
-    element: bool = False  # inside a comprehension over a `many` collection
+    outer: Ctx | None = None  # inside a comprehension's element: the context the comprehension was written in
+    hidden: frozenset[str] = frozenset()  # elements of enclosing comprehensions, out of reach here
+
+    def scope_of(self, node: DocNode) -> QueryScope:
+        """The join graph a document belongs to: the element's, or the view's (read inside a comprehension)."""
+        ctx = self
+        while node not in ctx.scope.nodes and ctx.outer is not None:
+            ctx = ctx.outer
+        return ctx.scope
 
     def bind(self, **values: Value) -> Ctx:
         return replace(self, env={**self.env, **values})
@@ -98,15 +106,22 @@ class TranslationState(ABC):
         self.results: dict[str, tuple[Value, Expr]] = {}
         self.stack: list[str] = []  # getters and methods being translated, outermost first (scoped: `entered`)
         self.diagnostics: list[Diagnostic] = []
+        # the comprehensions whose elements are being translated (and their collections' elements), innermost last
+        self.iterating: list[tuple[ast.AST, DocNode]] = []
 
     @contextmanager
     def entered(self, name: str) -> Iterator[None]:
-        """`name` is being translated for the block: cycle checks and messages see it on the stack."""
+        """`name` is being translated for the block: cycle checks and messages see it on the stack.
+
+        It starts outside any comprehension: a getter's value is cached and read from anywhere.
+        """
         self.stack.append(name)
+        saved, self.iterating = self.iterating, []
         try:
             yield
         finally:
             self.stack.pop()
+            self.iterating = saved
 
     @contextmanager
     def reading(self, src: SourceFile) -> Iterator[None]:
@@ -129,9 +144,11 @@ class TranslationState(ABC):
     def correlated(self, node: ast.AST) -> OntocError:
         return self.fail(
             "correlated-collection",
-            "inside a comprehension over a store collection only the element (and static methods) can be used",
+            "an aggregate of a second list inside a comprehension (a nested comprehension, `x in <list>`) "
+            "cannot read the comprehension's element",
             node,
-            "compute the other value in a separate getter and combine the results there",
+            "the inner aggregate may read the root, its references, getters and locals, not the element; "
+            "to relate two collections, filter each by values of the view row (e.g. a getter)",
         )
 
     @staticmethod

@@ -65,6 +65,8 @@ class ExpressionsMixin(TranslationState):
         raise self.fail("unsupported-literal", f"literal {v!r} is not supported", node)
 
     def expr_Name(self, node: ast.Name, ctx: Ctx) -> Value:
+        if node.id in ctx.hidden:
+            raise self.correlated(node)
         if node.id in ctx.env:
             return ctx.env[node.id]
         if node.id == "self":
@@ -85,13 +87,9 @@ class ExpressionsMixin(TranslationState):
         attr = node.attr
         if isinstance(base, SelfRef):
             if attr == "store":
-                if ctx.element:
-                    raise self.correlated(node)
                 return StoreRef()
             if attr in self.view.methods:
                 method = self.view.methods[attr]
-                if ctx.element and method.kind in ("getter", "property", "where"):
-                    raise self.correlated(node)
                 if method.kind in ("getter", "where"):
                     return self.read_getter(attr)
                 if method.kind == "property":
@@ -130,7 +128,7 @@ class ExpressionsMixin(TranslationState):
                 "fields: " + ", ".join(["doc_id"] + list(model.fields)),
             )
         if f.ref:
-            child = ctx.scope.navigate(doc.node, attr, self.schema.models[f.ref])
+            child = ctx.scope_of(doc.node).navigate(doc.node, attr, self.schema.models[f.ref])
             return Doc(child, err)
         return Scalar(doc.node.column(attr), err)
 

@@ -191,7 +191,7 @@ class UdfsMixin(TranslationState):
             if f is None:
                 raise error("unknown-field", f"`{node.model.name}` has no field `{name}`", None)
             if f.ref:
-                child = ctx.scope.navigate(node, name, self.schema.models[f.ref])
+                child = ctx.scope_of(node).navigate(node, name, self.schema.models[f.ref])
                 value = self.doc_row(child, paths[name] or {}, ctx)
             else:
                 value = node.column(name)
