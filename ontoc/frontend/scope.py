@@ -94,6 +94,7 @@ class QueryScope:
             if node.key is not None:
                 on = B.func(Op.EQ, node.column("doc_id"), node.key, dtype=T.BOOL)
             else:
+                assert node.parent is not None and node.via is not None  # every node but the root hangs off a field
                 on = B.func(Op.EQ, node.column("doc_id"), node.parent.column(node.via), dtype=T.BOOL)
             rel = LeftJoin(rel, node.scan(), on)
         for agg in self.aggregates.values():
@@ -120,4 +121,5 @@ class AggScope(QueryScope):
 
     def relation(self) -> Aggregate:
         aggs = tuple((name, call) for call, name in self.calls.items())
+        assert self.entry.on is not None  # a `many` entry always names its reference field
         return Aggregate(super().relation(), self.alias, self.root.column(self.entry.on), aggs)
