@@ -105,7 +105,7 @@ def safe(a: Expr) -> Expr:
 
 
 def func(op: Op | str, *args: Expr, dtype: DType) -> Func:
-    return Func(op, tuple(args), dtype)  # type: ignore[arg-type]  # Func.__post_init__ turns a name into its Op
+    return Func(Op(op), tuple(args), dtype)
 
 
 def case(cond: Expr, then: Expr, otherwise: Expr, dtype: DType) -> Expr:

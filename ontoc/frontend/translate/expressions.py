@@ -26,7 +26,7 @@ from .temporal import DATETIME_PARTS
 
 
 class ExpressionsMixin(TranslationState):
-    def scalar(self, value: Value, node: ast.AST) -> Scalar:
+    def scalar(self, value: Value, node: ast.AST | None) -> Scalar:
         if isinstance(value, Scalar):
             return value
         if isinstance(value, Doc):
