@@ -25,7 +25,7 @@ class Span:
     source_line: str = field(default="", compare=False)
 
     @classmethod
-    def of(cls, node: ast.AST, file: str, lines: list[str]) -> Span:
+    def of(cls, node: ast.AST | None, file: str, lines: list[str]) -> Span:
         line = getattr(node, "lineno", 1)
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         col = _char_col(text, getattr(node, "col_offset", 0))

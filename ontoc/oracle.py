@@ -14,6 +14,7 @@ import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .frontend.schema import Schema
 
@@ -25,9 +26,9 @@ class World:
         self, schema: Schema, classes: dict[str, type], documents: dict[str, dict[str, dict]], reverse: bool = False
     ):
         self.schema = schema
-        self.docs: dict[str, dict[str, object]] = {}
+        self.docs: dict[str, dict[str, Any]] = {}  # the user's documents, with `_refs` set here
         for name, model in schema.models.items():
-            cls = classes[name]
+            cls: Any = classes[name]  # a user's class, built below without running its __init__
             live = documents.get(model.topic, {})
             built = {}
             for doc_id in sorted(live, reverse=reverse):
@@ -43,6 +44,7 @@ class World:
 
     def lookup(self, doc: object, field: str, target_id: str) -> object:
         target = self.schema.models[type(doc).__name__].fields[field].ref
+        assert target is not None  # only reference fields are looked up
         return self.docs[target].get(target_id)
 
 
@@ -98,7 +100,7 @@ def view_rows(
     out: dict[str, dict[str, dict]] = {}
     for view_name, view in schema.views.items():
         cls = classes[view_name]
-        store_cls = classes[view.store.name]
+        store_cls: Any = classes[view.store.name]  # built below without running its __init__
         getters = [n for n, m in view.methods.items() if m.kind == "getter"]
         where = view.where
         rows = {}

@@ -15,6 +15,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -26,7 +27,7 @@ FORMATS = click.Choice(["text", "json"])
 DEFAULT_DEFINITIONS = Path("definitions")
 
 
-def _fail(diagnostics: list[Diagnostic], fmt: str, header: str | None = None) -> None:
+def _fail(diagnostics: list[Diagnostic], fmt: str, header: str | None = None) -> NoReturn:
     if header and fmt != "json":
         click.echo(f"ontoc: {header}", err=True)
     click.echo(OntocError(diagnostics).render("json" if fmt == "json" else "full"), err=True)
@@ -72,6 +73,7 @@ def explain(view: str, definitions: Path, fmt: str, only: tuple[str, ...]) -> No
     packages, diagnostics = compile_packages(definitions)
     found, problem = find_view(packages, view)
     if found is None:
+        assert problem is not None  # find_view says why it found nothing
         _fail(diagnostics or [problem], fmt)
     if diagnostics and fmt != "json":
         click.echo(
@@ -163,7 +165,7 @@ def plan(
     For every changed job it says whether the running job can be restored from
     a savepoint or needs a fresh start with a replay of its source topics.
     """
-    from ..inspect.packages import compile_packages
+    from ..inspect.packages import Package, compile_packages
     from ..inspect.revision import RevisionError, checkout_definitions
     from ..inspect.upgrade import (
         UpgradeInputError,
@@ -192,10 +194,11 @@ def plan(
                 jobs_dir,
             )
         else:
+            assert against_rev is not None  # exactly one of the three was given
             with tempfile.TemporaryDirectory(prefix="ontoc-plan-") as tmp:
                 checkout = checkout_definitions(definitions, against_rev, Path(tmp))
                 label = f"{definitions} at {against_rev} ({checkout.commit[:12]})"
-                old_packages = []
+                old_packages: list[Package] = []
                 if checkout.definitions is not None:
                     with contextlib.chdir(checkout.cwd):
                         old_packages, old_diagnostics = compile_packages(checkout.definitions)

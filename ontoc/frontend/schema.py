@@ -48,7 +48,7 @@ class SourceFile:
     # top-level statements binding each name of the module (what a UDF's code may call; udf_code.py)
     bindings: dict[str, list[ast.stmt]] = field(default_factory=dict, compare=False, repr=False)
 
-    def span(self, node: ast.AST) -> Span:
+    def span(self, node: ast.AST | None) -> Span:
         return Span.of(node, self.path, self.lines)
 
 

@@ -117,6 +117,7 @@ class QueryScope:
             if node.key is not None:
                 on = B.func(Op.EQ, node.column("doc_id"), node.key, dtype=T.BOOL)
             else:
+                assert node.parent is not None and node.via is not None  # every node but the root hangs off a field
                 on = B.func(Op.EQ, node.column("doc_id"), node.parent.column(node.via), dtype=T.BOOL)
             rel = LeftJoin(rel, node.scan(), on)
         for agg in list(self.aggregates.values())[:aggregates]:

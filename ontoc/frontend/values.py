@@ -107,7 +107,7 @@ class StoreRef:
 
 @dataclass(frozen=True, eq=False)
 class LambdaVal:
-    node: ast.Lambda
+    node: ast.Lambda | ast.FunctionDef  # a def when a static or class method is referenced by name
     env: dict = field(default_factory=dict)
 
 

@@ -104,8 +104,8 @@ def safe(a: Expr) -> Expr:
     return Func(Op.COALESCE, (a, FALSE), BOOL)
 
 
-def func(op: Op, *args: Expr, dtype: DType) -> Func:
-    return Func(op, tuple(args), dtype)
+def func(op: Op | str, *args: Expr, dtype: DType) -> Func:
+    return Func(Op(op), tuple(args), dtype)
 
 
 def case(cond: Expr, then: Expr, otherwise: Expr, dtype: DType) -> Expr:

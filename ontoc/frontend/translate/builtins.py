@@ -75,12 +75,10 @@ class BuiltinsMixin(TranslationState):
         if name in ("strip", "lstrip", "rstrip") and len(args) <= 1:
             if args and not isinstance(args[0].expr, Literal):
                 raise self.fail("unsupported-call", f"`str.{name}` needs a literal argument", node)
-            chars = (
-                WHITESPACE
-                if not args
-                else "[" + "".join("\\" + c if c in "\\]^-[" else c for c in args[0].expr.value) + "]"
-            )
-            if args and args[0].expr.value == "":
+            given = args[0].expr.value if args and isinstance(args[0].expr, Literal) else ""
+            assert isinstance(given, str)  # a str literal: checked above
+            chars = WHITESPACE if not args else "[" + "".join("\\" + c if c in "\\]^-[" else c for c in given) + "]"
+            if args and given == "":
                 return Scalar(e, err)
             pattern = {"strip": f"^{chars}+|{chars}+$", "lstrip": f"^{chars}+", "rstrip": f"{chars}+$"}[name]
             return Scalar(B.func(Op.REGEXP_REPLACE, e, B.lit(pattern), B.lit(""), dtype=T.STR), err)
@@ -107,6 +105,7 @@ class BuiltinsMixin(TranslationState):
             raise self.fail("unsupported-format", "`.format` needs a literal template", node)
         args = [self.scalar(self.expr(a, ctx), a) for a in node.args]
         parts, auto = [], 0
+        assert isinstance(template.expr.value, str)  # the template is a str
         try:
             pieces = list(string.Formatter().parse(template.expr.value))
         except ValueError as exc:
@@ -134,13 +133,14 @@ class BuiltinsMixin(TranslationState):
         if name in ("min", "max") and len(args) >= 2:
             dtype = args[0].dtype
             for a in args[1:]:
-                dtype = (
+                joined = (
                     T.numeric_join(dtype, a.dtype)
                     if dtype.is_numeric and a.dtype.is_numeric
                     else (dtype if dtype.kind == a.dtype.kind else None)
                 )
-                if dtype is None:
+                if joined is None:
                     raise self.fail("type-error", f"`{name}` of values of different types", node)
+                dtype = joined
             dtype = dtype.null(False)
             err = B.or_(err, *[self.none_err(a) for a in args])
             return Scalar(
@@ -201,7 +201,12 @@ class BuiltinsMixin(TranslationState):
         kind = v.dtype.kind
         if kind not in ("int", "bool", "float", "decimal"):
             raise self.fail("type-error", f"`round()` of {v.dtype} is not supported", node)
-        if kind in ("int", "bool") and isinstance(ndigits.expr, Literal) and ndigits.expr.value >= 0:
+        if (
+            kind in ("int", "bool")
+            and isinstance(ndigits.expr, Literal)
+            and isinstance(ndigits.expr.value, int)
+            and ndigits.expr.value >= 0
+        ):
             return Scalar(self.num(v.expr, T.INT), B.or_(err, self.none_err(v)))  # an int is whole already
         x = self.num(v.expr, T.INT) if kind == "bool" else v.expr
         dtype = {"float": T.FLOAT, "decimal": T.DECIMAL}.get(kind, T.INT)

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import replace
 
-from ontoc.ir.expr import Op
+from ontoc.ir.expr import Agg, Op
 from ontoc.ir.types import Kind
 
 from ...ir import build as B
@@ -212,6 +212,7 @@ class CollectionsMixin(TranslationState):
             if isinstance(c, EmptyList):
                 return Scalar(B.lit(0))
             if c.distinct:
+                assert isinstance(c.elem, Scalar)  # set comprehensions hold scalars (comprehension checks it)
                 n = self.agg_col(c, "count_distinct", c.elem.expr, c.include, T.INT)
                 if c.elem.dtype.nullable:  # a set keeps one None, COUNT(DISTINCT) none
                     nulls = self.agg_col(c, "count", None, B.and_(c.include, B.is_null(c.elem.expr)), T.INT)
@@ -230,7 +231,7 @@ class CollectionsMixin(TranslationState):
     def agg_col(self, c: Coll, func: str, arg: Expr | None, where: Expr | None, dtype: T.DType) -> Expr:
         """An aggregate of the collection's subquery, as a column of the view query (0 for counts of nothing)."""
         where = None if where is None or B.is_true(where) else where
-        call = AggCall(func, arg, where, dtype.null())
+        call = AggCall(Agg(func), arg, where, dtype.null())
         inside = {n.alias for n in c.agg.nodes} | ({c.agg.outer.alias} if c.agg.outer else set())
         if any(isinstance(x, Column) and x.relation not in inside for x in call.walk()):
             # an aggregate of another list that reads the element being iterated (`b.x in self.other_list`)
@@ -444,7 +445,7 @@ class CollectionsMixin(TranslationState):
                 return (B.case(v.cond, a, b, array_type), B.or_(v.err, B.and_(v.cond, ea), B.and_(B.not_(v.cond), eb)))
             elem = self.elem_expr(v, elem_type)
             func = "array_agg_distinct" if v.distinct else "array_agg"
-            arr = v.agg.add(AggCall(func, elem, None if B.is_true(v.include) else v.include, array_type.null()))
+            arr = v.agg.add(AggCall(Agg(func), elem, None if B.is_true(v.include) else v.include, array_type.null()))
             out = B.func(Op.COALESCE, arr, B.func(Op.EMPTY_ARRAY, dtype=array_type), dtype=array_type)
             if v.sort_keys:
                 out = B.func(Op.ARRAY_SORT, out, B.lit(not v.reverse), dtype=array_type)
@@ -476,6 +477,7 @@ class CollectionsMixin(TranslationState):
 
     def ordered_items(self, c: Coll) -> list[tuple[str, Scalar]]:
         """Dict fields in SQL ROW order: sort keys first, so ARRAY_SORT orders by them."""
+        assert isinstance(c.elem, DictVal)  # only lists of dicts have fields
         items = list(c.elem.items)
         if not c.sort_keys:
             return items

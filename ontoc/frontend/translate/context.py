@@ -135,7 +135,7 @@ class TranslationState(ABC):
     def ctx(self, method: MethodDef) -> Ctx:
         return Ctx(self.scope, {}, method)
 
-    def fail(self, code: str, msg: str, node: ast.AST, hint: str | None = SUPPORTED_HINT) -> OntocError:
+    def fail(self, code: str, msg: str, node: ast.AST | None, hint: str | None = SUPPORTED_HINT) -> OntocError:
         return error(code, msg, self.src.span(node), hint)
 
     def current_name(self) -> str:
@@ -194,7 +194,7 @@ class TranslationState(ABC):
     def expr(self, node: ast.expr, ctx: Ctx) -> Value: ...
 
     @abstractmethod
-    def scalar(self, value: Value, node: ast.AST) -> Scalar: ...
+    def scalar(self, value: Value, node: ast.AST | None) -> Scalar: ...
 
     @abstractmethod
     def with_err(self, value: Value, err: Expr) -> Value: ...

@@ -26,7 +26,7 @@ from .temporal import DATETIME_PARTS
 
 
 class ExpressionsMixin(TranslationState):
-    def scalar(self, value: Value, node: ast.AST) -> Scalar:
+    def scalar(self, value: Value, node: ast.AST | None) -> Scalar:
         if isinstance(value, Scalar):
             return value
         if isinstance(value, Doc):
@@ -168,8 +168,10 @@ class ExpressionsMixin(TranslationState):
         parts: list[Scalar] = []
         for piece in node.values:
             if isinstance(piece, ast.Constant):
+                assert isinstance(piece.value, str)  # an f-string's literal text
                 parts.append(Scalar(B.lit(piece.value)))
             else:
+                assert isinstance(piece, ast.FormattedValue)  # the only other part of an f-string
                 if piece.format_spec is not None or piece.conversion not in (-1, ord("s")):
                     raise self.fail(
                         "unsupported-format",
@@ -263,6 +265,7 @@ class ExpressionsMixin(TranslationState):
         if isinstance(base, Scalar):
             arr, err = base.expr, B.or_(base.err, self.none_err(base))
         else:
+            assert self.is_list(base)  # the caller checked
             leaves = list_leaves(base)
             if any(leaf.sort_keys is None for leaf in leaves):
                 raise self.fail(
@@ -291,7 +294,9 @@ class ExpressionsMixin(TranslationState):
             start, stop = bounds
             # ARRAY_SLICE's offsets are 1-based and inclusive; an empty slice is the empty array
             first = (
-                B.lit(start.value + 1) if isinstance(start, Literal) else B.func(Op.ADD, start, B.lit(1), dtype=T.INT)
+                B.lit(start.value + 1)
+                if isinstance(start, Literal) and isinstance(start.value, int)
+                else B.func(Op.ADD, start, B.lit(1), dtype=T.INT)
             )
             part = B.func(Op.ARRAY_SLICE, arr, first, stop, dtype=arr.dtype)
             nonempty = B.func(Op.GT, stop, start, dtype=T.BOOL)
@@ -325,7 +330,7 @@ class ExpressionsMixin(TranslationState):
     @staticmethod
     def clamp(i: Expr, length: Expr) -> Expr:
         """A slice bound as Python normalises it: negatives count from the end, clamped to [0, len]."""
-        if isinstance(i, Literal) and i.value >= 0:
+        if isinstance(i, Literal) and isinstance(i.value, int) and i.value >= 0:
             return B.func(Op.LEAST, i, length, dtype=T.INT)
         neg = B.func(Op.GREATEST, B.func(Op.ADD, length, i, dtype=T.INT), B.lit(0), dtype=T.INT)
         if isinstance(i, Literal):

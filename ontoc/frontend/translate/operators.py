@@ -8,6 +8,7 @@ numbers and strings) are handled in one place.
 from __future__ import annotations
 
 import ast
+from decimal import Decimal
 
 from ontoc.ir.expr import Op
 from ontoc.ir.types import Kind
@@ -139,6 +140,7 @@ class OperatorsMixin(TranslationState):
             return Scalar(e, err)
         if isinstance(node.op, ast.USub):
             if isinstance(e, Literal):
+                assert isinstance(e.value, (int, float, Decimal))  # the operand is numeric
                 return Scalar(Literal(-e.value, e.dtype), err)
             return Scalar(B.func(Op.NEG, e, dtype=e.dtype), err)
         raise self.fail("unsupported-operator", "operator `~` is not supported", node)
@@ -315,6 +317,7 @@ class OperatorsMixin(TranslationState):
         x, y = a.expr, b.expr
         if a.dtype.is_numeric and ka != kb:
             joined = T.numeric_join(a.dtype, b.dtype)
+            assert joined is not None  # both numeric, not decimal with float
             x, y = self.num(x, joined), self.num(y, joined)
         err = B.or_(err, self.none_err(a), self.none_err(b))
         return Scalar(
@@ -390,6 +393,7 @@ class OperatorsMixin(TranslationState):
             )
         if isinstance(b, Scalar) and b.dtype.kind == Kind.LIST:
             a = self.scalar(a, node)
+            assert b.dtype.elem is not None  # a list type has one
             if T.unify(a.dtype.null(False), b.dtype.elem) is None:
                 raise self.fail("type-error", f"`in` of {a.dtype} in {b.dtype}", node)
             contains = B.func(Op.ARRAY_CONTAINS, b.expr, a.expr, dtype=T.BOOL)

@@ -81,6 +81,7 @@ class ViewTranslator(
         if entry.kind == "many":
             value = ManyVal(entry)
         else:
+            assert entry.key is not None and entry.key_param is not None  # a `one` entry (the root is in entries)
             store_src = self.view.store.src
             ctx = Ctx(
                 self.scope,
@@ -89,7 +90,7 @@ class ViewTranslator(
                         tuple(self.view.store.entries)[: list(self.view.store.entries).index(name)]
                     )
                 },
-                MethodDef(name, "key", entry.node),
+                MethodDef(name, "key", entry.node),  # type: ignore[arg-type]  # names the entry: its node is never read
             )
             with self.reading(store_src):
                 key = self.scalar(self.expr(entry.key, ctx), entry.key)

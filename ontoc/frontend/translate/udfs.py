@@ -256,6 +256,7 @@ class UdfsMixin(TranslationState):
                 err = FALSE
             else:
                 elem = c.elem
+                assert not isinstance(elem, Doc)  # whole documents are refused above
                 arg = (
                     elem.expr
                     if isinstance(elem, Scalar)
