@@ -78,7 +78,7 @@ PRECEDENCE = [
     (exp.Or,),
     (exp.And,),
     (exp.Not,),
-    (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In),
+    (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In, exp.Between),
     (exp.DPipe,),
     (exp.Add, exp.Sub),
     (exp.Mul, exp.Div),
@@ -161,6 +161,7 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     # str(x) as Python prints a float (shortest round-trip digits, its exponent rules) or a datetime
     # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
     Op.PY_STR: lambda a: anon(PY_STR_FUNCTION, *a),
+    Op.BETWEEN: lambda a: exp.Between(this=paren(a[0], exp.Between), low=a[1], high=a[2]),
     Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
 }
 
@@ -193,6 +194,8 @@ class ExprEmitter:
         if e.dtype.kind is T.Kind.DECIMAL and isinstance(v, (int, float, Decimal, str)):
             return exp.Cast(this=exp.Literal.string(str(Decimal(v))), to=sql_type(T.DECIMAL))
         if isinstance(v, int):
+            if v == -(2**63):  # its absolute value is no BIGINT: Flink would read the literal as a DECIMAL
+                return exp.Cast(this=exp.Literal.string(str(v)), to=sql_type(T.INT))
             number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:
                 number = exp.Cast(this=number, to=sql_type(T.INT))

@@ -8,6 +8,7 @@ numbers and strings) are handled in one place.
 from __future__ import annotations
 
 import ast
+import operator
 
 from ontoc.ir.expr import Op
 from ontoc.ir.types import Kind
@@ -16,6 +17,7 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
 from ..values import DictVal, Doc, ManyVal, Scalar, TupleVal, Value
+from . import int64
 from .context import Ctx, TranslationState
 
 
@@ -82,6 +84,10 @@ class OperatorsMixin(TranslationState):
         return Scalar(B.safe(t) if v.dtype.nullable else t, v.err)
 
     def expr_UnaryOp(self, node: ast.UnaryOp, ctx: Ctx) -> Value:
+        constant = node.operand
+        if isinstance(node.op, ast.USub) and isinstance(constant, ast.Constant) and type(constant.value) is int:
+            # `-9223372036854775808` is one literal to the reader, though Python negates 2**63
+            return Scalar(Literal(-constant.value, T.INT)) if int64.fits(-constant.value) else int64.OVERFLOWED
         operand = self.expr(node.operand, ctx)
         if isinstance(node.op, ast.Not):
             t = self.truthy(operand, ctx, node.operand)
@@ -95,7 +101,11 @@ class OperatorsMixin(TranslationState):
             return Scalar(e, err)
         if isinstance(node.op, ast.USub):
             if isinstance(e, Literal):
+                if e.dtype.kind == Kind.INT and not int64.fits(-e.value):
+                    return int64.OVERFLOWED
                 return Scalar(Literal(-e.value, e.dtype), err)
+            if e.dtype.kind == Kind.INT:
+                err = B.or_(err, int64.negate_overflow(e))
             return Scalar(B.func(Op.NEG, e, dtype=e.dtype), err)
         raise self.fail("unsupported-operator", "operator `~` is not supported", node)
 
@@ -121,7 +131,9 @@ class OperatorsMixin(TranslationState):
             )
         x, y = self.num(a.expr, dtype), self.num(b.expr, dtype)
         if isinstance(op, (ast.Add, ast.Sub, ast.Mult)):
-            name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}[type(op)]
+            name = {ast.Add: Op.ADD, ast.Sub: Op.SUB, ast.Mult: Op.MUL}[type(op)]
+            if dtype.kind == Kind.INT:
+                return self.int_arith(name, x, y, err)
             return Scalar(B.func(name, x, y, dtype=dtype), err)
         zero = B.safe(
             B.func(Op.EQ, y, Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT), dtype=T.BOOL)
@@ -134,18 +146,7 @@ class OperatorsMixin(TranslationState):
             return Scalar(B.func(Op.DIV, B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
             if dtype.kind == Kind.INT:
-                # Python's modulo takes the sign of the divisor; SQL's MOD that of the dividend
-                mod = B.func(
-                    "mod",
-                    B.func(Op.ADD, B.func(Op.MOD, x, y_safe, dtype=dtype), y_safe, dtype=dtype),
-                    y_safe,
-                    dtype=dtype,
-                )
-                if isinstance(op, ast.Mod):
-                    return Scalar(mod, B.or_(err, zero))
-                return Scalar(
-                    B.func(Op.DIV, B.func(Op.SUB, x, mod, dtype=dtype), y_safe, dtype=dtype), B.or_(err, zero)
-                )
+                return self.int_floor_div_mod(isinstance(op, ast.Mod), x, y, y_safe, B.or_(err, zero))
             floor = B.func(Op.FLOOR, B.func(Op.DIV, x, y_safe, dtype=dtype), dtype=dtype)
             if isinstance(op, ast.FloorDiv):
                 return Scalar(floor, B.or_(err, zero))
@@ -154,13 +155,47 @@ class OperatorsMixin(TranslationState):
             return self.power(x, y, dtype, err, node)
         raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)
 
+    def int_arith(self, op: Op, x: Expr, y: Expr, err: Expr) -> Scalar:
+        """`+ - *` of ints: exact, so None where the result leaves 64 bits (int64.py); literals fold here."""
+        if isinstance(x, Literal) and isinstance(y, Literal) and x.value is not None and y.value is not None:
+            exact = {Op.ADD: operator.add, Op.SUB: operator.sub, Op.MUL: operator.mul}[op](x.value, y.value)
+            return Scalar(Literal(exact, T.INT), err) if int64.fits(exact) else int64.OVERFLOWED
+        return Scalar(B.func(op, x, y, dtype=T.INT), B.or_(err, int64.arith_overflow(op, x, y)))
+
+    def int_floor_div_mod(self, is_mod: bool, x: Expr, y: Expr, y_safe: Expr, err: Expr) -> Scalar:
+        """Python's `//` and `%` of ints: SQL's `/` and MOD truncate toward zero, Python's floor; the
+        correction is a CASE, not `MOD(MOD(x, y) + y, y)`, whose `+ y` can leave 64 bits."""
+        if isinstance(y, Literal) and y.value:
+            y_safe = y  # a divisor known not to be zero needs no NULLIF
+        rem = B.func(Op.MOD, x, y_safe, dtype=T.INT)
+        zero = Literal(0, T.INT)
+        if isinstance(y_safe, Literal) and isinstance(y_safe.value, int):
+            # the remainder's sign differs from a known divisor's: one comparison
+            floors: Expr = B.func(Op.GT if y_safe.value < 0 else Op.LT, rem, zero, dtype=T.BOOL)
+        else:
+            signs_differ = B.func(
+                Op.NE,
+                B.func(Op.LT, rem, zero, dtype=T.BOOL),
+                B.func(Op.LT, y_safe, zero, dtype=T.BOOL),
+                dtype=T.BOOL,
+            )
+            floors = B.and_(B.func(Op.NE, rem, zero, dtype=T.BOOL), signs_differ)
+        if is_mod:
+            return Scalar(B.case(floors, B.func(Op.ADD, rem, y_safe, dtype=T.INT), rem, T.INT), err)
+        quotient = B.func(Op.DIV, x, y_safe, dtype=T.INT)
+        floor = B.case(floors, B.func(Op.SUB, quotient, Literal(1, T.INT), dtype=T.INT), quotient, T.INT)
+        return Scalar(floor, B.or_(err, int64.floor_div_overflow(x, y)))
+
     def power(self, x: Expr, y: Expr, dtype: T.DType, err: Expr, node: ast.AST) -> Scalar:
         if dtype.kind == Kind.INT:
             if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
+                if isinstance(x, Literal) and x.value is not None:
+                    exact = int(x.value) ** y.value
+                    return Scalar(Literal(exact, T.INT), err) if int64.fits(exact) else int64.OVERFLOWED
                 out: Expr = Literal(1, T.INT)
                 for _ in range(y.value):
                     out = x if isinstance(out, Literal) else B.func(Op.MUL, out, x, dtype=T.INT)
-                return Scalar(out, err)
+                return Scalar(out, B.or_(err, int64.power_overflow(x, y.value)))
             raise self.fail(
                 "unsupported-operator",
                 "`int ** int` needs a literal exponent from 0 to 8",
