@@ -16,6 +16,7 @@ from ..conftest import DEFINITIONS, ROOT
 PACKAGES = dict(definition_packages(DEFINITIONS))
 PACKAGES["constructs"] = ROOT / "tests" / "fixtures" / "constructs"
 PACKAGES["udfs"] = ROOT / "tests" / "fixtures" / "udfs"
+PACKAGES["integers"] = ROOT / "tests" / "fixtures" / "integers"
 GOLDEN = {
     name: (ROOT / "generated" / name if path.parent == DEFINITIONS else ROOT / "tests" / "golden" / name)
     for name, path in PACKAGES.items()

@@ -28,6 +28,7 @@ from ..support.strategies import EventStrategies, write_events
 DOMAINS = {name: (DEFINITIONS / name, "inline") for name in ("meeting_room", "shop", "library", "sensors")}
 DOMAINS["constructs"] = (ROOT / "tests" / "fixtures" / "constructs", "inline")
 DOMAINS["udfs"] = (ROOT / "tests" / "fixtures" / "udfs", "inline")
+DOMAINS["integers"] = (ROOT / "tests" / "fixtures" / "integers", "inline")
 DOMAINS["meeting_room_as_udfs"] = (DEFINITIONS / "meeting_room", "udf")
 EXAMPLES = int(os.environ.get("ONTOC_DIFF_EXAMPLES", "3"))
 SCENARIOS = int(os.environ.get("ONTOC_DIFF_SCENARIOS", "12"))

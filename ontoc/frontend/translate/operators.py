@@ -188,10 +188,11 @@ class OperatorsMixin(TranslationState):
 
     def power(self, x: Expr, y: Expr, dtype: T.DType, err: Expr, node: ast.AST) -> Scalar:
         if dtype.kind == Kind.INT:
-            if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
-                if isinstance(x, Literal) and x.value is not None:
-                    exact = int(x.value) ** y.value
+            if isinstance(x, Literal) and isinstance(x.value, int) and isinstance(y, Literal):
+                if isinstance(y.value, int) and y.value >= 0:  # a constant: folded exactly
+                    exact = x.value ** min(y.value, 64) if abs(x.value) > 1 else x.value**y.value
                     return Scalar(Literal(exact, T.INT), err) if int64.fits(exact) else int64.OVERFLOWED
+            if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
                 out: Expr = Literal(1, T.INT)
                 for _ in range(y.value):
                     out = x if isinstance(out, Literal) else B.func(Op.MUL, out, x, dtype=T.INT)
