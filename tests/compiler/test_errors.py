@@ -284,6 +284,16 @@ CASES = [
         "type-mismatch",
         "def g",
     ),
+    (
+        "len-of-generator",
+        """
+    @attrs.getter
+    def g(self) -> int:
+        return len(t.role for t in self.store.tickets)
+""",
+        "always-raises",
+        "len(t.role",
+    ),
 ]
 
 
