@@ -205,7 +205,7 @@ SELECT
   CASE WHEN NOT COALESCE(`device`.`n` <> 0, FALSE) THEN 7 ELSE `device`.`n` END AS `n_or_default`,
   CASE WHEN COALESCE(`device`.`n` <> 0, FALSE) THEN `device`.`a` ELSE `device`.`n` END AS `n_and_a`,
   -3 <= `device`.`a` AND `device`.`a` < `device`.`b` AND `device`.`b` <= 10 AS `between`,
-  `device`.`y` IS NULL OR `device`.`y` IS NOT DISTINCT FROM CAST(0 AS DOUBLE) AS `y_is_missing`,
+  `device`.`y` IS NULL OR COALESCE(CAST(0 AS DOUBLE) = `device`.`y`, FALSE) AS `y_is_missing`,
   CAST(`device`.`enabled` AS BIGINT) + CAST(`device`.`enabled` AS BIGINT) * 2 AS `bools`,
   CASE WHEN NOT (
     `device`.`label` <> ''
@@ -303,7 +303,7 @@ LEFT JOIN (
     COUNT(*) FILTER(WHERE
       COALESCE(NOT `readings`.`ok`, FALSE)) AS `agg_6`,
     COUNT(*) FILTER(WHERE
-      COALESCE(`readings`.`value` < CAST(0 AS DOUBLE), FALSE)) AS `agg_7`,
+      COALESCE(CAST(0 AS DOUBLE) > `readings`.`value`, FALSE)) AS `agg_7`,
     SUM(`readings`.`value` / NULLIF(CAST(`readings`.`count` AS DOUBLE), 0.0E0)) AS `agg_8`,
     COUNT(*) FILTER(WHERE
       COALESCE(CAST(`readings`.`count` AS DOUBLE) = 0.0E0, FALSE)) AS `agg_9`,

@@ -173,3 +173,33 @@ def to_int_fails(x: Expr) -> Expr:
             B.func(Op.LT, x, Literal(Decimal(2**63), T.DECIMAL), dtype=T.BOOL),
         )
     return B.not_(B.safe(inside))
+
+
+_FLIPPED = {Op.LT: Op.GT, Op.LE: Op.GE, Op.GT: Op.LT, Op.GE: Op.LE, Op.EQ: Op.EQ}
+
+
+def int_float_compare(op: Op, i: Expr, f: Expr, int_left: bool) -> Expr:
+    """`i op f` of an int and a float, exact as Python compares them (Flink would round `i` to a DOUBLE:
+    `2**53 + 1 == 2.0**53` would hold). Where the rounded int differs from `f`, that order is the exact one;
+    where they are equal, `f` is a whole number and the ints compare (2**63 itself is past every int).
+    NaN is unequal and unordered (IEEE, as Python)."""
+    if not int_left:
+        op = _FLIPPED[op]
+    rounded = B.cast(i, T.FLOAT)
+    r = known_range(i)
+    if r is not None and -(2**53) <= r[0] and r[1] <= 2**53:  # an exact DOUBLE: SQL's comparison is exact
+        return B.func(op, rounded, f, dtype=T.BOOL)
+    two63 = Literal(float(2**63), T.FLOAT)
+    if op is Op.EQ:
+        return B.and_(
+            B.func(Op.EQ, rounded, f, dtype=T.BOOL),
+            B.func(Op.LT, f, two63, dtype=T.BOOL),
+            B.func(Op.EQ, B.cast(f, T.INT), i, dtype=T.BOOL),
+        )
+    whole = B.case(
+        B.func(Op.GE, f, two63, dtype=T.BOOL),
+        B.lit(op in (Op.LT, Op.LE)),
+        B.func(op, i, B.cast(f, T.INT), dtype=T.BOOL),
+        T.BOOL,
+    )
+    return B.case(B.func(Op.NE, rounded, f, dtype=T.BOOL), B.func(op, rounded, f, dtype=T.BOOL), whole, T.BOOL)

@@ -21,6 +21,9 @@ from . import int64
 from .context import Ctx, TranslationState
 
 
+COMPARE_OPS = {ast.Lt: Op.LT, ast.LtE: Op.LE, ast.Gt: Op.GT, ast.GtE: Op.GE}
+
+
 class OperatorsMixin(TranslationState):
     def expr_BoolOp(self, node: ast.BoolOp, ctx: Ctx) -> Value:
         result = self.expr(node.values[0], ctx)
@@ -259,10 +262,14 @@ class OperatorsMixin(TranslationState):
             raise self.fail("type-error", f"`{type(op).__name__}` between {a.dtype} and {b.dtype}", node)
         name = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}[type(op)]
         x, y = a.expr, b.expr
+        err = B.or_(err, self.none_err(a), self.none_err(b))
+        if {ka, kb} == {Kind.INT, Kind.FLOAT}:
+            i, f = (x, y) if ka == Kind.INT else (y, x)
+            exact = int64.int_float_compare(COMPARE_OPS[type(op)], i, f, int_left=ka == Kind.INT)
+            return Scalar(B.safe(exact) if a.dtype.nullable or b.dtype.nullable else exact, err)
         if a.dtype.is_numeric and ka != kb:
             joined = T.numeric_join(a.dtype, b.dtype)
             x, y = self.num(x, joined), self.num(y, joined)
-        err = B.or_(err, self.none_err(a), self.none_err(b))
         return Scalar(
             B.safe(B.func(name, x, y, dtype=T.BOOL))
             if a.dtype.nullable or b.dtype.nullable
@@ -279,6 +286,12 @@ class OperatorsMixin(TranslationState):
             other = b if ka == "none" else a
             return B.is_null(other.expr) if other.dtype.nullable else FALSE
         x, y = a.expr, b.expr
+        if {ka, kb} == {Kind.INT, Kind.FLOAT}:
+            i, f = (x, y) if ka == Kind.INT else (y, x)
+            exact = int64.int_float_compare(Op.EQ, i, f, int_left=True)
+            if a.dtype.nullable or b.dtype.nullable:
+                return B.or_(B.and_(B.is_null(x), B.is_null(y)), B.safe(exact))
+            return exact
         if a.dtype.is_numeric and b.dtype.is_numeric:
             joined = T.numeric_join(a.dtype, b.dtype)
             if joined is None:

@@ -694,7 +694,7 @@ LEFT JOIN (
     SUM(CAST(`tasks`.`hours` AS DECIMAL(38, 10))) FILTER(WHERE
       `tasks`.`done`) AS `agg_13`,
     ARRAY_AGG(CAST(ROW(`tasks`.`label`, `tasks`.`cost`) AS ROW<`label` STRING, `cost` DOUBLE>)) FILTER(WHERE
-      `tasks`.`cost` > CAST(10 AS DOUBLE)) AS `agg_14`
+      CAST(10 AS DOUBLE) < `tasks`.`cost`) AS `agg_14`
   FROM `c_tasks` AS `tasks`
   LEFT JOIN `c_people` AS `tasks__assignee`
     ON `tasks__assignee`.`doc_id` = `tasks`.`assignee`
