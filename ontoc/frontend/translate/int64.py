@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import FALSE, TRUE, Cast, Expr, Func, Literal, Op
+from ...ir.expr import FALSE, TRUE, Case, Cast, Expr, Func, Literal, Op
 from ..values import Scalar
 
 INT64_MIN = -(2**63)
@@ -45,6 +45,15 @@ def known_range(e: Expr) -> tuple[int, int] | None:
         ranges = [known_range(a) for a in e.args]
         if all(r is not None for r in ranges):
             return (min(r[0] for r in ranges if r), max(r[1] for r in ranges if r))
+    if isinstance(e, Case):  # the floor corrections of `//` and `%`, and ifs
+        ranges = [known_range(v) for _, v in e.whens] + [known_range(e.default)]
+        if all(r is not None for r in ranges):
+            return (min(r[0] for r in ranges if r), max(r[1] for r in ranges if r))
+    if isinstance(e, Func) and e.op in (Op.MOD, Op.DIV) and isinstance(e.args[1], Literal):
+        divisor = e.args[1].value
+        if isinstance(divisor, int) and not isinstance(divisor, bool) and abs(divisor) >= 2:
+            bound = abs(divisor) - 1 if e.op is Op.MOD else 2**63 // abs(divisor)
+            return (-bound, bound)
     if isinstance(e, Func) and e.op in (Op.ADD, Op.SUB, Op.MUL) and len(e.args) == 2:
         rx, ry = known_range(e.args[0]), known_range(e.args[1])
         if rx is not None and ry is not None:

@@ -263,6 +263,9 @@ class OperatorsMixin(TranslationState):
         name = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}[type(op)]
         x, y = a.expr, b.expr
         err = B.or_(err, self.none_err(a), self.none_err(b))
+        if ka == kb == Kind.FLOAT and x == y:
+            reflexive = self.not_nan(x) if isinstance(op, (ast.LtE, ast.GtE)) else FALSE
+            return Scalar(B.safe(reflexive) if a.dtype.nullable else reflexive, err)
         if {ka, kb} == {Kind.INT, Kind.FLOAT}:
             i, f = (x, y) if ka == Kind.INT else (y, x)
             exact = int64.int_float_compare(COMPARE_OPS[type(op)], i, f, int_left=ka == Kind.INT)
@@ -286,6 +289,8 @@ class OperatorsMixin(TranslationState):
             other = b if ka == "none" else a
             return B.is_null(other.expr) if other.dtype.nullable else FALSE
         x, y = a.expr, b.expr
+        if ka == kb == Kind.FLOAT and x == y:
+            return B.or_(B.is_null(x), B.safe(self.not_nan(x))) if a.dtype.nullable else self.not_nan(x)
         if {ka, kb} == {Kind.INT, Kind.FLOAT}:
             i, f = (x, y) if ka == Kind.INT else (y, x)
             exact = int64.int_float_compare(Op.EQ, i, f, int_left=True)
@@ -304,6 +309,13 @@ class OperatorsMixin(TranslationState):
         if a.dtype.nullable or b.dtype.nullable:
             return B.func(Op.NOT_DISTINCT, x, y, dtype=T.BOOL)
         return B.func(Op.EQ, x, y, dtype=T.BOOL)
+
+    @staticmethod
+    def not_nan(x: Expr) -> Expr:
+        """`x == x` of a float: False for NaN alone. Not SQL's `x = x`, which the planner simplifies to TRUE
+        (`x IS NOT NULL`) whatever x is, nor `x <= +inf`, whose negation it turns into `x > +inf`: the
+        text, which the planner does not reason about (only for a float compared with itself)."""
+        return B.func(Op.NE, B.cast(x, T.STR), B.lit("NaN"), dtype=T.BOOL)
 
     def membership(self, a: Value, b: Value, node: ast.AST) -> Scalar:
         if isinstance(b, TupleVal):

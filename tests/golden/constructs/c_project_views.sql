@@ -207,21 +207,10 @@ SELECT
     END * 2
   END AS `other_getter`,
   CASE
-    WHEN COALESCE(
-      CASE
-        WHEN MOD(`project`.`budget`, 2) < 0
-        THEN CAST(`project`.`budget` / 2 AS BIGINT) - 1
-        ELSE CAST(`project`.`budget` / 2 AS BIGINT)
-      END > CAST(9223372036854775806 AS BIGINT),
-      FALSE
-    )
-    THEN CAST(NULL AS BIGINT)
-    ELSE CASE
-      WHEN MOD(`project`.`budget`, 2) < 0
-      THEN CAST(`project`.`budget` / 2 AS BIGINT) - 1
-      ELSE CAST(`project`.`budget` / 2 AS BIGINT)
-    END + 1
-  END AS `local_variables`,
+    WHEN MOD(`project`.`budget`, 2) < 0
+    THEN CAST(`project`.`budget` / 2 AS BIGINT) - 1
+    ELSE CAST(`project`.`budget` / 2 AS BIGINT)
+  END + 1 AS `local_variables`,
   CASE
     WHEN `project`.`budget` > 100
     THEN 'large'

@@ -54,6 +54,10 @@ CREATE TABLE IF NOT EXISTS `i_ledger_views` (
   `rounded` BIGINT,
   `int_of_infinity` BIGINT,
   `round_of_nan` BIGINT,
+  `int_equals_float` BOOLEAN,
+  `int_above_float` BOOLEAN,
+  `int_at_most_float` BOOLEAN,
+  `nan_compared` STRING,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -157,28 +161,13 @@ SELECT
     ELSE MOD(`ledger`.`a`, NULLIF(`ledger`.`b`, 0))
   END AS `remainder`,
   CASE
-    WHEN NOT COALESCE(
-      CAST(CASE
-        WHEN MOD(`ledger`.`a`, -3) > 0
-        THEN CAST(`ledger`.`a` / -3 AS BIGINT) - 1
-        ELSE CAST(`ledger`.`a` / -3 AS BIGINT)
-      END AS DECIMAL(38, 10)) + CAST(CASE
-        WHEN MOD(`ledger`.`a`, 7) < 0
-        THEN MOD(`ledger`.`a`, 7) + 7
-        ELSE MOD(`ledger`.`a`, 7)
-      END AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
-      FALSE
-    )
-    THEN CAST(NULL AS BIGINT)
-    ELSE CASE
-      WHEN MOD(`ledger`.`a`, -3) > 0
-      THEN CAST(`ledger`.`a` / -3 AS BIGINT) - 1
-      ELSE CAST(`ledger`.`a` / -3 AS BIGINT)
-    END + CASE
-      WHEN MOD(`ledger`.`a`, 7) < 0
-      THEN MOD(`ledger`.`a`, 7) + 7
-      ELSE MOD(`ledger`.`a`, 7)
-    END
+    WHEN MOD(`ledger`.`a`, -3) > 0
+    THEN CAST(`ledger`.`a` / -3 AS BIGINT) - 1
+    ELSE CAST(`ledger`.`a` / -3 AS BIGINT)
+  END + CASE
+    WHEN MOD(`ledger`.`a`, 7) < 0
+    THEN MOD(`ledger`.`a`, 7) + 7
+    ELSE MOD(`ledger`.`a`, 7)
   END AS `literal_floor_mod`,
   CAST('-9223372036854775808' AS BIGINT) AS `smallest`,
   CASE
@@ -284,7 +273,68 @@ SELECT
         `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE)
       ) + 1.0E0
     END AS BIGINT)
-  END AS `round_of_nan`
+  END AS `round_of_nan`,
+  CAST(`ledger`.`a` AS DOUBLE) = CAST(`ledger`.`a` AS DOUBLE) * `ledger`.`rate`
+  AND CAST(`ledger`.`a` AS DOUBLE) * `ledger`.`rate` < 9.223372036854776E18
+  AND CAST(CAST(`ledger`.`a` AS DOUBLE) * `ledger`.`rate` AS BIGINT) = `ledger`.`a` AS `int_equals_float`,
+  CASE
+    WHEN CAST(`ledger`.`a` AS DOUBLE) <> CAST(`ledger`.`a` AS DOUBLE)
+    THEN CAST(`ledger`.`a` AS DOUBLE) > CAST(`ledger`.`a` AS DOUBLE)
+    WHEN CAST(`ledger`.`a` AS DOUBLE) >= 9.223372036854776E18
+    THEN FALSE
+    ELSE `ledger`.`a` > CAST(CAST(`ledger`.`a` AS DOUBLE) AS BIGINT)
+  END AS `int_above_float`,
+  CASE
+    WHEN `ledger`.`b` IS NULL
+    THEN CAST(NULL AS BOOLEAN)
+    ELSE COALESCE(
+      CASE
+        WHEN CAST(`ledger`.`b` AS DOUBLE) <> `ledger`.`rate` * CAST(CAST(9007199254740993 AS BIGINT) AS DOUBLE)
+        THEN CAST(`ledger`.`b` AS DOUBLE) <= `ledger`.`rate` * CAST(CAST(9007199254740993 AS BIGINT) AS DOUBLE)
+        WHEN `ledger`.`rate` * CAST(CAST(9007199254740993 AS BIGINT) AS DOUBLE) >= 9.223372036854776E18
+        THEN TRUE
+        ELSE `ledger`.`b` <= CAST(`ledger`.`rate` * CAST(CAST(9007199254740993 AS BIGINT) AS DOUBLE) AS BIGINT)
+      END,
+      FALSE
+    )
+  END AS `int_at_most_float`,
+  CASE
+    WHEN CAST(`ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) AS STRING) <> 'NaN'
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN NOT (
+      CAST(`ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) AS STRING) <> 'NaN'
+    )
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) < 1.0E0
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN CAST(`ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) AS STRING) <> 'NaN'
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN CAST(0 AS DOUBLE) = `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE)
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN CAST(1 AS DOUBLE) < `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE)
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) = `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) * 0.0E0
+    THEN 'True'
+    ELSE 'False'
+  END || ' ' || CASE
+    WHEN NOT (
+      `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) - `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) = `ledger`.`rate` * 1E308 * CAST(10 AS DOUBLE) * 0.0E0
+    )
+    THEN 'True'
+    ELSE 'False'
+  END AS `nan_compared`
 FROM `i_ledgers` AS `ledger`
 LEFT JOIN (
   SELECT
