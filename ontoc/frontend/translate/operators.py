@@ -20,7 +20,6 @@ from ..values import DictVal, Doc, ManyVal, Scalar, TupleVal, Value
 from . import int64
 from .context import Ctx, TranslationState
 
-
 COMPARE_OPS = {ast.Lt: Op.LT, ast.LtE: Op.LE, ast.Gt: Op.GT, ast.GtE: Op.GE}
 
 
