@@ -280,7 +280,7 @@ class CollectionsMixin(TranslationState):
                     B.lit(0),
                     dtype=T.BOOL,
                 )
-            if dtype.kind == Kind.INT:
+            if kind == Kind.INT:  # a sum of bools is a count: it fits
                 return self.int_sum(c, arg, B.or_(self.coll_err(c), nulls))
             total = self.agg_col(c, "sum", arg, c.include, dtype)
             zero = Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT)
