@@ -39,9 +39,12 @@ class Getter:
         if view is None:
             return self
         try:
-            return self.fn(view)
+            value = self.fn(view)
         except Exception:
             return None
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            return None  # Python's int, but past what the view can carry (spec section 4)
+        return value
 
 
 class Where(Getter):

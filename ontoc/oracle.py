@@ -18,6 +18,48 @@ from typing import Any
 
 from .frontend.schema import Schema
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _checked(value: object) -> object:
+    """An int result of arithmetic: a `CheckedInt` again, or OverflowError past 64 bits (spec section 4)."""
+    if type(value) is not int:
+        return value
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise OverflowError("the exact result leaves the signed 64-bit range")
+    return CheckedInt(value)
+
+
+def _checking(name: str):
+    method = getattr(int, name)
+
+    def op(self, *other):
+        result = method(self, *other)
+        return result if result is NotImplemented else _checked(result)
+
+    op.__name__ = name
+    return op
+
+
+class CheckedInt(int):
+    """An int field's value: Python's unbounded arithmetic, but an exact result past 64 bits raises, as the
+    view cannot carry it (the getter is None). A literal meeting it is checked too (`x * 4`, `4 * x`)."""
+
+    for _name in (
+        "__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __floordiv__ __rfloordiv__ __mod__ __rmod__ "
+        "__pow__ __rpow__ __neg__ __pos__ __abs__"
+    ).split():
+        locals()[_name] = _checking(_name)
+    del _name
+
+
+def exact_sum(values, start=0):
+    """`sum()` in the definitions: the exact total is checked, not the partial sums (whose order is unspecified)."""
+    total = start
+    for v in values:
+        total = int(total) + int(v) if type(v) in (int, CheckedInt) and type(total) in (int, CheckedInt) else total + v
+    return _checked(total) if type(total) in (int, CheckedInt) else total
+
 
 class World:
     """All live documents, by model name, for reference navigation."""
@@ -38,7 +80,7 @@ class World:
                     if model.fields[field_name].ref:
                         doc._refs[field_name] = value
                     else:
-                        setattr(doc, field_name, value)
+                        setattr(doc, field_name, CheckedInt(value) if type(value) is int else value)
                 built[doc_id] = doc
             self.docs[name] = built
 
@@ -57,6 +99,7 @@ def import_definitions(schema: Schema) -> dict[str, type]:
     }
     for shown in sorted(files):
         module = _import_file(Path(shown))
+        module.sum = exact_sum  # a module global shadows the builtin for the getters defined there
         for name in list(schema.models) + list(schema.views) + list(schema.stores):
             if hasattr(module, name) and isinstance(getattr(module, name), type):
                 classes.setdefault(name, getattr(module, name))

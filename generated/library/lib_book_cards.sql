@@ -184,7 +184,12 @@ SELECT
     WHEN `book__author`.`doc_id` IS NULL
     OR NOT `book__author`.`born` IS NULL
     AND (
-      `book__author`.`doc_id` IS NULL OR `book__author`.`born` IS NULL
+      `book__author`.`doc_id` IS NULL
+      OR `book__author`.`born` IS NULL
+      OR NOT COALESCE(
+        CAST(`book`.`year` AS DECIMAL(38, 10)) - CAST(`book__author`.`born` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+        FALSE
+      )
     )
     THEN CAST(NULL AS BIGINT)
     WHEN NOT `book__author`.`born` IS NULL

@@ -104,21 +104,28 @@ SELECT
   `device`.`doc_id` AS `doc_id`,
   CASE
     WHEN COALESCE(`device`.`b` = 0, FALSE)
+    OR COALESCE(`device`.`a` = CAST('-9223372036854775808' AS BIGINT) AND `device`.`b` = -1, FALSE)
     THEN CAST(NULL AS BIGINT)
-    ELSE CAST((
-      `device`.`a` - MOD(
-        MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) + NULLIF(`device`.`b`, 0),
-        NULLIF(`device`.`b`, 0)
-      )
-    ) / NULLIF(`device`.`b`, 0) AS BIGINT)
+    WHEN MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) <> 0
+    AND (
+      MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) < 0
+    ) <> (
+      NULLIF(`device`.`b`, 0) < 0
+    )
+    THEN CAST(`device`.`a` / NULLIF(`device`.`b`, 0) AS BIGINT) - 1
+    ELSE CAST(`device`.`a` / NULLIF(`device`.`b`, 0) AS BIGINT)
   END AS `floor_div`,
   CASE
     WHEN COALESCE(`device`.`b` = 0, FALSE)
     THEN CAST(NULL AS BIGINT)
-    ELSE MOD(
-      MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) + NULLIF(`device`.`b`, 0),
-      NULLIF(`device`.`b`, 0)
+    WHEN MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) <> 0
+    AND (
+      MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) < 0
+    ) <> (
+      NULLIF(`device`.`b`, 0) < 0
     )
+    THEN MOD(`device`.`a`, NULLIF(`device`.`b`, 0)) + NULLIF(`device`.`b`, 0)
+    ELSE MOD(`device`.`a`, NULLIF(`device`.`b`, 0))
   END AS `modulo`,
   CASE
     WHEN COALESCE(`device`.`b` = 0, FALSE)
@@ -136,25 +143,59 @@ SELECT
     THEN CAST(0 AS DOUBLE)
     ELSE `device`.`x` / NULLIF(CAST(`device`.`b` AS DOUBLE), 0.0E0)
   END AS `ratio_or_zero`,
-  `device`.`a` * `device`.`a` * `device`.`a` - `device`.`b` * `device`.`b` AS `power`,
+  CASE
+    WHEN NOT COALESCE(`device`.`a` BETWEEN -2097152 AND 2097151, TRUE)
+    OR NOT COALESCE(
+      `device`.`b` BETWEEN -CAST(3037000499 AS BIGINT) AND CAST(3037000499 AS BIGINT),
+      TRUE
+    )
+    OR NOT COALESCE(
+      CAST(`device`.`a` * `device`.`a` * `device`.`a` AS DECIMAL(38, 10)) - CAST(`device`.`b` * `device`.`b` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE `device`.`a` * `device`.`a` * `device`.`a` - `device`.`b` * `device`.`b`
+  END AS `power`,
   CASE
     WHEN COALESCE(`device`.`x` < 0.0E0 AND 2.0E0 <> FLOOR(2.0E0), FALSE)
     THEN CAST(NULL AS DOUBLE)
     ELSE POWER(`device`.`x`, 2.0E0)
   END AS `float_power`,
-  CAST(CASE
-    WHEN `device`.`x` - FLOOR(`device`.`x`) = 0.5E0
-    THEN CASE
-      WHEN MOD(CAST(FLOOR(`device`.`x`) AS BIGINT), 2) = 0
+  CASE
+    WHEN NOT COALESCE(
+      `device`.`x` >= -9.223372036854776E18 AND `device`.`x` < 9.223372036854776E18,
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE CAST(CASE
+      WHEN `device`.`x` - FLOOR(`device`.`x`) = 0.5E0
+      THEN CASE
+        WHEN MOD(CAST(FLOOR(`device`.`x`) AS BIGINT), 2) = 0
+        THEN FLOOR(`device`.`x`)
+        ELSE FLOOR(`device`.`x`) + 1.0E0
+      END
+      WHEN `device`.`x` - FLOOR(`device`.`x`) < 0.5E0
       THEN FLOOR(`device`.`x`)
       ELSE FLOOR(`device`.`x`) + 1.0E0
-    END
-    WHEN `device`.`x` - FLOOR(`device`.`x`) < 0.5E0
-    THEN FLOOR(`device`.`x`)
-    ELSE FLOOR(`device`.`x`) + 1.0E0
-  END AS BIGINT) AS `rounded`,
-  CAST(`device`.`x` AS BIGINT) AS `truncated`,
-  ABS(`device`.`a` - `device`.`b`) AS `absolute`,
+    END AS BIGINT)
+  END AS `rounded`,
+  CASE
+    WHEN NOT COALESCE(
+      `device`.`x` >= -9.223372036854776E18 AND `device`.`x` < 9.223372036854776E18,
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE CAST(`device`.`x` AS BIGINT)
+  END AS `truncated`,
+  CASE
+    WHEN NOT COALESCE(
+      CAST(`device`.`a` AS DECIMAL(38, 10)) - CAST(`device`.`b` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    OR COALESCE(`device`.`a` - `device`.`b` = CAST('-9223372036854775808' AS BIGINT), FALSE)
+    THEN CAST(NULL AS BIGINT)
+    ELSE ABS(`device`.`a` - `device`.`b`)
+  END AS `absolute`,
   GREATEST(-5, LEAST(`device`.`a`, 5)) AS `clamp`,
   CASE
     WHEN `device`.`y` IS NULL
@@ -164,12 +205,20 @@ SELECT
   CASE WHEN NOT COALESCE(`device`.`n` <> 0, FALSE) THEN 7 ELSE `device`.`n` END AS `n_or_default`,
   CASE WHEN COALESCE(`device`.`n` <> 0, FALSE) THEN `device`.`a` ELSE `device`.`n` END AS `n_and_a`,
   -3 <= `device`.`a` AND `device`.`a` < `device`.`b` AND `device`.`b` <= 10 AS `between`,
-  `device`.`y` IS NULL OR `device`.`y` IS NOT DISTINCT FROM CAST(0 AS DOUBLE) AS `y_is_missing`,
+  `device`.`y` IS NULL OR COALESCE(CAST(0 AS DOUBLE) = `device`.`y`, FALSE) AS `y_is_missing`,
   CAST(`device`.`enabled` AS BIGINT) + CAST(`device`.`enabled` AS BIGINT) * 2 AS `bools`,
   CASE WHEN NOT (
     `device`.`label` <> ''
   ) THEN 'unnamed' ELSE `device`.`label` END || ':' || CAST(`device`.`a` AS STRING) || ':' || CASE WHEN `device`.`enabled` THEN 'True' ELSE 'False' END || ':' || COALESCE(CAST(`device`.`n` AS STRING), 'None') AS `label_text`,
-  `device`.`a` + `device__site`.`offset` AS `site_shift`,
+  CASE
+    WHEN `device__site`.`doc_id` IS NULL
+    OR NOT COALESCE(
+      CAST(`device`.`a` AS DECIMAL(38, 10)) + CAST(`device__site`.`offset` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE `device`.`a` + `device__site`.`offset`
+  END AS `site_shift`,
   CASE
     WHEN `device`.`a` < 0
     THEN 'negative'
@@ -182,7 +231,16 @@ SELECT
     ELSE 'large'
   END AS `kind`,
   COALESCE(`readings_agg`.`agg_0`, 0.0E0) AS `total`,
-  COALESCE(`readings_agg`.`agg_1`, 0) AS `count_sum`,
+  CASE
+    WHEN COALESCE(
+      NOT (
+        `readings_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE COALESCE(CAST(`readings_agg`.`agg_1` AS BIGINT), 0)
+  END AS `count_sum`,
   CASE
     WHEN COALESCE(`readings_agg`.`agg_3`, 0) = 0
     THEN CAST(NULL AS DOUBLE)
@@ -217,7 +275,16 @@ SELECT
     ),
     TRUE
   ) AS `values`,
-  0.0E0 + COALESCE(`readings_agg`.`agg_11`, 0.0E0) - CAST(COALESCE(`readings_agg`.`agg_12`, 0) AS DOUBLE) AS `weighted`
+  CASE
+    WHEN COALESCE(
+      NOT (
+        `readings_agg`.`agg_12` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    THEN CAST(NULL AS DOUBLE)
+    ELSE 0.0E0 + COALESCE(`readings_agg`.`agg_11`, 0.0E0) - CAST(COALESCE(CAST(`readings_agg`.`agg_12` AS BIGINT), 0) AS DOUBLE)
+  END AS `weighted`
 FROM `sensor_devices` AS `device`
 LEFT JOIN `sensor_sites` AS `device__site`
   ON `device__site`.`doc_id` = `device`.`site`
@@ -226,7 +293,7 @@ LEFT JOIN (
     `readings`.`device` AS `root_id`,
     SUM(`readings`.`value`) FILTER(WHERE
       `readings`.`ok`) AS `agg_0`,
-    SUM(`readings`.`count`) AS `agg_1`,
+    SUM(CAST(`readings`.`count` AS DECIMAL(38, 10))) AS `agg_1`,
     MIN(`readings`.`value`) AS `agg_2`,
     COUNT(*) AS `agg_3`,
     MAX(`readings`.`count`) FILTER(WHERE
@@ -236,14 +303,14 @@ LEFT JOIN (
     COUNT(*) FILTER(WHERE
       COALESCE(NOT `readings`.`ok`, FALSE)) AS `agg_6`,
     COUNT(*) FILTER(WHERE
-      COALESCE(`readings`.`value` < CAST(0 AS DOUBLE), FALSE)) AS `agg_7`,
+      COALESCE(CAST(0 AS DOUBLE) > `readings`.`value`, FALSE)) AS `agg_7`,
     SUM(`readings`.`value` / NULLIF(CAST(`readings`.`count` AS DOUBLE), 0.0E0)) AS `agg_8`,
     COUNT(*) FILTER(WHERE
       COALESCE(CAST(`readings`.`count` AS DOUBLE) = 0.0E0, FALSE)) AS `agg_9`,
     ARRAY_AGG(`readings`.`value`) AS `agg_10`,
     SUM(`readings`.`value` * CAST(`readings`.`count` AS DOUBLE)) FILTER(WHERE
       `readings`.`ok`) AS `agg_11`,
-    SUM(1) FILTER(WHERE
+    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
       NOT `readings`.`ok`) AS `agg_12`
   FROM `sensor_readings` AS `readings`
   GROUP BY

@@ -128,7 +128,16 @@ SELECT
     ELSE `order__customer`.`email`
   END AS `contact`,
   COALESCE(`lines_agg`.`agg_0`, 0) AS `line_count`,
-  COALESCE(`lines_agg`.`agg_1`, 0) AS `units`,
+  CASE
+    WHEN COALESCE(
+      NOT (
+        `lines_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE COALESCE(CAST(`lines_agg`.`agg_1` AS BIGINT), 0)
+  END AS `units`,
   CASE
     WHEN COALESCE(`lines_agg`.`agg_3`, 0) > 0
     THEN CAST(NULL AS DOUBLE)
@@ -208,15 +217,45 @@ SELECT
   END AS `lines_detail`,
   CASE
     WHEN COALESCE(`lines_agg`.`agg_0`, 0) > 0
-    AND COALESCE(COALESCE(`lines_agg`.`agg_0`, 0) = 0, FALSE)
+    AND (
+      CASE
+        WHEN COALESCE(
+          NOT (
+            `lines_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+          ),
+          FALSE
+        )
+        THEN CAST(NULL AS BIGINT)
+        ELSE COALESCE(CAST(`lines_agg`.`agg_1` AS BIGINT), 0)
+      END IS NULL
+      OR COALESCE(COALESCE(`lines_agg`.`agg_0`, 0) = 0, FALSE)
+    )
     THEN CAST(NULL AS DOUBLE)
     WHEN NOT (
       COALESCE(`lines_agg`.`agg_0`, 0) > 0
     )
     THEN CAST(NULL AS DOUBLE)
-    ELSE CAST(COALESCE(`lines_agg`.`agg_1`, 0) AS DOUBLE) / CAST(NULLIF(COALESCE(`lines_agg`.`agg_0`, 0), 0) AS DOUBLE)
+    ELSE CAST(CASE
+      WHEN COALESCE(
+        NOT (
+          `lines_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+        ),
+        FALSE
+      )
+      THEN CAST(NULL AS BIGINT)
+      ELSE COALESCE(CAST(`lines_agg`.`agg_1` AS BIGINT), 0)
+    END AS DOUBLE) / CAST(NULLIF(COALESCE(`lines_agg`.`agg_0`, 0), 0) AS DOUBLE)
   END AS `avg_quantity`,
-  0 + COALESCE(`lines_agg`.`agg_14`, 0) AS `gift_units`,
+  CASE
+    WHEN COALESCE(
+      NOT (
+        `lines_agg`.`agg_14` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE 0 + COALESCE(CAST(`lines_agg`.`agg_14` AS BIGINT), 0)
+  END AS `gift_units`,
   CASE
     WHEN COALESCE(`lines_agg`.`agg_9`, 0) > 0
     OR CASE WHEN COALESCE(`lines_agg`.`agg_0`, 0) = 0 THEN 0 ELSE `lines_agg`.`agg_15` END IS NULL
@@ -234,7 +273,47 @@ SELECT
       ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))
     )
   END AS `titles`,
-  COALESCE(`lines_agg`.`agg_1`, 0) > 10 AND `order__customer`.`vip` AS `big_order`
+  CASE
+    WHEN CASE
+      WHEN COALESCE(
+        NOT (
+          `lines_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+        ),
+        FALSE
+      )
+      THEN CAST(NULL AS BIGINT)
+      ELSE COALESCE(CAST(`lines_agg`.`agg_1` AS BIGINT), 0)
+    END IS NULL
+    OR COALESCE(
+      CASE
+        WHEN COALESCE(
+          NOT (
+            `lines_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+          ),
+          FALSE
+        )
+        THEN CAST(NULL AS BIGINT)
+        ELSE COALESCE(CAST(`lines_agg`.`agg_1` AS BIGINT), 0)
+      END > 10,
+      FALSE
+    )
+    AND `order__customer`.`doc_id` IS NULL
+    THEN CAST(NULL AS BOOLEAN)
+    ELSE COALESCE(
+      CASE
+        WHEN COALESCE(
+          NOT (
+            `lines_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+          ),
+          FALSE
+        )
+        THEN CAST(NULL AS BIGINT)
+        ELSE COALESCE(CAST(`lines_agg`.`agg_1` AS BIGINT), 0)
+      END > 10,
+      FALSE
+    )
+    AND `order__customer`.`vip`
+  END AS `big_order`
 FROM `shop_orders` AS `order`
 LEFT JOIN `shop_customers` AS `order__customer`
   ON `order__customer`.`doc_id` = `order`.`customer`
@@ -242,7 +321,7 @@ LEFT JOIN (
   SELECT
     `lines`.`order` AS `root_id`,
     COUNT(*) AS `agg_0`,
-    SUM(`lines`.`quantity`) AS `agg_1`,
+    SUM(CAST(`lines`.`quantity` AS DECIMAL(38, 10))) AS `agg_1`,
     SUM(CAST(`lines`.`quantity` AS DOUBLE) * `lines__product`.`price`) AS `agg_2`,
     COUNT(*) FILTER(WHERE
       `lines__product`.`doc_id` IS NULL) AS `agg_3`,
@@ -268,7 +347,7 @@ LEFT JOIN (
     ARRAY_AGG(
       CAST(ROW(`lines__product`.`title`, `lines`.`quantity`, `lines`.`gift`) AS ROW<`product` STRING, `quantity` BIGINT, `gift` BOOLEAN>)
     ) AS `agg_13`,
-    SUM(`lines`.`quantity`) FILTER(WHERE
+    SUM(CAST(`lines`.`quantity` AS DECIMAL(38, 10))) FILTER(WHERE
       `lines`.`gift`) AS `agg_14`,
     MAX(`lines__product__category`.`vat_percent`) AS `agg_15`,
     COUNT(*) FILTER(WHERE

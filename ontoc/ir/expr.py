@@ -49,6 +49,7 @@ class Op(StrEnum):
     IN = "in"
     COALESCE = "coalesce"
     NULLIF = "nullif"
+    BETWEEN = "between"  # a BETWEEN low AND high
     # strings
     CONCAT = "concat"
     UPPER = "upper"
@@ -124,6 +125,7 @@ OPS: dict[Op, OpSpec] = {
     Op.IN: _spec(2, None, _B),
     Op.COALESCE: _spec(2, None),
     Op.NULLIF: _spec(2, 2),
+    Op.BETWEEN: _spec(3, 3, _B, strict=True),
     Op.CONCAT: _spec(2, None, _S, strict=True),
     Op.UPPER: _spec(1, 1, _S, strict=True),
     Op.LOWER: _spec(1, 1, _S, strict=True),

@@ -9,8 +9,17 @@ from .prune_aggregates import prune_aggregates
 from .prune_columns import prune_columns
 from .prune_joins import prune_joins
 from .share_aggregate_filter import share_aggregate_filter
+from .split_python_aggregates import split_python_aggregates
 
-PASSES = (fold_constants, drop_missing_guards, prune_aggregates, share_aggregate_filter, prune_joins, prune_columns)
+PASSES = (
+    fold_constants,
+    drop_missing_guards,
+    prune_aggregates,
+    split_python_aggregates,
+    share_aggregate_filter,
+    prune_joins,
+    prune_columns,
+)
 
 
 def optimize(plan: ViewPlan) -> ViewPlan:

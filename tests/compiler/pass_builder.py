@@ -41,6 +41,7 @@ class _Namespace(dict):
             derived=self.derived,
             count=lambda where=None: AggCall("count", None, where, T.INT),
             agg=lambda func, arg, where=None: AggCall(func, arg, where, arg.dtype.null()),
+            udaf=lambda function, arg, where=None: AggCall("udaf", arg, where, arg.dtype.null(), function),
             case=lambda *whens, default: Case(
                 tuple((_expr(c), _expr(v)) for c, v in whens), _expr(default), _expr(default).dtype.null()
             ),

@@ -373,6 +373,16 @@ CASES = [
         "unsupported-literal",
         "Decimal(1.1)",
     ),
+    (
+        "len-of-generator",
+        """
+    @attrs.getter
+    def g(self) -> int:
+        return len(t.role for t in self.store.tickets)
+""",
+        "always-raises",
+        "len(t.role",
+    ),
 ]
 
 

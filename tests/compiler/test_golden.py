@@ -18,6 +18,7 @@ PACKAGES["constructs"] = ROOT / "tests" / "fixtures" / "constructs"
 PACKAGES["udfs"] = ROOT / "tests" / "fixtures" / "udfs"
 PACKAGES["constructs2"] = ROOT / "tests" / "fixtures" / "constructs2"
 PACKAGES["correlated"] = ROOT / "tests" / "fixtures" / "correlated"
+PACKAGES["integers"] = ROOT / "tests" / "fixtures" / "integers"
 GOLDEN = {
     name: (ROOT / "generated" / name if path.parent == DEFINITIONS else ROOT / "tests" / "golden" / name)
     for name, path in PACKAGES.items()

@@ -49,8 +49,11 @@ def literals(schema: Schema) -> tuple[list[str], list[int]]:
             if isinstance(node, ast.Constant):
                 if isinstance(node.value, str) and len(node.value) < 30 and "\n" not in node.value:
                     strings.add(node.value)
-                elif isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) < 10**6:
-                    ints.add(node.value)
+                elif isinstance(node.value, int) and not isinstance(node.value, bool):
+                    if abs(node.value) < 10**6:
+                        ints.add(node.value)
+                    elif 2**53 <= node.value < 2**63:  # the edges of exact floats and of 64 bits, both signs
+                        ints.update((node.value, -node.value))
     return sorted(strings), sorted(ints)
 
 

@@ -79,7 +79,7 @@ PRECEDENCE = [
     (exp.Or,),
     (exp.And,),
     (exp.Not,),
-    (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In),
+    (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.Is, exp.In, exp.Between),
     (exp.DPipe,),
     (exp.Add, exp.Sub),
     (exp.Mul, exp.Div),
@@ -172,6 +172,7 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     # str(x) as Python prints a float (shortest round-trip digits, its exponent rules) or a datetime
     # ('YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'): a JVM function of ours, one overload per type
     Op.PY_STR: lambda a: anon(PY_STR_FUNCTION, *a),
+    Op.BETWEEN: lambda a: exp.Between(this=paren(a[0], exp.Between), low=a[1], high=a[2]),
     Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
     Op.REPEAT: lambda a: anon("REPEAT", a[0], exp.Cast(this=a[1], to=exp.DataType.build("INT"))),
     Op.EXTRACT: lambda a: exp.Extract(this=exp.var(a[0].name), expression=a[1]),
@@ -215,9 +216,9 @@ class ExprEmitter:
         if isinstance(v, datetime):  # in UTC, the session time zone
             text = v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             return exp.Cast(this=exp.Literal.string(text), to=sql_type(T.DATETIME))
-        if isinstance(v, int) and v == -(2**63):  # its absolute value is not a BIGINT literal
-            return exp.Paren(this=exp.Sub(this=self.visit(Literal(v + 1, e.dtype)), expression=exp.Literal.number(1)))
         if isinstance(v, int):
+            if v == -(2**63):  # its absolute value is no BIGINT: Flink would read the literal as a DECIMAL
+                return exp.Cast(this=exp.Literal.string(str(v)), to=sql_type(T.INT))
             number: exp.Expression = exp.Literal.number(abs(v))
             if abs(v) > 2**31 - 1:
                 number = exp.Cast(this=number, to=sql_type(T.INT))

@@ -15,6 +15,7 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import TRUE, Expr, Literal
 from ..values import Scalar, Value
+from . import int64
 from .context import Ctx, TranslationState
 
 WHITESPACE = (
@@ -162,20 +163,22 @@ class BuiltinsMixin(TranslationState):
         kind = v.dtype.kind
         if name == "abs" and v.dtype.is_numeric:
             e = self.num(v.expr, T.INT) if kind == "bool" else v.expr
+            if e.dtype.kind == Kind.INT:
+                err = B.or_(err, int64.negate_overflow(e))
             return Scalar(B.func(Op.ABS, e, dtype=e.dtype.null(False)), err)
         if name == "int":
             if kind in ("int", "bool"):
                 return Scalar(self.num(v.expr, T.INT), err)
             if kind in ("float", "decimal"):
-                # CAST truncates toward zero, as int() does
-                return Scalar(B.cast(v.expr, T.INT), err)
+                # CAST truncates toward zero, as int() does; NaN, infinities and |x| >= 2**63 raise or leave 64 bits
+                return Scalar(B.cast(v.expr, T.INT), B.or_(err, int64.to_int_fails(v.expr)))
         if name == "float":
             if kind in ("int", "bool", "float", "decimal"):
                 return Scalar(self.num(v.expr, T.FLOAT), err)
         if name == "round" and kind in ("int", "bool") and len(args) == 1:
             return Scalar(self.num(v.expr, T.INT), err)
         if name == "round" and kind == "float":
-            return Scalar(self.round_half_even(v.expr), err)
+            return Scalar(self.round_half_even(v.expr), B.or_(err, int64.to_int_fails(v.expr)))
         if name == "round" and kind == "decimal":  # to an int, ties to even
             rounded = B.func(Op.PY_ROUND, v.expr, B.lit(0), dtype=T.DECIMAL)
             # Python's int is unbounded: past BIGINT the field is None (as for round(x, ndigits)), not a wrap

@@ -20,6 +20,7 @@ from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, AggCall, Column, Expr, Literal
 from ...ir.traverse import map_expr
 from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, ListLike, ManyVal, Scalar, TupleVal, Value
+from . import int64
 from .context import Ctx, TranslationState
 
 AGG_BUILTINS = ("len", "sum", "min", "max", "any", "all", "sorted")
@@ -161,6 +162,13 @@ class CollectionsMixin(TranslationState):
         if not node.args:
             raise self.fail("bad-call", f"`{name}()` needs an argument", node)
         keywords = {k.arg: k.value for k in node.keywords}
+        if name == "len" and isinstance(node.args[0], ast.GeneratorExp):
+            raise self.fail(
+                "always-raises",
+                "`len()` of a generator raises TypeError in Python for every input",
+                node,
+                "count with a list comprehension, `len([... for ...])`, or `sum(1 for ...)`",
+            )
         first = self.expr(node.args[0], ctx)
         if name == "len" and isinstance(first, Scalar) and first.dtype.kind == Kind.LIST:
             return Scalar(B.func(Op.CARDINALITY, first.expr, dtype=T.INT), B.or_(first.err, self.none_err(first)))
@@ -321,8 +329,6 @@ class CollectionsMixin(TranslationState):
                 raise self.fail("type-error", f"`sum()` of {elem.dtype}", node)
             dtype = T.INT if kind == "bool" else elem.dtype.null(False)
             arg = self.num(elem.expr, dtype)
-            total = self.agg_col(c, "sum", arg, c.include, dtype)
-            zero = Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT)
             nulls: Expr = FALSE
             if elem.dtype.nullable:
                 nulls = B.func(
@@ -331,6 +337,10 @@ class CollectionsMixin(TranslationState):
                     B.lit(0),
                     dtype=T.BOOL,
                 )
+            if kind == Kind.INT:  # a sum of bools is a count: it fits
+                return self.int_sum(c, arg, B.or_(self.coll_err(c), nulls))
+            total = self.agg_col(c, "sum", arg, c.include, dtype)
+            zero = Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT)
             return Scalar(B.func(Op.COALESCE, total, zero, dtype=dtype), B.or_(self.coll_err(c), nulls))
         if name in ("min", "max"):
             if kind in ("list", "row", "none"):
@@ -351,6 +361,13 @@ class CollectionsMixin(TranslationState):
                 B.or_(err, B.and_(empty, default.err)),
             )
         raise self.fail("unsupported-call", f"`{name}()` is not supported", node)
+
+    def int_sum(self, c: Coll, arg: Expr, err: Expr) -> Scalar:
+        """`sum()` of ints: Flink's BIGINT SUM wraps, so the sum is exact in DECIMAL and None outside 64 bits."""
+        total = self.agg_col(c, "sum", B.cast(arg, T.DECIMAL), c.include, T.DECIMAL)
+        outside = B.safe(B.not_(B.func(Op.BETWEEN, total, *int64.DECIMAL_BOUNDS, dtype=T.BOOL)))
+        value = B.func(Op.COALESCE, B.cast(total, T.INT), Literal(0, T.INT), dtype=T.INT)
+        return Scalar(value, B.or_(err, outside))
 
     def sort(self, coll: ListLike, key: ast.expr | None, reverse: ast.expr | None, ctx: Ctx, node: ast.AST):
         descending = False

@@ -8,6 +8,7 @@ numbers and strings) are handled in one place.
 from __future__ import annotations
 
 import ast
+import operator
 from decimal import Decimal
 
 from ontoc.ir.expr import Op
@@ -17,7 +18,10 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, Literal
 from ..values import DateVal, DeltaVal, DictVal, Doc, ManyVal, Scalar, TupleVal, Value
+from . import int64
 from .context import Ctx, TranslationState
+
+COMPARE_OPS = {ast.Lt: Op.LT, ast.LtE: Op.LE, ast.Gt: Op.GT, ast.GtE: Op.GE}
 
 
 class OperatorsMixin(TranslationState):
@@ -120,16 +124,19 @@ class OperatorsMixin(TranslationState):
         return Scalar(B.safe(t) if v.dtype.nullable else t, v.err)
 
     def expr_UnaryOp(self, node: ast.UnaryOp, ctx: Ctx) -> Value:
+        constant = node.operand
+        if (
+            isinstance(node.op, ast.USub)
+            and isinstance(constant, ast.Constant)
+            and type(constant.value) is int
+            and int64.fits(-constant.value)
+        ):
+            # `-9223372036854775808` is one literal to the reader, though Python negates 2**63
+            # (a literal beyond 64 bits either way is refused where the constant is read)
+            return Scalar(Literal(-constant.value, T.INT))
         if isinstance(node.op, ast.Not):
             t = self.truth(node.operand, ctx)
             return Scalar(B.not_(t.expr), t.err)
-        if (
-            isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)
-            and type(node.operand.value) is int
-            and node.operand.value == 2**63
-        ):
-            return Scalar(B.lit(-(2**63)))  # the smallest int64: its absolute value alone is out of range
         operand = self.expr(node.operand, ctx)
         v = self.scalar(operand, node)
         if not v.dtype.is_numeric or v.dtype.kind == Kind.NONE:
@@ -141,7 +148,11 @@ class OperatorsMixin(TranslationState):
         if isinstance(node.op, ast.USub):
             if isinstance(e, Literal):
                 assert isinstance(e.value, (int, float, Decimal))  # the operand is numeric
+                if isinstance(e.value, int) and not int64.fits(-e.value):
+                    return int64.OVERFLOWED
                 return Scalar(Literal(-e.value, e.dtype), err)
+            if e.dtype.kind == Kind.INT:
+                err = B.or_(err, int64.negate_overflow(e))
             return Scalar(B.func(Op.NEG, e, dtype=e.dtype), err)
         raise self.fail("unsupported-operator", "operator `~` is not supported", node)
 
@@ -171,7 +182,9 @@ class OperatorsMixin(TranslationState):
             )
         x, y = self.num(a.expr, dtype), self.num(b.expr, dtype)
         if isinstance(op, (ast.Add, ast.Sub, ast.Mult)):
-            name = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}[type(op)]
+            name = {ast.Add: Op.ADD, ast.Sub: Op.SUB, ast.Mult: Op.MUL}[type(op)]
+            if dtype.kind == Kind.INT:
+                return self.int_arith(name, x, y, err)
             return Scalar(B.func(name, x, y, dtype=dtype), err)
         zero = B.safe(
             B.func(Op.EQ, y, Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT), dtype=T.BOOL)
@@ -184,18 +197,7 @@ class OperatorsMixin(TranslationState):
             return Scalar(B.func(Op.DIV, B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
             if dtype.kind == Kind.INT:
-                # Python's modulo takes the sign of the divisor; SQL's MOD that of the dividend
-                mod = B.func(
-                    "mod",
-                    B.func(Op.ADD, B.func(Op.MOD, x, y_safe, dtype=dtype), y_safe, dtype=dtype),
-                    y_safe,
-                    dtype=dtype,
-                )
-                if isinstance(op, ast.Mod):
-                    return Scalar(mod, B.or_(err, zero))
-                return Scalar(
-                    B.func(Op.DIV, B.func(Op.SUB, x, mod, dtype=dtype), y_safe, dtype=dtype), B.or_(err, zero)
-                )
+                return self.int_floor_div_mod(isinstance(op, ast.Mod), x, y, y_safe, B.or_(err, zero))
             floor = B.func(Op.FLOOR, B.func(Op.DIV, x, y_safe, dtype=dtype), dtype=dtype)
             if isinstance(op, ast.FloorDiv):
                 return Scalar(floor, B.or_(err, zero))
@@ -218,13 +220,48 @@ class OperatorsMixin(TranslationState):
         )
         return Scalar(B.func(Op.REPEAT, text.expr, count, dtype=T.STR), err)
 
+    def int_arith(self, op: Op, x: Expr, y: Expr, err: Expr) -> Scalar:
+        """`+ - *` of ints: exact, so None where the result leaves 64 bits (int64.py); literals fold here."""
+        if isinstance(x, Literal) and isinstance(y, Literal) and x.value is not None and y.value is not None:
+            exact = {Op.ADD: operator.add, Op.SUB: operator.sub, Op.MUL: operator.mul}[op](x.value, y.value)
+            return Scalar(Literal(exact, T.INT), err) if int64.fits(exact) else int64.OVERFLOWED
+        return Scalar(B.func(op, x, y, dtype=T.INT), B.or_(err, int64.arith_overflow(op, x, y)))
+
+    def int_floor_div_mod(self, is_mod: bool, x: Expr, y: Expr, y_safe: Expr, err: Expr) -> Scalar:
+        """Python's `//` and `%` of ints: SQL's `/` and MOD truncate toward zero, Python's floor; the
+        correction is a CASE, not `MOD(MOD(x, y) + y, y)`, whose `+ y` can leave 64 bits."""
+        if isinstance(y, Literal) and y.value:
+            y_safe = y  # a divisor known not to be zero needs no NULLIF
+        rem = B.func(Op.MOD, x, y_safe, dtype=T.INT)
+        zero = Literal(0, T.INT)
+        if isinstance(y_safe, Literal) and isinstance(y_safe.value, int):
+            # the remainder's sign differs from a known divisor's: one comparison
+            floors: Expr = B.func(Op.GT if y_safe.value < 0 else Op.LT, rem, zero, dtype=T.BOOL)
+        else:
+            signs_differ = B.func(
+                Op.NE,
+                B.func(Op.LT, rem, zero, dtype=T.BOOL),
+                B.func(Op.LT, y_safe, zero, dtype=T.BOOL),
+                dtype=T.BOOL,
+            )
+            floors = B.and_(B.func(Op.NE, rem, zero, dtype=T.BOOL), signs_differ)
+        if is_mod:
+            return Scalar(B.case(floors, B.func(Op.ADD, rem, y_safe, dtype=T.INT), rem, T.INT), err)
+        quotient = B.func(Op.DIV, x, y_safe, dtype=T.INT)
+        floor = B.case(floors, B.func(Op.SUB, quotient, Literal(1, T.INT), dtype=T.INT), quotient, T.INT)
+        return Scalar(floor, B.or_(err, int64.floor_div_overflow(x, y)))
+
     def power(self, x: Expr, y: Expr, dtype: T.DType, err: Expr, node: ast.AST) -> Scalar:
         if dtype.kind == Kind.INT:
+            if isinstance(x, Literal) and isinstance(x.value, int) and isinstance(y, Literal):
+                if isinstance(y.value, int) and y.value >= 0:  # a constant: folded exactly
+                    exact = x.value ** min(y.value, 64) if abs(x.value) > 1 else x.value**y.value
+                    return Scalar(Literal(exact, T.INT), err) if int64.fits(exact) else int64.OVERFLOWED
             if isinstance(y, Literal) and isinstance(y.value, int) and 0 <= y.value <= 8:
                 out: Expr = Literal(1, T.INT)
                 for _ in range(y.value):
                     out = x if isinstance(out, Literal) else B.func(Op.MUL, out, x, dtype=T.INT)
-                return Scalar(out, err)
+                return Scalar(out, B.or_(err, int64.power_overflow(x, y.value)))
             raise self.fail(
                 "unsupported-operator",
                 "`int ** int` needs a literal exponent from 0 to 8",
@@ -315,11 +352,18 @@ class OperatorsMixin(TranslationState):
             raise self.fail("type-error", f"`{type(op).__name__}` between {a.dtype} and {b.dtype}", node)
         name = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}[type(op)]
         x, y = a.expr, b.expr
+        err = B.or_(err, self.none_err(a), self.none_err(b))
+        if ka == kb == Kind.FLOAT and x == y:
+            reflexive = self.not_nan(x) if isinstance(op, (ast.LtE, ast.GtE)) else FALSE
+            return Scalar(B.safe(reflexive) if a.dtype.nullable else reflexive, err)
+        if {ka, kb} == {Kind.INT, Kind.FLOAT}:
+            i, f = (x, y) if ka == Kind.INT else (y, x)
+            exact = int64.int_float_compare(COMPARE_OPS[type(op)], i, f, int_left=ka == Kind.INT)
+            return Scalar(B.safe(exact) if a.dtype.nullable or b.dtype.nullable else exact, err)
         if a.dtype.is_numeric and ka != kb:
             joined = T.numeric_join(a.dtype, b.dtype)
             assert joined is not None  # both numeric, not decimal with float
             x, y = self.num(x, joined), self.num(y, joined)
-        err = B.or_(err, self.none_err(a), self.none_err(b))
         return Scalar(
             B.safe(B.func(name, x, y, dtype=T.BOOL))
             if a.dtype.nullable or b.dtype.nullable
@@ -356,6 +400,14 @@ class OperatorsMixin(TranslationState):
             other = b if ka == "none" else a
             return B.is_null(other.expr) if other.dtype.nullable else FALSE
         x, y = a.expr, b.expr
+        if ka == kb == Kind.FLOAT and x == y:
+            return B.or_(B.is_null(x), B.safe(self.not_nan(x))) if a.dtype.nullable else self.not_nan(x)
+        if {ka, kb} == {Kind.INT, Kind.FLOAT}:
+            i, f = (x, y) if ka == Kind.INT else (y, x)
+            exact = int64.int_float_compare(Op.EQ, i, f, int_left=True)
+            if a.dtype.nullable or b.dtype.nullable:
+                return B.or_(B.and_(B.is_null(x), B.is_null(y)), B.safe(exact))
+            return exact
         if a.dtype.is_numeric and b.dtype.is_numeric:
             joined = T.numeric_join(a.dtype, b.dtype)
             if joined is None:
@@ -374,6 +426,13 @@ class OperatorsMixin(TranslationState):
         tests = [self.doc_equals(a, item, node) for item in items]
         err = B.or_(self.value_err(a), *[self.value_err(i) for i in items])
         return Scalar(B.or_(*[t.expr for t in tests]) if tests else FALSE, err)
+
+    @staticmethod
+    def not_nan(x: Expr) -> Expr:
+        """`x == x` of a float: False for NaN alone. Not SQL's `x = x`, which the planner simplifies to TRUE
+        (`x IS NOT NULL`) whatever x is, nor `x <= +inf`, whose negation it turns into `x > +inf`: the
+        text, which the planner does not reason about (only for a float compared with itself)."""
+        return B.func(Op.NE, B.cast(x, T.STR), B.lit("NaN"), dtype=T.BOOL)
 
     def membership(self, a: Value, b: Value, node: ast.AST) -> Scalar:
         if isinstance(b, TupleVal):

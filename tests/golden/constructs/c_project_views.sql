@@ -161,12 +161,56 @@ SELECT
     THEN `sponsor`.`name`
     ELSE CAST(NULL AS STRING)
   END AS `lookup_entry`,
-  (
-    `project`.`budget` + 3 - 2 * `project`.`budget`
-  ) * 2 AS `other_getter`,
-  CAST((
-    `project`.`budget` - MOD(MOD(`project`.`budget`, NULLIF(2, 0)) + NULLIF(2, 0), NULLIF(2, 0))
-  ) / NULLIF(2, 0) AS BIGINT) + 1 AS `local_variables`,
+  CASE
+    WHEN CASE
+      WHEN COALESCE(`project`.`budget` > CAST(9223372036854775804 AS BIGINT), FALSE)
+      OR NOT COALESCE(
+        `project`.`budget` BETWEEN -CAST(4611686018427387904 AS BIGINT) AND CAST(4611686018427387903 AS BIGINT),
+        TRUE
+      )
+      OR NOT COALESCE(
+        CAST(`project`.`budget` + 3 AS DECIMAL(38, 10)) - CAST(2 * `project`.`budget` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+        FALSE
+      )
+      THEN CAST(NULL AS BIGINT)
+      ELSE `project`.`budget` + 3 - 2 * `project`.`budget`
+    END IS NULL
+    OR NOT COALESCE(
+      CASE
+        WHEN COALESCE(`project`.`budget` > CAST(9223372036854775804 AS BIGINT), FALSE)
+        OR NOT COALESCE(
+          `project`.`budget` BETWEEN -CAST(4611686018427387904 AS BIGINT) AND CAST(4611686018427387903 AS BIGINT),
+          TRUE
+        )
+        OR NOT COALESCE(
+          CAST(`project`.`budget` + 3 AS DECIMAL(38, 10)) - CAST(2 * `project`.`budget` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+          FALSE
+        )
+        THEN CAST(NULL AS BIGINT)
+        ELSE `project`.`budget` + 3 - 2 * `project`.`budget`
+      END BETWEEN -CAST(4611686018427387904 AS BIGINT) AND CAST(4611686018427387903 AS BIGINT),
+      TRUE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE CASE
+      WHEN COALESCE(`project`.`budget` > CAST(9223372036854775804 AS BIGINT), FALSE)
+      OR NOT COALESCE(
+        `project`.`budget` BETWEEN -CAST(4611686018427387904 AS BIGINT) AND CAST(4611686018427387903 AS BIGINT),
+        TRUE
+      )
+      OR NOT COALESCE(
+        CAST(`project`.`budget` + 3 AS DECIMAL(38, 10)) - CAST(2 * `project`.`budget` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+        FALSE
+      )
+      THEN CAST(NULL AS BIGINT)
+      ELSE `project`.`budget` + 3 - 2 * `project`.`budget`
+    END * 2
+  END AS `other_getter`,
+  CASE
+    WHEN MOD(`project`.`budget`, 2) < 0
+    THEN CAST(`project`.`budget` / 2 AS BIGINT) - 1
+    ELSE CAST(`project`.`budget` / 2 AS BIGINT)
+  END + 1 AS `local_variables`,
   CASE
     WHEN `project`.`budget` > 100
     THEN 'large'
@@ -175,13 +219,38 @@ SELECT
     ELSE 'small'
   END AS `if_elif_else`,
   CASE WHEN `project`.`budget` >= 0 THEN `project`.`budget` ELSE -1 END AS `conditional_expression`,
-  `project`.`budget` + 3 - 2 * `project`.`budget` AS `plus_minus_times`,
+  CASE
+    WHEN COALESCE(`project`.`budget` > CAST(9223372036854775804 AS BIGINT), FALSE)
+    OR NOT COALESCE(
+      `project`.`budget` BETWEEN -CAST(4611686018427387904 AS BIGINT) AND CAST(4611686018427387903 AS BIGINT),
+      TRUE
+    )
+    OR NOT COALESCE(
+      CAST(`project`.`budget` + 3 AS DECIMAL(38, 10)) - CAST(2 * `project`.`budget` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE `project`.`budget` + 3 - 2 * `project`.`budget`
+  END AS `plus_minus_times`,
   CAST(`project`.`budget` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE) AS `true_division`,
-  CAST((
-    `project`.`budget` - MOD(MOD(`project`.`budget`, NULLIF(-3, 0)) + NULLIF(-3, 0), NULLIF(-3, 0))
-  ) / NULLIF(-3, 0) AS BIGINT) AS `floor_division`,
-  MOD(MOD(`project`.`budget`, NULLIF(-7, 0)) + NULLIF(-7, 0), NULLIF(-7, 0)) AS `modulo`,
-  `project`.`budget` * `project`.`budget` AS `power`,
+  CASE
+    WHEN MOD(`project`.`budget`, -3) > 0
+    THEN CAST(`project`.`budget` / -3 AS BIGINT) - 1
+    ELSE CAST(`project`.`budget` / -3 AS BIGINT)
+  END AS `floor_division`,
+  CASE
+    WHEN MOD(`project`.`budget`, -7) > 0
+    THEN MOD(`project`.`budget`, -7) + -7
+    ELSE MOD(`project`.`budget`, -7)
+  END AS `modulo`,
+  CASE
+    WHEN NOT COALESCE(
+      `project`.`budget` BETWEEN -CAST(3037000499 AS BIGINT) AND CAST(3037000499 AS BIGINT),
+      TRUE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE `project`.`budget` * `project`.`budget`
+  END AS `power`,
   -`project__owner`.`score` AS `unary_minus`,
   0 < `project`.`budget` AND `project`.`budget` <= 50 AS `chained_comparison`,
   `project`.`rate` IS NULL AS `is_none`,
@@ -287,19 +356,90 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE SUBSTR(`project`.`title`, 0 + 1, 1)
   END AS `indexing`,
-  ABS(
-    CAST(CASE
-      WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
-      THEN CASE
-        WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
+  CASE
+    WHEN `project__owner`.`doc_id` IS NULL
+    OR NOT COALESCE(
+      `project__owner`.`score` >= -9.223372036854776E18
+      AND `project__owner`.`score` < 9.223372036854776E18,
+      FALSE
+    )
+    OR COALESCE(
+      CAST(CASE
+        WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
+        THEN CASE
+          WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
+          THEN FLOOR(`project__owner`.`score`)
+          ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+        END
+        WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
         THEN FLOOR(`project__owner`.`score`)
         ELSE FLOOR(`project__owner`.`score`) + 1.0E0
-      END
-      WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
-      THEN FLOOR(`project__owner`.`score`)
-      ELSE FLOOR(`project__owner`.`score`) + 1.0E0
-    END AS BIGINT)
-  ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT) AS `builtins`,
+      END AS BIGINT) = CAST('-9223372036854775808' AS BIGINT),
+      FALSE
+    )
+    OR NOT COALESCE(
+      CAST(ABS(
+        CAST(CASE
+          WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
+          THEN CASE
+            WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
+            THEN FLOOR(`project__owner`.`score`)
+            ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+          END
+          WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
+          THEN FLOOR(`project__owner`.`score`)
+          ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+        END AS BIGINT)
+      ) AS DECIMAL(38, 10)) + CAST(LEAST(`project__owner`.`age`, 3) AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    OR NOT COALESCE(
+      CAST(ABS(
+        CAST(CASE
+          WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
+          THEN CASE
+            WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
+            THEN FLOOR(`project__owner`.`score`)
+            ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+          END
+          WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
+          THEN FLOOR(`project__owner`.`score`)
+          ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+        END AS BIGINT)
+      ) + LEAST(`project__owner`.`age`, 3) AS DECIMAL(38, 10)) + CAST(GREATEST(1, 2, `project`.`budget`) AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    OR NOT COALESCE(
+      CAST(ABS(
+        CAST(CASE
+          WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
+          THEN CASE
+            WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
+            THEN FLOOR(`project__owner`.`score`)
+            ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+          END
+          WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
+          THEN FLOOR(`project__owner`.`score`)
+          ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+        END AS BIGINT)
+      ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) AS DECIMAL(38, 10)) + CAST(CAST(`project__owner`.`score` AS BIGINT) AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE ABS(
+      CAST(CASE
+        WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) = 0.5E0
+        THEN CASE
+          WHEN MOD(CAST(FLOOR(`project__owner`.`score`) AS BIGINT), 2) = 0
+          THEN FLOOR(`project__owner`.`score`)
+          ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+        END
+        WHEN `project__owner`.`score` - FLOOR(`project__owner`.`score`) < 0.5E0
+        THEN FLOOR(`project__owner`.`score`)
+        ELSE FLOOR(`project__owner`.`score`) + 1.0E0
+      END AS BIGINT)
+    ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT)
+  END AS `builtins`,
   CASE
     WHEN `project__owner`.`doc_id` IS NULL
     OR ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(2 AS BIGINT)) IS NULL
@@ -318,8 +458,16 @@ SELECT
   ONTOC_PY_STR(`project`.`start`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`deadline`), 'None') || '|' || ONTOC_PY_STR(`project`.`start`) AS `datetime_text`,
   CASE
     WHEN ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) IS NULL
+    OR NOT COALESCE(
+      CAST(ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) AS DECIMAL(38, 10)) + CAST(`project`.`budget` AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
     OR ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) < CAST('-9223372036854775808' AS DECIMAL(38, 10))
     OR ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) > CAST('9223372036854775807' AS DECIMAL(38, 10))
+    OR NOT COALESCE(
+      CAST(ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) + `project`.`budget` AS DECIMAL(38, 10)) + CAST(CAST(ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) AS BIGINT) AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
     THEN CAST(NULL AS BIGINT)
     ELSE ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) + `project`.`budget` + CAST(ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) AS BIGINT)
   END AS `rounding_numbers`,
@@ -371,7 +519,16 @@ SELECT
     ELSE 'False'
   END || CASE WHEN `project`.`code` <> '' THEN 'True' ELSE 'False' END || CAST(`project__owner`.`age` AS STRING) AS `conversions`,
   COALESCE(`tasks_agg`.`agg_0`, 0) AS `count_tasks`,
-  COALESCE(`tasks_agg`.`agg_1`, 0) AS `sum_hours`,
+  CASE
+    WHEN COALESCE(
+      NOT (
+        `tasks_agg`.`agg_1` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE COALESCE(CAST(`tasks_agg`.`agg_1` AS BIGINT), 0)
+  END AS `sum_hours`,
   CASE
     WHEN COALESCE(`tasks_agg`.`agg_0`, 0) = 0
     THEN 0.0E0
@@ -420,16 +577,61 @@ SELECT
   ) AS `reverse_sorted`,
   CASE
     WHEN COALESCE(`tasks_agg`.`agg_9`, 0) > 0
+    OR COALESCE(
+      NOT (
+        `tasks_agg`.`agg_11` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
     THEN CAST(NULL AS BIGINT)
-    ELSE COALESCE(`tasks_agg`.`agg_11`, 0)
+    ELSE COALESCE(CAST(`tasks_agg`.`agg_11` AS BIGINT), 0)
   END AS `over_getter_list`,
   CASE
-    WHEN CASE WHEN COALESCE(`tasks_agg`.`agg_0`, 0) = 0 THEN 0 ELSE `tasks_agg`.`agg_3` END IS NULL
+    WHEN COALESCE(
+      NOT (
+        `tasks_agg`.`agg_12` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    OR COALESCE(
+      NOT (
+        `tasks_agg`.`agg_13` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
+    OR CASE WHEN COALESCE(`tasks_agg`.`agg_0`, 0) = 0 THEN 0 ELSE `tasks_agg`.`agg_3` END IS NULL
+    OR NOT COALESCE(
+      0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0) BETWEEN -CAST(9223372036854775 AS BIGINT) AND CAST(9223372036854775 AS BIGINT),
+      TRUE
+    )
+    OR NOT COALESCE(
+      0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0) BETWEEN -CAST(922337203685477580 AS BIGINT) AND CAST(922337203685477580 AS BIGINT),
+      TRUE
+    )
+    OR NOT COALESCE(
+      CAST((
+        0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0)
+      ) * 1000 AS DECIMAL(38, 10)) + CAST((
+        0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0)
+      ) * 10 AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
+    OR NOT COALESCE(
+      CAST((
+        0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0)
+      ) * 1000 + (
+        0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0)
+      ) * 10 AS DECIMAL(38, 10)) + CAST(GREATEST(
+        0,
+        CASE WHEN COALESCE(`tasks_agg`.`agg_0`, 0) = 0 THEN 0 ELSE `tasks_agg`.`agg_3` END
+      ) AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+      FALSE
+    )
     THEN CAST(NULL AS BIGINT)
     ELSE (
-      0 + COALESCE(`tasks_agg`.`agg_12`, 0)
+      0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0)
     ) * 1000 + (
-      0 + COALESCE(`tasks_agg`.`agg_13`, 0)
+      0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0)
     ) * 10 + GREATEST(
       0,
       CASE WHEN COALESCE(`tasks_agg`.`agg_0`, 0) = 0 THEN 0 ELSE `tasks_agg`.`agg_3` END
@@ -455,7 +657,7 @@ LEFT JOIN (
   SELECT
     `tasks`.`project` AS `root_id`,
     COUNT(*) AS `agg_0`,
-    SUM(`tasks`.`hours`) FILTER(WHERE
+    SUM(CAST(`tasks`.`hours` AS DECIMAL(38, 10))) FILTER(WHERE
       NOT `tasks`.`done`) AS `agg_1`,
     MIN(`tasks`.`cost`) AS `agg_2`,
     MAX(`tasks`.`hours`) AS `agg_3`,
@@ -472,16 +674,16 @@ LEFT JOIN (
     COUNT(*) FILTER(WHERE
       `tasks__assignee`.`doc_id` IS NULL OR `tasks__assignee__team`.`doc_id` IS NULL) AS `agg_9`,
     ARRAY_AGG(`tasks`.`cost`) AS `agg_10`,
-    SUM(`tasks`.`hours`) FILTER(WHERE
+    SUM(CAST(`tasks`.`hours` AS DECIMAL(38, 10))) FILTER(WHERE
       NOT (
         `tasks__assignee__team`.`name` = 'ops'
       )) AS `agg_11`,
-    SUM(1) FILTER(WHERE
+    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
       `tasks`.`done`) AS `agg_12`,
-    SUM(`tasks`.`hours`) FILTER(WHERE
+    SUM(CAST(`tasks`.`hours` AS DECIMAL(38, 10))) FILTER(WHERE
       `tasks`.`done`) AS `agg_13`,
     ARRAY_AGG(CAST(ROW(`tasks`.`label`, `tasks`.`cost`) AS ROW<`label` STRING, `cost` DOUBLE>)) FILTER(WHERE
-      `tasks`.`cost` > CAST(10 AS DOUBLE)) AS `agg_14`
+      CAST(10 AS DOUBLE) < `tasks`.`cost`) AS `agg_14`
   FROM `c_tasks` AS `tasks`
   LEFT JOIN `c_people` AS `tasks__assignee`
     ON `tasks__assignee`.`doc_id` = `tasks`.`assignee`

@@ -158,9 +158,7 @@ SELECT
   END AS `stars_left`,
   REPEAT('#', CAST(LEAST(GREATEST(2, 0), 2147483647) AS INT)) || `student`.`name` AS `label`,
   REPEAT('<', CAST(LEAST(GREATEST(-1, 0), 2147483647) AS INT)) || `student`.`name` AS `label_full`,
-  `student`.`scholarship` > (
-    -CAST(9223372036854775807 AS BIGINT) - 1
-  ) AS `big_literal`,
+  `student`.`scholarship` > CAST('-9223372036854775808' AS BIGINT) AS `big_literal`,
   CASE
     WHEN COALESCE(0 >= CARDINALITY(`student`.`tags`), FALSE)
     THEN CAST(NULL AS STRING)
@@ -195,7 +193,8 @@ SELECT
     ELSE ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))
   END AS `tag_window`,
   CASE
-    WHEN COALESCE(
+    WHEN COALESCE(`student`.`repeat` = CAST('-9223372036854775808' AS BIGINT), FALSE)
+    OR COALESCE(
       CASE
         WHEN -`student`.`repeat` < 0
         THEN CARDINALITY(`student`.`tags`) + -`student`.`repeat`

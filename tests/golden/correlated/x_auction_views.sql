@@ -111,9 +111,15 @@ SELECT
     )
   END AS `best_bidders`,
   CASE
-    WHEN COALESCE(`bids_agg_2`.`agg_9`, 0) > 0
+    WHEN COALESCE(`bids_agg_2`.`agg_8`, 0) > 0
+    OR COALESCE(
+      NOT (
+        `bids_agg_2`.`agg_9` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
     THEN CAST(NULL AS BIGINT)
-    ELSE 0 + COALESCE(`bids_agg_2`.`agg_8`, 0)
+    ELSE 0 + COALESCE(CAST(`bids_agg_2`.`agg_9` AS BIGINT), 0)
   END AS `margin_total`,
   CASE
     WHEN COALESCE(`bids_agg_2`.`agg_11`, 0) > 0
@@ -147,25 +153,44 @@ LEFT JOIN (
     COUNT(*) FILTER(WHERE
       `bids__bidder`.`doc_id` IS NULL OR `bids_outer`.`v_3`) AS `agg_3`,
     ARRAY_AGG(`bids`.`price`) FILTER(WHERE
-      CAST(`bids`.`price` AS DOUBLE) > `bids_outer`.`v_4`) AS `agg_4`,
+      CASE
+        WHEN CAST(`bids`.`price` AS DOUBLE) <> `bids_outer`.`v_4`
+        THEN CAST(`bids`.`price` AS DOUBLE) > `bids_outer`.`v_4`
+        WHEN `bids_outer`.`v_5`
+        THEN FALSE
+        ELSE `bids`.`price` > `bids_outer`.`v_6`
+      END) AS `agg_4`,
     COUNT(*) FILTER(WHERE
-      `bids_outer`.`v_5`) AS `agg_5`,
+      `bids_outer`.`v_7`) AS `agg_5`,
     ARRAY_AGG(`bids__bidder`.`name`) FILTER(WHERE
-      `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_6`) AS `agg_6`,
+      `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_8`) AS `agg_6`,
     COUNT(*) FILTER(WHERE
-      `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_6`
+      `bids`.`price` IS NOT DISTINCT FROM `bids_outer`.`v_8`
       AND `bids__bidder`.`doc_id` IS NULL) AS `agg_7`,
-    SUM(`bids`.`price` - `bids_outer`.`v_7`) FILTER(WHERE
-      COALESCE(`bids`.`price` > `bids_outer`.`v_7`, FALSE)) AS `agg_8`,
     COUNT(*) FILTER(WHERE
-      `bids_outer`.`v_8`) AS `agg_9`,
+      `bids_outer`.`v_10`
+      OR COALESCE(`bids`.`price` > `bids_outer`.`v_9`, FALSE)
+      AND (
+        `bids_outer`.`v_10`
+        OR NOT COALESCE(
+          CAST(`bids`.`price` AS DECIMAL(38, 10)) - `bids_outer`.`v_11` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+          FALSE
+        )
+      )) AS `agg_8`,
+    SUM(CAST(`bids`.`price` - `bids_outer`.`v_9` AS DECIMAL(38, 10))) FILTER(WHERE
+      COALESCE(`bids`.`price` > `bids_outer`.`v_9`, FALSE)) AS `agg_9`,
     ARRAY_AGG(
       CAST(ROW(`bids`.`price` - `bids_outer`.`v_0`, `bids__bidder`.`name`) AS ROW<`over` BIGINT, `bidder` STRING>)
     ) AS `agg_10`,
     COUNT(*) FILTER(WHERE
-      `bids__bidder`.`doc_id` IS NULL OR `bids_outer`.`v_1`) AS `agg_11`,
+      `bids__bidder`.`doc_id` IS NULL
+      OR `bids_outer`.`v_1`
+      OR NOT COALESCE(
+        CAST(`bids`.`price` AS DECIMAL(38, 10)) - `bids_outer`.`v_12` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
+        FALSE
+      )) AS `agg_11`,
     COUNT(*) FILTER(WHERE
-      COALESCE(`bids__bidder`.`doc_id` = `bids_outer`.`v_9`, FALSE)) AS `agg_12`
+      COALESCE(`bids__bidder`.`doc_id` = `bids_outer`.`v_13`, FALSE)) AS `agg_12`
   FROM `x_bids` AS `bids`
   LEFT JOIN `x_users` AS `bids__bidder`
     ON `bids__bidder`.`doc_id` = `bids`.`bidder`
@@ -176,27 +201,41 @@ LEFT JOIN (
       `auction`.`initial_bid` IS NULL AS `v_1`,
       `auction__seller`.`state` AS `v_2`,
       `auction__seller`.`doc_id` IS NULL AS `v_3`,
-      CAST(COALESCE(`bids_agg`.`agg_0`, 0) AS DOUBLE) / CAST(NULLIF(COALESCE(`bids_agg`.`agg_1`, 0), 0) AS DOUBLE) AS `v_4`,
-      COALESCE(COALESCE(`bids_agg`.`agg_1`, 0) = 0, FALSE) AS `v_5`,
-      `bids_agg`.`agg_2` AS `v_6`,
+      CAST(COALESCE(CAST(`bids_agg`.`agg_0` AS BIGINT), 0) AS DOUBLE) / CAST(NULLIF(COALESCE(`bids_agg`.`agg_1`, 0), 0) AS DOUBLE) AS `v_4`,
+      CAST(COALESCE(CAST(`bids_agg`.`agg_0` AS BIGINT), 0) AS DOUBLE) / CAST(NULLIF(COALESCE(`bids_agg`.`agg_1`, 0), 0) AS DOUBLE) >= 9.223372036854776E18 AS `v_5`,
+      CAST(CAST(COALESCE(CAST(`bids_agg`.`agg_0` AS BIGINT), 0) AS DOUBLE) / CAST(NULLIF(COALESCE(`bids_agg`.`agg_1`, 0), 0) AS DOUBLE) AS BIGINT) AS `v_6`,
+      COALESCE(
+        NOT (
+          `bids_agg`.`agg_0` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+        ),
+        FALSE
+      )
+      OR COALESCE(COALESCE(`bids_agg`.`agg_1`, 0) = 0, FALSE) AS `v_7`,
+      `bids_agg`.`agg_2` AS `v_8`,
       CASE
         WHEN NOT COALESCE(`auction`.`initial_bid` <> 0, FALSE)
         THEN 0
         ELSE `auction`.`initial_bid`
-      END AS `v_7`,
+      END AS `v_9`,
       CASE
         WHEN NOT COALESCE(`auction`.`initial_bid` <> 0, FALSE)
         THEN 0
         ELSE `auction`.`initial_bid`
-      END IS NULL AS `v_8`,
-      `auction__seller`.`doc_id` AS `v_9`
+      END IS NULL AS `v_10`,
+      CAST(CASE
+        WHEN NOT COALESCE(`auction`.`initial_bid` <> 0, FALSE)
+        THEN 0
+        ELSE `auction`.`initial_bid`
+      END AS DECIMAL(38, 10)) AS `v_11`,
+      CAST(`auction`.`initial_bid` AS DECIMAL(38, 10)) AS `v_12`,
+      `auction__seller`.`doc_id` AS `v_13`
     FROM `x_auctions` AS `auction`
     LEFT JOIN `x_users` AS `auction__seller`
       ON `auction__seller`.`doc_id` = `auction`.`seller`
     LEFT JOIN (
       SELECT
         `bids`.`auction` AS `root_id`,
-        SUM(`bids`.`price`) AS `agg_0`,
+        SUM(CAST(`bids`.`price` AS DECIMAL(38, 10))) AS `agg_0`,
         COUNT(*) AS `agg_1`,
         MAX(`bids`.`price`) AS `agg_2`
       FROM `x_bids` AS `bids`

@@ -113,9 +113,15 @@ SELECT
     TRUE
   ) AS `top_students`,
   CASE
-    WHEN COALESCE(`students_agg_2`.`agg_4`, 0) > 0
+    WHEN COALESCE(`students_agg_2`.`agg_3`, 0) > 0
+    OR COALESCE(
+      NOT (
+        `students_agg_2`.`agg_4` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
+      ),
+      FALSE
+    )
     THEN CAST(NULL AS BIGINT)
-    ELSE 0 + COALESCE(`students_agg_2`.`agg_3`, 0)
+    ELSE 0 + COALESCE(CAST(`students_agg_2`.`agg_4` AS BIGINT), 0)
   END AS `above_bar`,
   CASE
     WHEN COALESCE(`students_agg_2`.`agg_6`, 0) > 0
@@ -151,9 +157,9 @@ LEFT JOIN (
       NOT `students`.`gpa` IS NULL) AS `agg_4`,
     COUNT(*) FILTER(WHERE
       FALSE) AS `agg_5`,
-    SUM(`students`.`gpa`) AS `agg_6`,
     COUNT(*) FILTER(WHERE
-      `students`.`gpa` IS NULL) AS `agg_7`,
+      `students`.`gpa` IS NULL) AS `agg_6`,
+    SUM(`students`.`gpa`) AS `agg_7`,
     MAX(
       CASE
         WHEN NOT COALESCE(`students`.`gpa` <> 0.0E0, FALSE)
@@ -183,14 +189,14 @@ LEFT JOIN (
       `students_outer`.`v_1` OR `students_outer`.`v_2` OR `students`.`gpa` IS NULL) AS `agg_1`,
     ARRAY_AGG(`students`.`name`) FILTER(WHERE
       `students`.`gpa` IS NOT DISTINCT FROM `students_outer`.`v_3`) AS `agg_2`,
-    SUM(1) FILTER(WHERE
-      NOT `students`.`gpa` IS NULL
-      AND COALESCE(`students`.`gpa` >= `students_outer`.`v_4`, FALSE)) AS `agg_3`,
     COUNT(*) FILTER(WHERE
       NOT `students`.`gpa` IS NULL
       AND (
         `students`.`gpa` IS NULL OR `students_outer`.`v_5`
-      )) AS `agg_4`,
+      )) AS `agg_3`,
+    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
+      NOT `students`.`gpa` IS NULL
+      AND COALESCE(`students`.`gpa` >= `students_outer`.`v_4`, FALSE)) AS `agg_4`,
     ARRAY_AGG(DISTINCT `students__group`.`label`) FILTER(WHERE
       NOT (
         `students__group`.`label` = `students_outer`.`v_6`
@@ -205,8 +211,8 @@ LEFT JOIN (
   LEFT JOIN (
     SELECT
       `dept`.`doc_id` AS `root_id`,
-      COALESCE(`students_agg`.`agg_6`, 0.0E0) / NULLIF(CAST(COALESCE(`students_agg`.`agg_0`, 0) AS DOUBLE), 0.0E0) AS `v_0`,
-      COALESCE(`students_agg`.`agg_7`, 0) > 0 AS `v_1`,
+      COALESCE(`students_agg`.`agg_7`, 0.0E0) / NULLIF(CAST(COALESCE(`students_agg`.`agg_0`, 0) AS DOUBLE), 0.0E0) AS `v_0`,
+      COALESCE(`students_agg`.`agg_6`, 0) > 0 AS `v_1`,
       COALESCE(CAST(COALESCE(`students_agg`.`agg_0`, 0) AS DOUBLE) = 0.0E0, FALSE) AS `v_2`,
       CASE
         WHEN COALESCE(`students_agg`.`agg_5`, 0) > 0
@@ -238,9 +244,9 @@ LEFT JOIN (
           NOT `students`.`gpa` IS NULL) AS `agg_4`,
         COUNT(*) FILTER(WHERE
           FALSE) AS `agg_5`,
-        SUM(`students`.`gpa`) AS `agg_6`,
         COUNT(*) FILTER(WHERE
-          `students`.`gpa` IS NULL) AS `agg_7`,
+          `students`.`gpa` IS NULL) AS `agg_6`,
+        SUM(`students`.`gpa`) AS `agg_7`,
         MAX(
           CASE
             WHEN NOT COALESCE(`students`.`gpa` <> 0.0E0, FALSE)

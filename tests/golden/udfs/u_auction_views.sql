@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS `u_auction_views` (
   `big_named_seller` BOOLEAN,
   `median_price` DOUBLE,
   `spread` DOUBLE,
+  `bidder_list` ARRAY<STRING>,
   `bidder_count` BIGINT,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
@@ -170,28 +171,35 @@ SELECT
   CASE
     WHEN NOT COALESCE(
       (
-        COALESCE(`bids_agg`.`agg_0`, ontoc__auctionview__median__empty())
+        COALESCE(`bids_agg_py`.`agg_0`, ontoc__auctionview__median__empty())
       ).`ok`,
       FALSE
     )
     THEN CAST(NULL AS DOUBLE)
     ELSE (
-      COALESCE(`bids_agg`.`agg_0`, ontoc__auctionview__median__empty())
+      COALESCE(`bids_agg_py`.`agg_0`, ontoc__auctionview__median__empty())
     ).`value`
   END AS `median_price`,
   CASE
     WHEN NOT COALESCE(
       (
-        COALESCE(`bids_agg`.`agg_1`, ontoc__auctionview__spread_of__empty())
+        COALESCE(`bids_agg_py`.`agg_1`, ontoc__auctionview__spread_of__empty())
       ).`ok`,
       FALSE
     )
     THEN CAST(NULL AS DOUBLE)
     ELSE (
-      COALESCE(`bids_agg`.`agg_1`, ontoc__auctionview__spread_of__empty())
+      COALESCE(`bids_agg_py`.`agg_1`, ontoc__auctionview__spread_of__empty())
     ).`value`
   END AS `spread`,
-  COALESCE(`bids_agg`.`agg_2`, 0) AS `bidder_count`
+  ARRAY_SORT(
+    COALESCE(
+      `bids_agg`.`agg_2`,
+      ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))
+    ),
+    TRUE
+  ) AS `bidder_list`,
+  COALESCE(`bids_agg`.`agg_3`, 0) AS `bidder_count`
 FROM `u_auctions` AS `auction`
 LEFT JOIN `u_sellers` AS `auction__seller`
   ON `auction__seller`.`doc_id` = `auction`.`seller`
@@ -200,12 +208,21 @@ LEFT JOIN `u_regions` AS `auction__seller__region`
 LEFT JOIN (
   SELECT
     `bids`.`auction` AS `root_id`,
-    ontoc__auctionview__median(`bids`.`price`) FILTER(WHERE
-      `bids`.`valid`) AS `agg_0`,
-    ontoc__auctionview__spread_of(`bids`.`price`) AS `agg_1`,
-    COUNT(DISTINCT `bids`.`bidder`) AS `agg_2`
+    ARRAY_AGG(`bids`.`bidder`) AS `agg_2`,
+    COUNT(DISTINCT `bids`.`bidder`) AS `agg_3`
   FROM `u_bids` AS `bids`
   GROUP BY
     `bids`.`auction`
 ) AS `bids_agg`
-  ON `bids_agg`.`root_id` = `auction`.`doc_id`;
+  ON `bids_agg`.`root_id` = `auction`.`doc_id`
+LEFT JOIN (
+  SELECT
+    `bids`.`auction` AS `root_id`,
+    ontoc__auctionview__median(`bids`.`price`) FILTER(WHERE
+      `bids`.`valid`) AS `agg_0`,
+    ontoc__auctionview__spread_of(`bids`.`price`) AS `agg_1`
+  FROM `u_bids` AS `bids`
+  GROUP BY
+    `bids`.`auction`
+) AS `bids_agg_py`
+  ON `bids_agg_py`.`root_id` = `auction`.`doc_id`;
