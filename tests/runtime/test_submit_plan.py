@@ -18,7 +18,7 @@ from ontoc.cli.cluster import jobs, submit
 from ontoc.job_settings import JobSettings, default_job, job_for_package
 from ontoc.pipeline import Compiled
 from ontoc.runtime.cluster.errors import SubmitError
-from ontoc.runtime.cluster.kafka import KafkaConnection, kafka_python_config, parse_properties
+from ontoc.runtime.cluster.kafka import KafkaConnection, KafkaPropertiesError, kafka_python_config, parse_properties
 from ontoc.runtime.cluster.rest import FlinkRest, FlinkRestError, parse_url, root_cause_of_trace
 from ontoc.runtime.cluster.submit import explain_job
 from tests.conftest import DEFINITIONS, ROOT
@@ -101,9 +101,9 @@ def test_kafka_properties(tmp_path):
     assert props["sasl.jaas.config"].endswith('username="u" password="p";')
     cfg = kafka_python_config(KafkaConnection("b:1", tuple(props.items())))
     assert cfg["sasl_plain_username"] == "u" and cfg["security_protocol"] == "SASL_SSL"
-    with pytest.raises(SubmitError, match="must be key=value"):
+    with pytest.raises(KafkaPropertiesError, match="must be key=value"):
         parse_properties(["nonsense"])
-    with pytest.raises(SubmitError, match="--bootstrap-servers"):
+    with pytest.raises(KafkaPropertiesError, match="--bootstrap-servers"):
         parse_properties(["bootstrap.servers=x:1"])
     with pytest.raises(SubmitError, match="create_topics = false"):
         kafka_python_config(KafkaConnection("b:1", (("ssl.keystore.location", "/k.jks"),)))
