@@ -23,6 +23,7 @@ demo: jars
 lint: setup
 	$(VENV)/bin/ruff check ontoc tests
 	$(VENV)/bin/ruff format --check ontoc tests
+	$(VENV)/bin/mypy
 
 test: jars lint
 	$(ONTOC) compile definitions -o generated --check

@@ -1,8 +1,7 @@
 """The contract between a submitted job's SQL and its event validator (ONTOC_VALIDATE_EVENT).
 
-Plain data: the backend builds it from the models and the plans (`backend/flink/job.py`), the Python
-worker reads it (`runtime/workers/event_validator.py`). It imports only the IR's types, so the workers
-never import the compiler.
+Plain data: the backend builds it from the models and the plans (`backend/flink/job.py`) and writes it
+as the JVM function's spec literal (`ontoc.events.validator_spec`). It imports only the IR's types.
 """
 
 from __future__ import annotations

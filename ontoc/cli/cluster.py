@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from ..devenv.services import DEFAULT_KAFKA_PORT, HOST
 from ..job_settings import DEFAULT_JOBS_DIR, JobFileError
 from ..runtime.cluster.rest import DEFAULT_URL, FlinkRest, FlinkRestError
+from ..secrets import redact
 
 DEFAULT_BOOTSTRAP = f"{HOST}:{DEFAULT_KAFKA_PORT}"  # `ontoc dev up`
 
@@ -67,8 +68,9 @@ _KAFKA_OPTIONS = [
         envvar="ONTOC_KAFKA_PROPERTIES_FILE",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         default=None,
-        help="A Java .properties file of Kafka client properties (env ONTOC_KAFKA_PROPERTIES_FILE); "
-        "--kafka-property wins over it.",
+        help="A Java .properties file of Kafka client properties (env ONTOC_KAFKA_PROPERTIES_FILE; a malformed "
+        "line exits 2, naming its number); the values of properties named *password*, *secret*, *token* or "
+        "*jaas* are masked in everything ontoc prints; --kafka-property wins over it.",
     ),
 ]
 
@@ -96,9 +98,15 @@ def _kafka(
 
 
 def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Failures are one `error:` line on stderr: exit 2 for bad input, 1 for the cluster's refusal."""
+    """Failures are one `error:` line on stderr: exit 2 for bad input, 1 for the cluster's refusal.
+    Secret Kafka properties are masked in every message (`ontoc.secrets.redact`)."""
     from ..errors import OntocError
     from ..runtime.cluster.errors import SubmitError
+    from ..runtime.cluster.kafka import KafkaPropertiesError
+
+    def fail(text: str, code: int) -> NoReturn:
+        click.echo(redact(text), err=True)
+        sys.exit(code)
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -106,22 +114,17 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except OntocError as e:
-            click.echo(e.render("full"), err=True)
-            sys.exit(2)
-        except JobFileError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+            fail(e.render("full"), 2)
+        except (JobFileError, KafkaPropertiesError) as e:
+            fail(f"error: {e}", 2)
         except SubmitError as e:
             if verbose and e.details:
-                click.echo(e.details, err=True)
-            click.echo(f"error: {e}", err=True)
-            sys.exit(1)
+                click.echo(redact(e.details), err=True)
+            fail(f"error: {e}", 1)
         except FlinkRestError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(1)
+            fail(f"error: {e}", 1)
         except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
+            fail("error: interrupted", 130)
 
     return wrapper
 
@@ -260,7 +263,7 @@ def submit(
             savepoint=savepoint,
             allow_non_restored=allow_non_restored_state,
             wait_s=wait_s,
-            progress=lambda m: click.echo(f"  {m}"),
+            progress=lambda m: click.echo(redact(f"  {m}")),
         )
         click.echo(f"submitted job {done.job_id} ({done.name}) to {done.cluster}: {done.state} ({done.seconds:.1f}s)")
         if record:

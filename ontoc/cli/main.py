@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import OntocError
+from ..paths import inside
 
 
 def _fail_on_diagnostics(exc: OntocError, fmt: str) -> None:
@@ -149,9 +150,10 @@ def run(definitions: Path, local: bool, input_dir: Path, output_dir: Path, show:
         click.echo(f"ontoc: the embedded Flink job failed: {exc}", err=True)
         sys.exit(1)
     for topic, rows in sorted(result.views.items()):
-        click.echo(f"{output_dir / (topic + '.jsonl')}: {len(rows)} row(s)")
+        path = inside(output_dir, f"{topic}.jsonl")
+        click.echo(f"{path}: {len(rows)} row(s)")
         if show:
-            for line in (output_dir / f"{topic}.jsonl").read_text(encoding="utf-8").splitlines():
+            for line in path.read_text(encoding="utf-8").splitlines():
                 click.echo(f"  {line}")
     if result.invalid:
         click.echo(f"{len(result.invalid)} invalid event(s) skipped (listed above)")

@@ -15,6 +15,11 @@ bundled dependencies) built into ``ontoc-functions.jar``:
     ONTOC_PY_ROUND(x DOUBLE | BIGINT | DECIMAL(38, 10), ndigits BIGINT) -> type of x
         ``round(x, ndigits)`` as Python rounds: the exact value, ties to
         even; NULL where Python raises (overflow, Decimal past 28 digits).
+    ONTOC_VALIDATE_EVENT(spec STRING literal, topic, partition, offset, key BYTES, value BYTES) -> ROW
+        spec section 1's verdict on one Kafka record (docs/running.md "Invalid events"); every
+        submitted job calls it (backend/flink/validated_sources.py).
+    ONTOC_VALIDATE_LINE(spec STRING literal, topic, line BYTES) -> ROW
+        the same rules for one line of an input file.
 
 :func:`ensure_functions_jar` builds the jar with Maven when it is missing or
 older than its sources and copies it to ``<repo>/.cache/jars/``;
@@ -70,6 +75,8 @@ FUNCTIONS = {
     FUNCTION_NAME: FUNCTION_CLASS,
     "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr",
     "ONTOC_PY_ROUND": "dev.ontoc.flink.PyRound",
+    "ONTOC_VALIDATE_EVENT": "dev.ontoc.flink.ValidateEvent",
+    "ONTOC_VALIDATE_LINE": "dev.ontoc.flink.ValidateLine",
 }
 
 

@@ -24,17 +24,13 @@ from hypothesis import strategies as st
 from ontoc.events import DELETE, INVALID, UPSERT, Invalid, Verdict, check_record, parse_line, validator_spec
 from ontoc.frontend.schema import FieldDef
 from ontoc.ir.types import DType
-from ontoc.jvm.functions import ensure_functions_jar, register_functions
+from ontoc.jvm.functions import FUNCTIONS, ensure_functions_jar, register_functions
 
 pytestmark = pytest.mark.flink
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "records.json"
 FUNCTION = "ONTOC_VALIDATE_EVENT"
 LINE_FUNCTION = "ONTOC_VALIDATE_LINE"
-CREATE_SQL = [
-    f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS 'dev.ontoc.flink.{cls}' LANGUAGE JAVA"
-    for name, cls in ((FUNCTION, "ValidateEvent"), (LINE_FUNCTION, "ValidateLine"))
-]
 MAX_INVALID_VALUE_CHARS = 10_000
 
 
@@ -102,6 +98,12 @@ def _utf8(data: bytes | None) -> bool:
         return False
 
 
+def test_every_job_registers_the_validators():
+    """Jobs create every function of `FUNCTIONS` (`register_functions`, `CREATE_FUNCTIONS_SQL`)."""
+    assert FUNCTIONS[FUNCTION] == "dev.ontoc.flink.ValidateEvent"
+    assert FUNCTIONS[LINE_FUNCTION] == "dev.ontoc.flink.ValidateLine"
+
+
 @pytest.fixture(scope="module")
 def t_env():
     from pyflink.table import EnvironmentSettings, TableEnvironment
@@ -109,9 +111,7 @@ def t_env():
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("parallelism.default", "1")
     env.get_config().set("collect-sink.batch-size.max", "64mb")  # the 10 MB records come back whole
-    register_functions(env, ensure_functions_jar(progress=lambda _m: None))
-    for statement in CREATE_SQL:
-        env.execute_sql(statement)
+    register_functions(env, ensure_functions_jar(progress=lambda _m: None))  # the validators among them
     return env
 
 

@@ -18,7 +18,7 @@ from ontoc.cli.cluster import jobs, submit
 from ontoc.job_settings import JobSettings, default_job, job_for_package
 from ontoc.pipeline import Compiled
 from ontoc.runtime.cluster.errors import SubmitError
-from ontoc.runtime.cluster.kafka import KafkaConnection, kafka_python_config, parse_properties
+from ontoc.runtime.cluster.kafka import KafkaConnection, KafkaPropertiesError, kafka_python_config, parse_properties
 from ontoc.runtime.cluster.rest import FlinkRest, FlinkRestError, parse_url, root_cause_of_trace
 from ontoc.runtime.cluster.submit import explain_job
 from tests.conftest import DEFINITIONS, ROOT
@@ -86,7 +86,8 @@ def test_settings_reach_the_source(compiled_packages):
 def test_sort_rows_function_is_declared_when_used(compiled_packages):
     plan = job_spec(compiled_packages["meeting_room"], default_job("meeting_room"), KAFKA)
     assert plan.functions.jvm and "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ONTOC_SORT_ROWS" in plan.sql_text()
-    assert not job_spec(compiled_packages["sensors"], default_job("sensors"), KAFKA).functions.jvm
+    sensors = job_spec(compiled_packages["sensors"], default_job("sensors"), KAFKA)
+    assert sensors.functions.jvm == ("ONTOC_VALIDATE_EVENT",)
 
 
 def test_kafka_properties(tmp_path):
@@ -100,9 +101,9 @@ def test_kafka_properties(tmp_path):
     assert props["sasl.jaas.config"].endswith('username="u" password="p";')
     cfg = kafka_python_config(KafkaConnection("b:1", tuple(props.items())))
     assert cfg["sasl_plain_username"] == "u" and cfg["security_protocol"] == "SASL_SSL"
-    with pytest.raises(SubmitError, match="must be key=value"):
+    with pytest.raises(KafkaPropertiesError, match="must be key=value"):
         parse_properties(["nonsense"])
-    with pytest.raises(SubmitError, match="--bootstrap-servers"):
+    with pytest.raises(KafkaPropertiesError, match="--bootstrap-servers"):
         parse_properties(["bootstrap.servers=x:1"])
     with pytest.raises(SubmitError, match="create_topics = false"):
         kafka_python_config(KafkaConnection("b:1", (("ssl.keystore.location", "/k.jks"),)))
@@ -169,15 +170,31 @@ def test_rest_helpers():
     assert root_cause_of_trace(python) == "RuntimeException: AttributeError: 'tuple' object has no attribute 'x'"
 
 
+def _executed_plan(compiled: Compiled) -> str:
+    plan_text = explain_job(compiled, job_spec(compiled, default_job("meeting_room")))
+    return plan_text[plan_text.index("== Optimized Execution Plan ==") :]
+
+
 @pytest.mark.flink
-def test_flink_plans_one_python_operator_and_a_deduplication_per_topic(compiled_packages):
-    """The validator runs once per record (its metric counts each invalid event once)."""
-    plan_text = explain_job(
-        compiled_packages["meeting_room"], job_spec(compiled_packages["meeting_room"], default_job("meeting_room"))
+def test_flink_plans_one_validator_call_no_python_and_a_deduplication_per_topic(compiled_packages):
+    """The JVM validator runs once per record (its metric counts each invalid event once); views
+    calling no Python UDF leave no Python operator in the job."""
+    executed = _executed_plan(compiled_packages["meeting_room"])
+    assert executed.count("ONTOC_VALIDATE_EVENT(") == 1, executed
+    assert "Python" not in executed, executed
+    assert len(re.findall(r"Deduplicate\(keep=\[LastRow\], key=\[[^,\]]+\], order=\[PROCTIME\]", executed)) == 4, (
+        executed
     )
-    executed = plan_text[plan_text.index("== Optimized Execution Plan ==") :]
-    assert executed.count("PythonCalc(") == 1, executed
-    assert len(re.findall(r"Deduplicate\(keep=\[LastRow\], key=\[doc_id\]", executed)) == 4, executed
+
+
+@pytest.mark.flink
+def test_only_the_package_python_udfs_run_in_python(compiled_packages):
+    from ontoc.pipeline import compile_definitions
+
+    executed = _executed_plan(compile_definitions(DEFINITIONS / "meeting_room", "udf"))
+    assert executed.count("ONTOC_VALIDATE_EVENT(") == 1, executed
+    python_calcs = re.findall(r"PythonCalc\(.*", executed)
+    assert python_calcs and all("ontoc__" in c and "ONTOC_VALIDATE" not in c for c in python_calcs), executed
 
 
 def test_planner_options_are_part_of_the_job(compiled_packages):
@@ -217,7 +234,7 @@ def test_package_zip_is_importable(tmp_path):
     for package in (ONTOC_PACKAGE_DIR, DEFINITIONS / "meeting_room"):
         z = package_zip(package)
         assert z.name == f"{package.name}.zip" and package_zip(package) == z  # cached by content
-        module = "ontoc.runtime.workers.event_validator" if package == ONTOC_PACKAGE_DIR else "meeting_room.views"
+        module = "ontoc.events" if package == ONTOC_PACKAGE_DIR else "meeting_room.views"
         out = subprocess.run(
             [sys.executable, "-c", f"import {module} as m; print(m.__file__)"],
             env={"PYTHONPATH": str(z)},

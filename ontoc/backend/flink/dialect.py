@@ -45,6 +45,7 @@ class Flink(Hive):
             **HiveGenerator.TYPE_MAPPING,
             exp.DataType.Type.TEXT: "STRING",
             exp.DataType.Type.VARCHAR: "STRING",
+            exp.DataType.Type.VARBINARY: "BYTES",  # the raw key and value of a submitted job's source
         }
 
         # Hive rewrites SELECT (QUALIFY, DISTINCT ON, UNNEST) and CREATE (partition columns) with

@@ -4,7 +4,7 @@ Built from the plans alone (nothing contacts Kafka or Flink); `ontoc submit` han
 `runtime/cluster/submit.py`, which only executes it, and `--dry-run` prints `JobSpec.sql_text()`:
 
 1. the validated sources of `validated_sources` (one raw 'kafka' table over every source topic,
-   ONTOC_VALIDATE_EVENT, keep-last deduplication, one view per topic named like the compiled source);
+   the JVM function ONTOC_VALIDATE_EVENT, keep-last deduplication, one view per topic named like the compiled source);
 2. per view, the compiled upsert-kafka sink (`ddl.sink_ddl`) with the job's delivery guarantee added,
    and the compiled INSERT (`ddl.insert`) unchanged;
 3. the invalid-events sink and its INSERT;
@@ -26,6 +26,7 @@ from ...ir.relations import Aggregate, Scan
 from ...ir.types import Kind
 from ...job_settings import JobSettings, planner_options
 from ...jvm.functions import CREATE_FUNCTIONS_SQL
+from ...secrets import MASK, is_secret
 from . import validated_sources as vs
 from .ddl import KafkaOptions, insert, merged_sources, sink_ddl
 from .dialect import sql
@@ -36,8 +37,8 @@ from .emit import PY_ROUND_FUNCTION, PY_STR_FUNCTION, SORT_ROWS_FUNCTION
 class Functions:
     """What the job calls besides Flink's own functions, for the runtime to register."""
 
-    validator: tuple[TopicSpec, ...]  # ONTOC_VALIDATE_EVENT (a Python UDF of ontoc.runtime.workers), per topic
-    jvm: tuple[str, ...]  # ontoc's JVM functions the views call (jvm/functions), sorted
+    validator: tuple[TopicSpec, ...]  # what ONTOC_VALIDATE_EVENT's spec literal says, per topic
+    jvm: tuple[str, ...]  # ontoc's JVM functions the job calls (jvm/functions; the validator always), sorted
     python: tuple[str, ...]  # SQL names of the package's Python UDFs (generated udfs.py), sorted
 
 
@@ -62,23 +63,39 @@ class JobSpec:
         return list(dict.fromkeys([*self.source_topics, *self.view_topics, *extra]))
 
     def sql_text(self) -> str:
+        """The job as SQL, for `--dry-run`: secret Kafka properties masked (the job itself gets them)."""
         head = [
             f"-- ontoc job {self.settings.name}: {len(self.view_topics)} view(s), one statement set",
             f"-- {self.settings.describe()}",
-            f"-- {VALIDATE_FUNCTION} is a Python UDF (ontoc.runtime.workers.event_validator) registered by "
-            f"`ontoc submit`",
+            f"-- {VALIDATE_FUNCTION} and the other ONTOC_ functions are JVM functions of ontoc's functions jar, "
+            f"shipped by `ontoc submit`",
         ]
         if self.functions.python:
             head.append(
                 f"-- Python UDFs of the package (generated udfs.py, registered by `ontoc submit`): "
                 f"{', '.join(self.functions.python)}"
             )
-        if self.functions.jvm:
-            head.extend(f"{statement};" for statement in CREATE_FUNCTIONS_SQL)
+        head.extend(f"{statement};" for statement in CREATE_FUNCTIONS_SQL)
         body = [sql(_set(k, v)) + ";" for k, v in self.table_options]
-        body += [sql(s) + ";" for s in self.statements]
+        body += [sql(_masked(s)) + ";" for s in self.statements]
         body.append("EXECUTE STATEMENT SET BEGIN\n" + "\n".join(sql(i) + ";" for _, i in self.inserts) + "\nEND;")
         return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
+
+
+def _masked(statement: exp.Expression) -> exp.Expression:
+    """`statement` with the value of every secret WITH option (`ontoc.secrets.is_secret`) masked, for printing."""
+    secret = [
+        p
+        for p in statement.find_all(exp.Property)
+        if isinstance(p.this, exp.Literal) and is_secret(p.this.name) and p.args.get("value") is not None
+    ]
+    if not secret:
+        return statement
+    out = statement.copy()
+    for p in out.find_all(exp.Property):
+        if isinstance(p.this, exp.Literal) and is_secret(p.this.name):
+            p.set("value", exp.Literal.string(MASK))
+    return out
 
 
 def _set(key: str, value: str) -> exp.Set:
@@ -94,7 +111,7 @@ def build_job(
     source_topics = [s.topic for s in specs]
     statements: list[exp.Expression] = [
         vs.raw_source_ddl(source_topics, kafka, group_id=settings.group_id, startup_mode=settings.startup_mode),
-        vs.events_view(),
+        vs.events_view(specs),
         *[vs.source_view(s) for s in specs],
     ]
     inserts: list[tuple[str, exp.Insert]] = []
@@ -106,7 +123,7 @@ def build_job(
         inserts.append((settings.invalid_events_topic, vs.invalid_insert(settings.name)))
     functions = Functions(
         validator=tuple(specs),
-        jvm=jvm_functions(plans),
+        jvm=tuple(sorted({VALIDATE_FUNCTION, *jvm_functions(plans)})),
         python=tuple(sorted({u.function for p in plans for u in p.udfs})),
     )
     return JobSpec(

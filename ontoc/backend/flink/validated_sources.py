@@ -16,18 +16,22 @@ What a submitted job does instead
 =================================
 
     Kafka topics (all sources of the package)
-      -> __ontoc_source_events    one 'kafka' (append-only) table: key raw -> doc_id,
-                                  value raw -> the JSON text (NULL for a tombstone),
-                                  metadata topic / partition / offset
-      -> __ontoc_events           ONTOC_VALIDATE_EVENT(topic, partition, offset, key, value):
-                                  a Python UDF (`runtime/workers/event_validator.py`) that checks the value with the
-                                  very code `ontoc run --local` uses (`ontoc.events.validate`)
-                                  and returns the topic, the kind 'upsert' | 'delete' |
-                                  'invalid', the reason, and the typed fields of that topic
+      -> __ontoc_source_events    one 'kafka' (append-only) table: key and value as raw
+                                  BYTES (value NULL for a tombstone), metadata topic /
+                                  partition / offset
+      -> __ontoc_events           ONTOC_VALIDATE_EVENT(spec, topic, partition, offset, key, value):
+                                  a JVM function of ontoc's functions jar
+                                  (`dev.ontoc.flink.ValidateEvent`) applying the rules
+                                  `ontoc run --local` applies (`ontoc.events`); `spec` is the
+                                  string literal `ontoc.events.validator_spec` writes (every
+                                  field of each source topic, the columns its views read); it
+                                  returns the topic, the kind 'upsert' | 'delete' | 'invalid',
+                                  the reason, the doc_id (the key as text) and the typed
+                                  fields of that topic
       -> <topic> views            per source topic, a temporary view named like the compiled
                                   table the views' INSERTs read: the latest VALID event per
-                                  doc_id (ROW_NUMBER() OVER (PARTITION BY doc_id ORDER BY
-                                  proctime DESC) = 1, Flink's keep-last-row deduplication),
+                                  doc_id (ROW_NUMBER() OVER (PARTITION BY v.doc_id ORDER BY
+                                  PROCTIME() DESC) = 1, Flink's keep-last-row deduplication),
                                   kept while its kind is 'upsert'
 
 An invalid event never takes part in the deduplication, so the latest valid
@@ -40,19 +44,22 @@ updating stream (FLINK-9528), which is what makes the retraction reach
 downstream. Partitioning by doc_id alone (per topic) lets the planner know that
 doc_id is each view's unique key, as it would for an upsert-kafka source.
 
-Every consumer of `__ontoc_events` filters on the UDF's result (`v.topic`,
-`v.kind`), never on raw columns, so no filter is pushed below the UDF and the
-planner keeps ONE Python operator: each record is validated once and the
-metric counts each invalid event once (tests/runtime/test_submit_plan.py
-checks the plan). Like the compiled upsert sources, the deduplication keeps
-one row of state per doc_id ever seen (deleted ones included).
+Every consumer of `__ontoc_events` reads only the function's result `v` (the
+processing time of the deduplication is taken after it, with PROCTIME()), so
+every consumer reads the same projection, which the planner computes once: the
+function, declared non-deterministic, is called ONCE per record and the metric
+counts each invalid event once (tests/runtime/test_submit_plan.py checks the
+plan; a `pt` column read by some consumers only would make two projections). No event passes through
+a Python worker: a job whose views call no Python UDF has no Python operator.
+Like the compiled upsert sources, the deduplication keeps one row of state per
+doc_id ever seen (deleted ones included).
 
 Invalid events are counted and kept, in two places:
 
 * the topic `invalid_events_topic` of the job (default `ontoc_invalid_events`):
   one JSON record per skipped event, `{"job", "topic", "partition", "offset",
   "key", "reason", "value"}` (value cut at 10,000 characters);
-* the metric `ontoc_invalid_events` of the validating operator (a counter per
+* the metric `ontoc_invalid_events` of the validating function (a counter per
   subtask, in Flink's web UI and REST API; `ontoc jobs list` sums it). It
   counts since the job's last (re)start; the topic is the durable record.
 
@@ -66,6 +73,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ...event_validation import INVALID, UPSERT, VALIDATE_FUNCTION, TopicSpec, direct
+from ...events import validator_spec
 from .ddl import KafkaOptions
 from .emit import ident, sql_type
 
@@ -109,16 +117,8 @@ def raw_source_ddl(topics: list[str], kafka: KafkaOptions, *, group_id: str, sta
         _column_def("topic", "STRING", "METADATA VIRTUAL"),
         _column_def("partition", "INT", "METADATA VIRTUAL"),
         _column_def("offset", "BIGINT", "METADATA VIRTUAL"),
-        _column_def("doc_id", "STRING"),
-        _column_def("value", "STRING"),
-        exp.ColumnDef(
-            this=ident("pt"),
-            constraints=[
-                exp.ColumnConstraint(
-                    kind=exp.ComputedColumnConstraint(this=exp.Anonymous(this="PROCTIME", expressions=[]))
-                )
-            ],
-        ),
+        _column_def("key", "VARBINARY"),  # BYTES in Flink's dialect
+        _column_def("value", "VARBINARY"),
     ]
     options = [
         ("connector", "kafka"),
@@ -128,7 +128,7 @@ def raw_source_ddl(topics: list[str], kafka: KafkaOptions, *, group_id: str, sta
         ("properties.isolation.level", "read_committed"),
         ("scan.startup.mode", startup_mode),
         ("key.format", "raw"),
-        ("key.fields", "doc_id"),
+        ("key.fields", "key"),
         ("value.format", "raw"),
         ("value.fields-include", "EXCEPT_KEY"),
         *kafka.source_options,
@@ -148,28 +148,26 @@ def _temporary_view(name: str, query: exp.Expression) -> exp.Create:
     )
 
 
-def events_view() -> exp.Create:
-    """Every record with ONTOC_VALIDATE_EVENT's verdict as `v` (the topic included).
+def events_view(specs: list[TopicSpec]) -> exp.Create:
+    """Every record with ONTOC_VALIDATE_EVENT's verdict as `v` (the topic and doc_id included).
 
     Every consumer (one deduplication per topic, the invalid-events sink) reads
-    only `doc_id`, `pt` and `v`, and filters on `v`, which only the UDF yields:
-    the planner keeps ONE Python operator under all of them.
+    only `v`: one projection, computed once per record for all of them.
     """
     call = exp.Anonymous(
         this=VALIDATE_FUNCTION,
         expressions=[
+            _str(validator_spec(specs)),
             _col("topic", "r"),
             _col("partition", "r"),
             _col("offset", "r"),
-            _col("doc_id", "r"),
+            _col("key", "r"),
             _col("value", "r"),
         ],
     )
-    query = exp.select(
-        _col("doc_id", "r"),
-        _col("pt", "r"),
-        exp.alias_(call, "v", quoted=True),
-    ).from_(exp.Table(this=ident(RAW_TABLE), alias=exp.TableAlias(this=ident("r"))))
+    query = exp.select(exp.alias_(call, "v", quoted=True)).from_(
+        exp.Table(this=ident(RAW_TABLE), alias=exp.TableAlias(this=ident("r")))
+    )
     return _temporary_view(EVENTS_VIEW, query)
 
 
@@ -180,21 +178,29 @@ def source_view(spec: TopicSpec) -> exp.Create:
     so the planner knows doc_id is the view's unique key, as it would for an
     upsert-kafka source), kept while it is an upsert."""
     v = _col("v")
+    doc_id = _field(v, "doc_id")
     rn = exp.Window(
         this=exp.Anonymous(this="ROW_NUMBER", expressions=[]),
         partition_by=[_col("doc_id")],
         order=exp.Order(expressions=[exp.Ordered(this=_col("pt"), desc=True)]),
     )
     inner = (
-        exp.select(_col("doc_id"), _col("v"), exp.alias_(rn, "rn", quoted=True))
+        exp.select(
+            exp.alias_(doc_id.copy(), "doc_id", quoted=True),
+            _col("v"),
+            exp.alias_(exp.Anonymous(this="PROCTIME", expressions=[]), "pt", quoted=True),
+        )
         .from_(exp.Table(this=ident(EVENTS_VIEW)))
         .where(
             exp.and_(
                 exp.EQ(this=_field(v, "topic"), expression=_str(spec.topic)),
                 exp.NEQ(this=_field(v, "kind"), expression=_str(INVALID)),
-                exp.Not(this=exp.Is(this=_col("doc_id"), expression=exp.Null())),
+                exp.Not(this=exp.Is(this=doc_id.copy(), expression=exp.Null())),
             )
         )
+    )
+    ranked = exp.select(_col("doc_id"), _col("v"), exp.alias_(rn, "rn", quoted=True)).from_(
+        exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("e")))
     )
     selects: list[exp.Expr] = [_col("doc_id", "l")]
     for name, dtype in spec.columns:
@@ -206,7 +212,7 @@ def source_view(spec: TopicSpec) -> exp.Create:
         exp.EQ(this=_col("rn", "l"), expression=exp.Literal.number(1)),
         exp.EQ(this=_field(_col("v", "l"), "kind"), expression=_str(UPSERT)),
     )
-    query = exp.select(*selects).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("l")))).where(where)
+    query = exp.select(*selects).from_(exp.Subquery(this=ranked, alias=exp.TableAlias(this=ident("l")))).where(where)
     return _temporary_view(spec.topic, query)
 
 
@@ -237,7 +243,7 @@ def invalid_insert(job_name: str) -> exp.Insert:
             exp.alias_(_field(v, "topic"), "topic", quoted=True),
             exp.alias_(_field(v, "partition"), "partition", quoted=True),
             exp.alias_(_field(v, "offset"), "offset", quoted=True),
-            exp.alias_(_col("doc_id", "e"), "key", quoted=True),
+            exp.alias_(_field(v, "doc_id"), "key", quoted=True),
             exp.alias_(_field(v, "reason"), "reason", quoted=True),
             exp.alias_(_field(v, "value"), "value", quoted=True),
         )

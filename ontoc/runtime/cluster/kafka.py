@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...backend.flink.ddl import KafkaOptions
 from ...devenv.services import DEFAULT_KAFKA_PORT, HOST
+from ...secrets import remember
 from .errors import SubmitError
 
 DEFAULT_BOOTSTRAP = f"{HOST}:{DEFAULT_KAFKA_PORT}"  # `ontoc dev up`
@@ -27,44 +28,61 @@ class KafkaConnection:
         return KafkaOptions(bootstrap_servers=self.bootstrap_servers, properties=tuple(self.properties))
 
 
+class KafkaPropertiesError(ValueError):
+    """Malformed Kafka properties (bad input: `ontoc submit` exits 2); names where, never the text, which may
+    hold a secret."""
+
+
 def parse_properties(pairs: list[str] | tuple[str, ...], file: Path | str | None = None) -> tuple[tuple[str, str], ...]:
-    """`k=v` strings (and a Java .properties file) -> ordered, de-duplicated pairs (later wins)."""
+    """`k=v` strings (and a Java .properties file) -> ordered, de-duplicated pairs (later wins).
+
+    The values of secret properties are remembered for `ontoc.secrets.redact`."""
     out: dict[str, str] = {}
     if file:
         path = Path(file)
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as e:
-            raise SubmitError(f"cannot read the Kafka properties file {path} ({e.strerror})") from None
-        joined: list[str] = []
-        buf = ""
-        for line in lines:  # a trailing backslash continues the line, as in Java
+            raise KafkaPropertiesError(f"cannot read the Kafka properties file {path} ({e.strerror})") from None
+        except UnicodeDecodeError:
+            raise KafkaPropertiesError(f"the Kafka properties file {path} is not UTF-8 text") from None
+        joined: list[tuple[int, str]] = []  # (first line number, logical line)
+        buf, first = "", 0
+        for n, line in enumerate(lines, 1):  # a trailing backslash continues the line, as in Java
             s = line.strip()
             if not buf and (not s or s.startswith(("#", "!"))):
                 continue
+            first = first or n
             if s.endswith("\\") and not s.endswith("\\\\"):
                 buf += s[:-1]
                 continue
-            joined.append(buf + s)
-            buf = ""
+            joined.append((first, buf + s))
+            buf, first = "", 0
         if buf:
-            joined.append(buf)
-        for n, s in enumerate(joined, 1):
+            joined.append((first, buf))
+        for n, s in joined:
             k, sep, v = _split_property(s)
             if not sep or not k:
-                raise SubmitError(f"{path}: line {n} is not `key=value`: {s!r}")
+                raise KafkaPropertiesError(
+                    f"{path}: line {n} is not `key=value` (its text is not shown: it may hold a secret)"
+                )
             out[k] = v
-    for p in pairs:
+    for i, p in enumerate(pairs, 1):
         k, sep, v = _split_property(p)
         if not sep or not k:
-            raise SubmitError(f"--kafka-property must be key=value, not {p!r}")
+            raise KafkaPropertiesError(f"--kafka-property must be key=value: the {_ordinal(i)} one is not")
         out[k] = v
     for k in list(out):
         if k == "bootstrap.servers":
-            raise SubmitError(
+            raise KafkaPropertiesError(
                 "set the bootstrap servers with --bootstrap-servers (or ONTOC_KAFKA_BOOTSTRAP), not as a Kafka property"
             )
+    remember(out.items())
     return tuple(out.items())
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _split_property(text: str) -> tuple[str, str, str]:

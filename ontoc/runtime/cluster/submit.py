@@ -10,8 +10,9 @@
 How: a PyFlink StreamTableEnvironment whose StreamExecutionEnvironment is
 built on a Configuration with `execution.target = remote`, the cluster's
 `rest.address` / `rest.port`, `execution.attached = false`, `pipeline.jars`
-(the Kafka connector and ontoc's functions jar ship with the job), the `ontoc`
-package as a Python file for the UDF workers, and the job's settings
+(the Kafka connector and ontoc's functions jar, the event validator included,
+ship with the job), the `ontoc` package as a Python file for the UDF workers
+when the views call Python UDFs (else no Python runs), and the job's settings
 (parallelism, checkpointing, fixed-delay restarts). `StatementSet.execute()`
 returns once the cluster accepted the job; the submission then polls the REST
 API until the job's tasks run, and reports a failure with Flink's root cause.
@@ -29,7 +30,6 @@ from sqlglot import exp
 
 from ...backend.flink.dialect import sql
 from ...backend.flink.job import JobSpec
-from ...event_validation import VALIDATE_FUNCTION
 from ...job_settings import JobSettings
 from ...jvm.functions import FunctionsJarError, ensure_functions_jar, register_functions
 from ...jvm.jars import JarsError, ensure_jars
@@ -57,7 +57,10 @@ class Submitted:
         return list(self.spec.view_topics)
 
 
-def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | None, allow_non_restored: bool) -> Any:
+def _config(
+    job: JobSettings, cluster: str, jars: list[Path], savepoint: str | None, allow_non_restored: bool, python: bool
+) -> Any:
+    """The job's Flink configuration; the Python workers' settings only when the job calls Python UDFs."""
     from pyflink.common import Configuration
 
     scheme, host, port = parse_url(cluster)
@@ -75,8 +78,9 @@ def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | N
         "restart-strategy.type": "fixed-delay" if job.restart_attempts else "none",
         "restart-strategy.fixed-delay.attempts": str(job.restart_attempts),
         "restart-strategy.fixed-delay.delay": f"{job.restart_delay_ms} ms",
-        "python.fn-execution.bundle.time": str(job.python_bundle_time_ms),
     }
+    if python:
+        values["python.fn-execution.bundle.time"] = str(job.python_bundle_time_ms)
     if scheme == "https":
         values["security.ssl.rest.enabled"] = "true"
     if job.checkpoint_interval_ms:
@@ -88,7 +92,7 @@ def _config(job: JobSettings, cluster: str, jars: list[Path], savepoint: str | N
                 "execution.checkpointing.min-pause": f"{min(job.checkpoint_interval_ms // 2, 5000)} ms",
             }
         )
-    if job.python_executable:
+    if python and job.python_executable:
         values["python.executable"] = job.python_executable
     if savepoint:
         values["execution.state-recovery.path"] = savepoint
@@ -141,18 +145,18 @@ def _connector_jar(progress: Progress) -> list[Path]:
 
 
 def _prepare(t_env: Any, spec: JobSpec, compiled: Compiled, progress: Progress) -> Any:
-    """Set the table options, register the functions, run the DDL; return the statement set of every INSERT."""
-    from ..workers.event_validator import validator_udf
+    """Set the table options, register the functions, run the DDL; return the statement set of every INSERT.
 
+    ontoc's functions (the event validator among them) are JVM functions: their jar joins pipeline.jars.
+    Only a package with Python UDFs ships Python code (and gets Python workers)."""
     for key, value in spec.table_options:
         t_env.get_config().set(key, value)
     try:
-        t_env.add_python_file(str(package_zip(ONTOC_PACKAGE_DIR)))  # the UDF workers import ontoc from it
-        t_env.create_temporary_system_function(VALIDATE_FUNCTION, validator_udf(list(spec.functions.validator)))
-        if spec.functions.jvm:  # ONTOC_SORT_ROWS, ONTOC_PY_STR, ONTOC_PY_ROUND: their jar joins pipeline.jars
-            register_functions(t_env, ensure_functions_jar(progress=progress))
-        register_python = registration(compiled)  # the package's static and class methods, as a local run does
+        register_functions(t_env, ensure_functions_jar(progress=progress))
+        # the package's static and class methods, as a local run does
+        register_python = registration(compiled) if spec.functions.python else None
         if register_python is not None:
+            t_env.add_python_file(str(package_zip(ONTOC_PACKAGE_DIR)))  # the UDF workers import ontoc from it
             register_python(t_env)
     except FunctionsJarError as e:
         raise SubmitError(str(e).splitlines()[0], str(e)) from None
@@ -222,7 +226,7 @@ def submit(
     if job.create_topics:
         ensure_topics(kafka, spec.topics(), job.topic_partitions, job.topic_replication, progress)
     jars = _connector_jar(progress)
-    if not job.python_executable:
+    if spec.functions.python and not job.python_executable:
         python = _cluster_python(rest)
         if python:
             job = replace(job, python_executable=python)
@@ -233,7 +237,7 @@ def submit(
 
     def attempt() -> str | None:
         try:
-            t_env = _table_env(_config(job, cluster, jars, savepoint, allow_non_restored))
+            t_env = _table_env(_config(job, cluster, jars, savepoint, allow_non_restored, bool(spec.functions.python)))
         except Exception as e:
             raise _flink_error(e, "cannot set up the Flink client") from None
         stmt_set = _prepare(t_env, spec, compiled, progress)

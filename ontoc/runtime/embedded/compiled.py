@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +16,7 @@ from ...backend.flink.ddl import merged_sources
 from ...events import Event, InvalidEvent, read_events
 from ...job_settings import default_job
 from ...jvm.functions import ensure_functions_jar, register_functions
+from ...paths import inside
 from ...pipeline import Compiled
 from ..python_udfs import registration
 from .runner import ViewQuery, run_local
@@ -97,13 +99,26 @@ def run_folder(
     views = run_compiled(compiled, events, progress)
     output_dir.mkdir(parents=True, exist_ok=True)
     for topic, rows in views.items():
-        with (output_dir / f"{topic}.jsonl").open("w", encoding="utf-8") as out:
+        with inside(output_dir, f"{topic}.jsonl").open("w", encoding="utf-8") as out:
             for key in sorted(rows):
-                out.write(json.dumps({"key": key, "value": rows[key]}, default=_json_default) + "\n")
+                line = {"key": key, "value": _finite(rows[key])}
+                out.write(json.dumps(line, default=_json_default, allow_nan=False) + "\n")
     return LocalRun(views, invalid, len(events))
 
 
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
-        return float(value)
+        return _finite(float(value))
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as the strings Flink's JSON format writes on the cluster
+    ("NaN", "Infinity", "-Infinity"): a bare NaN is not JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
