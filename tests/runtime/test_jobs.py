@@ -180,3 +180,13 @@ def test_state_backend_is_set_in_the_dry_run_sql(tmp_path, backend):
     assert f"SET 'state.backend.type' = '{backend}';" in out.output
     incremental = "SET 'execution.checkpointing.incremental' = 'true';"
     assert (incremental in out.output) == (backend == "rocksdb")
+
+
+def test_dev_taskmanager_is_sized_for_the_machine():
+    from ontoc.devenv.services import TASKMANAGER_MEMORY, taskmanager_memory
+
+    gib = 1024**3
+    assert taskmanager_memory(4 * gib) == TASKMANAGER_MEMORY == "2048m"  # never below 2 GB
+    assert taskmanager_memory(24 * gib) == "6144m"  # a quarter
+    assert taskmanager_memory(256 * gib) == "8192m"  # never above 8 GB
+    assert int(taskmanager_memory().removesuffix("m")) >= 2048
