@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ontoc.cli.cluster import submit
 from ontoc.job_settings import (
     JobFileError,
     default_job,
@@ -18,7 +19,6 @@ from ontoc.job_settings import (
     planner_options,
     state_options,
 )
-from ontoc.cli.cluster import submit
 from ontoc.pipeline import definition_packages
 
 ROOT = Path(__file__).resolve().parents[2]
