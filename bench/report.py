@@ -209,9 +209,37 @@ def _compile(sec: dict) -> list[str]:
         "- growth (per-view cost at the larger size / at the smaller, 1.0 = linear): "
         + ", ".join(f"{k} = {v}" for k, v in sec["growth"].items()),
         _compile_stages(sec),
+        *_compile_cli(sec),
         "",
     ]
     return out
+
+
+def _compile_cli(sec: dict) -> list[str]:
+    if "cli" not in sec:  # results merged from a run before the command line was timed
+        return []
+    c = sec["cli"]
+    per_size = ", ".join(f"{r['views']:,} views {r['cli_s']['median']:.3f} s" for r in sec["sizes"])
+    return [
+        f"- through the command line (`python -m ontoc.cli compile DIR -o NEW`, a new process each, "
+        f"interleaved with the in-process timings): {per_size}; marginal **{c['marginal_ms_per_view']:.2f} ms "
+        f"per view** (r² = {c['fit_r2']}), {c['marginal_cli/in_process']}× the in-process slope; fixed start-up "
+        f"{c['fixed_ms']:.0f} ms (in-process fit: {sec['fixed_ms']:.0f} ms), of which "
+        f"`ontoc --version` {c['version_s']['median'] * 1000:.0f} ms",
+        *_compile_cli_cpu(c),
+    ]
+
+
+def _compile_cli_cpu(c: dict) -> list[str]:
+    if "cpu" not in c:
+        return []
+    u = c["cpu"]
+    return [
+        f"- in CPU seconds (less disturbed by load): **{u['cli_ms_per_view']:.2f} ms per view through the command "
+        f"line, {u['in_process_ms_per_view']:.2f} in-process ({u['cli/in_process']}×)**; fixed "
+        f"{u['cli_fixed_ms']:.0f} ms (in-process {u['in_process_fixed_ms']:.0f} ms), `ontoc --version` "
+        f"{u['version_ms']:.0f} ms"
+    ]
 
 
 def _compile_stages(sec: dict) -> str:

@@ -21,6 +21,7 @@ A job file holds how the views of one package run on a cluster, never where
     mini_batch = "auto"                  # auto (on when a view aggregates a `many` collection) | on | off
     mini_batch_latency = "1s"            # how long changes are buffered when mini-batch is on
     python_bundle_time = "50ms"          # longest a record waits in a Python operator's bundle
+    state_backend = "rocksdb"            # rocksdb (on disk, incremental checkpoints) | hashmap (on the heap)
 
 `load_job(path)` reads and checks a file; every error names the file and the
 key and says what is accepted, in plain words (`JobFileError`).
@@ -39,6 +40,7 @@ from typing import Any
 
 DELIVERY_GUARANTEES = ("at-least-once", "exactly-once")
 MINI_BATCH = ("auto", "on", "off")
+STATE_BACKENDS = ("rocksdb", "hashmap")
 MINI_BATCH_SIZE = 5000
 START_OFFSETS = {"earliest": "earliest-offset", "latest": "latest-offset", "committed": "group-offsets"}
 DEFAULT_INVALID_TOPIC = "ontoc_invalid_events"
@@ -69,6 +71,8 @@ class JobSettings:
     # every submitted job validates events in a Python UDF; PyFlink's default bundle time (1 s) was
     # most of the end-to-end latency at low rates (bench/, part 4: p50 651 -> 205 ms at 1,000 ev/s)
     python_bundle_time_ms: int = 50
+    # state larger than the TaskManager's heap must not kill it (and every job on it): see state_options
+    state_backend: str = "rocksdb"
     source: str = "<defaults>"  # the file it came from, for messages
 
     @property
@@ -144,6 +148,7 @@ _KEYS = {
     "mini_batch": '"auto", "on" or "off"',
     "mini_batch_latency": 'a duration such as "1s" or "200ms"',
     "python_bundle_time": 'a duration such as "50ms" or "1s"',
+    "state_backend": '"rocksdb" or "hashmap"',
 }
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -262,6 +267,11 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
         values["mini_batch"] = v.strip().lower()
     duration("mini_batch_latency", "mini_batch_latency_ms", allow_off=False)
     duration("python_bundle_time", "python_bundle_time_ms", allow_off=False)
+    if "state_backend" in data:
+        v = data["state_backend"]
+        if not isinstance(v, str) or v.strip().lower() not in STATE_BACKENDS:
+            raise fail("state_backend", v)
+        values["state_backend"] = v.strip().lower()
 
     job = replace(job, **values)
     if job.exactly_once and job.checkpoint_interval_ms is None:
@@ -294,6 +304,24 @@ def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
         "table.exec.mini-batch.size": str(MINI_BATCH_SIZE),
         "table.optimizer.agg-phase-strategy": "ONE_PHASE",
     }
+
+
+def state_options(job: JobSettings) -> dict[str, str]:
+    """The job's state backend, as Flink options (`SET` statements of the job's SQL).
+
+    RocksDB keeps keyed state on the TaskManager's disk, bounded in memory by
+    Flink's managed memory, so a view whose state outgrows the heap (joins and
+    aggregates over many keys keep every key's rows) slows down instead of
+    failing the TaskManager with an `OutOfMemoryError`, which takes down every
+    job on it. Its incremental checkpoints write only the files changed since
+    the last one, so checkpoint time follows the rate of change, not the state
+    size. `hashmap` (state as objects on the heap) is faster while the state
+    fits. Flink's distribution bundles both.
+    """
+    options = {"state.backend.type": job.state_backend}
+    if job.state_backend == "rocksdb":
+        options["execution.checkpointing.incremental"] = "true"
+    return options
 
 
 def job_file_for(package: str, jobs_dir: Path | str = DEFAULT_JOBS_DIR) -> Path:

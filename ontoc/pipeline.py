@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .backend.flink.artifacts import manifest, view_sql_file
-from .backend.flink.udfs import UDF_MODULE, udf_module
 from .errors import Diagnostic, OntocError
 from .frontend import build_plans
 from .frontend.depth import RECURSION_LIMIT, check_depth, deepest, too_deep
@@ -115,6 +114,8 @@ def _compile(path: Path, static_methods: str) -> Compiled:
         clock.lap("passes")
         files = {f"{p.topic}.sql": view_sql_file(p) for p in plans}
         if any(p.udfs for p in plans):
+            from .backend.flink.udfs import UDF_MODULE, udf_module  # jinja2: only for packages with UDFs
+
             files[UDF_MODULE] = udf_module(plans)
         clock.lap("emit SQL")
         files["manifest.json"] = manifest(plans, files)
@@ -204,6 +205,8 @@ def written_by_ontoc(out: Path) -> set[str]:
         views = doc["views"]
         names = {"manifest.json", *(v["file"] for v in views)}
         if any(v.get("udfs") for v in views):
+            from .backend.flink.udfs import UDF_MODULE
+
             names.add(UDF_MODULE)
         names.update(doc.get("files", []))
     except (ValueError, KeyError, TypeError) as exc:

@@ -214,6 +214,3 @@ def plan(
     else:
         click.echo(render_text(report, show_unchanged=not changed_only, diff=diff), nl=False)
     sys.exit(1 if fail_on_fresh_start and report["summary"]["fresh_start"] else 0)
-
-
-COMMANDS = (explain, validate, plan)

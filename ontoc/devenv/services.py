@@ -95,7 +95,10 @@ MIN_JAVA = 17
 
 KAFKA_HEAP = "512m"
 JOBMANAGER_MEMORY = "1024m"
-TASKMANAGER_MEMORY = "2048m"
+TASKMANAGER_MEMORY = "2048m"  # the smallest TaskManager `up` starts; docker-compose.yml's (one size for any host)
+TASKMANAGER_MAX_MB = 8192
+TASKMANAGER_SHARE = 0.25  # of physical memory: room for Kafka, the JobManager, Python workers and other work
+MANAGED_MEMORY_FRACTION = 0.4  # of Flink memory: RocksDB's block cache and write buffers (Flink's default)
 TASK_SLOTS = 2
 
 KAFKA_READY_TIMEOUT = 90.0
@@ -599,7 +602,8 @@ def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python
         "taskmanager.host": HOST,
         "taskmanager.bind-host": HOST,
         "taskmanager.numberOfTaskSlots": TASK_SLOTS,
-        "taskmanager.memory.process.size": TASKMANAGER_MEMORY,
+        "taskmanager.memory.process.size": taskmanager_memory(),
+        "taskmanager.memory.managed.fraction": MANAGED_MEMORY_FRACTION,
         "parallelism.default": 1,
         "rest.address": HOST,
         "rest.bind-address": HOST,
@@ -624,6 +628,23 @@ def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python
         "# Written by ontoc (ontoc/devenv/services.py) on each `up`.\n"
         + "".join(f"{k}: {json.dumps(v)}\n" for k, v in conf.items())
     )
+
+
+def taskmanager_memory(physical_bytes: int | None = None) -> str:
+    """The TaskManager's process size for this machine: a quarter of physical memory, 2 to 8 GB.
+
+    Jobs keep their state in RocksDB by default (`state_backend`), whose cache
+    is Flink's managed memory: a larger TaskManager keeps more state in memory,
+    and the heap backend's state outgrowing a fixed 2 GB killed the TaskManager.
+    """
+    if physical_bytes is None:
+        try:
+            physical_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # not a POSIX system that reports it
+            return TASKMANAGER_MEMORY
+    minimum = int(TASKMANAGER_MEMORY.removesuffix("m"))
+    share = int(physical_bytes * TASKMANAGER_SHARE) // (1024 * 1024)
+    return f"{max(minimum, min(TASKMANAGER_MAX_MB, share))}m"
 
 
 def _flink_java_opts(home: Path) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from ontoc.cli.cluster import submit
 from ontoc.job_settings import (
     JobFileError,
     default_job,
@@ -15,6 +17,7 @@ from ontoc.job_settings import (
     load_job,
     parse_duration,
     planner_options,
+    state_options,
 )
 from ontoc.pipeline import definition_packages
 
@@ -152,3 +155,38 @@ def test_mini_batch_is_on_for_aggregates_by_default_and_configurable():
 def test_python_bundle_time():
     assert default_job("p").python_bundle_time_ms == 50
     assert job_from_dict({"python_bundle_time": "1s"}).python_bundle_time_ms == 1000
+
+
+def test_state_backend_defaults_to_rocksdb_with_incremental_checkpoints():
+    job = default_job("p")
+    assert job.state_backend == "rocksdb"
+    assert state_options(job) == {"state.backend.type": "rocksdb", "execution.checkpointing.incremental": "true"}
+    heap = job_from_dict({"state_backend": " HashMap "})
+    assert heap.state_backend == "hashmap" and state_options(heap) == {"state.backend.type": "hashmap"}
+    with pytest.raises(JobFileError, match=r'`state_backend` must be "rocksdb" or "hashmap", not "forst"'):
+        job_from_dict({"state_backend": "forst"}, "x.toml")
+    with pytest.raises(JobFileError, match="did you mean `state_backend`"):
+        job_from_dict({"state_backed": "rocksdb"}, "x.toml")
+
+
+@pytest.mark.parametrize("backend", ["rocksdb", "hashmap"])
+def test_state_backend_is_set_in_the_dry_run_sql(tmp_path, backend):
+    (tmp_path / "meeting_room.toml").write_text(f'state_backend = "{backend}"\n', encoding="utf-8")
+    out = CliRunner().invoke(
+        submit,
+        [str(ROOT / "definitions" / "meeting_room"), "--dry-run", "--jobs-dir", str(tmp_path)],
+    )
+    assert out.exit_code == 0, out.output
+    assert f"SET 'state.backend.type' = '{backend}';" in out.output
+    incremental = "SET 'execution.checkpointing.incremental' = 'true';"
+    assert (incremental in out.output) == (backend == "rocksdb")
+
+
+def test_dev_taskmanager_is_sized_for_the_machine():
+    from ontoc.devenv.services import TASKMANAGER_MEMORY, taskmanager_memory
+
+    gib = 1024**3
+    assert taskmanager_memory(4 * gib) == TASKMANAGER_MEMORY == "2048m"  # never below 2 GB
+    assert taskmanager_memory(24 * gib) == "6144m"  # a quarter
+    assert taskmanager_memory(256 * gib) == "8192m"  # never above 8 GB
+    assert int(taskmanager_memory().removesuffix("m")) >= 2048

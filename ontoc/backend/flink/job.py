@@ -24,7 +24,7 @@ from ...ir.expr import Func, Op
 from ...ir.plan import ViewPlan
 from ...ir.relations import Aggregate, Scan
 from ...ir.types import Kind
-from ...job_settings import JobSettings, planner_options
+from ...job_settings import JobSettings, planner_options, state_options
 from ...jvm.functions import CREATE_FUNCTIONS_SQL
 from ...secrets import MASK, is_secret
 from . import validated_sources as vs
@@ -162,9 +162,9 @@ def sink_options(settings: JobSettings, sink: str) -> list[tuple[str, str]]:
 
 
 def table_options(settings: JobSettings, plans: Sequence[ViewPlan]) -> dict[str, str]:
-    """The table options of the job (`planner_options`): mini-batch where a view aggregates a collection."""
+    """The table options of the job: its state backend, and mini-batch where a view aggregates a collection."""
     aggregates = any(isinstance(r, Aggregate) for p in plans for r in p.rel.walk())
-    return planner_options(settings, aggregates)
+    return {**state_options(settings), **planner_options(settings, aggregates)}
 
 
 def jvm_functions(plans: Iterable[ViewPlan]) -> tuple[str, ...]:
