@@ -86,7 +86,8 @@ def test_deploy_fresh_start_switches_and_tombstones_stale_keys(cluster, tmp_path
         events.extend(batch)
 
     def deploy(version: Path, *more: str):
-        result = CliRunner().invoke(cli, ["deploy", str(version), "--jobs-dir", str(jobs_dir), *where, *more])
+        args = ["deploy", str(version), "--jobs-dir", str(jobs_dir), *where, *more]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     def ours() -> list[dict]:

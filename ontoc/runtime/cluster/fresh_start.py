@@ -208,7 +208,7 @@ def committed_offsets(kafka: KafkaConnection, group: str) -> Offsets:
                 **{"client_id": "ontoc-deploy", "request_timeout_ms": 10_000, **kafka_python_config(kafka)}
             )
             try:
-                found = admin.list_consumer_group_offsets(group)
+                found = admin.list_group_offsets(group).get(group) or {}
             finally:
                 admin.close()
         except KafkaError:
