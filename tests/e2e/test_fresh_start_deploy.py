@@ -8,8 +8,10 @@ mini_batch is off, as in test_deployments.py (docs/runtime.md, the mini-batch jo
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -61,6 +63,19 @@ def _booking(n: int, room: int, hours: int) -> Event:
     return upsert("plan_bookings", f"{P}k{n}", {"room": f"{P}r{room}", "person": "ada", "hours": hours})
 
 
+def _oracle_rows(version: Path, events: list[Event]) -> dict[str, dict]:
+    """The oracle's RoomCard rows of `version` (both versions are the package `rooms`: the other one is
+    forgotten first, and this one's folder put first on sys.path, where the oracle imports from)."""
+    for name in [m for m in sys.modules if m == "rooms" or m.startswith("rooms.")]:
+        del sys.modules[name]
+    folder = str(version.parent.resolve())
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    importlib.invalidate_caches()
+    return only(oracle(compile_definitions(version), version, events)["plan_room_cards"], P)
+
+
 def _staging_topics(bootstrap: str) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
@@ -93,10 +108,15 @@ def test_deploy_fresh_start_switches_and_tombstones_stale_keys(cluster, tmp_path
     def ours() -> list[dict]:
         return [j for j in rest.jobs() if str(j.get("name", "")).startswith(JOB)]
 
-    def view_differences(version: Path) -> list[str]:
-        reader.drain()
-        expected = only(oracle(compile_definitions(version), version, events)["plan_room_cards"], P)
-        return diff_views(reader.state(P), expected, expected)
+    def converged(version: Path, timeout: float) -> list[str]:
+        expected = _oracle_rows(version, events)
+
+        def problems() -> list[str]:
+            reader.drain()
+            return diff_views(reader.state(P), expected, expected)
+
+        wait_until(lambda: not problems(), timeout)
+        return problems()
 
     try:
         code, out, err = deploy(v1)
@@ -110,7 +130,7 @@ def test_deploy_fresh_start_switches_and_tombstones_stale_keys(cluster, tmp_path
                 *[_booking(n, n, n) for n in range(1, 7)],
             ]
         )
-        assert wait_until(lambda: not view_differences(v1), 180), view_differences(v1)
+        assert converged(v1, 180) == []
         live_in_v1 = set(reader.state(P))
         assert {f"{P}r2", f"{P}r3"} <= live_in_v1  # 3 and 5 seats: rows of v1, not of v3
 
@@ -149,7 +169,7 @@ def test_deploy_fresh_start_switches_and_tombstones_stale_keys(cluster, tmp_path
         assert recorded is not None and recorded.job_id == running[0]
 
         send([_room(6, 14, name="the big one"), _room(5, 2), _booking(999, 6, 4)])
-        assert wait_until(lambda: not view_differences(v3), 240), view_differences(v3)
+        assert converged(v3, 240) == []
         state = reader.state(P)
         assert f"{P}r2" not in state and f"{P}r3" not in state and f"{P}r5" not in state
         # the keys v1 had and v3 does not were tombstoned
