@@ -19,7 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from ...backend.flink.job import JobSpec
-from .deployments import _quiet_kafka
+from .deployments import quiet_kafka
 from .errors import SubmitError
 from .kafka import KafkaConnection, kafka_python_config
 from .rest import FlinkRest, FlinkRestError
@@ -72,7 +72,7 @@ def end_offsets(kafka: KafkaConnection, topics: list[str]) -> Offsets:
     from kafka import TopicPartition
     from kafka.errors import KafkaError
 
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             consumer = _consumer(kafka)
             try:
@@ -90,7 +90,7 @@ def read_rows(kafka: KafkaConnection, topic: str, timeout_s: float = 120.0) -> R
     from kafka.errors import KafkaError
 
     rows: Rows = {}
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             consumer = _consumer(kafka)
         except KafkaError as e:
@@ -132,7 +132,7 @@ def converge(kafka: KafkaConnection, topic: str, target: Rows, current: Rows) ->
     stale = sorted(set(current) - set(target))
     if not changed and not stale:
         return 0, 0
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             producer = KafkaProducer(**{"acks": "all", "linger_ms": 20, **kafka_python_config(kafka)})
             try:
@@ -154,7 +154,7 @@ def delete_topics(kafka: KafkaConnection, topics: list[str]) -> None:
 
     if not topics:
         return
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             admin = KafkaAdminClient(
                 **{"client_id": "ontoc-deploy", "request_timeout_ms": 30_000, **kafka_python_config(kafka)}
@@ -202,7 +202,7 @@ def committed_offsets(kafka: KafkaConnection, group: str) -> Offsets:
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             admin = KafkaAdminClient(
                 **{"client_id": "ontoc-deploy", "request_timeout_ms": 10_000, **kafka_python_config(kafka)}
