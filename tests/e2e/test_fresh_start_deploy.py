@@ -175,7 +175,7 @@ def test_deploy_fresh_start_switches_and_tombstones_stale_keys(cluster, tmp_path
         state = reader.state(P)
         # issue 14.5's measure during the deploy: tombstones of keys live before and after it (the switch itself
         # writes none for them; Flink's LEFT JOIN chain may, on updates)
-        kept = live_before & set(state)
+        kept = live_before & set(state) - {f"{P}r1"}  # r1's row comes and goes with every live update
         flickers = sum(1 for key, value, _ in reader.records[first_record:] if value is None and key in kept)
         print(f"deploy output:\n{out}\ntombstones of keys live before and after the deploy: {flickers}")
         assert f"{P}r2" not in state and f"{P}r3" not in state and f"{P}r5" not in state
