@@ -365,6 +365,15 @@ def _record(
 @_kafka_options
 @click.option("--savepoint-dir", default=None, metavar="DIR", help="Where the savepoints go (a path or URI).")
 @click.option("--wait", "wait_s", type=float, default=90.0, show_default=True, help="Seconds a new job gets to run.")
+@click.option(
+    "--catch-up",
+    "catch_up_s",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds a fresh start gets to read its sources up to their end offsets.",
+)
+@click.option("--delete-removed", is_flag=True, help="Delete the topics of views the new version removes.")
 @click.option("--dry-run", is_flag=True, help="Print the steps; change nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="On failure, also print Flink's Java stack trace.")
 @_fail_cleanly
@@ -379,19 +388,22 @@ def deploy(
     kafka_properties_file: Path | None,
     savepoint_dir: str | None,
     wait_s: float,
+    catch_up_s: float,
+    delete_removed: bool,
     dry_run: bool,
     verbose: bool,
 ) -> None:
     """Upgrade the running job of each package of DEFINITIONS to them, step by step (docs/runtime.md).
 
     The upgrade plan from the running job's record decides: nothing to do; stop with a savepoint and
-    start the new version from it (rolled back to the previous version if it does not start: exit 1);
-    or a fresh start, which deploy does not carry out yet (exit 2). Ends with what runs now.
+    start the new version from it; or a fresh start: recompute the views in a staging job beside the
+    running one, then switch the view topics to its rows (stale keys tombstoned). A new version that
+    does not start is rolled back to the previous one (exit 1). Ends with what runs now.
     """
     from ..backend.flink.job import build_job
     from ..job_settings import job_for_package, load_job
     from ..pipeline import compile_definitions, definition_packages
-    from ..runtime.cluster.deploy import Deployer, DeployRefused, RolledBack
+    from ..runtime.cluster.deploy import Deployer, RolledBack
 
     packages = definition_packages(definitions)
     if not packages:
@@ -401,7 +413,9 @@ def deploy(
     if savepoint_dir and "://" not in savepoint_dir:
         savepoint_dir = Path(savepoint_dir).expanduser().resolve().as_uri()
     kafka = _kafka(bootstrap_servers, admin_bootstrap_servers, kafka_properties, kafka_properties_file)
-    deployer = Deployer(cluster, kafka, lambda m: click.echo(m), dry_run, savepoint_dir, wait_s)
+    deployer = Deployer(
+        cluster, kafka, lambda m: click.echo(m), dry_run, savepoint_dir, wait_s, delete_removed, catch_up_s
+    )
     failed = 0
     for name, path in packages:
         package = name or path.name
@@ -411,9 +425,6 @@ def deploy(
         click.echo(f"{package}: deploying {path} as job {job.name}")
         try:
             outcome = deployer.deploy(package, path, compiled, spec)
-        except DeployRefused as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
         except RolledBack as e:
             click.echo(f"error: {e}", err=True)
             failed += 1

@@ -12,7 +12,9 @@ version, for one package's job (docs/runtime.md, "Changing views in production")
   new version from it (a removed view's state is dropped: its topic keeps its rows), check that it
   restored the savepoint and runs; if it does not, start the previous version again from the same
   savepoint (rebuilt from the record's Python files) and report the failure;
-- a `fresh-start` verdict: not carried out (yet): the steps are printed and the deploy refuses.
+- a `fresh-start` or `start` verdict: recompute every view in a staging job beside the running one,
+  then switch the view topics to its rows (`fresh_start.py`); a removed view's topic is deleted only
+  with `delete_removed`.
 """
 
 from __future__ import annotations
@@ -37,15 +39,24 @@ from .deployments import (
     write_sources,
 )
 from .errors import SubmitError
+from .fresh_start import (
+    Offsets,
+    Rows,
+    behind,
+    committed_offsets,
+    converge,
+    delete_topics,
+    end_offsets,
+    read_rows,
+    source_positions,
+    staging_spec,
+    staging_suffix,
+)
 from .kafka import KafkaConnection
 from .rest import FlinkRest, FlinkRestError
 from .submit import submit
 
 Progress = Callable[[str], object]
-
-
-class DeployRefused(Exception):
-    """The deploy cannot be carried out automatically (a fresh start): nothing was changed."""
 
 
 class RolledBack(Exception):
@@ -67,6 +78,8 @@ class Deployer:
     dry_run: bool = False
     savepoint_dir: str | None = None
     wait_s: float = 90.0
+    delete_removed: bool = False
+    catch_up_s: float = 600.0
 
     def _step(self, n: int, text: str) -> None:
         self.progress(f"step {n}: {text}" + ("  (dry run: not done)" if self.dry_run else ""))
@@ -92,16 +105,12 @@ class Deployer:
         if not changed:
             self.progress(f"nothing to do: job {current.job_id} runs this version")
             return Outcome(current.job_id, "unchanged")
-        fresh = [v for v in changed if v.verdict == "fresh-start"]
-        if fresh:
-            self.progress("a fresh start is needed (its state cannot be restored); by hand:")
-            self.progress(f"  1. submit the new version under another job name while {current.job_id} serves")
-            self.progress("  2. when it has caught up, cancel the old job")
-            self.progress("  3. tombstone the keys of the view topics that the new version no longer has")
-            raise DeployRefused(
-                "the fresh-start path is not automated yet: "
-                + "; ".join(f"{v.view} -> {v.topic}: {v.reasons[0] if v.reasons else 'state changed'}" for v in fresh)
-            )
+        removed_topics = [v.topic for v in changed if v.verdict == "stop"]
+        rebuild = [v for v in changed if v.verdict in ("fresh-start", "start")]
+        if rebuild:
+            # a new view too: the job has one Kafka source, so a view added to a restored job would
+            # only see the events after the savepoint
+            return self._fresh_start(rest, current, package, path, compiled, spec, removed_topics)
         removed = any(v.verdict == "stop" for v in changed)
         self._step(1, f"stop job {current.job_id} with a savepoint")
         self._step(
@@ -125,7 +134,112 @@ class Deployer:
             raise RolledBack(
                 f"the new version did not start ({e}); rolled back: job {back} runs the previous version"
             ) from None
+        self._delete_removed(removed_topics, 4)
         return Outcome(job_id, "upgraded")
+
+    def _delete_removed(self, topics: list[str], n: int) -> None:
+        if not topics:
+            return
+        if not self.delete_removed:
+            self.progress(f"  the removed views' topics keep their rows: {', '.join(topics)}")
+            return
+        self._step(n, f"delete the removed views' topics {', '.join(topics)}")
+        if not self.dry_run:
+            delete_topics(self.kafka, topics)
+
+    def _fresh_start(
+        self,
+        rest: FlinkRest,
+        current: Deployment,
+        package: str,
+        path: Path,
+        compiled: Compiled,
+        spec: JobSpec,
+        removed_topics: list[str],
+    ) -> Outcome:
+        """Recompute every view in a staging job beside the running one, then switch (module docstring)."""
+        suffix = staging_suffix()
+        staged = staging_spec(spec, suffix)
+        pairs = list(zip(spec.view_topics, staged.view_topics, strict=True))
+        self._step(
+            1,
+            f"start {staged.settings.name} without state from the earliest offsets, writing to "
+            + ", ".join(s for _, s in pairs)
+            + f", while job {current.job_id} serves",
+        )
+        self._step(2, "wait until it has read its sources up to their end offsets as of its start")
+        self._step(3, f"stop {staged.settings.name} with a savepoint, then job {current.job_id} with a savepoint")
+        self._step(4, "make each view topic hold exactly its staging topic's rows (stale keys tombstoned)")
+        self._step(5, f"start {spec.settings.name} from the staging job's savepoint, writing to the view topics")
+        self._step(6, "delete the staging topics" + (" and the removed views' topics" if self.delete_removed else ""))
+        if self.dry_run:
+            return Outcome(current.job_id, "dry run")
+        ends = end_offsets(self.kafka, list(spec.source_topics))
+        staging_id: str | None = None
+        try:
+            staging_id = self._submit_only(compiled, staged)
+            self._wait_caught_up(rest, staging_id, staged.settings.group_id, ends)
+            new_savepoint = rest.savepoint(staging_id, self.savepoint_dir, cancel_job=True)
+            self.progress(f"  {staged.settings.name} stopped; savepoint: {new_savepoint}")
+        except (SubmitError, FlinkRestError) as e:
+            if staging_id:
+                _cancel_quietly(rest, staging_id)
+            delete_topics(self.kafka, list(staged.view_topics))
+            raise RolledBack(f"the new version did not catch up ({e}); job {current.job_id} serves on") from None
+        old_savepoint = rest.savepoint(current.job_id, self.savepoint_dir, cancel_job=True)
+        self.progress(f"  job {current.job_id} stopped; savepoint: {old_savepoint}")
+        try:
+            record_savepoint(self.kafka, old_savepoint, current.job_id)
+        except SubmitError as e:
+            self.progress(f"  warning: the savepoint was not recorded: {e}")
+        before: dict[str, Rows] = {}
+        try:
+            for live, staging in pairs:
+                before[live] = read_rows(self.kafka, live)
+                written, tombstoned = converge(self.kafka, live, read_rows(self.kafka, staging), before[live])
+                self.progress(f"  {live}: {written} row(s) written, {tombstoned} stale key(s) tombstoned")
+            job_id = self._submit(compiled, spec, package, path, new_savepoint, False)
+            self._check_restored(rest, job_id)
+        except SubmitError as e:
+            self.progress(f"  the new version did not start: {e}")
+            for live, rows in before.items():
+                converge(self.kafka, live, rows, read_rows(self.kafka, live))
+            self.progress("  the view topics hold the previous version's rows again")
+            back = self._roll_back(current, spec, old_savepoint)
+            raise RolledBack(
+                f"the new version did not start ({e}); rolled back: job {back} runs the previous version"
+            ) from None
+        finally:
+            delete_topics(self.kafka, list(staged.view_topics))
+        self._delete_removed(removed_topics, 6)
+        return Outcome(job_id, "upgraded (fresh start)")
+
+    def _submit_only(self, compiled: Compiled, spec: JobSpec) -> str:
+        """Submit a job that is not recorded (the staging job)."""
+        done = submit(
+            compiled, spec, self.cluster, self.kafka, wait_s=self.wait_s, progress=lambda m: self.progress(f"  {m}")
+        )
+        if done.state != "RUNNING":
+            raise SubmitError(f"job {done.job_id} is {done.state}, not running, after {self.wait_s:.0f}s")
+        self.progress(f"  job {done.job_id} ({spec.settings.name}) runs")
+        return done.job_id
+
+    def _wait_caught_up(self, rest: FlinkRest, job_id: str, group: str, ends: Offsets) -> None:
+        deadline = time.monotonic() + self.catch_up_s
+        last = -1
+        while True:
+            if _state(rest, job_id) != "RUNNING":
+                raise SubmitError(f"job {job_id} is {_state(rest, job_id)} while catching up")
+            left = behind(ends, source_positions(rest, job_id), committed_offsets(self.kafka, group))
+            if left == 0:
+                self.progress(f"  caught up: read {sum(ends.values())} record(s) of the sources")
+                return
+            if left != last:
+                self.progress(f"  {left} record(s) behind")
+                last = left
+            if time.monotonic() > deadline:
+                raise SubmitError(f"job {job_id} is still {left} record(s) behind after {self.catch_up_s:.0f}s")
+            time.sleep(2)
 
     def _submit(
         self,
@@ -193,6 +307,13 @@ class Deployer:
             return self._submit(
                 old, old_spec, previous.package, Path(previous.definitions), location, False, previous.sources
             )
+
+
+def _cancel_quietly(rest: FlinkRest, job_id: str) -> None:
+    try:
+        rest.cancel(job_id)
+    except FlinkRestError:
+        pass
 
 
 def _state(rest: FlinkRest, job_id: str) -> str:

@@ -168,7 +168,7 @@ def write_sources(deployment: Deployment, into: Path) -> Path:
 
 
 @contextmanager
-def _quiet_kafka() -> Iterator[None]:
+def quiet_kafka() -> Iterator[None]:
     log = logging.getLogger("kafka")
     old = log.level
     log.setLevel(logging.CRITICAL)  # kafka-python logs every refused connection
@@ -200,7 +200,7 @@ def _write(kafka: KafkaConnection, records: list[tuple[str, dict]], replication:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             _ensure_topic(kafka, replication)
             config = {"acks": "all", "compression_type": "gzip", "max_request_size": MAX_RECORD_BYTES}
@@ -231,7 +231,7 @@ def read_records(kafka: KafkaConnection, timeout_s: float = 20.0) -> dict[str, d
     from kafka.errors import KafkaError
 
     out: dict[str, dict] = {}
-    with _quiet_kafka():
+    with quiet_kafka():
         try:
             consumer = KafkaConsumer(
                 **{"enable_auto_commit": False, "consumer_timeout_ms": 1000, **kafka_python_config(kafka)}
