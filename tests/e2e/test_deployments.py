@@ -259,9 +259,11 @@ def test_deploy_upgrades_through_a_savepoint_and_rolls_back(cluster, tmp_path):
     versions, jobs_dir = _versions(tmp_path, "e2e-deploy-rooms", mini_batch="off")
     broken_jobs = tmp_path / "broken-jobs"
     broken_jobs.mkdir()
-    # a version that cannot start: more parallel tasks than the test cluster has slots (a broken
-    # python_executable no longer fails it: jobs without Python UDFs run no Python)
-    (broken_jobs / "rooms.toml").write_text((jobs_dir / "rooms.toml").read_text() + "parallelism = 8\n")
+    # a version that cannot start: its new invalid-events topic asks for 3 replicas of the one broker
+    # (a broken python_executable no longer fails it: jobs without Python UDFs run no Python)
+    (broken_jobs / "rooms.toml").write_text(
+        (jobs_dir / "rooms.toml").read_text() + 'invalid_events_topic = "e2e_rollback_invalid"\ntopic_replication = 3\n'
+    )
     rest = FlinkRest(cluster.rest_url)
     where = ["--cluster", cluster.rest_url, "--bootstrap-servers", cluster.bootstrap]
     reader = TopicReader(cluster.bootstrap, "plan_room_cards")
