@@ -104,7 +104,9 @@ def expr_lines(e: Expr, indent: int = 0, width: int = WIDTH) -> list[str]:
     if isinstance(e, AggCall) and e.func is Agg.COUNT and e.arg is None:
         out[-1] += "*"
     for i, arg in enumerate(args):
-        lines = expr_lines(arg, indent + 1, width)
+        # room for what follows the argument on its last line: `,`, or the suffix (` as decimal`) and `)`
+        trailing = 1 if i < len(args) - 1 else len(suffix) + 2
+        lines = expr_lines(arg, indent + 1, width - trailing)
         if i < len(args) - 1:
             lines[-1] += ","
         out += lines
