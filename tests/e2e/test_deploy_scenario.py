@@ -225,6 +225,16 @@ def test_deploy_v1_to_v4_under_a_live_producer_beside_a_bystander(cluster, tmp_p
             restored = rest.checkpoints(second)["latest"].get("restored")
             assert restored and restored.get("is_savepoint")
 
+            # a staging job the cluster has too few free slots for: refused before anything changes
+            free = rest.overview()["slots-available"]
+            wide_jobs = tmp_path / "wide-jobs"
+            wide_jobs.mkdir()
+            (wide_jobs / "rooms.toml").write_text((jobs_dir / "rooms.toml").read_text() + f"parallelism = {free + 1}\n")
+            code, out, err = deploy(v3, jobs=wide_jobs)
+            assert code == 2, out + err
+            assert f"the staging job {JOB}.v" in err and f"needs {free + 1} free task slot(s)" in err, err
+            assert "nothing was changed" in err and running() == [second]
+
             # v3: a fresh start beside v2, then the switch
             code, out, err = deploy(v3, "--catch-up", "600")
             assert code == 0, out + err

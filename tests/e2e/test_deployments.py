@@ -249,3 +249,29 @@ def test_dev_up_restarts_a_taskmanager_that_died(cluster):
     out = Runner().invoke(dev, ["status", "--state-dir", str(cluster.state)]).stdout
     assert f"died and was restarted by `ontoc dev up` {before + 1} time(s)" in out and f"(pid {pid} -> " in out
     assert FlinkRest(cluster.rest_url).overview().get("taskmanagers", 0) >= 1
+
+
+def test_deploy_refuses_a_job_the_cluster_has_no_free_slots_for(cluster, tmp_path):
+    """A job at a parallelism above the cluster's free slots is refused before anything changes: no job
+    submitted, no topic created, no deployment recorded (Flink would otherwise keep it waiting for slots)."""
+    from kafka.admin import KafkaAdminClient
+
+    free = FlinkRest(cluster.rest_url).overview()["slots-available"]
+    versions, jobs_dir = _versions(tmp_path, "e2e-no-slots-rooms", parallelism=free + 1, create_topics=True)
+    (jobs_dir / "rooms.toml").write_text(
+        (jobs_dir / "rooms.toml").read_text() + 'invalid_events_topic = "e2e_no_slots_invalid"\n'
+    )
+    rest = FlinkRest(cluster.rest_url)
+    jobs_before = {j["jid"] for j in rest.jobs()}
+    where = ["--cluster", cluster.rest_url, "--bootstrap-servers", cluster.bootstrap]
+    code, out, err = _run(cli, "deploy", versions["base"], "--jobs-dir", jobs_dir, *where)
+    assert code == 2, out + err
+    assert f"the job e2e-no-slots-rooms needs {free + 1} free task slot(s) (its parallelism)" in err
+    assert f"the cluster has {free} of " in err and "nothing was changed" in err
+    assert {j["jid"] for j in rest.jobs()} == jobs_before
+    assert Deployments.read(KafkaConnection(cluster.bootstrap)).by_name("e2e-no-slots-rooms") is None
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    try:
+        assert "e2e_no_slots_invalid" not in admin.list_topics()
+    finally:
+        admin.close()

@@ -63,6 +63,10 @@ class RolledBack(Exception):
     """The new version did not start; the previous one runs again from the same savepoint."""
 
 
+class Refused(Exception):
+    """The deploy was refused before anything was changed (too few free task slots): exit 2."""
+
+
 @dataclass
 class Outcome:
     job_id: str | None  # what runs now
@@ -94,6 +98,7 @@ class Deployer:
             self._step(1, f"start {job.name} ({why}): every view reads its sources from the beginning")
             if self.dry_run:
                 return Outcome(None, "dry run")
+            self._check_slots(rest, job.parallelism, f"the job {job.name}")
             done = self._submit(compiled, spec, package, path, None, False)
             return Outcome(done, "started")
         assert current is not None
@@ -119,6 +124,9 @@ class Deployer:
         self._step(3, "check that it restored the savepoint and runs; else roll back to the running version")
         if self.dry_run:
             return Outcome(current.job_id, "dry run")
+        # the new version takes the slots the running one frees; only a higher parallelism needs more
+        running_parallelism = int((current.settings or {}).get("parallelism", 1))
+        self._check_slots(rest, job.parallelism - running_parallelism, f"the new version of {job.name}")
         location = rest.savepoint(current.job_id, self.savepoint_dir, cancel_job=True)
         self.progress(f"  savepoint: {location}")
         try:
@@ -174,6 +182,7 @@ class Deployer:
         self._step(6, "delete the staging topics" + (" and the removed views' topics" if self.delete_removed else ""))
         if self.dry_run:
             return Outcome(current.job_id, "dry run")
+        self._check_slots(rest, staged.settings.parallelism, f"the staging job {staged.settings.name}")
         ends = end_offsets(self.kafka, list(spec.source_topics))
         staging_id: str | None = None
         try:
@@ -213,6 +222,25 @@ class Deployer:
             delete_topics(self.kafka, list(staged.view_topics))
         self._delete_removed(removed_topics, 6)
         return Outcome(job_id, "upgraded (fresh start)")
+
+    def _check_slots(self, rest: FlinkRest, needed: int, what: str) -> None:
+        """Refuse (before anything changes) a job the cluster has no free slots for: Flink would keep it
+        waiting for slots until `wait_s` runs out, with the running job already stopped or a staging job
+        half-started. A job at parallelism N takes N slots (its operators share them)."""
+        if needed <= 0:
+            return
+        try:
+            overview = rest.overview()
+        except FlinkRestError as e:
+            raise SubmitError(f"cannot read the cluster's free task slots: {e}") from None
+        free, total = int(overview.get("slots-available", 0)), int(overview.get("slots-total", 0))
+        if free < needed:
+            raise Refused(
+                f"{what} needs {needed} free task slot(s) (its parallelism), and the cluster has {free} of {total} "
+                "free: nothing was changed. Free slots (stop a job, add a TaskManager, raise "
+                "taskmanager.numberOfTaskSlots) or lower the job file's `parallelism`, then deploy again"
+            )
+        self.progress(f"  free task slots: {free} of {total}; {what} needs {needed}")
 
     def _submit_only(self, compiled: Compiled, spec: JobSpec) -> str:
         """Submit a job that is not recorded (the staging job)."""
