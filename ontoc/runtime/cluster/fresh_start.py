@@ -14,14 +14,12 @@ import re
 import time
 import urllib.parse
 from dataclasses import replace
-from typing import Any
 
 from sqlglot import exp
 
 from ...backend.flink.job import JobSpec
-from .deployments import quiet_kafka
 from .errors import SubmitError
-from .kafka import KafkaConnection, kafka_python_config
+from .kafka import KafkaConnection, consumer, kafka_python_config, quiet_kafka, read_to_end
 from .rest import FlinkRest, FlinkRestError
 
 Rows = dict[bytes, bytes]  # a compacted topic's live rows: key -> value (tombstones folded away)
@@ -68,15 +66,6 @@ def staging_spec(spec: JobSpec, suffix: str) -> JobSpec:
 # -- Kafka ------------------------------------------------------------------------------------------
 
 
-def _consumer(kafka: KafkaConnection) -> Any:
-    """A consumer that reads committed records only: an exactly-once job's open or aborted transactions
-    are not rows (and the end offsets it reports are the last stable ones)."""
-    from kafka import KafkaConsumer
-
-    config = {"enable_auto_commit": False, "consumer_timeout_ms": 1000, "isolation_level": "read_committed"}
-    return KafkaConsumer(**{**config, **kafka_python_config(kafka)})
-
-
 def end_offsets(kafka: KafkaConnection, topics: list[str]) -> Offsets:
     """Each partition's end offset now: where the new job has caught up to the present."""
     from kafka import TopicPartition
@@ -84,50 +73,26 @@ def end_offsets(kafka: KafkaConnection, topics: list[str]) -> Offsets:
 
     with quiet_kafka():
         try:
-            consumer = _consumer(kafka)
+            reader = consumer(kafka)
             try:
-                tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-                return {(tp.topic, tp.partition): n for tp, n in consumer.end_offsets(tps).items()}
+                tps = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
+                return {(tp.topic, tp.partition): n for tp, n in reader.end_offsets(tps).items()}
             finally:
-                consumer.close()
+                reader.close()
         except KafkaError as e:
             raise SubmitError(f"cannot read the end offsets of {', '.join(topics)}: {type(e).__name__}: {e}") from None
 
 
 def read_rows(kafka: KafkaConnection, topic: str, timeout_s: float = 120.0) -> Rows:
     """A compacted topic's live rows, read from the beginning to the end offsets of now."""
-    from kafka import TopicPartition
-    from kafka.errors import KafkaError
-
     rows: Rows = {}
-    with quiet_kafka():
-        try:
-            consumer = _consumer(kafka)
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
-        try:
-            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            if not tps:
-                return rows
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            end = consumer.end_offsets(tps)
-            deadline = time.monotonic() + timeout_s
-            while any(consumer.position(tp) < end[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    raise SubmitError(f"timed out reading the topic {topic}")
-                for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
-                    for r in records:
-                        if r.key is None or r.offset >= end[TopicPartition(topic, r.partition)]:
-                            continue
-                        if r.value is None:
-                            rows.pop(r.key, None)
-                        else:
-                            rows[r.key] = r.value
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
-        finally:
-            consumer.close()
+    for r in read_to_end(kafka, topic, timeout_s):
+        if r.key is None:
+            continue
+        if r.value is None:
+            rows.pop(r.key, None)
+        else:
+            rows[r.key] = r.value
     return rows
 
 
@@ -135,39 +100,18 @@ def undo_since(kafka: KafkaConnection, topic: str, since: Offsets, timeout_s: fl
     """Give every key written to `topic` at or after the offsets `since` the value it had before them (a
     tombstone where it had none): what a version that failed after the switch wrote is taken back, so the
     previous version, restored from its savepoint at `since`, goes on from its own rows. Returns the keys."""
-    from kafka import TopicPartition
-    from kafka.errors import KafkaError
 
     before: Rows = {}
     touched: set[bytes] = set()
-    with quiet_kafka():
-        try:
-            consumer = _consumer(kafka)
-            try:
-                tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-                if not tps:
-                    return 0
-                consumer.assign(tps)
-                consumer.seek_to_beginning(*tps)
-                end = consumer.end_offsets(tps)
-                deadline = time.monotonic() + timeout_s
-                while any(consumer.position(tp) < end[tp] for tp in tps):
-                    if time.monotonic() > deadline:
-                        raise SubmitError(f"timed out reading the topic {topic}")
-                    for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
-                        for r in records:
-                            if r.key is None or r.offset >= end[TopicPartition(topic, r.partition)]:
-                                continue
-                            if r.offset >= since.get((topic, r.partition), 0):
-                                touched.add(r.key)
-                            elif r.value is None:
-                                before.pop(r.key, None)
-                            else:
-                                before[r.key] = r.value
-            finally:
-                consumer.close()
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
+    for r in read_to_end(kafka, topic, timeout_s):
+        if r.key is None:
+            continue
+        if r.offset >= since.get((topic, r.partition), 0):
+            touched.add(r.key)
+        elif r.value is None:
+            before.pop(r.key, None)
+        else:
+            before[r.key] = r.value
     _send(kafka, topic, [(key, before.get(key)) for key in sorted(touched)])
     return len(touched)
 
