@@ -300,7 +300,10 @@ def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
     the events per second of Flink's defaults (two-phase: about 1.0x); on views
     that only join it cost 4-18%, so `auto` turns it on only for packages with
     an aggregate. The price is latency: a change waits up to `mini_batch_latency`
-    before it is applied.
+    before it is applied. It stays on although it makes the joins Flink 2.2's
+    MiniBatchStreamingJoinOperator (a failed restore of one can stop the TaskManager):
+    every aggregate is joined back to its root, so "off for jobs with joins" would be
+    "off" wherever it pays (docs/runtime.md, "Job settings").
     """
     if not (job.mini_batch == "on" or (job.mini_batch == "auto" and aggregates)):
         return {}
