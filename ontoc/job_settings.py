@@ -21,6 +21,7 @@ A job file holds how the views of one package run on a cluster, never where
     mini_batch = "auto"                  # auto (on when a view aggregates a `many` collection) | on | off
     mini_batch_latency = "1s"            # how long changes are buffered when mini-batch is on
     python_bundle_time = "50ms"          # longest a record waits in a Python operator's bundle
+    sink_buffer = "100ms"                # the view sinks keep each key's last row this long ("off": write each)
     state_backend = "rocksdb"            # rocksdb (on disk, incremental checkpoints) | hashmap (on the heap)
 
 `load_job(path)` reads and checks a file; every error names the file and the
@@ -73,6 +74,9 @@ class JobSettings:
     python_bundle_time_ms: int = 50
     # state larger than the TaskManager's heap must not kill it (and every job on it): see state_options
     state_backend: str = "rocksdb"
+    # the view sinks write each key's last row per flush: a LEFT JOIN chain's retraction and insertion of one
+    # update then reach Kafka as one row, not a tombstone and a row (docs/runtime.md, "Delivery guarantees")
+    sink_buffer_ms: int | None = 100
     source: str = "<defaults>"  # the file it came from, for messages
 
     @property
@@ -149,6 +153,7 @@ _KEYS = {
     "mini_batch_latency": 'a duration such as "1s" or "200ms"',
     "python_bundle_time": 'a duration such as "50ms" or "1s"',
     "state_backend": '"rocksdb" or "hashmap"',
+    "sink_buffer": 'a duration such as "100ms", or "off"',
 }
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -266,6 +271,7 @@ def job_from_dict(data: dict, source: str = "<job>", package: str = "") -> JobSe
             raise fail("mini_batch", v)
         values["mini_batch"] = v.strip().lower()
     duration("mini_batch_latency", "mini_batch_latency_ms", allow_off=False)
+    duration("sink_buffer", "sink_buffer_ms", allow_off=True)
     duration("python_bundle_time", "python_bundle_time_ms", allow_off=False)
     if "state_backend" in data:
         v = data["state_backend"]
@@ -294,7 +300,10 @@ def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
     the events per second of Flink's defaults (two-phase: about 1.0x); on views
     that only join it cost 4-18%, so `auto` turns it on only for packages with
     an aggregate. The price is latency: a change waits up to `mini_batch_latency`
-    before it is applied.
+    before it is applied. It stays on although it makes the joins Flink 2.2's
+    MiniBatchStreamingJoinOperator (a failed restore of one can stop the TaskManager):
+    every aggregate is joined back to its root, so "off for jobs with joins" would be
+    "off" wherever it pays (docs/runtime.md, "Job settings").
     """
     if not (job.mini_batch == "on" or (job.mini_batch == "auto" and aggregates)):
         return {}

@@ -398,12 +398,13 @@ def deploy(
     The upgrade plan from the running job's record decides: nothing to do; stop with a savepoint and
     start the new version from it; or a fresh start: recompute the views in a staging job beside the
     running one, then switch the view topics to its rows (stale keys tombstoned). A new version that
-    does not start is rolled back to the previous one (exit 1). Ends with what runs now.
+    does not start is rolled back to the previous one (exit 1); a job the cluster has too few free
+    task slots for is refused before anything changes (exit 2). Ends with what runs now.
     """
     from ..backend.flink.job import build_job
     from ..job_settings import job_for_package, load_job
     from ..pipeline import compile_definitions, definition_packages
-    from ..runtime.cluster.deploy import Deployer, RolledBack
+    from ..runtime.cluster.deploy import Deployer, Refused, RolledBack
 
     packages = definition_packages(definitions)
     if not packages:
@@ -416,7 +417,7 @@ def deploy(
     deployer = Deployer(
         cluster, kafka, lambda m: click.echo(m), dry_run, savepoint_dir, wait_s, delete_removed, catch_up_s
     )
-    failed = 0
+    failed = refused = 0
     for name, path in packages:
         package = name or path.name
         job = load_job(job_file, package) if job_file else job_for_package(package, jobs_dir)
@@ -429,9 +430,13 @@ def deploy(
             click.echo(f"error: {e}", err=True)
             failed += 1
             continue
+        except Refused as e:
+            click.echo(f"error: {package}: {e}", err=True)
+            refused += 1
+            continue
         click.echo(f"{package}: {outcome.what}; now running: {outcome.job_id or '-'} ({job.name})")
-    if failed:
-        sys.exit(1)
+    if failed or refused:
+        sys.exit(1 if failed else 2)
 
 
 # --------------------------------------------------------------------------

@@ -124,9 +124,14 @@ def up(
     jars: JarPaths | None = None,
     python_executable: str | None = None,
     timeout: float | None = None,
+    task_slots: int | None = None,
 ) -> dict:
     """Start whatever of Kafka / JobManager / TaskManager is not running and
     wait until each answers. Returns `status(state_dir)`.
+
+    The TaskManager has `task_slots` slots (default: as many as the state
+    folder's Flink configuration says, else TASK_SLOTS), so that a TaskManager
+    `up` restarts keeps the slots it was first started with.
 
     The Kafka controller listens on `kafka_controller_port` (default
     `kafka_port + 1`). On failure, the processes this call started are
@@ -186,7 +191,8 @@ def up(
     t0 = time.monotonic()
     try:
         if not running["jobmanager"] or not running["taskmanager"]:
-            _prepare_flink(lay, jars, flink_port, flink_rpc_port, python_executable or sys.executable)
+            python = python_executable or sys.executable
+            _prepare_flink(lay, jars, flink_port, flink_rpc_port, python, task_slots or _configured_slots(lay))
         if not running["jobmanager"]:
             _start_jobmanager(lay, java_home, flink_port, flink_rpc_port)
             started.append("jobmanager")
@@ -561,7 +567,17 @@ def pyflink_home() -> Path:
     return home
 
 
-def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python: str) -> None:
+def _configured_slots(lay: Layout) -> int:
+    """The slots the state folder's Flink configuration gives the TaskManager (TASK_SLOTS before the first `up`)."""
+    try:
+        text = lay.flink_conf.joinpath("config.yaml").read_text()
+    except OSError:
+        return TASK_SLOTS
+    found = re.search(r"^taskmanager\.numberOfTaskSlots: (\d+)$", text, re.MULTILINE)
+    return int(found.group(1)) if found else TASK_SLOTS
+
+
+def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python: str, task_slots: int) -> None:
     home = pyflink_home()
     for d in (
         lay.flink,
@@ -601,7 +617,7 @@ def _prepare_flink(lay: Layout, jars: JarPaths, port: int, rpc_port: int, python
         "jobmanager.execution.failover-strategy": "region",
         "taskmanager.host": HOST,
         "taskmanager.bind-host": HOST,
-        "taskmanager.numberOfTaskSlots": TASK_SLOTS,
+        "taskmanager.numberOfTaskSlots": task_slots,
         "taskmanager.memory.process.size": taskmanager_memory(),
         "taskmanager.memory.managed.fraction": MANAGED_MEMORY_FRACTION,
         "parallelism.default": 1,

@@ -139,6 +139,7 @@ class TopicReader:
             consumer_timeout_ms=1000,
         )
         self.records: list[tuple[str | None, dict | None, float]] = []  # key, value, time read
+        self.partitions: dict[str | None, set[int]] = {}  # the partitions each key's records were in
         self._assigned = False
 
     def _assign(self) -> bool:
@@ -162,6 +163,7 @@ class TopicReader:
                 key = r.key.decode() if r.key is not None else None
                 value = json.loads(r.value) if r.value is not None else None
                 self.records.append((key, value, now))
+                self.partitions.setdefault(key, set()).add(r.partition)
                 n += 1
         return n
 

@@ -22,14 +22,14 @@ from ontoc.runtime.cluster.deployments import Deployments
 from ontoc.runtime.cluster.kafka import KafkaConnection
 from ontoc.runtime.cluster.rest import FlinkRest
 
-from .support import TopicReader, produce, upsert, wait_until
+from .support import produce, upsert, wait_until
 
 pytestmark = pytest.mark.services
 
 PLAN = Path(__file__).resolve().parents[1] / "fixtures" / "plan"
 
 
-def _versions(tmp_path: Path, job_name: str, **more: str) -> tuple[dict[str, Path], Path]:
+def _versions(tmp_path: Path, job_name: str, **more: object) -> tuple[dict[str, Path], Path]:
     """Each version's `rooms` package in its own folder, and a jobs folder naming the job `job_name`."""
     out = {}
     for version in ("base", "projection_only", "add_field"):
@@ -251,81 +251,27 @@ def test_dev_up_restarts_a_taskmanager_that_died(cluster):
     assert FlinkRest(cluster.rest_url).overview().get("taskmanagers", 0) >= 1
 
 
-def test_deploy_upgrades_through_a_savepoint_and_rolls_back(cluster, tmp_path):
-    """Issue 14.4, the savepoint path: start, no-op, dry run, upgrade, a fresh start's dry run, rollback.
+def test_deploy_refuses_a_job_the_cluster_has_no_free_slots_for(cluster, tmp_path):
+    """A job at a parallelism above the cluster's free slots is refused before anything changes: no job
+    submitted, no topic created, no deployment recorded (Flink would otherwise keep it waiting for slots)."""
+    from kafka.admin import KafkaAdminClient
 
-    mini_batch is off: a version that fails while its joins restore would otherwise hit Flink's fatal
-    mini-batch join defect (docs/runtime.md) and take the TaskManager down."""
-    versions, jobs_dir = _versions(tmp_path, "e2e-deploy-rooms", mini_batch="off")
-    broken_jobs = tmp_path / "broken-jobs"
-    broken_jobs.mkdir()
-    # a version that cannot start: its new invalid-events topic asks for 3 replicas of the one broker
-    # (a broken python_executable no longer fails it: jobs without Python UDFs run no Python)
-    (broken_jobs / "rooms.toml").write_text(
-        (jobs_dir / "rooms.toml").read_text() + 'invalid_events_topic = "e2e_rollback_invalid"\ntopic_replication = 3\n'
+    free = FlinkRest(cluster.rest_url).overview()["slots-available"]
+    versions, jobs_dir = _versions(tmp_path, "e2e-no-slots-rooms", parallelism=free + 1, create_topics=True)
+    (jobs_dir / "rooms.toml").write_text(
+        (jobs_dir / "rooms.toml").read_text() + 'invalid_events_topic = "e2e_no_slots_invalid"\n'
     )
     rest = FlinkRest(cluster.rest_url)
+    jobs_before = {j["jid"] for j in rest.jobs()}
     where = ["--cluster", cluster.rest_url, "--bootstrap-servers", cluster.bootstrap]
-    reader = TopicReader(cluster.bootstrap, "plan_room_cards")
-    started: set[str] = set()
-
-    def deploy(version: str, *more):
-        code, out, err = _run(cli, "deploy", versions[version], "--jobs-dir", *more, *where)
-        started.update(j["jid"] for j in rest.jobs() if j.get("name") == "e2e-deploy-rooms")
-        return code, out, err
-
-    def room_name() -> str | None:
-        reader.poll()
-        return (reader.state("dep:").get("dep:r1") or {}).get("name")
-
-    def running() -> list[str]:
-        return [j["jid"] for j in rest.jobs() if j.get("name") == "e2e-deploy-rooms" and j.get("state") == "RUNNING"]
-
+    code, out, err = _run(cli, "deploy", versions["base"], "--jobs-dir", jobs_dir, *where)
+    assert code == 2, out + err
+    assert f"the job e2e-no-slots-rooms needs {free + 1} free task slot(s) (its parallelism)" in err
+    assert f"the cluster has {free} of " in err and "nothing was changed" in err
+    assert {j["jid"] for j in rest.jobs()} == jobs_before
+    assert Deployments.read(KafkaConnection(cluster.bootstrap)).by_name("e2e-no-slots-rooms") is None
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
     try:
-        code, out, err = deploy("base", jobs_dir)
-        assert code == 0, out + err
-        assert "step 1: start e2e-deploy-rooms (no deployment recorded)" in out and "started; now running" in out
-        [first] = running()
-        produce(cluster.bootstrap, _events("dep:"))
-        assert wait_until(
-            lambda: reader.poll() is not None and reader.state("dep:").get("dep:r1", {}).get("name") == "BLUE", 90
-        )
-
-        code, out, err = deploy("base", jobs_dir)
-        assert code == 0 and f"nothing to do: job {first} runs this version" in out, out + err
-
-        code, out, err = deploy("projection_only", jobs_dir, "--dry-run")
-        assert code == 0, out + err
-        assert "RoomCard -> plan_room_cards: savepoint" in out and "(dry run: not done)" in out
-        assert running() == [first]
-
-        code, out, err = deploy("projection_only", jobs_dir, "--savepoint-dir", tmp_path / "savepoints")
-        assert code == 0, out + err
-        [second] = running()
-        assert second != first and "upgraded; now running: " + second in out
-        restored = rest.checkpoints(second)["latest"].get("restored")
-        assert restored and restored.get("is_savepoint")
-
-        # a fresh start (carried out in test_fresh_start_deploy.py): its steps, and nothing changed
-        code, out, err = deploy("add_field", jobs_dir, "--dry-run")
-        assert code == 0 and "RoomCard -> plan_room_cards: fresh-start" in out, out + err
-        assert "without state from the earliest offsets" in out and "(dry run: not done)" in out
-        assert running() == [second]
-
-        # base again, but under settings that cannot start: rolled back to projection_only from the same savepoint
-        code, out, err = deploy("base", broken_jobs, "--savepoint-dir", tmp_path / "savepoints", "--wait", "60")
-        assert code == 1, out + err
-        assert "step 4: roll back" in out and "rolled back: job" in err
-        [third] = running()
-        assert third not in (first, second)
-        latest = Deployments.read(KafkaConnection(cluster.bootstrap)).by_name("e2e-deploy-rooms")
-        assert latest is not None and latest.job_id == third
-        produce(
-            cluster.bootstrap, [upsert("plan_rooms", "dep:r1", {"name": "Green", "capacity": 8, "building": "dep:b1"})]
-        )
-        assert wait_until(
-            lambda: reader.poll() is not None and reader.state("dep:").get("dep:r1", {}).get("name") == "green", 90
-        )
+        assert "e2e_no_slots_invalid" not in admin.list_topics()
     finally:
-        reader.close()
-        _cancel(rest, *started)
+        admin.close()

@@ -14,11 +14,11 @@ from tests.conftest import ROOT
 PLAN = ROOT / "tests" / "fixtures" / "plan"
 
 
-def _spec():
+def _spec(**settings: object):
     with contextlib.chdir(PLAN / "base"):
         compiled = compile_definitions(PLAN / "base" / "rooms")
-    settings = JobSettings(name="ontoc-rooms", start_offsets="latest")
-    return build_job(compiled.plans, compiled.schema.models, settings, KafkaConnection("k:9092").options())
+    job = JobSettings(name="ontoc-rooms", start_offsets="latest", **settings)  # type: ignore[arg-type]
+    return build_job(compiled.plans, compiled.schema.models, job, KafkaConnection("k:9092").options())
 
 
 def test_the_staging_job_differs_only_in_its_sinks_topics_and_name():
@@ -33,6 +33,17 @@ def test_the_staging_job_differs_only_in_its_sinks_topics_and_name():
     assert [i for _, i in staged.inserts] == [i for _, i in spec.inserts]
     # the source is not retargeted
     assert not any(f"'{t}.v7'" in line for t in spec.source_topics for line in after)
+
+
+def test_an_exactly_once_staging_job_has_transactional_ids_of_its_own():
+    """Kafka fences the older producer of a transactional id: sharing the running job's would fail it."""
+    spec = _spec(delivery_guarantee="exactly-once", checkpoint_interval_ms=2000)
+    staged = staging_spec(spec, "v7")
+    prefix = "'sink.transactional-id-prefix' = '"
+    before = sorted(line.strip() for line in spec.sql_text().splitlines() if prefix in line)
+    after = sorted(line.strip() for line in staged.sql_text().splitlines() if prefix in line)
+    assert len(before) == len(spec.view_topics) + 1  # the views' sinks and the invalid-events sink
+    assert after == sorted(line.replace("',", ".v7',") for line in before)
 
 
 def test_behind_counts_what_is_left_by_the_best_reading():

@@ -157,6 +157,21 @@ def test_python_bundle_time():
     assert job_from_dict({"python_bundle_time": "1s"}).python_bundle_time_ms == 1000
 
 
+def test_sink_buffer_keeps_each_keys_last_row_per_flush_of_the_view_sinks_only():
+    from ontoc.backend.flink.job import SINK_BUFFER_ROWS, buffer_options
+
+    assert default_job("p").sink_buffer_ms == 100
+    assert buffer_options(default_job("p")) == [
+        ("sink.buffer-flush.max-rows", str(SINK_BUFFER_ROWS)),
+        ("sink.buffer-flush.interval", "100 ms"),
+    ]
+    assert job_from_dict({"sink_buffer": "1s"}).sink_buffer_ms == 1000
+    off = job_from_dict({"sink_buffer": "off"})
+    assert off.sink_buffer_ms is None and buffer_options(off) == []
+    with pytest.raises(JobFileError, match="`sink_buffer` must be a duration"):
+        job_from_dict({"sink_buffer": "soon"}, "x.toml")
+
+
 def test_state_backend_defaults_to_rocksdb_with_incremental_checkpoints():
     job = default_job("p")
     assert job.state_backend == "rocksdb"

@@ -65,6 +65,8 @@ def test_delivery_guarantees(compiled_packages):
     at_least = job_spec(compiled, default_job("meeting_room"), KAFKA).sql_text()
     assert at_least.count("'sink.delivery-guarantee' = 'at-least-once'") == 2  # the view and invalid events
     assert "transactional-id-prefix" not in at_least
+    # the view's sink buffers (each key's last row per flush); the invalid events' append sink does not
+    assert at_least.count("'sink.buffer-flush.interval' = '100 ms'") == 1
     job = replace(default_job("meeting_room"), delivery_guarantee="exactly-once", transactional_id_prefix="mr")
     exactly = job_spec(compiled, job, KAFKA).sql_text()
     assert exactly.count("'sink.delivery-guarantee' = 'exactly-once'") == 2

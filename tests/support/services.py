@@ -53,7 +53,7 @@ class Cluster:
         return f"http://127.0.0.1:{self.flink_port}"
 
 
-def running_services(state: Path) -> Iterator[Cluster]:
+def running_services(state: Path, task_slots: int | None = None) -> Iterator[Cluster]:
     """Kafka and Flink up on free ports in `state` for as long as the generator is suspended."""
     kafka, controller, flink, rpc = free_ports(4)
     cluster = Cluster(state, kafka, controller, flink, rpc)
@@ -66,6 +66,7 @@ def running_services(state: Path) -> Iterator[Cluster]:
             progress=cluster.lines.append,
             kafka_controller_port=controller,
             flink_rpc_port=rpc,
+            task_slots=task_slots,
         )
     except services.ServiceError as e:
         services.down(state, progress=lambda _m: None)
@@ -77,11 +78,11 @@ def running_services(state: Path) -> Iterator[Cluster]:
         services.down(state, progress=lambda _m: None)
 
 
-def services_fixture(scope: str) -> Any:
+def services_fixture(scope: str, task_slots: int | None = None) -> Any:
     """A `cluster` fixture of that scope: `cluster = services_fixture("session")` in a conftest or test module."""
 
     @pytest.fixture(scope=scope)  # type: ignore[call-overload]
     def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-        yield from running_services(tmp_path_factory.mktemp("services"))
+        yield from running_services(tmp_path_factory.mktemp("services"), task_slots)
 
     return cluster

@@ -15,12 +15,9 @@ checkpoint `<dir>/<job id>/chk-N`) or the id's first six characters (`savepoint-
 from __future__ import annotations
 
 import json
-import logging
 import re
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -28,7 +25,7 @@ from pathlib import Path
 from ...backend.flink.manifest import Manifest, ManifestError, from_json
 from ...inspect.upgrade import PackageManifest, UpgradeInputError, UpgradePlan, Version, upgrade_plan
 from .errors import SubmitError
-from .kafka import KafkaConnection, kafka_python_config
+from .kafka import KafkaConnection, kafka_python_config, quiet_kafka, read_to_end
 
 TOPIC = "ontoc_deployments"
 FORMAT = 1
@@ -167,17 +164,6 @@ def write_sources(deployment: Deployment, into: Path) -> Path:
 # -- the topic --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def quiet_kafka() -> Iterator[None]:
-    log = logging.getLogger("kafka")
-    old = log.level
-    log.setLevel(logging.CRITICAL)  # kafka-python logs every refused connection
-    try:
-        yield
-    finally:
-        log.setLevel(old)
-
-
 def _ensure_topic(kafka: KafkaConnection, replication: int) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -227,40 +213,13 @@ def record_savepoint(kafka: KafkaConnection, location: str, job_id: str) -> None
 
 def read_records(kafka: KafkaConnection, timeout_s: float = 20.0) -> dict[str, dict]:
     """Every key of the topic and its latest value (a tombstone removes the key); {} when there is no topic."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
     out: dict[str, dict] = {}
-    with quiet_kafka():
-        try:
-            consumer = KafkaConsumer(
-                **{"enable_auto_commit": False, "consumer_timeout_ms": 1000, **kafka_python_config(kafka)}
-            )
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {TOPIC}: {type(e).__name__}: {e}") from None
-        try:
-            parts = consumer.partitions_for_topic(TOPIC)
-            if not parts:
-                return out
-            tps = [TopicPartition(TOPIC, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            end = consumer.end_offsets(tps)
-            deadline = time.monotonic() + timeout_s
-            while any(consumer.position(tp) < end[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    raise SubmitError(f"timed out reading the topic {TOPIC}")
-                for records in consumer.poll(timeout_ms=1000).values():
-                    for r in records:
-                        key = r.key.decode() if r.key else ""
-                        if r.value is None:
-                            out.pop(key, None)
-                        else:
-                            out[key] = json.loads(r.value)
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {TOPIC}: {type(e).__name__}: {e}") from None
-        finally:
-            consumer.close()
+    for r in read_to_end(kafka, TOPIC, timeout_s):
+        key = r.key.decode() if r.key else ""
+        if r.value is None:
+            out.pop(key, None)
+        else:
+            out[key] = json.loads(r.value)
     return out
 
 

@@ -14,14 +14,12 @@ import re
 import time
 import urllib.parse
 from dataclasses import replace
-from typing import Any
 
 from sqlglot import exp
 
 from ...backend.flink.job import JobSpec
-from .deployments import quiet_kafka
 from .errors import SubmitError
-from .kafka import KafkaConnection, kafka_python_config
+from .kafka import KafkaConnection, consumer, kafka_python_config, quiet_kafka, read_to_end
 from .rest import FlinkRest, FlinkRestError
 
 Rows = dict[bytes, bytes]  # a compacted topic's live rows: key -> value (tombstones folded away)
@@ -39,18 +37,25 @@ def staging_spec(spec: JobSpec, suffix: str) -> JobSpec:
     """The same job writing each view to `<topic>.<suffix>`, under the job name `<name>.<suffix>`.
 
     Only the sinks' `topic` option changes (the tables keep their names), so the job graph, and with it
-    the operators' state, is the one the final job restores from this job's savepoint."""
+    the operators' state, is the one the final job restores from this job's savepoint. Exactly-once sinks
+    (the invalid-events one too) also get `<prefix>.<suffix>` as their transactional id prefix: Kafka
+    fences the older producer of a transactional id, so sharing the running job's ids would fail it."""
     staged = {t: f"{t}.{suffix}" for t in spec.view_topics}
 
     def retarget(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Property) and node.this.name == "topic" and node.args["value"].name in staged:
-            return exp.Property(this=node.this.copy(), value=exp.Literal.string(staged[node.args["value"].name]))
+        if type(node) is not exp.Property or node.args.get("value") is None:
+            return node
+        value = node.args["value"].name
+        if node.this.name == "topic" and value in staged:
+            return exp.Property(this=node.this.copy(), value=exp.Literal.string(staged[value]))
+        if node.this.name == "sink.transactional-id-prefix":
+            return exp.Property(this=node.this.copy(), value=exp.Literal.string(f"{value}.{suffix}"))
         return node
 
     statements = []
     for statement in spec.statements:
         table = statement.find(exp.Table)
-        sink = isinstance(statement, exp.Create) and table is not None and table.name in staged
+        sink = isinstance(statement, exp.Create) and table is not None
         statements.append(statement.transform(retarget) if sink else statement)
     settings = replace(spec.settings, name=f"{spec.settings.name}.{suffix}", start_offsets="earliest")
     return replace(
@@ -61,12 +66,6 @@ def staging_spec(spec: JobSpec, suffix: str) -> JobSpec:
 # -- Kafka ------------------------------------------------------------------------------------------
 
 
-def _consumer(kafka: KafkaConnection) -> Any:
-    from kafka import KafkaConsumer
-
-    return KafkaConsumer(**{"enable_auto_commit": False, "consumer_timeout_ms": 1000, **kafka_python_config(kafka)})
-
-
 def end_offsets(kafka: KafkaConnection, topics: list[str]) -> Offsets:
     """Each partition's end offset now: where the new job has caught up to the present."""
     from kafka import TopicPartition
@@ -74,78 +73,78 @@ def end_offsets(kafka: KafkaConnection, topics: list[str]) -> Offsets:
 
     with quiet_kafka():
         try:
-            consumer = _consumer(kafka)
+            reader = consumer(kafka)
             try:
-                tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-                return {(tp.topic, tp.partition): n for tp, n in consumer.end_offsets(tps).items()}
+                tps = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
+                return {(tp.topic, tp.partition): n for tp, n in reader.end_offsets(tps).items()}
             finally:
-                consumer.close()
+                reader.close()
         except KafkaError as e:
             raise SubmitError(f"cannot read the end offsets of {', '.join(topics)}: {type(e).__name__}: {e}") from None
 
 
 def read_rows(kafka: KafkaConnection, topic: str, timeout_s: float = 120.0) -> Rows:
     """A compacted topic's live rows, read from the beginning to the end offsets of now."""
-    from kafka import TopicPartition
-    from kafka.errors import KafkaError
-
     rows: Rows = {}
-    with quiet_kafka():
-        try:
-            consumer = _consumer(kafka)
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
-        try:
-            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            if not tps:
-                return rows
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            end = consumer.end_offsets(tps)
-            deadline = time.monotonic() + timeout_s
-            while any(consumer.position(tp) < end[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    raise SubmitError(f"timed out reading the topic {topic}")
-                for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
-                    for r in records:
-                        if r.key is None or r.offset >= end[TopicPartition(topic, r.partition)]:
-                            continue
-                        if r.value is None:
-                            rows.pop(r.key, None)
-                        else:
-                            rows[r.key] = r.value
-        except KafkaError as e:
-            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
-        finally:
-            consumer.close()
+    for r in read_to_end(kafka, topic, timeout_s):
+        if r.key is None:
+            continue
+        if r.value is None:
+            rows.pop(r.key, None)
+        else:
+            rows[r.key] = r.value
     return rows
+
+
+def undo_since(kafka: KafkaConnection, topic: str, since: Offsets, timeout_s: float = 120.0) -> int:
+    """Give every key written to `topic` at or after the offsets `since` the value it had before them (a
+    tombstone where it had none): what a version that failed after the switch wrote is taken back, so the
+    previous version, restored from its savepoint at `since`, goes on from its own rows. Returns the keys."""
+
+    before: Rows = {}
+    touched: set[bytes] = set()
+    for r in read_to_end(kafka, topic, timeout_s):
+        if r.key is None:
+            continue
+        if r.offset >= since.get((topic, r.partition), 0):
+            touched.add(r.key)
+        elif r.value is None:
+            before.pop(r.key, None)
+        else:
+            before[r.key] = r.value
+    _send(kafka, topic, [(key, before.get(key)) for key in sorted(touched)])
+    return len(touched)
 
 
 def converge(kafka: KafkaConnection, topic: str, target: Rows, current: Rows) -> tuple[int, int]:
     """Make `topic` (now holding `current`) hold `target`: write the rows that differ, tombstone the keys
     `target` does not have. Returns (rows written, tombstones). A key live in both is overwritten, never
     deleted, so a consumer never misses it."""
+    changed = [(k, v) for k, v in sorted(target.items()) if current.get(k) != v]
+    stale = sorted(set(current) - set(target))
+    _send(kafka, topic, [*changed, *((key, None) for key in stale)])
+    return len(changed), len(stale)
+
+
+def _send(kafka: KafkaConnection, topic: str, records: list[tuple[bytes, bytes | None]]) -> None:
+    """Write keyed records (None: a tombstone). The producer's default partitioner hashes the key as Flink's
+    upsert-kafka sink does (murmur2), so a row lands in the partition its key's rows are in."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    changed = [(k, v) for k, v in sorted(target.items()) if current.get(k) != v]
-    stale = sorted(set(current) - set(target))
-    if not changed and not stale:
-        return 0, 0
+    if not records:
+        return
     with quiet_kafka():
         try:
             producer = KafkaProducer(**{"acks": "all", "linger_ms": 20, **kafka_python_config(kafka)})
             try:
-                for key, value in changed:
+                for key, value in records:
                     producer.send(topic, key=key, value=value)
-                for key in stale:
-                    producer.send(topic, key=key, value=None)
                 producer.flush(120)
             finally:
                 producer.close(10)
         except KafkaError as e:
             raise SubmitError(f"cannot write to the topic {topic}: {type(e).__name__}: {e}") from None
-    return len(changed), len(stale)
 
 
 def delete_topics(kafka: KafkaConnection, topics: list[str]) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...backend.flink.ddl import KafkaOptions
 from ...devenv.services import DEFAULT_KAFKA_PORT, HOST
@@ -198,3 +202,54 @@ def _kafka_error(e: Exception) -> str:
     text = str(e)
     name = type(e).__name__
     return text if text.startswith(name) else f"{name}: {text}"
+
+
+@contextmanager
+def quiet_kafka() -> Iterator[None]:
+    log = logging.getLogger("kafka")
+    old = log.level
+    log.setLevel(logging.CRITICAL)  # kafka-python logs every refused connection
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+def consumer(kafka: KafkaConnection) -> Any:
+    """A consumer that reads committed records only: an exactly-once job's open or aborted transactions
+    are not rows (and the end offsets it reports are the last stable ones)."""
+    from kafka import KafkaConsumer
+
+    config = {"enable_auto_commit": False, "consumer_timeout_ms": 1000, "isolation_level": "read_committed"}
+    return KafkaConsumer(**{**config, **kafka_python_config(kafka)})
+
+
+def read_to_end(kafka: KafkaConnection, topic: str, timeout_s: float = 120.0) -> Iterator[Any]:
+    """Every committed record of `topic`, from the beginning up to each partition's end offset as of the call
+    (kafka-python `ConsumerRecord`s: key, value, partition, offset); none when there is no such topic.
+    The one loop behind the deployments topic's records, a view topic's rows and the undoing of a write."""
+    from kafka import TopicPartition
+    from kafka.errors import KafkaError
+
+    with quiet_kafka():
+        try:
+            reader = consumer(kafka)
+        except KafkaError as e:
+            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
+        try:
+            tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+            if not tps:
+                return
+            reader.assign(tps)
+            reader.seek_to_beginning(*tps)
+            end = reader.end_offsets(tps)
+            deadline = time.monotonic() + timeout_s
+            while any(reader.position(tp) < end[tp] for tp in tps):
+                if time.monotonic() > deadline:
+                    raise SubmitError(f"timed out reading the topic {topic}")
+                for tp, records in reader.poll(timeout_ms=1000, max_records=10_000).items():
+                    yield from (r for r in records if r.offset < end[tp])
+        except KafkaError as e:
+            raise SubmitError(f"cannot read the topic {topic}: {type(e).__name__}: {e}") from None
+        finally:
+            reader.close()

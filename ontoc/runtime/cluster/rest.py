@@ -186,14 +186,29 @@ class FlinkRest:
     # ----------------------------------------------------------------- savepoints
 
     def savepoint(
-        self, job_id: str, target_dir: str | None = None, *, cancel_job: bool = False, timeout: float = 300.0
+        self,
+        job_id: str,
+        target_dir: str | None = None,
+        *,
+        cancel_job: bool = False,
+        stop: bool = False,
+        timeout: float = 300.0,
     ) -> str:
-        """Trigger a savepoint and wait for it; returns its location."""
+        """Trigger a savepoint and wait for it; returns its location.
+
+        `stop`: Flink's stop-with-savepoint, which lets the sinks commit what the savepoint covers before
+        the job finishes (an exactly-once sink's last transactions); `cancel_job` does not wait for that."""
         jid = check_job_id(job_id)
-        body: dict = {"cancel-job": cancel_job, "formatType": "CANONICAL"}
-        if target_dir:
-            body["target-directory"] = target_dir
-        trigger = self.request("POST", f"/jobs/{jid}/savepoints", body)
+        if stop:
+            body: dict = {"drain": False, "formatType": "CANONICAL"}
+            if target_dir:
+                body["targetDirectory"] = target_dir
+            trigger = self.request("POST", f"/jobs/{jid}/stop", body)
+        else:
+            body = {"cancel-job": cancel_job, "formatType": "CANONICAL"}
+            if target_dir:
+                body["target-directory"] = target_dir
+            trigger = self.request("POST", f"/jobs/{jid}/savepoints", body)
         request_id = trigger.get("request-id")
         if not request_id:
             raise FlinkRestError(f"Flink did not accept the savepoint request for job {jid}: {trigger}")
