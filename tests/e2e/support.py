@@ -18,6 +18,7 @@ from ontoc.pipeline import Compiled
 from ontoc.runtime.embedded.compiled import run_folder
 
 from ..support.compare import diff_views, same, same_multiset
+from ..support.strategies import json_text
 
 logging.getLogger("kafka").setLevel(logging.ERROR)
 
@@ -35,7 +36,7 @@ class Event:
 
 
 def upsert(topic: str, key: str, doc: dict) -> Event:
-    return Event(topic, key, json.dumps(doc).encode(), json.dumps({"key": key, "value": doc}))
+    return Event(topic, key, json_text(doc).encode(), json_text({"key": key, "value": doc}))
 
 
 def delete(topic: str, key: str) -> Event:
