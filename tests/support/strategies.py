@@ -41,10 +41,9 @@ BASE_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 15, 1949, 1950, 2001]
 # with ties of round(x, n): 2.675 is below its decimal text (Python: 2.67), 0.125 and 25.0 are exact (to even)
 BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5, 2.675, 0.125, 25.0]
 IDS_PER_MODEL = 3
-# number texts whose exponent `str()` of a Decimal keeps (written as they are: `json_text`)
-DECIMAL_TEXTS = [
-    Decimal(t) for t in ("1.50", "1e3", "-0.0", "0.0000001", "0E-8", "-1.250E+2", "2.5E+3", "-0", "7.0000000000")
-]
+# number texts whose exponent `str()` of a Decimal keeps (written as they are: `json_text`); at most 6 digits
+# after the point, as the definitions' own Decimal literals add more where a domain wants them
+DECIMAL_TEXTS = [Decimal(t) for t in ("1.50", "1e3", "-0.0", "0.000001", "-1.250E+2", "2.5E+3", "-0", "7.000000")]
 
 
 def literals(schema: Schema) -> tuple[list[str], list[int]]:
@@ -63,6 +62,24 @@ def literals(schema: Schema) -> tuple[list[str], list[int]]:
     return sorted(strings), sorted(ints)
 
 
+def decimal_literals(schema: Schema) -> list[Decimal]:
+    """The texts of the definitions' `Decimal("...")` literals, as Decimals (their exponents kept)."""
+    found = set()
+    files = {m.src.path for m in schema.models.values()} | {v.src.path for v in schema.views.values()}
+    for path in files:
+        for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, (ast.Name, ast.Attribute))
+                and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "Decimal"
+                and len(node.args) == 1
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value)
+    return [Decimal(t) for t in sorted(found)]
+
+
 def doc_id(prefix: str, model: ModelDef, i: int) -> str:
     return f"{prefix}{model.topic}-{i}"
 
@@ -73,6 +90,7 @@ class EventStrategies:
         strings, ints = literals(schema)
         self.strings = sorted(set(BASE_STRINGS) | set(strings))
         self.ints = sorted(set(BASE_INTS) | set(ints))
+        self.decimals = DECIMAL_TEXTS + decimal_literals(schema)
 
     def scalar(self, dtype: DType, prefix: str = "") -> st.SearchStrategy:
         kind = dtype.kind
@@ -102,7 +120,7 @@ class EventStrategies:
                 ]
             )
         elif kind == "decimal":
-            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5, 0.125, 2.5, 0.005, *DECIMAL_TEXTS])
+            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5, 0.125, 2.5, 0.005, *self.decimals])
         elif kind == "list":
             base = st.lists(self.scalar(dtype.elem, prefix), max_size=3)
         else:
