@@ -53,7 +53,8 @@ def test_formatting_a_computed_decimal_is_a_located_error(tmp_path, expr):
     package = tmp_path / "decimals"
     shutil.copytree(DECIMALS, package)
     views = package / "views.py"
-    getter = f"\n    @attrs.getter\n    def computed(self) -> str | None:\n        a = self.store.account\n        return {expr}\n"
+    getter = "\n    @attrs.getter\n    def computed(self) -> str | None:\n        a = self.store.account\n"
+    getter += f"        return {expr}\n"
     views.write_text(views.read_text() + getter)
     with pytest.raises(OntocError) as caught:
         compile_definitions(package)

@@ -77,6 +77,8 @@ def random_events(schema, rnd, prefix: str, n: int) -> list[Event]:
             return rnd.choice(BASE_FLOATS) if rnd.random() < 0.6 else round(rnd.uniform(-1000, 1000), 3)
         if kind == "bool":
             return rnd.random() < 0.5
+        if kind == "decimal":  # written as their own number text (`1.50`, `1E+3`, `-0.0`): `json_text`
+            return rnd.choice(pools.decimals)
         if kind == "list":
             return [scalar(dtype.elem) for _ in range(rnd.randint(0, 3))]
         raise NotImplementedError(kind)

@@ -391,7 +391,10 @@ _TEXT_FIELDS = {
 class _TextTopic:
     topic = "texts"
     fields = _TEXT_FIELDS
-    columns = (("d", DType("decimal")), *((text_column(n), DType("str", f.dtype.nullable)) for n, f in _TEXT_FIELDS.items()))
+    columns = (
+        ("d", DType("decimal")),
+        *((text_column(n), DType("str", f.dtype.nullable)) for n, f in _TEXT_FIELDS.items()),
+    )
 
 
 class _TextSpecTopic(_TextTopic):
@@ -404,9 +407,24 @@ _NUMBER_TEXT = st.builds(
     st.sampled_from(["", "-"]),
     st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,29}", fullmatch=True)),
     st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,14}", fullmatch=True), st.sampled_from([".0", ".00", ".50"])),
-    st.one_of(st.just(""), st.from_regex(r"[eE][-+]?[0-9]{1,4}", fullmatch=True), st.sampled_from(["e0", "E-7", "e+3"])),
+    st.one_of(
+        st.just(""), st.from_regex(r"[eE][-+]?[0-9]{1,4}", fullmatch=True), st.sampled_from(["e0", "E-7", "e+3"])
+    ),
 )
-_EDGE_TEXTS = ["1.50", "1e3", "0.0000001", "0.000001", "-0.0", "-0", "5", "0E-8", "-0e+2", "1.0E-7", "123.4560e-2", "1E+27"]
+_EDGE_TEXTS = [
+    "1.50",
+    "1e3",
+    "0.0000001",
+    "0.000001",
+    "-0.0",
+    "-0",
+    "5",
+    "0E-8",
+    "-0e+2",
+    "1.0E-7",
+    "123.4560e-2",
+    "1E+27",
+]
 
 
 @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck))

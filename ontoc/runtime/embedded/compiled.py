@@ -14,8 +14,8 @@ from ...backend.flink import job
 from ...backend.flink.artifacts import select_sql
 from ...backend.flink.ddl import merged_sources
 from ...events import Event, InvalidEvent, read_events
-from ...job_settings import default_job
 from ...ir.relations import text_field
+from ...job_settings import default_job
 from ...jvm.functions import ensure_functions_jar, register_functions
 from ...paths import inside
 from ...pipeline import Compiled
@@ -39,7 +39,9 @@ def source_tables(compiled: Compiled, events: list[Event]) -> list[SourceTable]:
         rows = tuple(
             (
                 e.doc_id,
-                None if e.document is None else tuple(e.doc_id if c == "doc_id" else _column(e.document, c) for c in names),
+                None
+                if e.document is None
+                else tuple(e.doc_id if c == "doc_id" else _column(e.document, c) for c in names),
             )
             for e in events
             if e.topic == scan.table
