@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from .ir.relations import text_field
 from .ir.types import DType
 
 MAX_DEPTH = 64  # levels of nesting in a record's value (a file line's envelope adds one)
@@ -423,6 +424,15 @@ def _field_json(f: FieldRule) -> dict:
     return out
 
 
+def _column_json(name: str, dtype: DType) -> dict:
+    """A column of the spec; a Decimal field's text column (`relations.text_column`) names its field."""
+    out: dict = {"name": name, "type": _type_json(dtype)}
+    field = text_field(name)
+    if field is not None:
+        out["text_of"] = field
+    return out
+
+
 def validator_spec(topics: Iterable[SourceTopic]) -> str:
     """The `spec` literal of ONTOC_VALIDATE_EVENT: per topic, every field and the columns the views read."""
     spec = {
@@ -430,7 +440,7 @@ def validator_spec(topics: Iterable[SourceTopic]) -> str:
             {
                 "topic": t.topic,
                 "fields": [_field_json(f) for f in t.fields],
-                "columns": [{"name": name, "type": _type_json(dtype)} for name, dtype in t.columns],
+                "columns": [_column_json(name, dtype) for name, dtype in t.columns],
             }
             for t in topics
         ]

@@ -16,7 +16,7 @@ from ontoc.ir.expr import Op
 from ..ir import build as B
 from ..ir import types as T
 from ..ir.expr import TRUE, AggCall, Column, Expr
-from ..ir.relations import Aggregate, Derived, LeftJoin, Rel, Scan
+from ..ir.relations import Aggregate, Derived, LeftJoin, Rel, Scan, text_column
 from .schema import MAX_IDENTIFIER, EntryDef, ModelDef
 
 _MAX_ALIAS = MAX_IDENTIFIER - 8  # room for the `_<n>` that tells equal aliases apart, and `_agg`
@@ -44,7 +44,13 @@ class DocNode:
         return B.is_not_null(Column(self.alias, "doc_id", T.STR))
 
     def scan(self) -> Scan:
+        """Every field, and the text of every `Decimal` field (`prune_columns` keeps what the view reads)."""
         columns = (("doc_id", T.STR),) + tuple((f.name, f.dtype) for f in self.model.fields.values())
+        columns += tuple(
+            (text_column(f.name), T.STR.null(f.dtype.nullable))
+            for f in self.model.fields.values()
+            if f.dtype.kind == "decimal"
+        )
         return Scan(self.model.topic, self.model.name, self.alias, columns)
 
 

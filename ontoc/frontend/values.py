@@ -139,6 +139,11 @@ class DateVal:
     key: Scalar
 
 
+@dataclass(frozen=True, eq=False)
+class UtcVal:
+    """`datetime.timezone.utc` (or `datetime.UTC`): only a `tzinfo=` of a datetime literal, also through a local."""
+
+
 Value = (
     Scalar
     | Doc
@@ -153,4 +158,5 @@ Value = (
     | TupleVal
     | DeltaVal
     | DateVal
+    | UtcVal
 )

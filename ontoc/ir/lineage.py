@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .expr import AggCall, Column, Expr, Func, Op
 from .plan import ViewPlan
-from .relations import Aggregate, Derived, Filter, LeftJoin, Rel, Scan
+from .relations import Aggregate, Derived, Filter, LeftJoin, Rel, Scan, text_field
 
 VALUE = "value"
 JOIN = "join"
@@ -172,7 +172,8 @@ class _Resolver:
         seen.add(key)
         if c.relation in scope.scans:
             scan = scope.scans[c.relation]
-            out.add(Read(scan.table, c.name, f"{scope.path(c.relation)}.{c.name}", role, scan.model))
+            name = text_field(c.name) or c.name  # the text of a Decimal field reads that field
+            out.add(Read(scan.table, name, f"{scope.path(c.relation)}.{name}", role, scan.model))
             self.joined(c.relation, scope, out, seen)
         elif c.relation in scope.aggregates:
             agg, inner = scope.aggregates[c.relation], scope.inner[c.relation]

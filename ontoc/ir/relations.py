@@ -44,9 +44,26 @@ class Rel(Node):
         )
 
 
+TEXT_SUFFIX = "#text"  # not part of an identifier: no field can be named like a text column
+
+
+def text_column(field: str) -> str:
+    """The hidden column beside a `Decimal` field: its value as Python prints it (`str(Decimal(<JSON text>))`).
+
+    Flink parses the field into DECIMAL(38, 10), which drops the exponent Python keeps (`1.50`, `1E+3`);
+    the sources fill this column from the event's own number text, for the views that format the field.
+    """
+    return field + TEXT_SUFFIX
+
+
+def text_field(column: str) -> str | None:
+    """The `Decimal` field whose text `column` holds, or None for an ordinary column."""
+    return column[: -len(TEXT_SUFFIX)] if column.endswith(TEXT_SUFFIX) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Scan(Rel):
-    """Read `columns` of the source table of a domain model, as `alias`."""
+    """Read `columns` of the source table of a domain model, as `alias` (with the text columns of its decimals)."""
 
     table: str
     model: str

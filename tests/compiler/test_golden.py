@@ -19,6 +19,7 @@ PACKAGES["udfs"] = ROOT / "tests" / "fixtures" / "udfs"
 PACKAGES["constructs2"] = ROOT / "tests" / "fixtures" / "constructs2"
 PACKAGES["correlated"] = ROOT / "tests" / "fixtures" / "correlated"
 PACKAGES["integers"] = ROOT / "tests" / "fixtures" / "integers"
+PACKAGES["decimals"] = ROOT / "tests" / "fixtures" / "decimals"
 GOLDEN = {
     name: (ROOT / "generated" / name if path.parent == DEFINITIONS else ROOT / "tests" / "golden" / name)
     for name, path in PACKAGES.items()

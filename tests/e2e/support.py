@@ -18,6 +18,7 @@ from ontoc.pipeline import Compiled
 from ontoc.runtime.embedded.compiled import run_folder
 
 from ..support.compare import diff_views, same, same_multiset
+from ..support.strategies import json_text
 
 logging.getLogger("kafka").setLevel(logging.ERROR)
 
@@ -35,7 +36,7 @@ class Event:
 
 
 def upsert(topic: str, key: str, doc: dict) -> Event:
-    return Event(topic, key, json.dumps(doc).encode(), json.dumps({"key": key, "value": doc}))
+    return Event(topic, key, json_text(doc).encode(), json_text({"key": key, "value": doc}))
 
 
 def delete(topic: str, key: str) -> Event:
@@ -76,6 +77,8 @@ def random_events(schema, rnd, prefix: str, n: int) -> list[Event]:
             return rnd.choice(BASE_FLOATS) if rnd.random() < 0.6 else round(rnd.uniform(-1000, 1000), 3)
         if kind == "bool":
             return rnd.random() < 0.5
+        if kind == "decimal":  # written as their own number text (`1.50`, `1E+3`, `-0.0`): `json_text`
+            return rnd.choice(pools.decimals)
         if kind == "list":
             return [scalar(dtype.elem) for _ in range(rnd.randint(0, 3))]
         raise NotImplementedError(kind)

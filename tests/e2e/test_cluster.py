@@ -31,7 +31,7 @@ from ontoc.runtime.cluster import submit as cluster_submit
 from ontoc.runtime.cluster.kafka import KafkaConnection
 from ontoc.runtime.cluster.rest import FlinkRest
 
-from ..conftest import DEFINITIONS
+from ..conftest import DEFINITIONS, ROOT
 from .support import (
     TopicReader,
     delete,
@@ -322,6 +322,38 @@ def test_shop_matches_oracle_and_local(cluster):
         assert wait_until(lambda: rest.operator_metric_total(done.job_id, "ontoc_invalid_events") == 3, 30), (
             rest.operator_metric_total(done.job_id, "ontoc_invalid_events")
         )
+    finally:
+        reader.close()
+        _cancel(rest, done.job_id)
+
+
+def test_decimals_format_as_python_on_the_cluster(cluster):
+    """`str()` of Decimal fields through ONTOC_VALIDATE_EVENT's text columns: `1.50`, `1E+3`, `-0.0`, defaults, None,
+    references (dangling ones too) and collection elements, against the oracle and `ontoc run --local`."""
+    definitions = ROOT / "tests" / "fixtures" / "decimals"
+    compiled = compile_definitions(definitions)
+    rest = FlinkRest(cluster.rest_url)
+    job = replace(job_for_package("decimals"), name="e2e-decimals", checkpoint_interval_ms=2000)
+    done = submit_job(compiled, job, cluster)
+    reader = TopicReader(cluster.bootstrap, "d_account_views")
+    try:
+        rnd = random.Random(20261129)
+        events = []
+        for scenario in range(8):
+            events += random_events(compiled.schema, rnd, f"dec{scenario}:", 40)
+        produce(cluster.bootstrap, events)
+        expected = expected_views(compiled, definitions, events)
+        rows = expected.forward["d_account_views"]
+        assert len(rows) >= 5 and any("E" in (r["balance_text"] or "") for r in rows.values())  # not trivial
+
+        def settled():
+            reader.poll()
+            return not differences("d_account_views", reader.state(), expected, "")
+
+        ok = wait_until(settled, SETTLE_S)
+        reader.drain()
+        problems = differences("d_account_views", reader.state(), expected, "")
+        assert ok and not problems, "\n".join(problems[:30])
     finally:
         reader.close()
         _cancel(rest, done.job_id)

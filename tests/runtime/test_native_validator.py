@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from ontoc.events import DELETE, INVALID, UPSERT, Invalid, Verdict, check_record, parse_line, validator_spec
 from ontoc.frontend.schema import FieldDef
+from ontoc.ir.relations import text_column
 from ontoc.ir.types import DType
 from ontoc.jvm.functions import FUNCTIONS, ensure_functions_jar, register_functions
 
@@ -374,3 +375,79 @@ def test_random_records_never_fail_the_query_and_agree(t_env, batch):
     rows = run_jvm(t_env, batch)
     for (topic, key, value), jvm in zip(batch, rows, strict=True):
         assert_agree(topic, key, value, jvm, repr((topic, key, value[:200] if value else value)))
+
+
+# --------------------------------------------------------------------------
+# The text of a Decimal field (`relations.text_column`): Python's str(Decimal(<the event's number text>))
+
+_TEXT_FIELDS = {
+    "d": FieldDef("d", DType("decimal"), None, False, None),
+    "dn": FieldDef("dn", DType("decimal", True), None, True, None),
+    "dint": FieldDef("dint", DType("decimal"), None, True, 5),
+    "dfrac": FieldDef("dfrac", DType("decimal"), None, True, 0.10),
+}
+
+
+class _TextTopic:
+    topic = "texts"
+    fields = _TEXT_FIELDS
+    columns = (
+        ("d", DType("decimal")),
+        *((text_column(n), DType("str", f.dtype.nullable)) for n, f in _TEXT_FIELDS.items()),
+    )
+
+
+class _TextSpecTopic(_TextTopic):
+    fields = tuple(_TEXT_FIELDS.values())  # type: ignore[assignment]
+
+
+_TEXT_SPEC = validator_spec([_TextSpecTopic()])
+_NUMBER_TEXT = st.builds(
+    lambda sign, whole, frac, exp: sign + whole + frac + exp,
+    st.sampled_from(["", "-"]),
+    st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,29}", fullmatch=True)),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,14}", fullmatch=True), st.sampled_from([".0", ".00", ".50"])),
+    st.one_of(
+        st.just(""), st.from_regex(r"[eE][-+]?[0-9]{1,4}", fullmatch=True), st.sampled_from(["e0", "E-7", "e+3"])
+    ),
+)
+_EDGE_TEXTS = [
+    "1.50",
+    "1e3",
+    "0.0000001",
+    "0.000001",
+    "-0.0",
+    "-0",
+    "5",
+    "0E-8",
+    "-0e+2",
+    "1.0E-7",
+    "123.4560e-2",
+    "1E+27",
+]
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(texts=st.lists(_NUMBER_TEXT, min_size=200, max_size=200), missing=st.lists(st.booleans(), min_size=600))
+def test_a_decimal_fields_text_is_pythons_str_of_it(t_env, texts, missing):
+    """The validator's text column equals `str(Decimal)` of the value Python decodes, for any number text."""
+    texts = _EDGE_TEXTS + texts
+    values = []
+    for n, text in enumerate(texts):
+        fields = {"d": text, "dn": "null" if n % 7 == 0 else texts[-n - 1], "dint": texts[n // 2], "dfrac": text}
+        parts = [f'"{k}": {v}' for k, v in fields.items() if k == "d" or not missing[(n * 3 + len(k)) % len(missing)]]
+        values.append("{" + ", ".join(parts) + "}")
+    records = [("texts", f"k{n}".encode(), v.encode()) for n, v in enumerate(values)]
+    rows = run_jvm(t_env, records, f"{FUNCTION}('{_TEXT_SPEC}', topic, CAST(n AS INT), CAST(n * 10 AS BIGINT), k, v)")
+    upserts = 0
+    for (_, key, value), jvm in zip(records, rows, strict=True):
+        py = check_record(_TextTopic(), key, value)
+        assert jvm["kind"] == py.kind, (value, jvm["reason"], py.reason)
+        if py.kind != UPSERT:
+            continue
+        upserts += 1
+        assert py.document is not None
+        for name in _TEXT_FIELDS:
+            expected = None if py.document[name] is None else str(py.document[name])
+            assert jvm["t_texts"][text_column(name)] == expected, (value, name)
+    assert upserts > len(texts) // 3

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import json
+import re
+from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import strategies as st
@@ -39,6 +41,9 @@ BASE_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 15, 1949, 1950, 2001]
 # with ties of round(x, n): 2.675 is below its decimal text (Python: 2.67), 0.125 and 25.0 are exact (to even)
 BASE_FLOATS = [0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.75, 0.1, 1e-3, 12.25, 99.5, 2.675, 0.125, 25.0]
 IDS_PER_MODEL = 3
+# number texts whose exponent `str()` of a Decimal keeps (written as they are: `json_text`); at most 6 digits
+# after the point, as the definitions' own Decimal literals add more where a domain wants them
+DECIMAL_TEXTS = [Decimal(t) for t in ("1.50", "1e3", "-0.0", "0.000001", "-1.250E+2", "2.5E+3", "-0", "7.000000")]
 
 
 def literals(schema: Schema) -> tuple[list[str], list[int]]:
@@ -57,6 +62,24 @@ def literals(schema: Schema) -> tuple[list[str], list[int]]:
     return sorted(strings), sorted(ints)
 
 
+def decimal_literals(schema: Schema) -> list[Decimal]:
+    """The texts of the definitions' `Decimal("...")` literals, as Decimals (their exponents kept)."""
+    found = set()
+    files = {m.src.path for m in schema.models.values()} | {v.src.path for v in schema.views.values()}
+    for path in files:
+        for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, (ast.Name, ast.Attribute))
+                and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "Decimal"
+                and len(node.args) == 1
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value)
+    return [Decimal(t) for t in sorted(found)]
+
+
 def doc_id(prefix: str, model: ModelDef, i: int) -> str:
     return f"{prefix}{model.topic}-{i}"
 
@@ -67,6 +90,7 @@ class EventStrategies:
         strings, ints = literals(schema)
         self.strings = sorted(set(BASE_STRINGS) | set(strings))
         self.ints = sorted(set(BASE_INTS) | set(ints))
+        self.decimals = DECIMAL_TEXTS + decimal_literals(schema)
 
     def scalar(self, dtype: DType, prefix: str = "") -> st.SearchStrategy:
         kind = dtype.kind
@@ -96,7 +120,7 @@ class EventStrategies:
                 ]
             )
         elif kind == "decimal":
-            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5, 0.125, 2.5, 0.005])
+            base = st.sampled_from([0, 1, 10, 11, -3, 12.25, 100.01, -0.5, 10.5, 0.125, 2.5, 0.005, *self.decimals])
         elif kind == "list":
             base = st.lists(self.scalar(dtype.elem, prefix), max_size=3)
         else:
@@ -147,10 +171,24 @@ class EventStrategies:
         )
 
 
+_NUMBER = re.compile(r'"\\u0000([-+.0-9eE]+)\\u0000"')
+
+
+def json_text(value: object) -> str:
+    """`value` as JSON, a Decimal as its own number text (`1.50`, `1E+3`, `-0.0`: json.dumps has no such number)."""
+
+    def marked(o: object) -> str:
+        if isinstance(o, Decimal):
+            return f"\0{o}\0"
+        raise TypeError(f"not JSON: {type(o).__name__}")
+
+    return _NUMBER.sub(lambda m: m.group(1), json.dumps(value, default=marked))
+
+
 def write_events(events: list[tuple[str, str, dict | None]], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     lines: dict[str, list[str]] = {}
     for topic, key, value in events:
-        lines.setdefault(topic, []).append(json.dumps({"key": key, "value": value}))
+        lines.setdefault(topic, []).append(json_text({"key": key, "value": value}))
     for topic, text in lines.items():
         (folder / f"{topic}.jsonl").write_text("\n".join(text) + "\n", encoding="utf-8")

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ...ir import types as T
 from ...ir.plan import ViewPlan
-from ...ir.relations import Scan
+from ...ir.relations import Scan, text_field
 from .emit import ident, sql_type, view_query
 
 BOOTSTRAP_PLACEHOLDER = "${KAFKA_BOOTSTRAP_SERVERS}"
@@ -38,8 +38,20 @@ def _options(pairs: list[tuple[str, str]]) -> exp.Properties:
     )
 
 
+def _column(name: str, dtype: T.DType) -> exp.ColumnDef:
+    field = text_field(name)
+    if field is None:
+        return exp.ColumnDef(this=ident(name), kind=sql_type(dtype))
+    note = (
+        f"str({field}) as Python prints it: ontoc submit and ontoc run --local fill it from the event's number "
+        f"text; Flink's JSON format cannot (it reads a field named `{name}`)"
+    )
+    comment = exp.ColumnConstraint(kind=exp.CommentColumnConstraint(this=exp.Literal.string(note)))
+    return exp.ColumnDef(this=ident(name), kind=sql_type(dtype), constraints=[comment])
+
+
 def _create(name: str, columns: list[tuple[str, T.DType]], options: list[tuple[str, str]]) -> exp.Create:
-    defs: list[exp.Expression] = [exp.ColumnDef(this=ident(c), kind=sql_type(t)) for c, t in columns]
+    defs: list[exp.Expression] = [_column(c, t) for c, t in columns]
     defs.append(exp.PrimaryKey(expressions=[ident("doc_id")], options=[exp.var("NOT ENFORCED")]))
     schema = exp.Schema(this=exp.Table(this=ident(name)), expressions=defs)
     return exp.Create(kind="TABLE", this=schema, properties=_options(options), exists=True)

@@ -13,7 +13,9 @@ from ontoc.ir.types import Kind
 
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import TRUE, Expr, Literal
+from ...ir.expr import TRUE, Case, Cast, Column, Expr, Literal
+from ...ir.relations import text_column
+from ..scope import QueryScope
 from ..values import Scalar, Value
 from . import int64
 from .context import Ctx, TranslationState
@@ -48,17 +50,61 @@ class BuiltinsMixin(TranslationState):
             e = B.func(Op.PY_STR, v.expr, dtype=T.STR)
         elif kind == "datetime":  # documents hold datetimes in UTC: '2024-01-01 00:00:00+00:00'
             e = B.func(Op.PY_STR, v.expr, dtype=T.STR)
+        elif kind == "decimal":
+            text = self.decimal_text(v.expr)
+            if text is None:
+                raise self.fail(
+                    "unsupported-format",
+                    "formatting a computed Decimal as text is not supported",
+                    node,
+                    "Python prints a Decimal with the exponent it was written or computed with, which SQL does not "
+                    "keep: format a Decimal field or literal (printed as the event wrote it), or str(float(x))",
+                )
+            e = text
         else:
-            raise self.fail(
-                "unsupported-format",
-                f"formatting a {v.dtype} as text is not supported",
-                node,
-                "SQL cannot know the digits Python would print for a Decimal (Flink keeps a fixed "
-                "scale, not the exponent it was written with); format an int, float, datetime or str",
-            )
+            raise self.fail("unsupported-format", f"formatting a {v.dtype} as text is not supported", node)
         if v.dtype.nullable:
             e = B.func(Op.COALESCE, e, B.lit("None"), dtype=T.STR)
         return Scalar(e, v.err)
+
+    def decimal_text(self, e: Expr) -> Expr | None:
+        """`str()` of a Decimal as Python prints it, where SQL can know its exponent; else None.
+
+        A field's text is the hidden column beside it (`relations.text_column`), which the sources fill
+        from the event's number text; a literal's is folded; a choice (`a if c else b`) chooses between them.
+        """
+        out = T.STR.null(e.dtype.nullable)
+        if isinstance(e, Literal) and (e.value is None or isinstance(e.value, (Decimal, int))):
+            return Literal(None if e.value is None else str(e.value), out)
+        if isinstance(e, Column) and e.dtype.kind == Kind.DECIMAL and self.is_field_column(e):
+            return Column(e.relation, text_column(e.name), out)
+        if isinstance(e, Cast) and e.arg.dtype.kind in (Kind.DECIMAL, Kind.NONE):
+            return self.decimal_text(e.arg)
+        if isinstance(e, Cast) and e.arg.dtype.kind == Kind.INT:  # an int chosen beside a Decimal: str(int)
+            return B.cast(e.arg, out)
+        if isinstance(e, Case):
+            whens = [(cond, self.decimal_text(then)) for cond, then in e.whens]
+            default = self.decimal_text(e.default)
+            if default is None or any(then is None for _, then in whens):
+                return None
+            return Case(tuple((cond, then) for cond, then in whens if then is not None), default, out)
+        return None
+
+    def is_field_column(self, c: Column) -> bool:
+        """Whether `c` reads a document's field (a scan), not an aggregate's or a derived row's output."""
+        documents: set[str] = set()
+        subqueries: set[str] = set()
+
+        def visit(scope: QueryScope) -> None:
+            documents.update(n.alias for n in scope.nodes if c.name in n.model.fields)
+            for agg in scope.aggregates.values():
+                subqueries.add(agg.alias)
+                if agg.outer is not None:
+                    subqueries.add(agg.outer.alias)
+                visit(agg)
+
+        visit(self.scope)
+        return c.relation in documents and c.relation not in subqueries
 
     def str_method(self, s: Scalar, name: str, node: ast.Call, ctx: Ctx) -> Value:
         if node.keywords:

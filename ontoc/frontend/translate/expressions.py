@@ -18,11 +18,24 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, TRUE, Expr, FieldAccess, Literal
 from ..schema import MethodDef, dotted
-from ..values import Coll, CondList, DictVal, Doc, EmptyList, LambdaVal, Scalar, SelfRef, StoreRef, TupleVal, Value
+from ..values import (
+    Coll,
+    CondList,
+    DictVal,
+    Doc,
+    EmptyList,
+    LambdaVal,
+    Scalar,
+    SelfRef,
+    StoreRef,
+    TupleVal,
+    UtcVal,
+    Value,
+)
 from .builtins import STR_METHODS
 from .collections import AGG_BUILTINS, list_leaves
 from .context import Branch, Ctx, Ret, TranslationState
-from .temporal import DATETIME_PARTS
+from .temporal import DATETIME_PARTS, UTC_NAMES
 
 
 class ExpressionsMixin(TranslationState):
@@ -73,6 +86,8 @@ class ExpressionsMixin(TranslationState):
             return SelfRef()
         if node.id in ("True", "False", "None"):
             return Scalar(B.lit({"True": True, "False": False, "None": None}[node.id]))
+        if self.qualified_name(node) in UTC_NAMES:  # `from datetime import UTC`
+            return UtcVal()
         raise self.fail(
             "unknown-name",
             f"name `{node.id}` is not defined here",
@@ -80,9 +95,19 @@ class ExpressionsMixin(TranslationState):
             "getters may use self, locals, parameters of lambdas and comprehensions",
         )
 
+    @staticmethod
+    def shadowed(node: ast.Attribute, ctx: Ctx) -> bool:
+        """Whether the first name of `a.b.c` is a local, not the module `qualified_name` resolves it to."""
+        root: ast.expr = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return isinstance(root, ast.Name) and root.id in ctx.env
+
     def expr_Attribute(self, node: ast.Attribute, ctx: Ctx) -> Value:
         if isinstance(node.value, ast.Name) and node.value.id == self.view.name:
             return self.method_ref(node.attr, node)
+        if self.qualified_name(node) in UTC_NAMES and not self.shadowed(node, ctx):
+            return UtcVal()
         base = self.expr(node.value, ctx)
         attr = node.attr
         if isinstance(base, SelfRef):
@@ -354,7 +379,7 @@ class ExpressionsMixin(TranslationState):
 
     def expr_Call(self, node: ast.Call, ctx: Ctx) -> Value:
         qualified = self.qualified_name(node.func)
-        literal = self.library_literal(qualified, node) if qualified else None
+        literal = self.library_literal(qualified, node, ctx) if qualified else None
         if literal is not None:
             return literal
         if isinstance(node.func, ast.Attribute):

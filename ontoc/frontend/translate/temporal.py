@@ -18,8 +18,8 @@ from ontoc.ir.types import Kind
 from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import Literal
-from ..values import DateVal, DeltaVal, Scalar, Value
-from .context import TranslationState
+from ..values import DateVal, DeltaVal, Scalar, UtcVal, Value
+from .context import Ctx, TranslationState
 
 # documents hold datetimes in UTC and the jobs' session time zone is UTC: EXTRACT reads them as Python does
 DATETIME_PARTS = {
@@ -70,7 +70,7 @@ class TemporalMixin(TranslationState):
             return ".".join([origin, *parts])
         return None
 
-    def library_literal(self, name: str, node: ast.Call) -> Scalar | DeltaVal | DateVal | None:
+    def library_literal(self, name: str, node: ast.Call, ctx: Ctx) -> Scalar | DeltaVal | DateVal | None:
         """A `datetime.datetime(...)` or `decimal.Decimal(...)` call of literals, as a SQL literal."""
         if name == "decimal.Decimal":
             if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Constant):
@@ -91,7 +91,7 @@ class TemporalMixin(TranslationState):
                 raise self.fail("unsupported-literal", "a Decimal that is not finite is not supported", node)
             return Scalar(Literal(value, T.DECIMAL))
         if name == "datetime.datetime":
-            return Scalar(Literal(self.datetime_literal(node), T.DATETIME))
+            return Scalar(Literal(self.datetime_literal(node, ctx), T.DATETIME))
         if name == "datetime.date":
             values = [self.int_constant(a) for a in node.args]
             if len(values) != 3 or node.keywords:
@@ -195,7 +195,7 @@ class TemporalMixin(TranslationState):
         # `None - x` raises before the comparison
         return Scalar(result.expr, B.or_(result.err, self.none_err(a.later), self.none_err(earlier)))
 
-    def datetime_literal(self, node: ast.Call) -> dt.datetime:
+    def datetime_literal(self, node: ast.Call, ctx: Ctx) -> dt.datetime:
         values: dict[str, int] = {}
         for param, arg in zip(DATETIME_ARGS, node.args, strict=False):
             values[param] = self.int_constant(arg)
@@ -204,7 +204,9 @@ class TemporalMixin(TranslationState):
         aware = False
         for keyword in node.keywords:
             if keyword.arg == "tzinfo":
-                if self.qualified_name(keyword.value) not in UTC_NAMES:
+                local = isinstance(keyword.value, ast.Name) and keyword.value.id in ctx.env  # `tz = timezone.utc`
+                utc = isinstance(self.expr(keyword.value, ctx), UtcVal) if local else None
+                if not utc and (local or self.qualified_name(keyword.value) not in UTC_NAMES):
                     raise self.fail(
                         "unsupported-literal",
                         "only `tzinfo=datetime.timezone.utc` is supported",

@@ -14,6 +14,7 @@ from ...backend.flink import job
 from ...backend.flink.artifacts import select_sql
 from ...backend.flink.ddl import merged_sources
 from ...events import Event, InvalidEvent, read_events
+from ...ir.relations import text_field
 from ...job_settings import default_job
 from ...jvm.functions import ensure_functions_jar, register_functions
 from ...paths import inside
@@ -38,13 +39,24 @@ def source_tables(compiled: Compiled, events: list[Event]) -> list[SourceTable]:
         rows = tuple(
             (
                 e.doc_id,
-                None if e.document is None else tuple(e.doc_id if c == "doc_id" else e.document[c] for c in names),
+                None
+                if e.document is None
+                else tuple(e.doc_id if c == "doc_id" else _column(e.document, c) for c in names),
             )
             for e in events
             if e.topic == scan.table
         )
         tables.append(SourceTable(scan.table, scan.columns, rows))
     return tables
+
+
+def _column(document: dict, column: str) -> object:
+    """A column's value; a Decimal field's text column (`relations.text_column`) holds it as Python prints it."""
+    field = text_field(column)
+    if field is None:
+        return document[column]
+    value = document[field]
+    return None if value is None else str(value)
 
 
 def run_compiled(

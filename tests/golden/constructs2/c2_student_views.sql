@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS `c2_student_views` (
   `same_instant` BOOLEAN,
   `earlier_than_an_hour_before` BOOLEAN,
   `enrolled_same_day_as_mentor` BOOLEAN,
+  `enrolled_since_2024_utc_local` BOOLEAN,
   `enrolled_before_2024` BOOLEAN,
   `graduated_day_missing` BOOLEAN,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
@@ -246,6 +247,7 @@ SELECT
     `student__mentor`.`enrolled` - INTERVAL '0 01:00:00.000' DAY(3) TO SECOND(3)
   ) AS `earlier_than_an_hour_before`,
   EXTRACT(YEAR FROM `student`.`enrolled`) * 10000 + EXTRACT(MONTH FROM `student`.`enrolled`) * 100 + EXTRACT(DAY FROM `student`.`enrolled`) = EXTRACT(YEAR FROM `student__mentor`.`enrolled`) * 10000 + EXTRACT(MONTH FROM `student__mentor`.`enrolled`) * 100 + EXTRACT(DAY FROM `student__mentor`.`enrolled`) AS `enrolled_same_day_as_mentor`,
+  `student`.`enrolled` >= CAST('2024-01-01 00:00:00.000000' AS TIMESTAMP_LTZ(6)) AS `enrolled_since_2024_utc_local`,
   EXTRACT(YEAR FROM `student`.`enrolled`) * 10000 + EXTRACT(MONTH FROM `student`.`enrolled`) * 100 + EXTRACT(DAY FROM `student`.`enrolled`) < 20240101 AS `enrolled_before_2024`,
   `student`.`graduated` IS NULL
   OR EXTRACT(YEAR FROM `student`.`graduated`) * 10000 + EXTRACT(MONTH FROM `student`.`graduated`) * 100 + EXTRACT(DAY FROM `student`.`graduated`) >= 20240101 AS `graduated_day_missing`

@@ -210,6 +210,18 @@ final class EventRules {
         return value.toPlainString();
     }
 
+    /**
+     * A decimal's JSON number text as Python prints {@code str(Decimal)} of the value the rules decode
+     * from it: the General Decimal Arithmetic to-scientific-string, which {@code BigDecimal.toString}
+     * implements ({@code 1.50}, {@code 1E+3}, {@code 1E-7}), but for the sign of a zero, which BigDecimal
+     * drops and Python keeps ({@code -0.0}; an integer {@code -0} is Python's int 0, so "0").
+     */
+    static String decimalText(StrictJson.Num number) {
+        BigDecimal value = new BigDecimal(number.text);
+        String text = value.toString();
+        return !number.integral && value.signum() == 0 && number.text.startsWith("-") ? "-" + text : text;
+    }
+
     /** An ISO 8601 datetime (UTC without an offset) as UTC text; years 1 to 9999 in UTC. */
     static String datetime(String text, String where) throws Invalid {
         Matcher m = DATETIME.matcher(text);
@@ -259,6 +271,7 @@ final class EventRules {
         final List<Field> fields = new ArrayList<>();
         final List<String> columnNames = new ArrayList<>();
         final List<Type> columnTypes = new ArrayList<>();
+        final List<String> columnTextOf = new ArrayList<>(); // the Decimal field a text column shows, or null
 
         Topic(String name) {
             this.name = name;
@@ -288,9 +301,19 @@ final class EventRules {
             }
             Object[] out = new Object[columnNames.size()];
             for (int i = 0; i < out.length; i++) {
-                out[i] = doc.get(columnNames.get(i));
+                String textOf = columnTextOf.get(i);
+                out[i] = textOf == null ? doc.get(columnNames.get(i)) : text(object, textOf);
             }
             return out;
+        }
+
+        /** A valid document's Decimal field as Python prints it: from the event's number, else the default's. */
+        private String text(Map<?, ?> object, String name) {
+            if (!object.containsKey(name)) {
+                return fields.stream().filter(f -> f.name.equals(name)).findFirst().map(f -> f.defaultText).orElse(null);
+            }
+            Object value = object.get(name);
+            return value instanceof StrictJson.Num ? decimalText((StrictJson.Num) value) : null;
         }
     }
 
@@ -299,13 +322,15 @@ final class EventRules {
         final Type type;
         final boolean hasDefault;
         final Object defaultValue; // coerced, as a column value
+        final String defaultText; // a Decimal default as Python prints it (a text column's value), else null
         final String defaultError; // why the default cannot stand for a missing field
 
-        Field(String name, Type type, boolean hasDefault, Object defaultValue, String defaultError) {
+        Field(String name, Type type, boolean hasDefault, Object defaultValue, String defaultText, String defaultError) {
             this.name = name;
             this.type = type;
             this.hasDefault = hasDefault;
             this.defaultValue = defaultValue;
+            this.defaultText = defaultText;
             this.defaultError = defaultError;
         }
     }

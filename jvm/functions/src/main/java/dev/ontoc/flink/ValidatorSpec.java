@@ -16,13 +16,14 @@ import org.apache.flink.table.types.DataType;
  * <pre>
  * {"topics": [{"topic": "orders",
  *              "fields": [{"name": "qty", "type": TYPE, "has_default": true, "default": 1 | "default_error": "..."}, ...],
- *              "columns": [{"name": "qty", "type": TYPE}, ...]}, ...]}
+ *              "columns": [{"name": "qty", "type": TYPE}, {"name": "price#text", "type": STR, "text_of": "price"}, ...]}, ...]}
  * TYPE = {"kind": "str|int|float|bool|decimal|datetime|none|list", "nullable": BOOL, "elem": TYPE}
  * </pre>
  *
  * <p>Every field is validated; the columns (the ones the views read) come out typed. A field whose
  * default does not pass the rules has "default_error" (the reason) instead of "default": an event
- * missing that field is invalid.
+ * missing that field is invalid. A column with "text_of" is the text of a Decimal field as Python
+ * prints it ({@link EventRules#decimalText}), for the views that format it.
  */
 final class ValidatorSpec implements Serializable {
 
@@ -42,13 +43,21 @@ final class ValidatorSpec implements Serializable {
                     Map<?, ?> column = (Map<?, ?>) c;
                     String name = (String) column.get("name");
                     EventRules.Type type = type(column.get("type"));
+                    String textOf = (String) column.get("text_of");
+                    String fieldName = textOf == null ? name : textOf;
                     EventRules.Field field =
-                            topic.fields.stream().filter(x -> x.name.equals(name)).findFirst().orElse(null);
-                    if (field == null || !field.type.sameShape(type)) {
+                            topic.fields.stream().filter(x -> x.name.equals(fieldName)).findFirst().orElse(null);
+                    boolean fits =
+                            field != null
+                                    && (textOf == null
+                                            ? field.type.sameShape(type)
+                                            : field.type.kind.equals("decimal") && type.kind.equals("str"));
+                    if (!fits) {
                         throw new IllegalArgumentException("column `" + name + "` is not a field of that type");
                     }
                     topic.columnNames.add(name);
                     topic.columnTypes.add(type);
+                    topic.columnTextOf.add(textOf);
                 }
                 spec.topics.add(topic);
             }
@@ -63,6 +72,7 @@ final class ValidatorSpec implements Serializable {
         EventRules.Type type = type(json.get("type"));
         boolean hasDefault = Boolean.TRUE.equals(json.get("has_default"));
         Object value = null;
+        String text = null;
         String error = null;
         if (hasDefault && json.containsKey("default_error")) {
             error = (String) json.get("default_error");
@@ -71,11 +81,14 @@ final class ValidatorSpec implements Serializable {
         } else if (hasDefault) {
             try {
                 value = EventRules.coerce(json.get("default"), type, "the default");
+                if (type.kind.equals("decimal") && json.get("default") instanceof StrictJson.Num) {
+                    text = EventRules.decimalText((StrictJson.Num) json.get("default"));
+                }
             } catch (EventRules.Invalid e) {
                 error = e.getMessage();
             }
         }
-        return new EventRules.Field(name, type, hasDefault, value, error);
+        return new EventRules.Field(name, type, hasDefault, value, text, error);
     }
 
     private static EventRules.Type type(Object json) {
