@@ -165,6 +165,7 @@ class UdfsMixin(TranslationState):
                     node,
                     "pass scalars, documents or dicts to static methods",
                 )
+        batched = batchable(result, params)
         spec = UdfSpec(
             self.udf_name(method),
             "scalar",
@@ -174,11 +175,20 @@ class UdfsMixin(TranslationState):
             tuple(params),
             result,
             self.code_fingerprint(method),
+            batched,
         )
         self.register_udf(spec, node)
-        call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
+        if not batched:
+            call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
+            failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
+            return Scalar(FieldAccess(call, "value", result), B.or_(*errs, failed))
+        call = UdfCall(spec.function, (batch_argument(exprs),), batched_result_type(result))
         failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
-        return Scalar(FieldAccess(call, "value", result), B.or_(*errs, failed))
+        value: Expr = FieldAccess(call, "value", result)
+        if result.kind is Kind.FLOAT:  # a NaN result travels as a flag: Arrow's conversion from pandas nulls NaN
+            nan = B.safe(FieldAccess(call, "nan", T.BOOL))
+            value = B.case(nan, Literal(float("nan"), T.FLOAT), value, result)
+        return Scalar(value, B.or_(*errs, failed))
 
     def doc_row(self, node: DocNode, paths: dict, ctx: Ctx) -> Expr:
         """The fields of a document a Python function reads, as a ROW (NULL when the document is missing)."""
@@ -287,3 +297,45 @@ def read_paths(function: ast.FunctionDef, param: str) -> dict:
             for attr in reversed(chain):
                 level = level.setdefault(attr, {})
     return tree
+
+
+BATCHED_SCALARS = frozenset({Kind.STR, Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.DECIMAL, Kind.NONE})
+BATCHED_RESULTS = frozenset({Kind.STR, Kind.INT, Kind.FLOAT, Kind.BOOL})  # a Decimal is rounded by Flink, not Arrow
+
+
+def batchable(result: T.DType, params: list[UdfParam]) -> bool:
+    """Whether a scalar UDF runs vectorized (Arrow batches, PyFlink's pandas UDFs) with values exactly
+    as the row-at-a-time function gets them: scalars, documents and dicts of the kinds whose Arrow -> pandas
+    conversion the worker undoes exactly (`ontoc.runtime.workers.udfs`). Lists, datetimes and Decimal results
+    stay row at a time."""
+
+    def exact(t: T.DType, rows: bool) -> bool:
+        if t.kind is Kind.ROW:
+            return rows and all(exact(f, rows) for _, f in t.fields)
+        return t.kind in BATCHED_SCALARS
+
+    return result.kind in BATCHED_RESULTS and all(
+        exact(p.dtype, p.kind == "doc") or (p.kind == "dict" and all(exact(f, False) for _, f in p.dtype.fields))
+        for p in params
+    )
+
+
+def carrier(t: T.DType) -> T.DType:
+    """The type a batched argument travels as: BIGINT as DECIMAL, which pandas keeps exact beside NULLs
+    (an int64 column with a null becomes float64)."""
+    if t.kind is Kind.ROW:
+        return T.row_of(tuple((name, carrier(f)) for name, f in t.fields), nullable=t.nullable)
+    return T.DECIMAL.null(t.nullable) if t.kind is Kind.INT else t
+
+
+def batch_argument(exprs: list[Expr]) -> Expr:
+    """A batched UDF's one argument, ROW(ROW(args...)): PyFlink hands a top-level ROW to a pandas UDF as
+    one column per field, where NULL and NaN are alike, and a nested ROW as Python dicts, where they are not."""
+    carried = carrier(T.row_of(tuple((f"a{i}", e.dtype) for i, e in enumerate(exprs))))
+    row = B.func(Op.ROW, *exprs, dtype=carried)  # emitted as CAST(ROW(...) AS <carried>)
+    return B.func(Op.ROW, row, dtype=T.row_of((("args", carried),)))
+
+
+def batched_result_type(result: T.DType) -> T.DType:
+    fields = (("ok", T.BOOL), ("value", result))
+    return T.row_of(fields + ((("nan", T.BOOL),) if result.kind is Kind.FLOAT else ()))

@@ -47,6 +47,8 @@ def to_sql(value: Any, sql_type: str) -> Any:
     if value is None:
         return None
     if base.startswith("BIGINT") and isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**63:
+            raise OverflowError(f"{value} does not fit BIGINT")
         return value
     if base.startswith("DOUBLE") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -107,6 +109,81 @@ class MethodScalarFunction(ScalarFunction):
         except Exception as exc:
             self.reporter.report(exc)
             return Row(False, None)
+
+
+class BatchedMethodFunction(ScalarFunction):
+    """A static method over an Arrow batch (a PyFlink pandas UDF): one call of the method per row, each row's
+    exception its own. The argument is ROW(ROW(args...)), so each row arrives as a dict (NULL and NaN apart),
+    BIGINTs as Decimals (exact beside NULLs): `converters` turn them back into what `eval` above gets."""
+
+    def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
+        self.target = (module, view, method)
+        self.converters = [converter(type_text, kind) for _, kind, type_text in params]
+        self.result = result
+        self.reporter = _Reporter(f"{view}.{method}")
+        self.fn: Any = None  # the method, resolved on first call in the worker
+
+    def open(self, function_context: Any) -> None:
+        self.reporter.open(function_context)
+
+    def eval(self, batch: Any) -> Any:
+        import pandas as pd
+
+        ok, values = [], []
+        for row in batch.iloc[:, 0]:
+            try:
+                if self.fn is None:
+                    self.fn = _resolve(*self.target)
+                args = [convert(value) for convert, value in zip(self.converters, row.values(), strict=True)]
+                values.append(to_sql(self.fn(*args), self.result))
+                ok.append(True)
+            except Exception as exc:
+                self.reporter.report(exc)
+                values.append(None)
+                ok.append(False)
+        columns = {"ok": pd.Series(ok, dtype=bool)}
+        if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
+            nan = [v is not None and v != v for v in values]
+            columns["value"] = pd.Series([None if n else v for v, n in zip(values, nan, strict=True)], dtype=object)
+            columns["nan"] = pd.Series(nan, dtype=bool)
+        else:
+            columns["value"] = pd.Series(values, dtype=object)
+        return pd.DataFrame(columns)
+
+
+def converter(type_text: str, kind: str) -> Any:
+    """The function from a batched argument's value (pandas' conversion of its Arrow form) to the value the
+    row-at-a-time function passes the method: BIGINT from its Decimal carrier, ROWs as DocViews or dicts."""
+    shape = _parse_type(type_text)
+
+    def convert(value: Any, shape: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(shape, list):
+            fields = {name: convert(value[name], inner) for name, inner in shape}
+            return DocView(fields) if kind == "doc" else fields
+        if shape == "BIGINT":
+            return int(value)
+        if shape == "DOUBLE":
+            return float(value)
+        return value
+
+    return lambda value: convert(value, shape)
+
+
+def _parse_type(text: str) -> Any:
+    """A Flink type's text as its base name ("BIGINT", "DECIMAL") or, for a ROW, a list of (field, shape)."""
+    text = text.strip()
+    if not text.upper().startswith("ROW<"):
+        return text.split("(")[0].split()[0].upper()
+    fields, depth, start = [], 0, 4
+    for i, ch in enumerate(text[4:-1] + ",", start=4):
+        depth += (ch in "<(") - (ch in ">)")
+        if ch == "," and depth == 0:
+            name, _, rest = text[start:i].strip()[1:].partition("`")
+            fields.append((name, _parse_type(rest)))
+            start = i + 1
+    return fields
 
 
 class MethodAggregateFunction(AggregateFunction):
@@ -175,8 +252,14 @@ class EmptyAggregate(ScalarFunction):
         return False  # evaluated per row at run time, never folded by the planner
 
 
-def scalar_function(module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
+def scalar_function(
+    module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str, batched: bool = False
+):
     row = f"ROW<`ok` BOOLEAN, `value` {result}>"
+    if batched:
+        nan = ", `nan` BOOLEAN" if result.upper().startswith("DOUBLE") else ""
+        function = BatchedMethodFunction(module, view, method, params, result)
+        return {"": udf(function, result_type=f"ROW<`ok` BOOLEAN, `value` {result}{nan}>", func_type="pandas")}
     return {"": udf(MethodScalarFunction(module, view, method, [k for _, k, _ in params], result), result_type=row)}
 
 

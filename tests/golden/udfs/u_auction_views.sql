@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS `u_auction_views` (
   `code_number` BIGINT,
   `special_code` BOOLEAN,
   `big_named_seller` BOOLEAN,
+  `tripled_reserve` BIGINT,
+  `half_reserve` DOUBLE,
   `median_price` DOUBLE,
   `spread` DOUBLE,
   `bidder_list` ARRAY<STRING>,
@@ -94,32 +96,43 @@ INSERT INTO `u_auction_views`
 SELECT
   `auction`.`doc_id` AS `doc_id`,
   CASE
-    WHEN NOT COALESCE((
-      ontoc__auctionview__slugify(`auction`.`title`)
-    ).`ok`, FALSE)
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__slugify(
+          CAST(ROW(CAST(ROW(`auction`.`title`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
+        )
+      ).`ok`,
+      FALSE
+    )
     THEN CAST(NULL AS STRING)
     ELSE (
-      ontoc__auctionview__slugify(`auction`.`title`)
+      ontoc__auctionview__slugify(
+        CAST(ROW(CAST(ROW(`auction`.`title`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
+      )
     ).`value`
   END AS `slug`,
   CASE
     WHEN NOT COALESCE(
       (
         ontoc__auctionview__describe(
-          CASE
-            WHEN `auction__seller`.`doc_id` IS NULL
-            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-            ELSE CAST(ROW(
-              `auction__seller`.`doc_id`,
-              `auction__seller`.`city`,
-              `auction__seller`.`name`,
+          CAST(ROW(
+            CAST(ROW(
               CASE
-                WHEN `auction__seller__region`.`doc_id` IS NULL
-                THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-                ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+                WHEN `auction__seller`.`doc_id` IS NULL
+                THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
+                ELSE CAST(ROW(
+                  `auction__seller`.`doc_id`,
+                  `auction__seller`.`city`,
+                  `auction__seller`.`name`,
+                  CASE
+                    WHEN `auction__seller__region`.`doc_id` IS NULL
+                    THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+                    ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+                  END
+                ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
               END
-            ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-          END
+            ) AS ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>)
+          ) AS ROW<`args` ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>>)
         )
       ).`ok`,
       FALSE
@@ -127,34 +140,50 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE (
       ontoc__auctionview__describe(
-        CASE
-          WHEN `auction__seller`.`doc_id` IS NULL
-          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-          ELSE CAST(ROW(
-            `auction__seller`.`doc_id`,
-            `auction__seller`.`city`,
-            `auction__seller`.`name`,
+        CAST(ROW(
+          CAST(ROW(
             CASE
-              WHEN `auction__seller__region`.`doc_id` IS NULL
-              THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-              ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+              WHEN `auction__seller`.`doc_id` IS NULL
+              THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
+              ELSE CAST(ROW(
+                `auction__seller`.`doc_id`,
+                `auction__seller`.`city`,
+                `auction__seller`.`name`,
+                CASE
+                  WHEN `auction__seller__region`.`doc_id` IS NULL
+                  THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+                  ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+                END
+              ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
             END
-          ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-        END
+          ) AS ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>)
+        ) AS ROW<`args` ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>>)
       )
     ).`value`
   END AS `seller_line`,
   CASE
-    WHEN NOT COALESCE((
-      ontoc__auctionview__parse_code(`auction`.`code`)
-    ).`ok`, FALSE)
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__parse_code(
+          CAST(ROW(CAST(ROW(`auction`.`code`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
+        )
+      ).`ok`,
+      FALSE
+    )
     THEN CAST(NULL AS BIGINT)
-    WHEN NOT COALESCE((
-      ontoc__auctionview__parse_code(`auction`.`code`)
-    ).`value` <> 0, FALSE)
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__parse_code(
+          CAST(ROW(CAST(ROW(`auction`.`code`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
+        )
+      ).`value` <> 0,
+      FALSE
+    )
     THEN -1
     ELSE (
-      ontoc__auctionview__parse_code(`auction`.`code`)
+      ontoc__auctionview__parse_code(
+        CAST(ROW(CAST(ROW(`auction`.`code`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
+      )
     ).`value`
   END AS `code_number`,
   COALESCE(`auction`.`code` = '#12', FALSE)
@@ -168,6 +197,87 @@ SELECT
       `auction__seller`.`name` = ''
     )
   END AS `big_named_seller`,
+  CASE
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__triple(
+          CAST(ROW(
+            CAST(ROW(
+              CASE
+                WHEN `auction`.`code` <> ''
+                THEN `auction`.`reserve`
+                ELSE CAST(NULL AS BIGINT)
+              END
+            ) AS ROW<`a0` DECIMAL(38, 10)>)
+          ) AS ROW<`args` ROW<`a0` DECIMAL(38, 10)>>)
+        )
+      ).`ok`,
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE (
+      ontoc__auctionview__triple(
+        CAST(ROW(
+          CAST(ROW(
+            CASE
+              WHEN `auction`.`code` <> ''
+              THEN `auction`.`reserve`
+              ELSE CAST(NULL AS BIGINT)
+            END
+          ) AS ROW<`a0` DECIMAL(38, 10)>)
+        ) AS ROW<`args` ROW<`a0` DECIMAL(38, 10)>>)
+      )
+    ).`value`
+  END AS `tripled_reserve`,
+  CASE
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__half_or_nan(
+          CAST(ROW(
+            CAST(ROW(
+              CASE
+                WHEN `auction`.`code` <> ''
+                THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+                ELSE CAST(NULL AS DOUBLE)
+              END
+            ) AS ROW<`a0` DOUBLE>)
+          ) AS ROW<`args` ROW<`a0` DOUBLE>>)
+        )
+      ).`ok`,
+      FALSE
+    )
+    THEN CAST(NULL AS DOUBLE)
+    WHEN COALESCE(
+      (
+        ontoc__auctionview__half_or_nan(
+          CAST(ROW(
+            CAST(ROW(
+              CASE
+                WHEN `auction`.`code` <> ''
+                THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+                ELSE CAST(NULL AS DOUBLE)
+              END
+            ) AS ROW<`a0` DOUBLE>)
+          ) AS ROW<`args` ROW<`a0` DOUBLE>>)
+        )
+      ).`nan`,
+      FALSE
+    )
+    THEN CAST('NaN' AS DOUBLE)
+    ELSE (
+      ontoc__auctionview__half_or_nan(
+        CAST(ROW(
+          CAST(ROW(
+            CASE
+              WHEN `auction`.`code` <> ''
+              THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+              ELSE CAST(NULL AS DOUBLE)
+            END
+          ) AS ROW<`a0` DOUBLE>)
+        ) AS ROW<`args` ROW<`a0` DOUBLE>>)
+      )
+    ).`value`
+  END AS `half_reserve`,
   CASE
     WHEN NOT COALESCE(
       (
