@@ -113,8 +113,9 @@ class MethodScalarFunction(ScalarFunction):
 
 class BatchedMethodFunction(ScalarFunction):
     """A static method over an Arrow batch (a PyFlink pandas UDF): one call of the method per row, each row's
-    exception its own. The argument is ROW(ROW(args...)), so each row arrives as a dict (NULL and NaN apart),
-    BIGINTs as Decimals (exact beside NULLs): `converters` turn them back into what `eval` above gets."""
+    exception its own. Arguments arrive as pandas columns (a document as DataFrames of its own fields and its
+    references' fields), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `converters` give back
+    what `eval` above gets."""
 
     def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
         self.target = (module, view, method)
@@ -126,53 +127,80 @@ class BatchedMethodFunction(ScalarFunction):
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
 
-    def eval(self, batch: Any) -> Any:
+    def eval(self, *columns: Any) -> Any:
         import pandas as pd
 
+        # per argument, its values row by row as Python objects (a document's as a tuple of its fields)
+        arguments = [
+            zip(*[c.tolist() for _, c in column.items()], strict=True)
+            if isinstance(column, pd.DataFrame)
+            else column.tolist()
+            for column in columns
+        ]
         ok, values = [], []
-        for row in batch.iloc[:, 0]:
+        for row in zip(*arguments, strict=True):
             try:
                 if self.fn is None:
                     self.fn = _resolve(*self.target)
-                args = [convert(value) for convert, value in zip(self.converters, row.values(), strict=True)]
+                args, at = [], 0
+                for convert in self.converters:
+                    value, at = convert(row, at)
+                    args.append(value)
                 values.append(to_sql(self.fn(*args), self.result))
                 ok.append(True)
             except Exception as exc:
                 self.reporter.report(exc)
                 values.append(None)
                 ok.append(False)
-        columns = {"ok": pd.Series(ok, dtype=bool)}
+        frame = {"ok": pd.Series(ok, dtype=bool)}
         if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
             nan = [v is not None and v != v for v in values]
-            columns["value"] = pd.Series([None if n else v for v, n in zip(values, nan, strict=True)], dtype=object)
-            columns["nan"] = pd.Series(nan, dtype=bool)
+            frame["value"] = pd.Series([None if n else v for v, n in zip(values, nan, strict=True)], dtype=object)
+            frame["nan"] = pd.Series(nan, dtype=bool)
         else:
-            columns["value"] = pd.Series(values, dtype=object)
-        return pd.DataFrame(columns)
+            frame["value"] = pd.Series(values, dtype=object)
+        return pd.DataFrame(frame)
 
 
 def converter(type_text: str, kind: str) -> Any:
-    """The function from a batched argument's value (pandas' conversion of its Arrow form) to the value the
-    row-at-a-time function passes the method: BIGINT from its Decimal carrier, ROWs as DocViews or dicts."""
-    shape = _parse_type(type_text)
+    """The function from a batched argument's columns (the values of one row, from `start`) to the value the
+    row-at-a-time function passes the method, and the next column: a BIGINT from its Decimal, a DOUBLE from its
+    text, a document as a DocView (NULL where its `doc_id` is) from its flat ROW and then its references' (each
+    a tuple of fields), a dict as a dict."""
+    return _converter(_parse_type(type_text), kind)
 
-    def convert(value: Any, shape: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(shape, list):
-            fields = {name: convert(value[name], inner) for name, inner in shape}
-            return DocView(fields) if kind == "doc" else fields
-        if shape == "BIGINT":
-            return int(value)
-        if shape == "DOUBLE":
-            return float(value)
-        return value
 
-    return lambda value: convert(value, shape)
+def _converter(shape: Any, kind: str) -> Any:
+    if not isinstance(shape, list):
+        scalar = _scalar(shape)
+        return lambda values, start: (scalar(values[start]), start + 1)
+    own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
+    references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
+    order = [name for name, _ in shape]
+
+    def row(values: tuple, start: int) -> tuple[Any, int]:
+        mine, at = values[start], start + 1
+        fields = {}
+        for name, convert in references:
+            fields[name], at = convert(values, at)
+        if kind == "doc" and mine[0] is None:  # a document's doc_id is NULL only where it is missing
+            return None, at
+        fields.update({name: convert(v) for (name, convert), v in zip(own, mine, strict=True)})
+        ordered = {name: fields[name] for name in order}
+        return (DocView(ordered) if kind == "doc" else ordered), at
+
+    return row
+
+
+def _scalar(base: str) -> Any:
+    carried = {"BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}.get(base)
+    if carried is None:
+        return lambda value: value
+    return lambda value: None if value is None else carried(value)
 
 
 def _parse_type(text: str) -> Any:
-    """A Flink type's text as its base name ("BIGINT", "DECIMAL") or, for a ROW, a list of (field, shape)."""
+    """A Flink type's text as its base name ("BIGINT", "DECIMAL") or, for a ROW, a list of (field, base name)."""
     text = text.strip()
     if not text.upper().startswith("ROW<"):
         return text.split("(")[0].split()[0].upper()

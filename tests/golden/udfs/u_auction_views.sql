@@ -96,43 +96,28 @@ INSERT INTO `u_auction_views`
 SELECT
   `auction`.`doc_id` AS `doc_id`,
   CASE
-    WHEN NOT COALESCE(
-      (
-        ontoc__auctionview__slugify(
-          CAST(ROW(CAST(ROW(`auction`.`title`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
-        )
-      ).`ok`,
-      FALSE
-    )
+    WHEN NOT COALESCE((
+      ontoc__auctionview__slugify(`auction`.`title`)
+    ).`ok`, FALSE)
     THEN CAST(NULL AS STRING)
     ELSE (
-      ontoc__auctionview__slugify(
-        CAST(ROW(CAST(ROW(`auction`.`title`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
-      )
+      ontoc__auctionview__slugify(`auction`.`title`)
     ).`value`
   END AS `slug`,
   CASE
     WHEN NOT COALESCE(
       (
         ontoc__auctionview__describe(
-          CAST(ROW(
-            CAST(ROW(
-              CASE
-                WHEN `auction__seller`.`doc_id` IS NULL
-                THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-                ELSE CAST(ROW(
-                  `auction__seller`.`doc_id`,
-                  `auction__seller`.`city`,
-                  `auction__seller`.`name`,
-                  CASE
-                    WHEN `auction__seller__region`.`doc_id` IS NULL
-                    THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-                    ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
-                  END
-                ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-              END
-            ) AS ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>)
-          ) AS ROW<`args` ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>>)
+          CASE
+            WHEN `auction__seller`.`doc_id` IS NULL
+            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+            ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+          END,
+          CASE
+            WHEN `auction__seller__region`.`doc_id` IS NULL
+            THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+            ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+          END
         )
       ).`ok`,
       FALSE
@@ -140,50 +125,30 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE (
       ontoc__auctionview__describe(
-        CAST(ROW(
-          CAST(ROW(
-            CASE
-              WHEN `auction__seller`.`doc_id` IS NULL
-              THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-              ELSE CAST(ROW(
-                `auction__seller`.`doc_id`,
-                `auction__seller`.`city`,
-                `auction__seller`.`name`,
-                CASE
-                  WHEN `auction__seller__region`.`doc_id` IS NULL
-                  THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-                  ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
-                END
-              ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-            END
-          ) AS ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>)
-        ) AS ROW<`args` ROW<`a0` ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>>>)
+        CASE
+          WHEN `auction__seller`.`doc_id` IS NULL
+          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+          ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+        END,
+        CASE
+          WHEN `auction__seller__region`.`doc_id` IS NULL
+          THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+          ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
+        END
       )
     ).`value`
   END AS `seller_line`,
   CASE
-    WHEN NOT COALESCE(
-      (
-        ontoc__auctionview__parse_code(
-          CAST(ROW(CAST(ROW(`auction`.`code`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
-        )
-      ).`ok`,
-      FALSE
-    )
+    WHEN NOT COALESCE((
+      ontoc__auctionview__parse_code(`auction`.`code`)
+    ).`ok`, FALSE)
     THEN CAST(NULL AS BIGINT)
-    WHEN NOT COALESCE(
-      (
-        ontoc__auctionview__parse_code(
-          CAST(ROW(CAST(ROW(`auction`.`code`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
-        )
-      ).`value` <> 0,
-      FALSE
-    )
+    WHEN NOT COALESCE((
+      ontoc__auctionview__parse_code(`auction`.`code`)
+    ).`value` <> 0, FALSE)
     THEN -1
     ELSE (
-      ontoc__auctionview__parse_code(
-        CAST(ROW(CAST(ROW(`auction`.`code`) AS ROW<`a0` STRING>)) AS ROW<`args` ROW<`a0` STRING>>)
-      )
+      ontoc__auctionview__parse_code(`auction`.`code`)
     ).`value`
   END AS `code_number`,
   COALESCE(`auction`.`code` = '#12', FALSE)
@@ -201,15 +166,11 @@ SELECT
     WHEN NOT COALESCE(
       (
         ontoc__auctionview__triple(
-          CAST(ROW(
-            CAST(ROW(
-              CASE
-                WHEN `auction`.`code` <> ''
-                THEN `auction`.`reserve`
-                ELSE CAST(NULL AS BIGINT)
-              END
-            ) AS ROW<`a0` DECIMAL(38, 10)>)
-          ) AS ROW<`args` ROW<`a0` DECIMAL(38, 10)>>)
+          CAST(CASE
+            WHEN `auction`.`code` <> ''
+            THEN `auction`.`reserve`
+            ELSE CAST(NULL AS BIGINT)
+          END AS DECIMAL(38, 10))
         )
       ).`ok`,
       FALSE
@@ -217,15 +178,11 @@ SELECT
     THEN CAST(NULL AS BIGINT)
     ELSE (
       ontoc__auctionview__triple(
-        CAST(ROW(
-          CAST(ROW(
-            CASE
-              WHEN `auction`.`code` <> ''
-              THEN `auction`.`reserve`
-              ELSE CAST(NULL AS BIGINT)
-            END
-          ) AS ROW<`a0` DECIMAL(38, 10)>)
-        ) AS ROW<`args` ROW<`a0` DECIMAL(38, 10)>>)
+        CAST(CASE
+          WHEN `auction`.`code` <> ''
+          THEN `auction`.`reserve`
+          ELSE CAST(NULL AS BIGINT)
+        END AS DECIMAL(38, 10))
       )
     ).`value`
   END AS `tripled_reserve`,
@@ -233,15 +190,11 @@ SELECT
     WHEN NOT COALESCE(
       (
         ontoc__auctionview__half_or_nan(
-          CAST(ROW(
-            CAST(ROW(
-              CASE
-                WHEN `auction`.`code` <> ''
-                THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
-                ELSE CAST(NULL AS DOUBLE)
-              END
-            ) AS ROW<`a0` DOUBLE>)
-          ) AS ROW<`args` ROW<`a0` DOUBLE>>)
+          CAST(CASE
+            WHEN `auction`.`code` <> ''
+            THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+            ELSE CAST(NULL AS DOUBLE)
+          END AS STRING)
         )
       ).`ok`,
       FALSE
@@ -250,15 +203,11 @@ SELECT
     WHEN COALESCE(
       (
         ontoc__auctionview__half_or_nan(
-          CAST(ROW(
-            CAST(ROW(
-              CASE
-                WHEN `auction`.`code` <> ''
-                THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
-                ELSE CAST(NULL AS DOUBLE)
-              END
-            ) AS ROW<`a0` DOUBLE>)
-          ) AS ROW<`args` ROW<`a0` DOUBLE>>)
+          CAST(CASE
+            WHEN `auction`.`code` <> ''
+            THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+            ELSE CAST(NULL AS DOUBLE)
+          END AS STRING)
         )
       ).`nan`,
       FALSE
@@ -266,15 +215,11 @@ SELECT
     THEN CAST('NaN' AS DOUBLE)
     ELSE (
       ontoc__auctionview__half_or_nan(
-        CAST(ROW(
-          CAST(ROW(
-            CASE
-              WHEN `auction`.`code` <> ''
-              THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
-              ELSE CAST(NULL AS DOUBLE)
-            END
-          ) AS ROW<`a0` DOUBLE>)
-        ) AS ROW<`args` ROW<`a0` DOUBLE>>)
+        CAST(CASE
+          WHEN `auction`.`code` <> ''
+          THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+          ELSE CAST(NULL AS DOUBLE)
+        END AS STRING)
       )
     ).`value`
   END AS `half_reserve`,
