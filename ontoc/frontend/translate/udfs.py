@@ -188,11 +188,11 @@ class UdfsMixin(TranslationState):
             return Scalar(FieldAccess(call, "value", result), B.or_(*errs, failed))
         call = UdfCall(spec.function, tuple(carried(e) for e in flat), batched_result_type(result))
         failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
-        value: Expr = FieldAccess(call, "value", result)
+        returned: Expr = FieldAccess(call, "value", result)
         if result.kind is Kind.FLOAT:  # a NaN result travels as a flag: Arrow's conversion from pandas nulls NaN
             nan = B.safe(FieldAccess(call, "nan", T.BOOL))
-            value = B.case(nan, Literal(float("nan"), T.FLOAT), value, result)
-        return Scalar(value, B.or_(*errs, failed))
+            returned = B.case(nan, Literal(float("nan"), T.FLOAT), returned, result)
+        return Scalar(returned, B.or_(*errs, failed))
 
     def doc_row(self, node: DocNode, paths: dict, ctx: Ctx) -> Expr:
         """The fields of a document a Python function reads, as a ROW (NULL when the document is missing)."""

@@ -10,8 +10,10 @@ that are updated or deleted are retracted exactly.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,26 +45,34 @@ def to_python(value: Any, kind: str) -> Any:
 
 def to_sql(value: Any, sql_type: str) -> Any:
     """Check a method's result against its declared type, as the sink will see it."""
-    base = sql_type.upper()
-    if value is None:
-        return None
-    if base.startswith("BIGINT") and isinstance(value, int) and not isinstance(value, bool):
-        if not -(2**63) <= value < 2**63:
-            raise OverflowError(f"{value} does not fit BIGINT")
-        return value
-    if base.startswith("DOUBLE") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if base.startswith("STRING") and isinstance(value, str):
-        return value
-    if base.startswith("BOOLEAN") and isinstance(value, bool):
-        return value
-    if base.startswith("DECIMAL") and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return Decimal(value)
-    if base.startswith("TIMESTAMP") and isinstance(value, datetime):
-        return value
-    if base.startswith("ARRAY") and isinstance(value, (list, tuple)):
-        return list(value)
-    raise TypeError(f"returned {type(value).__name__} {value!r:.40} where {sql_type} was declared")
+    return _result_check(sql_type)(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _result_check(sql_type: str) -> Callable[[Any], Any]:
+    """`to_sql` for one declared type: the type's text read once, not per row."""
+    base = sql_type.upper().split("(")[0].split("<")[0].strip()
+    accepted, convert = {
+        "BIGINT": (int, None),
+        "DOUBLE": ((int, float), float),
+        "STRING": (str, None),
+        "BOOLEAN": (bool, None),
+        "DECIMAL": ((int, Decimal), Decimal),
+        "TIMESTAMP": (datetime, None),
+        "TIMESTAMP_LTZ": (datetime, None),
+        "ARRAY": ((list, tuple), list),
+    }.get(base, ((), None))
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, accepted) and (base == "BOOLEAN" or not isinstance(value, bool)):
+            if base == "BIGINT" and not -(2**63) <= value < 2**63:
+                raise OverflowError(f"{value} does not fit BIGINT")
+            return value if convert is None else convert(value)
+        raise TypeError(f"returned {type(value).__name__} {value!r:.40} where {sql_type} was declared")
+
+    return check
 
 
 class _Reporter:
@@ -130,73 +140,70 @@ class BatchedMethodFunction(ScalarFunction):
     def eval(self, *columns: Any) -> Any:
         import pandas as pd
 
-        # per argument, its values row by row as Python objects (a document's as a tuple of its fields)
-        arguments = [
-            zip(*[c.tolist() for _, c in column.items()], strict=True)
-            if isinstance(column, pd.DataFrame)
-            else column.tolist()
-            for column in columns
-        ]
-        ok, values = [], []
-        for row in zip(*arguments, strict=True):
+        # per parameter, its values row by row as the method gets them, converted a column at a time
+        arguments, at = [], 0
+        for convert in self.converters:
+            values, at = convert(columns, at)
+            arguments.append(values)
+        check = _result_check(self.result)
+        ok, results = [], []
+        for args in zip(*arguments, strict=True):
             try:
                 if self.fn is None:
                     self.fn = _resolve(*self.target)
-                args, at = [], 0
-                for convert in self.converters:
-                    value, at = convert(row, at)
-                    args.append(value)
-                values.append(to_sql(self.fn(*args), self.result))
+                results.append(check(self.fn(*args)))
                 ok.append(True)
             except Exception as exc:
                 self.reporter.report(exc)
-                values.append(None)
+                results.append(None)
                 ok.append(False)
         frame = {"ok": pd.Series(ok, dtype=bool)}
         if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
-            nan = [v is not None and v != v for v in values]
-            frame["value"] = pd.Series([None if n else v for v, n in zip(values, nan, strict=True)], dtype=object)
+            nan = [v is not None and v != v for v in results]
+            frame["value"] = pd.Series([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
             frame["nan"] = pd.Series(nan, dtype=bool)
         else:
-            frame["value"] = pd.Series(values, dtype=object)
+            frame["value"] = pd.Series(results, dtype=object)
         return pd.DataFrame(frame)
 
 
 def converter(type_text: str, kind: str) -> Any:
-    """The function from a batched argument's columns (the values of one row, from `start`) to the value the
-    row-at-a-time function passes the method, and the next column: a BIGINT from its Decimal, a DOUBLE from its
-    text, a document as a DocView (NULL where its `doc_id` is) from its flat ROW and then its references' (each
-    a tuple of fields), a dict as a dict."""
+    """The function from a batch's argument columns (from column `start`) to one parameter's values, as the
+    row-at-a-time function passes them to the method, and the next column: a BIGINT from its Decimal, a
+    DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its flat ROW (a
+    DataFrame) and then its references', a dict as a dict."""
     return _converter(_parse_type(type_text), kind)
 
 
 def _converter(shape: Any, kind: str) -> Any:
     if not isinstance(shape, list):
         scalar = _scalar(shape)
-        return lambda values, start: (scalar(values[start]), start + 1)
+        return lambda columns, start: (scalar(columns[start].tolist()), start + 1)
     own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
     references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
     order = [name for name, _ in shape]
 
-    def row(values: tuple, start: int) -> tuple[Any, int]:
-        mine, at = values[start], start + 1
-        fields = {}
+    def rows(columns: tuple, start: int) -> tuple[list, int]:
+        frame, at = columns[start], start + 1
+        fields = {name: convert(frame[name].tolist()) for name, convert in own}
         for name, convert in references:
-            fields[name], at = convert(values, at)
-        if kind == "doc" and mine[0] is None:  # a document's doc_id is NULL only where it is missing
-            return None, at
-        fields.update({name: convert(v) for (name, convert), v in zip(own, mine, strict=True)})
-        ordered = {name: fields[name] for name in order}
-        return (DocView(ordered) if kind == "doc" else ordered), at
+            fields[name], at = convert(columns, at)
+        ids = fields["doc_id"] if kind == "doc" else None
+        records = [dict(zip(order, values, strict=True)) for values in zip(*[fields[n] for n in order], strict=True)]
+        if kind != "doc":
+            return records, at
+        # a document's doc_id is NULL only where it is missing (pandas gives a NULL ROW NULL fields)
+        return [None if i is None else DocView(r) for i, r in zip(ids, records, strict=True)], at
 
-    return row
+    return rows
 
 
 def _scalar(base: str) -> Any:
+    """A column's values (a list) from their carrier to what the row-at-a-time function passes."""
     carried = {"BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}.get(base)
     if carried is None:
-        return lambda value: value
-    return lambda value: None if value is None else carried(value)
+        return lambda values: values
+    return lambda values: [None if v is None else carried(v) for v in values]
 
 
 def _parse_type(text: str) -> Any:
