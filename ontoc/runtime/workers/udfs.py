@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pyflink.common import Row
 from pyflink.table.udf import AggregateFunction, ScalarFunction, udaf, udf
@@ -48,26 +48,30 @@ def to_sql(value: Any, sql_type: str) -> Any:
     return _result_check(sql_type)(value)
 
 
+# a result's Python types per SQL type, and how the value is passed on (None: as it is)
+RESULT_TYPES: dict[str, tuple[tuple[type, ...], Callable[[Any], Any] | None]] = {
+    "BIGINT": ((int,), None),
+    "DOUBLE": ((int, float), float),
+    "STRING": ((str,), None),
+    "BOOLEAN": ((bool,), None),
+    "DECIMAL": ((int, Decimal), Decimal),
+    "TIMESTAMP": ((datetime,), None),
+    "TIMESTAMP_LTZ": ((datetime,), None),
+    "ARRAY": ((list, tuple), list),
+}
+
+
 @functools.lru_cache(maxsize=256)
 def _result_check(sql_type: str) -> Callable[[Any], Any]:
     """`to_sql` for one declared type: the type's text read once, not per row."""
     base = sql_type.upper().split("(")[0].split("<")[0].strip()
-    accepted, convert = {
-        "BIGINT": (int, None),
-        "DOUBLE": ((int, float), float),
-        "STRING": (str, None),
-        "BOOLEAN": (bool, None),
-        "DECIMAL": ((int, Decimal), Decimal),
-        "TIMESTAMP": (datetime, None),
-        "TIMESTAMP_LTZ": (datetime, None),
-        "ARRAY": ((list, tuple), list),
-    }.get(base, ((), None))
+    accepted, convert = RESULT_TYPES.get(base, ((), None))
 
     def check(value: Any) -> Any:
         if value is None:
             return None
         if isinstance(value, accepted) and (base == "BOOLEAN" or not isinstance(value, bool)):
-            if base == "BIGINT" and not -(2**63) <= value < 2**63:
+            if base == "BIGINT" and not -(2**63) <= cast(int, value) < 2**63:
                 raise OverflowError(f"{value} does not fit BIGINT")
             return value if convert is None else convert(value)
         raise TypeError(f"returned {type(value).__name__} {value!r:.40} where {sql_type} was declared")
@@ -188,12 +192,11 @@ def _converter(shape: Any, kind: str) -> Any:
         fields = {name: convert(frame[name].tolist()) for name, convert in own}
         for name, convert in references:
             fields[name], at = convert(columns, at)
-        ids = fields["doc_id"] if kind == "doc" else None
         records = [dict(zip(order, values, strict=True)) for values in zip(*[fields[n] for n in order], strict=True)]
         if kind != "doc":
             return records, at
         # a document's doc_id is NULL only where it is missing (pandas gives a NULL ROW NULL fields)
-        return [None if i is None else DocView(r) for i, r in zip(ids, records, strict=True)], at
+        return [None if i is None else DocView(r) for i, r in zip(fields["doc_id"], records, strict=True)], at
 
     return rows
 
