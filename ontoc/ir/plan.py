@@ -35,6 +35,7 @@ class UdfSpec:
     params: tuple[UdfParam, ...]
     result: DType
     code_sha256: str = ""  # what the function runs (frontend/udf_code.py): `plan` compares it
+    batched: bool = False  # a scalar UDF run on Arrow batches (vectorized), with one ROW(ROW(args)) argument
 
 
 @dataclass(frozen=True, slots=True)

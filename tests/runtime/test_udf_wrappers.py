@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
+from decimal import Decimal
 
+import pyarrow as pa
 from pyflink.common import Row
+from pyflink.table import DataTypes
+from pyflink.table.types import DataType, to_arrow_type
+from pyflink.table.utils import arrow_to_pandas, pandas_to_arrow
 
-from ontoc.runtime.workers.udfs import DocView, MethodAggregateFunction, MethodScalarFunction, to_python
+from ontoc.runtime.workers.udfs import (
+    BatchedMethodFunction,
+    DocView,
+    MethodAggregateFunction,
+    MethodScalarFunction,
+    to_python,
+)
 
 
 class Counter:
@@ -78,3 +90,94 @@ def test_aggregate_retracts_one_occurrence_and_sees_the_multiset():
     for v in (1.0, 3.0, 7.0):
         function.retract(acc, v)
     assert function.get_value(acc) == Row(True, None)
+
+
+def through_arrow(function: BatchedMethodFunction, columns: list[tuple[pa.DataType, list]], result: DataType):
+    """One batch through a pandas UDF as PyFlink's worker runs it: Arrow -> pandas (PyFlink's own conversion)
+    -> `eval` -> pandas -> Arrow, read back as Python values."""
+    arrays = [pa.array(values, type=t) for t, values in columns]
+    batch = pa.RecordBatch.from_arrays(arrays, names=[f"f{i}" for i in range(len(arrays))])
+    # arrow_to_pandas reads one thing of a Flink type: whether it is a ROW
+    types = [DataTypes.ROW([]) if pa.types.is_struct(t) else DataTypes.STRING() for t, _ in columns]
+    frames = arrow_to_pandas("UTC", types, [batch])
+    out = function.eval(*frames)
+    schema = pa.schema([("f0", to_arrow_type(result))])
+    return pandas_to_arrow(schema, "UTC", [result], [out]).column(0).to_pylist()
+
+
+def ok_value(*fields: tuple[str, DataType]) -> DataType:
+    return DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in (("ok", DataTypes.BOOLEAN()), *fields)])
+
+
+def test_a_batch_keeps_nulls_nans_big_ints_and_each_rows_exception():
+    params = [("n", "scalar", "BIGINT")]
+    triple = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "triple", params, "BIGINT")
+    context = Context()
+    triple.open(context)
+    big = 2**53 + 1  # not a float: exact only if the batch's NULL did not make the column float64
+    ints = (pa.decimal128(38, 10), [Decimal(big), None, Decimal(2**62)])  # BIGINT's carrier
+    out = through_arrow(triple, [ints], ok_value(("value", DataTypes.BIGINT())))
+    assert out == [{"ok": True, "value": 3 * big + 1}, {"ok": False, "value": None}, {"ok": False, "value": None}]
+    assert context.metrics.counters["ontoc_udf_errors"].count == 2  # None + 1, and a result beyond 64 bits
+
+    params = [("x", "scalar", "DOUBLE")]
+    half = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "half_or_nan", params, "DOUBLE")
+    half.open(Context())
+    floats = (pa.string(), ["3.0", None, "NaN", "Infinity", "1.0E-300"])  # DOUBLE's carrier: Flink's text
+    out = through_arrow(half, [floats], ok_value(("value", DataTypes.DOUBLE()), ("nan", DataTypes.BOOLEAN())))
+    assert out[0] == {"ok": True, "value": 1.5, "nan": False}
+    assert out[1] == {"ok": True, "value": None, "nan": True}  # None in: NaN out, as a flag
+    assert out[2] == {"ok": True, "value": None, "nan": True}  # NaN in (not None): NaN / 2 out
+    assert out[3] == {"ok": True, "value": float("inf"), "nan": False}
+    assert out[4] == {"ok": True, "value": 0.5e-300, "nan": False}
+
+
+def test_a_batch_of_documents_arrives_as_objects_or_none():
+    doc = "ROW<`doc_id` STRING, `name` STRING, `reserve` BIGINT, `rate` DOUBLE, `vip` BOOLEAN>"
+    params = [("seller", "doc", doc), ("tag", "scalar", "STRING")]
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")
+    seen = []
+    function.fn = lambda seller, tag: seen.append((seller and dict(vars(seller)), tag)) or f"{seller.name}{tag}"
+    function.open(Context())
+    carried = pa.struct(
+        [("doc_id", pa.string()), ("name", pa.string()), ("reserve", pa.decimal128(38, 10)), ("rate", pa.string())]
+        + [("vip", pa.bool_())]
+    )
+    sellers = [
+        {"doc_id": "s1", "name": "ann", "reserve": Decimal(2**60 + 1), "rate": None, "vip": True},
+        None,  # a dangling reference: None, and `seller.name` raises in that row alone
+        {"doc_id": "s3", "name": None, "reserve": None, "rate": "NaN", "vip": None},
+    ]
+    out = through_arrow(
+        function, [(carried, sellers), (pa.string(), ["!", "?", None])], ok_value(("value", DataTypes.STRING()))
+    )
+    assert out == [{"ok": True, "value": "ann!"}, {"ok": False, "value": None}, {"ok": True, "value": "NoneNone"}]
+    first, second, third = seen
+    assert first == ({"doc_id": "s1", "name": "ann", "reserve": 2**60 + 1, "rate": None, "vip": True}, "!")
+    assert type(first[0]["vip"]) is bool and type(first[0]["reserve"]) is int
+    assert second == (None, "?")
+    assert third[0]["reserve"] is None and math.isnan(third[0]["rate"]) and third[0]["vip"] is None
+
+
+def test_a_document_and_its_reference_arrive_as_flat_rows_and_nest_again():
+    doc = "ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>"
+    batched = BatchedMethodFunction(
+        "tests.fixtures.udfs.views", "AuctionView", "describe", [("s", "doc", doc)], "STRING"
+    )
+    batched.open(Context())
+    sellers = [
+        {"doc_id": "s1", "city": None, "name": "ann"},
+        {"doc_id": "s2", "city": "Oslo", "name": "bo"},
+        None,  # missing: `seller.region` raises in that row alone
+    ]
+    regions = [None, {"doc_id": "r1", "name": "North"}, None]
+    own = pa.struct([("doc_id", pa.string()), ("city", pa.string()), ("name", pa.string())])
+    region = pa.struct([("doc_id", pa.string()), ("name", pa.string())])
+    out = through_arrow(batched, [(own, sellers), (region, regions)], ok_value(("value", DataTypes.STRING())))
+    one_by_one = MethodScalarFunction("tests.fixtures.udfs.views", "AuctionView", "describe", ["doc"], "STRING")
+    one_by_one.open(Context())
+    pairs = zip(sellers, regions, strict=True)
+    rows = [None if s is None else Row(**s, region=None if r is None else Row(**r)) for s, r in pairs]
+    assert out == [{"ok": r[0], "value": r[1]} for r in map(one_by_one.eval, rows)]
+    assert out[:2] == [{"ok": True, "value": "Ann (nowhere, ?)"}, {"ok": True, "value": "Bo (Oslo, nORTH)"}]
+    assert out[2] == {"ok": False, "value": None}

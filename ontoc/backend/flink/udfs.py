@@ -34,6 +34,9 @@ FUNCTIONS = {
         method={{ u.method | py }},
         params={{ params[u.function] }},
         result={{ results[u.function] | py }},
+{% if u.batched %}
+        batched=True,
+{% endif %}
     ),
 {% endfor %}
 }

@@ -19,7 +19,7 @@ from ontoc.ir.types import Kind
 from ...errors import Diagnostic, OntocError, error
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import FALSE, AggCall, Expr, FieldAccess, Literal, UdfCall
+from ...ir.expr import FALSE, AggCall, Cast, Expr, FieldAccess, Literal, UdfCall
 from ...ir.plan import UdfParam, UdfSpec
 from ..schema import MethodDef, parse_annotation
 from ..scope import DocNode
@@ -139,15 +139,18 @@ class UdfsMixin(TranslationState):
         """A static method run by Flink as a Python UDF, with whole documents passed as ROWs."""
         result = self.udf_result_type(method, inferred, node)
         params, exprs, errs = [], [], []
+        flat: list[Expr] = []  # the arguments of a batched call: documents as flat ROWs
         for param, value in args.items():
             if isinstance(value, Scalar):
                 params.append(UdfParam(param, "scalar", value.dtype.null()))
                 exprs.append(value.expr)
+                flat.append(value.expr)
                 errs.append(value.err)
             elif isinstance(value, Doc):
-                row = self.doc_row(value.node, read_paths(method.node, param), ctx)
+                row, rows = self.doc_rows(value.node, read_paths(method.node, param), ctx)
                 params.append(UdfParam(param, "doc", row.dtype))
                 exprs.append(row)
+                flat.extend(rows)
                 errs.append(value.err)
             elif isinstance(value, DictVal):
                 row = B.func(
@@ -157,6 +160,7 @@ class UdfsMixin(TranslationState):
                 )
                 params.append(UdfParam(param, "dict", row.dtype))
                 exprs.append(row)
+                flat.append(row)
                 errs.extend(v.err for _, v in value.items)
             else:
                 raise self.fail(
@@ -165,6 +169,7 @@ class UdfsMixin(TranslationState):
                     node,
                     "pass scalars, documents or dicts to static methods",
                 )
+        batched = batchable(result, params)
         spec = UdfSpec(
             self.udf_name(method),
             "scalar",
@@ -174,16 +179,32 @@ class UdfsMixin(TranslationState):
             tuple(params),
             result,
             self.code_fingerprint(method),
+            batched,
         )
         self.register_udf(spec, node)
-        call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
+        if not batched:
+            call = UdfCall(spec.function, tuple(exprs), T.row_of((("ok", T.BOOL), ("value", result))))
+            failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
+            return Scalar(FieldAccess(call, "value", result), B.or_(*errs, failed))
+        call = UdfCall(spec.function, tuple(carried(e) for e in flat), batched_result_type(result))
         failed = B.not_(B.safe(FieldAccess(call, "ok", T.BOOL)))
-        return Scalar(FieldAccess(call, "value", result), B.or_(*errs, failed))
+        returned: Expr = FieldAccess(call, "value", result)
+        if result.kind is Kind.FLOAT:  # a NaN result travels as a flag: Arrow's conversion from pandas nulls NaN
+            nan = B.safe(FieldAccess(call, "nan", T.BOOL))
+            returned = B.case(nan, Literal(float("nan"), T.FLOAT), returned, result)
+        return Scalar(returned, B.or_(*errs, failed))
 
     def doc_row(self, node: DocNode, paths: dict, ctx: Ctx) -> Expr:
         """The fields of a document a Python function reads, as a ROW (NULL when the document is missing)."""
+        return self.doc_rows(node, paths, ctx)[0]
+
+    def doc_rows(self, node: DocNode, paths: dict, ctx: Ctx) -> tuple[Expr, list[Expr]]:
+        """The document's ROW with its references' ROWs nested, and the same as flat ROWs (its own scalar fields,
+        then each reference's, depth first, in field order): what a batched UDF gets, PyFlink's pandas UDFs
+        taking no ROW inside a ROW."""
         values: list[Expr] = [node.column("doc_id")]
         fields = [("doc_id", T.STR)]
+        flat_values, flat_fields, references = [values[0]], [fields[0]], []
         for name in sorted(paths):
             if name == "doc_id":
                 continue
@@ -192,14 +213,21 @@ class UdfsMixin(TranslationState):
                 raise error("unknown-field", f"`{node.model.name}` has no field `{name}`", None)
             if f.ref:
                 child = ctx.scope_of(node).navigate(node, name, self.schema.models[f.ref])
-                value = self.doc_row(child, paths[name] or {}, ctx)
+                value, child_rows = self.doc_rows(child, paths[name] or {}, ctx)
+                references.extend(child_rows)
             else:
                 value = node.column(name)
+                flat_values.append(value)
+                flat_fields.append((name, value.dtype))
             values.append(value)
             fields.append((name, value.dtype))
-        row_type = T.row_of(tuple(fields), nullable=True)
-        row = B.func(Op.ROW, *values, dtype=row_type)
-        return B.case(B.not_(node.exists), Literal(None, row_type), row, row_type)
+
+        def row(values: list[Expr], fields: list[tuple[str, T.DType]]) -> Expr:
+            row_type = T.row_of(tuple(fields), nullable=True)
+            row = B.func(Op.ROW, *values, dtype=row_type)
+            return B.case(B.not_(node.exists), Literal(None, row_type), row, row_type)
+
+        return row(values, fields), [row(flat_values, flat_fields), *references]
 
     def module_name(self) -> str:
         path = Path(self.src.absolute)
@@ -287,3 +315,49 @@ def read_paths(function: ast.FunctionDef, param: str) -> dict:
             for attr in reversed(chain):
                 level = level.setdefault(attr, {})
     return tree
+
+
+BATCHED_SCALARS = frozenset({Kind.STR, Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.DECIMAL, Kind.NONE})
+BATCHED_RESULTS = frozenset({Kind.STR, Kind.INT, Kind.FLOAT, Kind.BOOL})  # a Decimal is rounded by Flink, not Arrow
+
+
+def batchable(result: T.DType, params: list[UdfParam]) -> bool:
+    """Whether a scalar UDF runs vectorized (Arrow batches, PyFlink's pandas UDFs) with its values exactly
+    as the row-at-a-time function gets them (`ontoc.runtime.workers.udfs` undoes the carriers and nests the
+    flat ROWs of a document's references again). Lists, datetimes, Decimal results and methods without
+    arguments stay row at a time."""
+
+    def exact(t: T.DType, rows: bool) -> bool:
+        if t.kind is Kind.ROW:
+            return rows and all(exact(f, rows) for _, f in t.fields)
+        return t.kind in BATCHED_SCALARS
+
+    # a pandas UDF learns a batch's length from its arguments: one without any stays row at a time
+    return (
+        bool(params)
+        and result.kind in BATCHED_RESULTS
+        and all(
+            exact(p.dtype, p.kind == "doc") if p.kind != "dict" else all(exact(f, False) for _, f in p.dtype.fields)
+            for p in params
+        )
+    )
+
+
+def carrier(t: T.DType) -> T.DType:
+    """The type a batched argument travels as. pandas makes an int64 column with a NULL float64 and a
+    float NULL NaN: a BIGINT travels as DECIMAL (a Decimal or None), a DOUBLE as its text (Java's
+    shortest round-trip form, "NaN" and "Infinity" included), each exact."""
+    if t.kind is Kind.ROW:
+        return T.row_of(tuple((name, carrier(f)) for name, f in t.fields), nullable=t.nullable)
+    carried = {Kind.INT: T.DECIMAL, Kind.FLOAT: T.STR}.get(t.kind)
+    return t if carried is None else carried.null(t.nullable)
+
+
+def carried(e: Expr) -> Expr:
+    dtype = carrier(e.dtype)
+    return e if dtype == e.dtype else Cast(e, dtype)
+
+
+def batched_result_type(result: T.DType) -> T.DType:
+    fields = (("ok", T.BOOL), ("value", result))
+    return T.row_of(fields + ((("nan", T.BOOL),) if result.kind is Kind.FLOAT else ()))

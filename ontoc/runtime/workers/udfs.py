@@ -10,11 +10,13 @@ that are updated or deleted are retracted exactly.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pyflink.common import Row
 from pyflink.table.udf import AggregateFunction, ScalarFunction, udaf, udf
@@ -43,24 +45,38 @@ def to_python(value: Any, kind: str) -> Any:
 
 def to_sql(value: Any, sql_type: str) -> Any:
     """Check a method's result against its declared type, as the sink will see it."""
-    base = sql_type.upper()
-    if value is None:
-        return None
-    if base.startswith("BIGINT") and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if base.startswith("DOUBLE") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if base.startswith("STRING") and isinstance(value, str):
-        return value
-    if base.startswith("BOOLEAN") and isinstance(value, bool):
-        return value
-    if base.startswith("DECIMAL") and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return Decimal(value)
-    if base.startswith("TIMESTAMP") and isinstance(value, datetime):
-        return value
-    if base.startswith("ARRAY") and isinstance(value, (list, tuple)):
-        return list(value)
-    raise TypeError(f"returned {type(value).__name__} {value!r:.40} where {sql_type} was declared")
+    return _result_check(sql_type)(value)
+
+
+# a result's Python types per SQL type, and how the value is passed on (None: as it is)
+RESULT_TYPES: dict[str, tuple[tuple[type, ...], Callable[[Any], Any] | None]] = {
+    "BIGINT": ((int,), None),
+    "DOUBLE": ((int, float), float),
+    "STRING": ((str,), None),
+    "BOOLEAN": ((bool,), None),
+    "DECIMAL": ((int, Decimal), Decimal),
+    "TIMESTAMP": ((datetime,), None),
+    "TIMESTAMP_LTZ": ((datetime,), None),
+    "ARRAY": ((list, tuple), list),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _result_check(sql_type: str) -> Callable[[Any], Any]:
+    """`to_sql` for one declared type: the type's text read once, not per row."""
+    base = sql_type.upper().split("(")[0].split("<")[0].strip()
+    accepted, convert = RESULT_TYPES.get(base, ((), None))
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, accepted) and (base == "BOOLEAN" or not isinstance(value, bool)):
+            if base == "BIGINT" and not -(2**63) <= cast(int, value) < 2**63:
+                raise OverflowError(f"{value} does not fit BIGINT")
+            return value if convert is None else convert(value)
+        raise TypeError(f"returned {type(value).__name__} {value!r:.40} where {sql_type} was declared")
+
+    return check
 
 
 class _Reporter:
@@ -107,6 +123,105 @@ class MethodScalarFunction(ScalarFunction):
         except Exception as exc:
             self.reporter.report(exc)
             return Row(False, None)
+
+
+class BatchedMethodFunction(ScalarFunction):
+    """A static method over an Arrow batch (a PyFlink pandas UDF): one call of the method per row, each row's
+    exception its own. Arguments arrive as pandas columns (a document as DataFrames of its own fields and its
+    references' fields), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `converters` give back
+    what `eval` above gets."""
+
+    def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
+        self.target = (module, view, method)
+        self.converters = [converter(type_text, kind) for _, kind, type_text in params]
+        self.result = result
+        self.reporter = _Reporter(f"{view}.{method}")
+        self.fn: Any = None  # the method, resolved on first call in the worker
+
+    def open(self, function_context: Any) -> None:
+        self.reporter.open(function_context)
+
+    def eval(self, *columns: Any) -> Any:
+        import pandas as pd
+
+        # per parameter, its values row by row as the method gets them, converted a column at a time
+        arguments, at = [], 0
+        for convert in self.converters:
+            values, at = convert(columns, at)
+            arguments.append(values)
+        check = _result_check(self.result)
+        ok, results = [], []
+        for args in zip(*arguments, strict=True):
+            try:
+                if self.fn is None:
+                    self.fn = _resolve(*self.target)
+                results.append(check(self.fn(*args)))
+                ok.append(True)
+            except Exception as exc:
+                self.reporter.report(exc)
+                results.append(None)
+                ok.append(False)
+        frame = {"ok": pd.Series(ok, dtype=bool)}
+        if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
+            nan = [v is not None and v != v for v in results]
+            frame["value"] = pd.Series([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
+            frame["nan"] = pd.Series(nan, dtype=bool)
+        else:
+            frame["value"] = pd.Series(results, dtype=object)
+        return pd.DataFrame(frame)
+
+
+def converter(type_text: str, kind: str) -> Any:
+    """The function from a batch's argument columns (from column `start`) to one parameter's values, as the
+    row-at-a-time function passes them to the method, and the next column: a BIGINT from its Decimal, a
+    DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its flat ROW (a
+    DataFrame) and then its references', a dict as a dict."""
+    return _converter(_parse_type(type_text), kind)
+
+
+def _converter(shape: Any, kind: str) -> Any:
+    if not isinstance(shape, list):
+        scalar = _scalar(shape)
+        return lambda columns, start: (scalar(columns[start].tolist()), start + 1)
+    own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
+    references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
+    order = [name for name, _ in shape]
+
+    def rows(columns: tuple, start: int) -> tuple[list, int]:
+        frame, at = columns[start], start + 1
+        fields = {name: convert(frame[name].tolist()) for name, convert in own}
+        for name, convert in references:
+            fields[name], at = convert(columns, at)
+        records = [dict(zip(order, values, strict=True)) for values in zip(*[fields[n] for n in order], strict=True)]
+        if kind != "doc":
+            return records, at
+        # a document's doc_id is NULL only where it is missing (pandas gives a NULL ROW NULL fields)
+        return [None if i is None else DocView(r) for i, r in zip(fields["doc_id"], records, strict=True)], at
+
+    return rows
+
+
+def _scalar(base: str) -> Any:
+    """A column's values (a list) from their carrier to what the row-at-a-time function passes."""
+    carried = {"BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}.get(base)
+    if carried is None:
+        return lambda values: values
+    return lambda values: [None if v is None else carried(v) for v in values]
+
+
+def _parse_type(text: str) -> Any:
+    """A Flink type's text as its base name ("BIGINT", "DECIMAL") or, for a ROW, a list of (field, base name)."""
+    text = text.strip()
+    if not text.upper().startswith("ROW<"):
+        return text.split("(")[0].split()[0].upper()
+    fields, depth, start = [], 0, 4
+    for i, ch in enumerate(text[4:-1] + ",", start=4):
+        depth += (ch in "<(") - (ch in ">)")
+        if ch == "," and depth == 0:
+            name, _, rest = text[start:i].strip()[1:].partition("`")
+            fields.append((name, _parse_type(rest)))
+            start = i + 1
+    return fields
 
 
 class MethodAggregateFunction(AggregateFunction):
@@ -175,8 +290,14 @@ class EmptyAggregate(ScalarFunction):
         return False  # evaluated per row at run time, never folded by the planner
 
 
-def scalar_function(module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
+def scalar_function(
+    module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str, batched: bool = False
+):
     row = f"ROW<`ok` BOOLEAN, `value` {result}>"
+    if batched:
+        nan = ", `nan` BOOLEAN" if result.upper().startswith("DOUBLE") else ""
+        function = BatchedMethodFunction(module, view, method, params, result)
+        return {"": udf(function, result_type=f"ROW<`ok` BOOLEAN, `value` {result}{nan}>", func_type="pandas")}
     return {"": udf(MethodScalarFunction(module, view, method, [k for _, k, _ in params], result), result_type=row)}
 
 

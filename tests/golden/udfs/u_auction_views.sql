@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS `u_auction_views` (
   `code_number` BIGINT,
   `special_code` BOOLEAN,
   `big_named_seller` BOOLEAN,
+  `tripled_reserve` BIGINT,
+  `half_reserve` DOUBLE,
   `median_price` DOUBLE,
   `spread` DOUBLE,
   `bidder_list` ARRAY<STRING>,
@@ -108,17 +110,13 @@ SELECT
         ontoc__auctionview__describe(
           CASE
             WHEN `auction__seller`.`doc_id` IS NULL
-            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-            ELSE CAST(ROW(
-              `auction__seller`.`doc_id`,
-              `auction__seller`.`city`,
-              `auction__seller`.`name`,
-              CASE
-                WHEN `auction__seller__region`.`doc_id` IS NULL
-                THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-                ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
-              END
-            ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
+            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+            ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+          END,
+          CASE
+            WHEN `auction__seller__region`.`doc_id` IS NULL
+            THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+            ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
           END
         )
       ).`ok`,
@@ -129,17 +127,13 @@ SELECT
       ontoc__auctionview__describe(
         CASE
           WHEN `auction__seller`.`doc_id` IS NULL
-          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
-          ELSE CAST(ROW(
-            `auction__seller`.`doc_id`,
-            `auction__seller`.`city`,
-            `auction__seller`.`name`,
-            CASE
-              WHEN `auction__seller__region`.`doc_id` IS NULL
-              THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-              ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
-            END
-          ) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>)
+          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+          ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
+        END,
+        CASE
+          WHEN `auction__seller__region`.`doc_id` IS NULL
+          THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
+          ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
         END
       )
     ).`value`
@@ -168,6 +162,67 @@ SELECT
       `auction__seller`.`name` = ''
     )
   END AS `big_named_seller`,
+  CASE
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__triple(
+          CAST(CASE
+            WHEN `auction`.`code` <> ''
+            THEN `auction`.`reserve`
+            ELSE CAST(NULL AS BIGINT)
+          END AS DECIMAL(38, 10))
+        )
+      ).`ok`,
+      FALSE
+    )
+    THEN CAST(NULL AS BIGINT)
+    ELSE (
+      ontoc__auctionview__triple(
+        CAST(CASE
+          WHEN `auction`.`code` <> ''
+          THEN `auction`.`reserve`
+          ELSE CAST(NULL AS BIGINT)
+        END AS DECIMAL(38, 10))
+      )
+    ).`value`
+  END AS `tripled_reserve`,
+  CASE
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__half_or_nan(
+          CAST(CASE
+            WHEN `auction`.`code` <> ''
+            THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+            ELSE CAST(NULL AS DOUBLE)
+          END AS STRING)
+        )
+      ).`ok`,
+      FALSE
+    )
+    THEN CAST(NULL AS DOUBLE)
+    WHEN COALESCE(
+      (
+        ontoc__auctionview__half_or_nan(
+          CAST(CASE
+            WHEN `auction`.`code` <> ''
+            THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+            ELSE CAST(NULL AS DOUBLE)
+          END AS STRING)
+        )
+      ).`nan`,
+      FALSE
+    )
+    THEN CAST('NaN' AS DOUBLE)
+    ELSE (
+      ontoc__auctionview__half_or_nan(
+        CAST(CASE
+          WHEN `auction`.`code` <> ''
+          THEN CAST(`auction`.`reserve` AS DOUBLE) / CAST(NULLIF(4, 0) AS DOUBLE)
+          ELSE CAST(NULL AS DOUBLE)
+        END AS STRING)
+      )
+    ).`value`
+  END AS `half_reserve`,
   CASE
     WHEN NOT COALESCE(
       (

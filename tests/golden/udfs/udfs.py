@@ -13,6 +13,15 @@ FUNCTIONS = {
         method='describe',
         params=[('seller', 'doc', 'ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>')],
         result='STRING',
+        batched=True,
+    ),
+    'ontoc__auctionview__half_or_nan': scalar_function(
+        module='tests.fixtures.udfs.views',
+        view='AuctionView',
+        method='half_or_nan',
+        params=[('x', 'scalar', 'DOUBLE')],
+        result='DOUBLE',
+        batched=True,
     ),
     'ontoc__auctionview__median': aggregate_function(
         module='tests.fixtures.udfs.views',
@@ -27,6 +36,7 @@ FUNCTIONS = {
         method='parse_code',
         params=[('code', 'scalar', 'STRING')],
         result='BIGINT',
+        batched=True,
     ),
     'ontoc__auctionview__slugify': scalar_function(
         module='tests.fixtures.udfs.views',
@@ -34,6 +44,7 @@ FUNCTIONS = {
         method='slugify',
         params=[('text', 'scalar', 'STRING')],
         result='STRING',
+        batched=True,
     ),
     'ontoc__auctionview__spread_of': aggregate_function(
         module='tests.fixtures.udfs.views',
@@ -41,5 +52,13 @@ FUNCTIONS = {
         method='spread_of',
         params=[('values', 'scalar', 'DOUBLE')],
         result='DOUBLE',
+    ),
+    'ontoc__auctionview__triple': scalar_function(
+        module='tests.fixtures.udfs.views',
+        view='AuctionView',
+        method='triple',
+        params=[('n', 'scalar', 'BIGINT')],
+        result='BIGINT',
+        batched=True,
     ),
 }
