@@ -50,7 +50,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "rss_repeats": 1,
             "state_events": 150_000,
             "e2e_rates": [1_000, 10_000],
-            "e2e_seconds": 20,
+            "e2e_seconds": 15,
             "big_state_keys": 300_000,
             "big_state_pad": 1_000,
             "big_state_timeout": 1_200,

@@ -250,9 +250,13 @@ def one_run(
 
 
 def ladder(cfg: dict) -> list[int]:
-    required = cfg["e2e_rates"]
-    extra = () if cfg["name"] == "tiny" else (2_000, 5_000, 15_000, 20_000, 30_000, 40_000, 60_000, 80_000)
-    return sorted(set(required) | set(extra))
+    """The required rates, and steps up to where a 2-core machine cannot follow (finer in --full)."""
+    extra = {
+        "tiny": (),
+        "quick": (15_000, 20_000, 30_000, 40_000, 60_000, 80_000),
+        "full": (2_000, 5_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 80_000),
+    }
+    return sorted(set(cfg["e2e_rates"]) | set(extra.get(cfg["name"], extra["full"])))
 
 
 def run(cfg: dict, say: Callable[[str], None]) -> dict:
