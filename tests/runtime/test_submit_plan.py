@@ -185,6 +185,12 @@ def test_flink_plans_one_validator_call_no_python_and_a_deduplication_per_topic(
     assert len(re.findall(r"Deduplicate\(keep=\[LastRow\], key=\[[^,\]]+\], order=\[PROCTIME\]", executed)) == 4, (
         executed
     )
+    # each deduplication holds the doc_id, the kind and its topic's fields, not the whole verdict `v`
+    # (its topic name, the other topics' rows): they would be serialized at every shuffle and state access
+    feeding = re.findall(r"Deduplicate\(.*\n\s*\+- Exchange.*\n\s*\+- Calc\(select=\[([^\]]*)\]", executed)
+    assert len(feeding) == 4, executed
+    for select in feeding:
+        assert re.fullmatch(r"v\.doc_id AS \$0, v\.kind AS \$1, v\.t_\w+ AS \$2, PROCTIME\(\) AS \$3", select), select
 
 
 @pytest.mark.flink
