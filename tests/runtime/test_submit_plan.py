@@ -187,10 +187,13 @@ def test_flink_plans_one_validator_call_no_python_and_a_deduplication_per_topic(
     )
     # each deduplication holds the doc_id, the kind and its topic's fields, not the whole verdict `v`
     # (its topic name, the other topics' rows): they would be serialized at every shuffle and state access
-    feeding = re.findall(r"Deduplicate\(.*\n\s*\+- Exchange.*\n\s*\+- Calc\(select=\[([^\]]*)\]", executed)
-    assert len(feeding) == 4, executed
-    for select in feeding:
-        assert re.fullmatch(r"v\.doc_id AS \$0, v\.kind AS \$1, v\.t_\w+ AS \$2, PROCTIME\(\) AS \$3", select), select
+    lines = executed.splitlines()
+    feeding = [lines[i + 2] for i, line in enumerate(lines) if "Deduplicate(" in line]
+    assert len(feeding) == 4 and all("+- Exchange(" in lines[i + 1] for i, x in enumerate(lines) if "Deduplicate(" in x)
+    for line in feeding:
+        select = re.search(r"\+- Calc\(select=\[([^\]]*)\]", line)
+        assert select, line
+        assert re.fullmatch(r"v\.doc_id AS \$0, v\.kind AS \$1, v\.t_\w+ AS \$2, PROCTIME\(\) AS \$3", select[1]), line
 
 
 @pytest.mark.flink
