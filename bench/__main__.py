@@ -101,13 +101,29 @@ def cli() -> None:
 @click.option(
     "--e2e/--no-e2e", default=None, help="parts 4 and 6 on a local Kafka + Flink (default: on, except --tiny)"
 )
+@click.option("--e2e-jobs", default="", help="part 4's jobs (default ontoc,expert; what-if: ontoc+object-reuse)")
+@click.option("--e2e-rates", default="", help="part 4: only these rates (comma-separated ev/s), no ladder steps")
 @click.option("--merge", is_flag=True, help="keep the other sections of an existing results.json (re-run some parts)")
-def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: bool | None, merge: bool) -> None:
+def run(
+    mode: str,
+    only: str,
+    repeats: int | None,
+    out: Path,
+    cache: Path,
+    e2e: bool | None,
+    e2e_jobs: str,
+    e2e_rates: str,
+    merge: bool,
+) -> None:
     """Run the benchmarks and write results.json and results.md."""
     from . import environment, report
     from .workloads import BY_NAME
 
     cfg = modes(mode, repeats)
+    if e2e_jobs:
+        cfg["e2e_jobs"] = tuple(j.strip() for j in e2e_jobs.split(",") if j.strip())
+    if e2e_rates:
+        cfg["e2e_rates"], cfg["e2e_only_rates"] = [int(r) for r in e2e_rates.split(",")], True
     out, cache = out.resolve(), cache.resolve()
     wanted = [x.strip() for x in only.split(",") if x.strip()]
     unknown = [x for x in wanted if x not in PARTS and x not in BY_NAME]

@@ -26,6 +26,7 @@ on a shared machine).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -53,6 +54,8 @@ CUSTOMERS = 1_000
 ORDER_KEYS = 20_000
 CHECKPOINT_MS = 10_000  # ontoc's default (jobs/*.toml)
 JOBS = ("ontoc", "expert")
+# what-ifs (`--e2e-jobs`): ontoc's job with a setting added to the configuration `submit` builds
+WHAT_IFS = {"ontoc+object-reuse": {"pipeline.object-reuse": "true"}}
 
 
 def free_ports(n: int) -> list[int]:
@@ -180,7 +183,7 @@ def one_run(
     topics = {m.name: m.topic for m in compiled.schema.models.values()}
     view_topic = compiled.plans[0].topic
     job = replace(
-        default_job(f"bench-{run_id}-{kind}"),
+        default_job(f"bench-{run_id}-{kind.replace('+', '-')}"),
         checkpoint_interval_ms=CHECKPOINT_MS,
         delivery_guarantee=delivery,
         start_offsets="earliest",
@@ -190,8 +193,9 @@ def one_run(
     rnd = random.Random(run_id)
     rest = FlinkRest(cluster["rest"])
     spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
-    if kind == "ontoc":
-        job_id = submit(compiled, spec, cluster["rest"], kafka, progress=lambda m: None).job_id
+    if kind == "ontoc" or kind in WHAT_IFS:
+        with _job_config(WHAT_IFS.get(kind, {})):
+            job_id = submit(compiled, spec, cluster["rest"], kafka, progress=lambda m: None).job_id
     else:
         ensure_topics(kafka, spec.topics(), job.topic_partitions, job.topic_replication, lambda m: None)
         statements = expert_statements(topics, view_topic, cluster["bootstrap"], sink_options(job, "order_views"))
@@ -226,7 +230,8 @@ def one_run(
             rest.wait_for_state(job_id, {"CANCELED", "FAILED", "FINISHED"}, timeout=60)
         except Exception:
             pass
-    result = {"job": kind, "delivery": delivery, "target_rate": rate, "job_id": job_id, "config": {}, **probe}
+    result = {"job": kind, "delivery": delivery, "target_rate": rate, "job_id": job_id, **probe}
+    result["config"] = WHAT_IFS.get(kind, {})
     if cpu0 is not None and cpu1 is not None and probe["received"]:
         # the whole probe (warm-up, window, stragglers): every event it sent passed the job
         events = probe["sent"] + int(min(5.0, seconds / 3) * rate)
@@ -249,6 +254,26 @@ def one_run(
     return result
 
 
+@contextlib.contextmanager
+def _job_config(extra: dict[str, str]):
+    """Add settings to the configuration `ontoc submit` builds (a what-if; ontoc itself is unchanged)."""
+    from ontoc.runtime.cluster import submit as submit_module
+
+    original = submit_module._config
+
+    def patched(*args, **kwargs):
+        conf = original(*args, **kwargs)
+        for k, v in extra.items():
+            conf.set_string(k, v)
+        return conf
+
+    submit_module._config = patched
+    try:
+        yield
+    finally:
+        submit_module._config = original
+
+
 def ladder(cfg: dict) -> list[int]:
     """The required rates, and steps up to where a 2-core machine cannot follow (finer in --full)."""
     extra = {
@@ -256,6 +281,8 @@ def ladder(cfg: dict) -> list[int]:
         "quick": (15_000, 20_000, 30_000, 40_000, 60_000, 80_000),
         "full": (2_000, 5_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 80_000),
     }
+    if cfg.get("e2e_only_rates"):
+        return sorted(cfg["e2e_rates"])
     return sorted(set(cfg["e2e_rates"]) | set(extra.get(cfg["name"], extra["full"])))
 
 
@@ -307,10 +334,11 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
     try:
         n = 0
         for delivery in ("at-least-once", "exactly-once"):
-            peak: dict[str, int | None] = {kind: None for kind in JOBS}
+            jobs = cfg.get("e2e_jobs") or JOBS
+            peak: dict[str, int | None] = {kind: None for kind in jobs}
             stopped: set[str] = set()  # a job past its peak: not sustained at a rate >= the highest required
             for rate in ladder(cfg):
-                for kind in JOBS:
+                for kind in jobs:
                     if kind in stopped:
                         continue
                     n += 1
@@ -327,12 +355,12 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
                         peak[kind] = rate
                     elif rate >= max(cfg["e2e_rates"]):
                         stopped.add(kind)
-                if stopped == set(JOBS):
+                if stopped == set(jobs):
                     break
                 if delivery in out.get("producer_limit", {}):
                     break
             out["peak"][delivery] = peak
-            if peak["ontoc"] and peak["expert"]:
+            if peak.get("ontoc") and peak.get("expert"):
                 out["ratio"][delivery] = round(peak["ontoc"] / peak["expert"], 2)
     finally:
         services.down(state, progress=lambda m: None)
