@@ -14,8 +14,9 @@ built on a Configuration with `execution.target = remote`, the cluster's
 ship with the job), the `ontoc` package as a Python file for the UDF workers
 when the views call Python UDFs (else no Python runs), the job's settings
 (parallelism, checkpointing, fixed-delay restarts) and object reuse between
-chained operators. `StatementSet.execute()` returns once the cluster accepted the job; the submission then polls the REST
-API until the job's tasks run, and reports a failure with Flink's root cause.
+chained operators. `StatementSet.execute()` returns once the cluster accepted
+the job; the submission then polls the REST API until the job's tasks run,
+and reports a failure with Flink's root cause.
 """
 
 from __future__ import annotations
