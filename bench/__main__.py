@@ -1,6 +1,6 @@
 """`python -m bench run [--quick | --full | --tiny] [--only NAME[,NAME]]`: every benchmark, one results table.
 
-NAME is a part (`sql`, `udf`, `compile`, `memory`, `state`, `e2e`) or a workload of part 1
+NAME is a part (`sql`, `udf`, `compile`, `memory`, `state`, `e2e`, `bigstate`) or a workload of part 1
 (`projection`, `two_many`, ...; only that workload runs in part 1). Writes `results.json` and
 `results.md` to `bench/results/` (`--out` elsewhere). See bench/README.md.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-PARTS = ("sql", "udf", "compile", "memory", "state", "e2e")
+PARTS = ("sql", "udf", "compile", "memory", "state", "e2e", "bigstate")
 BENCH = Path(__file__).resolve().parent
 DEFAULT_CACHE = BENCH / ".cache"
 
@@ -34,6 +34,9 @@ def modes(name: str, repeats: int | None) -> dict:
             "state_events": 3_000,
             "e2e_rates": [200],
             "e2e_seconds": 5,
+            "big_state_keys": 2_000,
+            "big_state_pad": 100,
+            "big_state_timeout": 300,
         }
     elif name == "quick":
         m = {
@@ -47,7 +50,10 @@ def modes(name: str, repeats: int | None) -> dict:
             "rss_repeats": 1,
             "state_events": 150_000,
             "e2e_rates": [1_000, 10_000],
-            "e2e_seconds": 20,
+            "e2e_seconds": 15,
+            "big_state_keys": 300_000,
+            "big_state_pad": 1_000,
+            "big_state_timeout": 1_200,
         }
     else:
         m = {
@@ -62,6 +68,9 @@ def modes(name: str, repeats: int | None) -> dict:
             "state_events": 500_000,
             "e2e_rates": [1_000, 10_000],
             "e2e_seconds": 30,
+            "big_state_keys": 500_000,
+            "big_state_pad": 1_000,
+            "big_state_timeout": 1_800,
         }
     m["seed"] = 20240611
     m["name"] = name
@@ -89,14 +98,32 @@ def cli() -> None:
     show_default=True,
     help="generated events (reused across runs)",
 )
-@click.option("--e2e/--no-e2e", default=None, help="part 4 on a local Kafka + Flink (default: on, except --tiny)")
+@click.option(
+    "--e2e/--no-e2e", default=None, help="parts 4 and 6 on a local Kafka + Flink (default: on, except --tiny)"
+)
+@click.option("--e2e-jobs", default="", help="part 4's jobs (default ontoc,expert; what-if: ontoc+object-reuse)")
+@click.option("--e2e-rates", default="", help="part 4: only these rates (comma-separated ev/s), no ladder steps")
 @click.option("--merge", is_flag=True, help="keep the other sections of an existing results.json (re-run some parts)")
-def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: bool | None, merge: bool) -> None:
+def run(
+    mode: str,
+    only: str,
+    repeats: int | None,
+    out: Path,
+    cache: Path,
+    e2e: bool | None,
+    e2e_jobs: str,
+    e2e_rates: str,
+    merge: bool,
+) -> None:
     """Run the benchmarks and write results.json and results.md."""
     from . import environment, report
     from .workloads import BY_NAME
 
     cfg = modes(mode, repeats)
+    if e2e_jobs:
+        cfg["e2e_jobs"] = tuple(j.strip() for j in e2e_jobs.split(",") if j.strip())
+    if e2e_rates:
+        cfg["e2e_rates"], cfg["e2e_only_rates"] = [int(r) for r in e2e_rates.split(",")], True
     out, cache = out.resolve(), cache.resolve()
     wanted = [x.strip() for x in only.split(",") if x.strip()]
     unknown = [x for x in wanted if x not in PARTS and x not in BY_NAME]
@@ -110,7 +137,7 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
     if workloads and "sql" not in parts:
         parts.append("sql")
     if e2e is False or (e2e is None and mode == "tiny" and not wanted):
-        parts = [p for p in parts if p != "e2e"]
+        parts = [p for p in parts if p not in ("e2e", "bigstate")]
 
     started = time.perf_counter()
     say = lambda m: click.echo(m, err=True)  # noqa: E731
@@ -196,6 +223,13 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
         load0 = environment.load()
         sections["e2e"] = e2e.run(cfg, say)
         sections["e2e"]["load_average"] = [load0[0], environment.load()[0]]
+        save()
+    if "bigstate" in parts:
+        from . import big_state
+
+        load0 = environment.load()
+        sections["big_state"] = big_state.run(cfg, say)
+        sections["big_state"]["load_average"] = [load0[0], environment.load()[0]]
         save()
     save()
     say(f"bench: wrote {out / 'results.md'} and {out / 'results.json'} in {time.perf_counter() - started:.0f} s")

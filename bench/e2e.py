@@ -1,22 +1,27 @@
-"""Part 4: end to end on a real Kafka broker and Flink cluster (`ontoc.devenv.services`), through `ontoc submit`.
+"""Part 4: end to end on a real Kafka broker and Flink cluster (`ontoc.devenv.services`): ontoc's job and an expert's.
 
-Per run (a delivery guarantee and a target rate):
+Per run (a job, a delivery guarantee and a target rate):
 
 1. a copy of `workloads/e2e_probe` with its topics suffixed by the run, so each run starts from
-   empty topics; compiled; 1,000 customers produced; the job submitted with `ontoc.runtime.cluster.submit`
-   (the same statements as `ontoc submit`: Kafka source, ONTOC_VALIDATE_EVENT, keep-last
-   deduplication, the compiled INSERT, an upsert-kafka sink with the job's delivery guarantee);
-2. a consumer thread reads the view topic (`read_committed` for exactly-once) and notes when each
-   view record arrives;
-3. the producer sends order upserts at the target rate, each carrying `stamp` = the producer's
-   `time.time()` at send; the view echoes it (getter `stamp`), so latency = arrival of the first
-   view record with that stamp - stamp (one clock: same machine). A warm-up (not counted) comes first;
-4. after the window, the run waits for the stragglers (up to three checkpoint intervals + 30 s).
+   empty topics; compiled; 1,000 customers produced; then one job submitted:
+   - `ontoc`: with `ontoc.runtime.cluster.submit` (the same statements as `ontoc submit`: Kafka
+     source, ONTOC_VALIDATE_EVENT, keep-last deduplication, the compiled INSERT, an upsert-kafka
+     sink with the job's delivery guarantee);
+   - `expert`: `workloads/e2e_probe/expert.sql`, the same view written by hand (upsert-kafka JSON
+     sources that skip bad records with Flink's format options, an upsert-kafka sink), with the
+     same Flink configuration and table options (state backend, checkpoints) as ontoc's job;
+2. the JVM probe (`jvm/probe`, Java: neither producing nor reading is the bound) sends order
+   upserts at the target rate, each carrying `stamp` = its send time; the view echoes it, and the
+   probe's consumer thread notes when each stamp first reaches the view topic (`read_committed` for
+   exactly-once). Latency = arrival - stamp (one process, one clock). A warm-up (not counted) first;
+3. after the window, the probe waits for the stragglers (up to three checkpoint intervals + 30 s).
 
 A rate is *sustained* when every event of the window reached the view and the latency did not
 grow during the window (median latency of its last fifth - of its first fifth < max(1 s, 10% of
-the window)). The peak sustained rate is the highest sustained rate of the ladder, which stops
-at the first rate that is not.
+the window), plus one checkpoint interval for exactly-once). The ladder runs both jobs at each rate,
+one job at a time, and stops at the first rate >= the mode's highest required rate that neither
+sustains. The TaskManager's CPU time per event is measured beside each run (steadier than rates
+on a shared machine).
 """
 
 from __future__ import annotations
@@ -24,24 +29,33 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from . import stats
 from .workloads import WORKLOADS
 
 logging.getLogger("kafka").setLevel(logging.ERROR)
 PROBE = WORKLOADS / "e2e_probe"
+EXPERT_SQL = PROBE / "expert.sql"
+REPO = Path(__file__).resolve().parents[1]
+PROBE_PROJECT = REPO / "jvm" / "probe"
+PROBE_BUILD = REPO / ".cache" / "build" / "probe"
+PROBE_CLASS = "dev.ontoc.bench.E2eProbe"
 CUSTOMERS = 1_000
 ORDER_KEYS = 20_000
 CHECKPOINT_MS = 10_000  # ontoc's default (jobs/*.toml)
+JOBS = ("ontoc", "expert")
+# what-ifs (`--e2e-jobs`): ontoc's job with a setting added to the configuration `submit` builds
+WHAT_IFS = {"ontoc+object-reuse": {"pipeline.object-reuse": "true"}}
 
 
 def free_ports(n: int) -> list[int]:
@@ -61,92 +75,106 @@ def free_ports(n: int) -> list[int]:
 def probe_package(folder: Path, suffix: str) -> Path:
     """workloads/e2e_probe with every topic renamed `<topic>_<suffix>`."""
     target = folder / f"e2e_probe_{suffix}"
-    shutil.copytree(PROBE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROBE, target, ignore=shutil.ignore_patterns("__pycache__", "*.sql"))
     for path in target.glob("*.py"):
         text = re.sub(r'topic = "(e2e_\w+)"', lambda m: f'topic = "{m.group(1)}_{suffix}"', path.read_text())
         path.write_text(text)
     return target
 
 
-class ViewReader(threading.Thread):
-    """Reads the view topic from the beginning; keeps the first arrival time of every stamp."""
-
-    def __init__(self, bootstrap: str, topic: str, read_committed: bool):
-        super().__init__(daemon=True)
-        from kafka import KafkaConsumer, TopicPartition
-
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=10,
-            isolation_level="read_committed" if read_committed else "read_uncommitted",
-        )
-        self.partition = TopicPartition(topic, 0)
-        self.arrived: dict[float, float] = {}
-        self.records = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        self.consumer.assign([self.partition])
-        self.consumer.seek_to_beginning(self.partition)
-        while not self.stop.is_set():
-            batch = self.consumer.poll(timeout_ms=50, max_records=10_000)
-            now = time.time()
-            for records in batch.values():
-                for r in records:
-                    self.records += 1
-                    if r.value is None:
-                        continue
-                    stamp = json.loads(r.value).get("stamp")
-                    if stamp is not None and stamp not in self.arrived:
-                        self.arrived[stamp] = now
-        self.consumer.close()
+def probe_jar(say: Callable[[str], None]) -> Path:
+    """`jvm/probe` built with Maven when its jar is missing or older than its sources."""
+    jar = PROBE_BUILD / "ontoc-probe.jar"
+    sources = [PROBE_PROJECT / "pom.xml", *(PROBE_PROJECT / "src").rglob("*.java")]
+    if jar.is_file() and jar.stat().st_mtime > max(p.stat().st_mtime for p in sources):
+        return jar
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RuntimeError("Maven (mvn) is needed to build bench part 4's probe (jvm/probe)")
+    say("[e2e] building jvm/probe with Maven")
+    cmd = [mvn, "-B", "-q", "-f", str(PROBE_PROJECT / "pom.xml"), "package", f"-Dontoc.build.dir={PROBE_BUILD}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0 or not jar.is_file():
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return jar
 
 
-def _produce_at(producer, topic: str, rate: int, seconds: float, rnd, first_key: int = 0) -> list[float]:
-    """Order upserts at `rate` per second for `seconds`; returns the stamps sent."""
-    stamps = []
-    t0 = time.time()
-    sent = 0
-    while True:
-        now = time.time()
-        if now - t0 >= seconds:
-            break
-        due = int((now - t0) * rate) - sent
-        for _ in range(due):
-            stamp = time.time()
-            key = f"o{(first_key + sent) % ORDER_KEYS}"
-            doc = {
-                "customer": f"c{rnd.randrange(CUSTOMERS)}",
-                "amount": rnd.randrange(100, 90_000) / 100,
-                "stamp": stamp,
-            }
-            producer.send(topic, key=key.encode(), value=json.dumps(doc).encode())
-            stamps.append(stamp)
-            sent += 1
-        time.sleep(0.002)
-    producer.flush(30)
-    return stamps
+def run_probe(cluster: dict, timeout: float, **args: Any) -> dict:
+    """The JVM probe (`mode=rate` or `mode=fill`, jvm/probe): its one JSON line."""
+    cp = f"{cluster['probe_jar']}{os.pathsep}{cluster['kafka_classpath']}"
+    cmd = [cluster["java"], "-Xmx512m", "-cp", cp, PROBE_CLASS, f"bootstrap={cluster['bootstrap']}"]
+    cmd += [f"{k}={v}" for k, v in args.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the probe failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None."""
+    if not pid:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def expert_statements(
+    topics: dict[str, str], view_topic: str, bootstrap: str, sink: list[tuple[str, str]]
+) -> list[str]:
+    """expert.sql with the run's topics, bootstrap servers and sink guarantee; one string per statement."""
+    text = "\n".join(line for line in EXPERT_SQL.read_text().splitlines() if not line.lstrip().startswith("--"))
+    values = {
+        "{bootstrap}": bootstrap,
+        "{customers_topic}": topics["Customer"],
+        "{orders_topic}": topics["Order"],
+        "{view_topic}": view_topic,
+        "{sink_guarantee}": ",\n  ".join(f"'{k}' = '{v}'" for k, v in sink),
+    }
+    for k, v in values.items():
+        text = text.replace(k, v)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def submit_expert(spec: Any, statements: list[str], cluster: str, say: Callable[[str], None]) -> str:
+    """The expert's statements with the Flink configuration and table options `ontoc submit` gives its job."""
+    from ontoc.runtime.cluster import submit as submit_module
+    from ontoc.runtime.cluster.rest import FlinkRest
+
+    jars = submit_module._connector_jar(say)
+    t_env = submit_module._table_env(submit_module._config(spec.settings, cluster, jars, None, False, False))
+    for key, value in spec.table_options:
+        t_env.get_config().set(key, value)
+    for statement in statements[:-1]:
+        t_env.execute_sql(statement)
+    stmt_set = t_env.create_statement_set()
+    stmt_set.add_insert_sql(statements[-1])
+    job_id = str(stmt_set.execute().get_job_client().get_job_id())
+    submit_module._wait_started(FlinkRest(cluster), job_id, spec.settings, 90.0)
+    return job_id
 
 
 def one_run(
     cluster: dict,
+    kind: str,
     delivery: str,
     rate: int,
     seconds: float,
     run_id: str,
     tmp: Path,
     say: Callable[[str], None],
-    extra_config: dict[str, str] | None = None,
 ) -> dict:
     import random
 
     from kafka import KafkaProducer
-    from ontoc.backend.flink.job import build_job
+
+    from ontoc.backend.flink.job import build_job, sink_options
     from ontoc.job_settings import default_job
     from ontoc.pipeline import compile_definitions
-    from ontoc.runtime.cluster.kafka import KafkaConnection
+    from ontoc.runtime.cluster.kafka import KafkaConnection, ensure_topics
     from ontoc.runtime.cluster.rest import FlinkRest
     from ontoc.runtime.cluster.submit import submit
 
@@ -155,7 +183,7 @@ def one_run(
     topics = {m.name: m.topic for m in compiled.schema.models.values()}
     view_topic = compiled.plans[0].topic
     job = replace(
-        default_job(f"bench-{run_id}"),
+        default_job(f"bench-{run_id}-{kind.replace('+', '-')}"),
         checkpoint_interval_ms=CHECKPOINT_MS,
         delivery_guarantee=delivery,
         start_offsets="earliest",
@@ -163,74 +191,65 @@ def one_run(
     )
     kafka = KafkaConnection(cluster["bootstrap"])
     rnd = random.Random(run_id)
-    producer = KafkaProducer(bootstrap_servers=cluster["bootstrap"], acks="all", linger_ms=2, batch_size=64 * 1024)
     rest = FlinkRest(cluster["rest"])
-    with _job_config(extra_config or {}):
-        spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
-        submitted = submit(compiled, spec, cluster["rest"], kafka, progress=lambda m: None)
-    reader = ViewReader(cluster["bootstrap"], view_topic, delivery == "exactly-once")
+    spec = build_job(compiled.plans, compiled.schema.models, job, kafka.options())
+    if kind == "ontoc" or kind in WHAT_IFS:
+        with _job_config(WHAT_IFS.get(kind, {})):
+            job_id = submit(compiled, spec, cluster["rest"], kafka, progress=lambda m: None).job_id
+    else:
+        ensure_topics(kafka, spec.topics(), job.topic_partitions, job.topic_replication, lambda m: None)
+        statements = expert_statements(topics, view_topic, cluster["bootstrap"], sink_options(job, "order_views"))
+        job_id = submit_expert(spec, statements, cluster["rest"], lambda m: None)
     try:
+        producer = KafkaProducer(bootstrap_servers=cluster["bootstrap"], acks="all", linger_ms=2)
         for i in range(CUSTOMERS):
-            producer.send(
-                topics["Customer"],
-                key=f"c{i}".encode(),
-                value=json.dumps({"name": f"Customer {i}", "tier": rnd.choice(["gold", "silver"])}).encode(),
-            )
+            doc = {"name": f"Customer {i}", "tier": rnd.choice(["gold", "silver"])}
+            producer.send(topics["Customer"], key=f"c{i}".encode(), value=json.dumps(doc).encode())
         producer.flush(30)
-        reader.start()
-        warm = _produce_at(producer, topics["Order"], rate, min(5.0, seconds / 3), rnd)
-        t_start = time.time()
-        stamps = _produce_at(producer, topics["Order"], rate, seconds, rnd, first_key=len(warm))
-        t_end = time.time()
-        deadline = time.time() + 3 * CHECKPOINT_MS / 1000 + 30
-        while time.time() < deadline and any(s not in reader.arrived for s in stamps[-50:]):
-            time.sleep(0.2)
-        time.sleep(0.5)
-        missing = sum(1 for s in stamps if s not in reader.arrived)
-        latencies = [(s, (reader.arrived[s] - s) * 1000) for s in stamps if s in reader.arrived]
-    finally:
-        reader.stop.set()
-        reader.join(10)
         producer.close(10)
+        cpu0 = cpu_seconds(cluster.get("taskmanager_pid"))
+        probe = run_probe(
+            cluster,
+            timeout=seconds + 5 + 3 * CHECKPOINT_MS / 1000 + 120,
+            mode="rate",
+            orders_topic=topics["Order"],
+            view_topic=view_topic,
+            rate=rate,
+            warmup=min(5.0, seconds / 3),
+            seconds=seconds,
+            straggle=3 * CHECKPOINT_MS / 1000 + 30,
+            keys=ORDER_KEYS,
+            customers=CUSTOMERS,
+            seed=rnd.randrange(2**31),
+            read_committed=str(delivery == "exactly-once").lower(),
+        )
+        cpu1 = cpu_seconds(cluster.get("taskmanager_pid"))
+    finally:
         try:
-            rest.cancel(submitted.job_id)
-            rest.wait_for_state(submitted.job_id, {"CANCELED", "FAILED", "FINISHED"}, timeout=60)
+            rest.cancel(job_id)
+            rest.wait_for_state(job_id, {"CANCELED", "FAILED", "FINISHED"}, timeout=60)
         except Exception:
             pass
-    result = {
-        "delivery": delivery,
-        "target_rate": rate,
-        "config": extra_config or {},
-        "sent": len(stamps),
-        "sent_rate": len(stamps) / (t_end - t_start),
-        "received": len(latencies),
-        "missing": missing,
-        "view_records": reader.records,
-        "job_id": submitted.job_id,
-    }
-    if latencies:
-        values = sorted(v for _, v in latencies)
-        q = lambda p: values[min(len(values) - 1, int(p * len(values)))]  # noqa: E731
-        result["latency_ms"] = {
-            "p50": round(q(0.5), 1),
-            "p99": round(q(0.99), 1),
-            "max": round(values[-1], 1),
-            "min": round(values[0], 1),
-        }
-        fifth = max(1, len(latencies) // 5)
-        first = stats.summary([v for _, v in latencies[:fifth]])["median"]
-        last = stats.summary([v for _, v in latencies[-fifth:]])["median"]
-        result["latency_growth_ms"] = round(last - first, 1)
+    result = {"job": kind, "delivery": delivery, "target_rate": rate, "job_id": job_id, **probe}
+    result["config"] = WHAT_IFS.get(kind, {})
+    if cpu0 is not None and cpu1 is not None and probe["received"]:
+        # the whole probe (warm-up, window, stragglers): every event it sent passed the job
+        events = probe["sent"] + int(min(5.0, seconds / 3) * rate)
+        result["taskmanager_cpu_us_per_event"] = round((cpu1 - cpu0) / events * 1e6, 1)
+    if probe["received"]:
+        growth = probe["last_fifth_median_ms"] - probe["first_fifth_median_ms"]
+        result["latency_growth_ms"] = round(growth, 1)
         # exactly-once latency is a saw-tooth of one checkpoint interval (a record is visible when its
         # transaction commits): two fifths of the window may sit at different phases of it
         allowed = max(1000.0, 0.1 * seconds * 1000) + (CHECKPOINT_MS if delivery == "exactly-once" else 0)
-        result["sustained"] = missing == 0 and (last - first) < allowed
+        result["sustained"] = probe["missing"] == 0 and growth < allowed
     else:
         result["sustained"] = False
     result["producer_bound"] = result["sent_rate"] < 0.9 * rate
     say(
-        f"[e2e] {delivery} {rate:,}/s: sent {result['sent_rate']:,.0f}/s, received {len(latencies):,}/{len(stamps):,}, "
-        f"latency {result.get('latency_ms')}, sustained {result['sustained']}"
+        f"[e2e] {kind} {delivery} {rate:,}/s: sent {result['sent_rate']:,.0f}/s, received "
+        f"{probe['received']:,}/{probe['sent']:,}, latency {probe.get('latency_ms')}, "
+        f"TM CPU {result.get('taskmanager_cpu_us_per_event')} us/event, sustained {result['sustained']}"
     )
     return result
 
@@ -240,9 +259,6 @@ def _job_config(extra: dict[str, str]):
     """Add settings to the configuration `ontoc submit` builds (a what-if; ontoc itself is unchanged)."""
     from ontoc.runtime.cluster import submit as submit_module
 
-    if not extra:
-        yield
-        return
     original = submit_module._config
 
     def patched(*args, **kwargs):
@@ -258,16 +274,28 @@ def _job_config(extra: dict[str, str]):
         submit_module._config = original
 
 
-# what-if: PyFlink's default bundle time (ontoc sets 50 ms, jobs' `python_bundle_time`); ONTOC_VALIDATE_EVENT
-# is a Python operator, so a record may wait this long in it
-WHAT_IF = {"python.fn-execution.bundle.time": "1000"}
+def ladder(cfg: dict) -> list[int]:
+    """The required rates, and steps up to where a 2-core machine cannot follow (finer in --full)."""
+    extra = {
+        "tiny": (),
+        "quick": (15_000, 20_000, 30_000, 40_000, 60_000, 80_000),
+        "full": (2_000, 5_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 80_000),
+    }
+    if cfg.get("e2e_only_rates"):
+        return sorted(cfg["e2e_rates"])
+    return sorted(set(cfg["e2e_rates"]) | set(extra.get(cfg["name"], extra["full"])))
 
 
 def run(cfg: dict, say: Callable[[str], None]) -> dict:
-    from ontoc.devenv import services
+    from ontoc.devenv import processes, services
+    from ontoc.jvm.jars import ensure_jars
 
-    required = cfg["e2e_rates"]
-    ladder = sorted(set(required) | {r for r in (2_000, 5_000, 20_000, 40_000) if cfg["name"] != "tiny"})
+    try:
+        jar = probe_jar(say)
+        kafka_classpath = ensure_jars(progress=lambda m: None).kafka_classpath
+        java, _ = services.find_java()
+    except Exception as e:
+        return {"status": "failed", "reason": f"the JVM probe cannot be built: {e}"}
     tmp = Path(tempfile.mkdtemp(prefix="ontoc-bench-e2e-"))
     state = tmp / "services"
     kafka_port, controller, flink_port, rpc = free_ports(4)
@@ -284,52 +312,56 @@ def run(cfg: dict, say: Callable[[str], None]) -> dict:
     except Exception as e:  # Java, jars, ports
         services.down(state, progress=lambda m: None)
         return {"status": "failed", "reason": f"services.up failed: {e}"}
-    cluster = {"bootstrap": f"127.0.0.1:{kafka_port}", "rest": f"http://127.0.0.1:{flink_port}"}
+    cluster = {
+        "bootstrap": f"127.0.0.1:{kafka_port}",
+        "rest": f"http://127.0.0.1:{flink_port}",
+        "probe_jar": str(jar),
+        "kafka_classpath": kafka_classpath,
+        "java": java,
+        "taskmanager_pid": processes.read_pid(processes.layout(state), "taskmanager"),
+    }
     say(f"[e2e] Kafka and Flink up in {time.monotonic() - t0:.0f} s")
-    out = {
+    out: dict[str, Any] = {
         "status": "ok",
         "workload": "e2e_probe",
+        "producer": "jvm/probe (Java)",
         "seconds_per_rate": cfg["e2e_seconds"],
         "checkpoint_interval_ms": CHECKPOINT_MS,
         "runs": [],
         "peak": {},
+        "ratio": {},
     }
     try:
         n = 0
         for delivery in ("at-least-once", "exactly-once"):
-            peak = None
-            for rate in ladder:
-                n += 1
-                try:
-                    r = one_run(cluster, delivery, rate, cfg["e2e_seconds"], f"r{n}", tmp, say)
-                except Exception as e:
-                    r = {
-                        "delivery": delivery,
-                        "target_rate": rate,
-                        "error": str(e)[:500],
-                        "sustained": False,
-                        "sent_rate": 0,
-                        "received": 0,
-                    }
-                    say(f"[e2e] {delivery} {rate:,}/s failed: {e}")
-                out["runs"].append(r)
-                if r.get("producer_bound"):
-                    # the Python producer could not send this rate: higher rates would measure it, not ontoc
-                    out.setdefault("producer_limit", {})[delivery] = round(r["sent_rate"])
+            jobs = cfg.get("e2e_jobs") or JOBS
+            peak: dict[str, int | None] = {kind: None for kind in jobs}
+            stopped: set[str] = set()  # a job past its peak: not sustained at a rate >= the highest required
+            for rate in ladder(cfg):
+                for kind in jobs:
+                    if kind in stopped:
+                        continue
+                    n += 1
+                    try:
+                        r = one_run(cluster, kind, delivery, rate, cfg["e2e_seconds"], f"r{n}", tmp, say)
+                    except Exception as e:
+                        r = {"job": kind, "delivery": delivery, "target_rate": rate, "error": str(e)[:500]}
+                        r |= {"sustained": False, "sent_rate": 0, "received": 0, "config": {}}
+                        say(f"[e2e] {kind} {delivery} {rate:,}/s failed: {e}")
+                    out["runs"].append(r)
+                    if r.get("producer_bound"):
+                        out.setdefault("producer_limit", {})[delivery] = round(r["sent_rate"])
+                    if r.get("sustained"):
+                        peak[kind] = rate
+                    elif rate >= max(cfg["e2e_rates"]):
+                        stopped.add(kind)
+                if stopped == set(jobs):
                     break
-                if r.get("sustained"):
-                    peak = rate
-                elif rate >= max(required):
+                if delivery in out.get("producer_limit", {}):
                     break
             out["peak"][delivery] = peak
-        n += 1
-        rate = min(cfg["e2e_rates"])
-        try:
-            r = one_run(cluster, "at-least-once", rate, cfg["e2e_seconds"], f"r{n}", tmp, say, WHAT_IF)
-            r["what_if"] = True
-            out["runs"].append(r)
-        except Exception as e:  # ontoc.runtime.cluster.submit changed under the what-if
-            say(f"[e2e] what-if {WHAT_IF} failed: {e}")
+            if peak.get("ontoc") and peak.get("expert"):
+                out["ratio"][delivery] = round(peak["ontoc"] / peak["expert"], 2)
     finally:
         services.down(state, progress=lambda m: None)
         shutil.rmtree(tmp, ignore_errors=True)

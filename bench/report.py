@@ -67,6 +67,8 @@ def render(results: dict) -> str:
         out += _memory(s["memory"])
     if "e2e" in s:
         out += _e2e(s["e2e"])
+    if "big_state" in s:
+        out += _big_state(s["big_state"])
     return "\n".join(out) + "\n"
 
 
@@ -298,34 +300,65 @@ def _e2e(sec: dict) -> list[str]:
     if sec.get("status") != "ok":
         return out + [f"Not measured: {sec.get('reason', '?')}", ""]
     out += [
-        f"Load average during this part: {_load(sec.get('load_average'))}. Workload `{sec['workload']}`; "
-        f"latency = view record consumed − domain event produced (same clock), {sec['seconds_per_rate']} s per rate.",
+        f"Load average during this part: {_load(sec.get('load_average'))}. Workload `{sec['workload']}`, "
+        f"produced and read by {sec.get('producer', 'the Python producer')}; latency = view record consumed − "
+        f"domain event produced (same clock), {sec['seconds_per_rate']} s per rate. `ontoc`: the job `ontoc submit` "
+        "builds; `expert`: workloads/e2e_probe/expert.sql with the same Flink settings. TM CPU: the TaskManager's "
+        "CPU time per event sent during the run.",
         "",
-        "| delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | sustained |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| job | delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | TM CPU µs/ev | sustained |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    nan = float("nan")
     for r in sec["runs"]:
         lat = r.get("latency_ms") or {}
         what_if = " + " + ", ".join(f"`{k}={v}`" for k, v in r["config"].items()) if r.get("config") else ""
+        cpu = r.get("taskmanager_cpu_us_per_event")
         out.append(
-            f"| {r['delivery']}{what_if} | {r['target_rate']:,} | {r['sent_rate']:,.0f} | {r['received']:,} | "
-            f"{lat.get('p50', float('nan')):,.0f} | {lat.get('p99', float('nan')):,.0f} | {lat.get('max', float('nan')):,.0f} | "
-            f"{'yes' if r.get('sustained') else 'no'} |"
+            f"| {r.get('job', 'ontoc')} | {r['delivery']}{what_if} | {r['target_rate']:,} | {r['sent_rate']:,.0f} | "
+            f"{r['received']:,} | {lat.get('p50', nan):,.0f} | {lat.get('p99', nan):,.0f} | {lat.get('max', nan):,.0f} | "
+            f"{'' if cpu is None else f'{cpu:,.0f}'} | {'yes' if r.get('sustained') else 'no'} |"
         )
-    if sec.get("peak"):
-        out += [
-            "",
-            "Peak sustained rate: "
-            + ", ".join(f"{k}: **{v:,}** ev/s" if v else f"{k}: none of the rates" for k, v in sec["peak"].items()),
-        ]
+    for delivery, peaks in sec.get("peak", {}).items():
+        if not isinstance(peaks, dict):  # results of the Python-producer version: one job
+            peaks = {"ontoc": peaks}
+        text = ", ".join(f"{k} **{v:,}** ev/s" if v else f"{k}: none of the rates" for k, v in peaks.items())
+        ratio = sec.get("ratio", {}).get(delivery)
+        out += ["", f"Peak sustained rate, {delivery}: {text}" + (f"; ontoc/expert **{ratio}**" if ratio else "")]
     if sec.get("producer_limit"):
         out += [
             "",
-            "The ladder stopped where the Python producer could not send the target rate (it sent "
+            "The ladder stopped where the producer could not send the target rate (it sent "
             + ", ".join(f"{v:,} ev/s for {k}" for k, v in sec["producer_limit"].items())
             + "): the peak is at least the last sustained rate below it.",
         ]
     return out + [""]
+
+
+def _big_state(sec: dict) -> list[str]:
+    out = ["## 6. State beyond the heap (RocksDB) on Kafka + Flink", ""]
+    if sec.get("status") != "ok":
+        return out + [f"Not measured: {sec.get('reason', '?')}", ""]
+    heap, cp, job, view = sec.get("heap", {}), sec.get("checkpoint") or {}, sec.get("job", {}), sec.get("view", {})
+    mib = lambda b: f"{b / 2**20:,.0f} MiB" if b else "?"  # noqa: E731
+    return out + [
+        f"Load average during this part: {_load(sec.get('load_average'))}. `e2e_probe` with {sec['keys']:,} customers "
+        f"(names of {sec['name_chars']:,} random letters) and one order each, state backend `{sec.get('state_backend')}`, "
+        f"TaskManager process {sec['taskmanager_process']}: heap {mib(heap.get('heap_bytes'))}, managed memory "
+        f"{mib(heap.get('managed_bytes'))}.",
+        "",
+        f"- checkpoint after the view was complete: state **{mib(cp.get('state_size'))}** "
+        f"(**{sec.get('state_over_heap', '?')}x the heap**; this checkpoint uploaded {mib(cp.get('checkpointed_size'))}, "
+        f"{cp.get('duration_ms', '?')} ms)",
+        f"- job: {job.get('state')}, {job.get('restarts')} restart(s), {job.get('exceptions')} exception(s); "
+        f"{sec.get('seconds_to_complete')} s from submission to a complete view (produced in {sec.get('produce_seconds')} s), "
+        f"TaskManager CPU {sec.get('taskmanager_cpu_seconds')} s",
+        f"- view topic: {view.get('live_keys', 0):,} live keys of {view.get('expected_keys', 0):,} expected "
+        f"({view.get('records', 0):,} records); {view.get('spot_checked', 0)} rows spot-checked against the oracle, "
+        f"wrong: {view.get('spot_check_wrong') or 'none'}",
+        f"- verdict: **{'ran to the end, output as expected' if sec.get('ok') else 'FAILED'}**",
+        "",
+    ]
 
 
 def write(results: dict, folder: Path) -> None:

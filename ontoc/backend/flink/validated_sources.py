@@ -31,7 +31,8 @@ What a submitted job does instead
       -> <topic> views            per source topic, a temporary view named like the compiled
                                   table the views' INSERTs read: the latest VALID event per
                                   doc_id (ROW_NUMBER() OVER (PARTITION BY v.doc_id ORDER BY
-                                  PROCTIME() DESC) = 1, Flink's keep-last-row deduplication),
+                                  PROCTIME() DESC) = 1, Flink's keep-last-row deduplication,
+                                  over the event's kind and that topic's fields only),
                                   kept while its kind is 'upsert'
 
 An invalid event never takes part in the deduplication, so the latest valid
@@ -176,7 +177,11 @@ def source_view(spec: TopicSpec) -> exp.Create:
 
     The latest valid event per doc_id (Flink's keep-last-row deduplication,
     so the planner knows doc_id is the view's unique key, as it would for an
-    upsert-kafka source), kept while it is an upsert."""
+    upsert-kafka source), kept while it is an upsert. The deduplication keeps
+    only what the view needs of an event (its kind and the topic's fields, as
+    `doc`), not the whole verdict: the planner does not push the projection
+    below it, and the verdict's other parts (topic name, the other topics'
+    rows) would be (de)serialized with every state access and shuffle."""
     v = _col("v")
     doc_id = _field(v, "doc_id")
     rn = exp.Window(
@@ -187,7 +192,8 @@ def source_view(spec: TopicSpec) -> exp.Create:
     inner = (
         exp.select(
             exp.alias_(doc_id.copy(), "doc_id", quoted=True),
-            _col("v"),
+            exp.alias_(_field(v, "kind"), "kind", quoted=True),
+            exp.alias_(_field(v, spec.slot), "doc", quoted=True),
             exp.alias_(exp.Anonymous(this="PROCTIME", expressions=[]), "pt", quoted=True),
         )
         .from_(exp.Table(this=ident(EVENTS_VIEW)))
@@ -199,18 +205,18 @@ def source_view(spec: TopicSpec) -> exp.Create:
             )
         )
     )
-    ranked = exp.select(_col("doc_id"), _col("v"), exp.alias_(rn, "rn", quoted=True)).from_(
+    ranked = exp.select(_col("doc_id"), _col("kind"), _col("doc"), exp.alias_(rn, "rn", quoted=True)).from_(
         exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("e")))
     )
     selects: list[exp.Expr] = [_col("doc_id", "l")]
     for name, dtype in spec.columns:
-        value = _field(_col("v", "l"), spec.slot, name)
+        value = _field(_col("doc", "l"), name)
         if not direct(dtype):
             value = exp.Cast(this=value, to=sql_type(dtype))
         selects.append(exp.alias_(value, name, quoted=True))
     where = exp.and_(
         exp.EQ(this=_col("rn", "l"), expression=exp.Literal.number(1)),
-        exp.EQ(this=_field(_col("v", "l"), "kind"), expression=_str(UPSERT)),
+        exp.EQ(this=_col("kind", "l"), expression=_str(UPSERT)),
     )
     query = exp.select(*selects).from_(exp.Subquery(this=ranked, alias=exp.TableAlias(this=ident("l")))).where(where)
     return _temporary_view(spec.topic, query)
