@@ -208,7 +208,7 @@ LEFT JOIN (
   FROM `x_students` AS `students`
   LEFT JOIN `x_groups` AS `students__group`
     ON `students__group`.`doc_id` = `students`.`group`
-  LEFT JOIN (
+  INNER JOIN (
     SELECT
       `dept`.`doc_id` AS `root_id`,
       COALESCE(`students_agg`.`agg_7`, 0.0E0) / NULLIF(CAST(COALESCE(`students_agg`.`agg_0`, 0) AS DOUBLE), 0.0E0) AS `v_0`,
