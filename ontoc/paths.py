@@ -17,14 +17,16 @@ from .errors import Diagnostic, OntocError
 def inside(folder: Path | str, name: str) -> Path:
     """`folder / name`, refused unless it is a plain file name that stays inside `folder`.
 
-    Symbolic links are resolved on both sides, so a link in the folder that
-    points elsewhere is refused as well.
+    A plain name that is not a symbolic link stays in `folder` whatever `folder`
+    resolves to, so only a link is resolved (on both sides): one that points
+    elsewhere is refused. That keeps the check to one `lstat` per file, where
+    a compile writes one file per view.
     """
     folder = Path(folder)
     if not name or "\0" in name or name != Path(name).name or name in (".", ".."):
         raise unsafe_path(folder, name)
     path = folder / name
-    if path.resolve().parent != folder.resolve():
+    if path.is_symlink() and path.resolve().parent != folder.resolve():
         raise unsafe_path(folder, name)
     return path
 

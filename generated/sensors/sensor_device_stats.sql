@@ -275,16 +275,7 @@ SELECT
     ),
     TRUE
   ) AS `values`,
-  CASE
-    WHEN COALESCE(
-      NOT (
-        `readings_agg`.`agg_12` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
-      ),
-      FALSE
-    )
-    THEN CAST(NULL AS DOUBLE)
-    ELSE 0.0E0 + COALESCE(`readings_agg`.`agg_11`, 0.0E0) - CAST(COALESCE(CAST(`readings_agg`.`agg_12` AS BIGINT), 0) AS DOUBLE)
-  END AS `weighted`
+  0.0E0 + COALESCE(`readings_agg`.`agg_11`, 0.0E0) - CAST(COALESCE(`readings_agg`.`agg_12`, 0) AS DOUBLE) AS `weighted`
 FROM `sensor_devices` AS `device`
 LEFT JOIN `sensor_sites` AS `device__site`
   ON `device__site`.`doc_id` = `device`.`site`
@@ -310,7 +301,7 @@ LEFT JOIN (
     ARRAY_AGG(`readings`.`value`) AS `agg_10`,
     SUM(`readings`.`value` * CAST(`readings`.`count` AS DOUBLE)) FILTER(WHERE
       `readings`.`ok`) AS `agg_11`,
-    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
+    COUNT(*) FILTER(WHERE
       NOT `readings`.`ok`) AS `agg_12`
   FROM `sensor_readings` AS `readings`
   GROUP BY

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from pathlib import Path
@@ -102,6 +103,10 @@ def compile(
             compiled_all.append((output / name if name else output, compile_definitions(path, static_methods)))
         except OntocError as exc:
             diagnostics.extend(exc.diagnostics)
+    # what the compile built lives until this process exits: moved out of the collector's reach, it is not
+    # scanned again by the collections that writing the files would trigger, nor at exit (a long-lived
+    # caller of compile_definitions must not do this: the cycles a compile leaves would never be freed)
+    gc.freeze()
     if diagnostics:
         _fail_on_diagnostics(OntocError(diagnostics), fmt)
     warnings = [w for _, compiled in compiled_all for w in compiled.warnings]

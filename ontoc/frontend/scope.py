@@ -16,7 +16,7 @@ from ontoc.ir.expr import Op
 from ..ir import build as B
 from ..ir import types as T
 from ..ir.expr import TRUE, AggCall, Column, Expr
-from ..ir.relations import Aggregate, Derived, LeftJoin, Rel, Scan, text_column
+from ..ir.relations import Aggregate, Derived, InnerJoin, LeftJoin, Rel, Scan, text_column
 from .schema import MAX_IDENTIFIER, EntryDef, ModelDef
 
 _MAX_ALIAS = MAX_IDENTIFIER - 8  # room for the `_<n>` that tells equal aliases apart, and `_agg`
@@ -168,9 +168,12 @@ class AggScope(QueryScope):
         assert key is not None
         rel = super().relation()
         if self.outer is not None and self.outer.columns:
+            # INNER: an element without its root's row has a root id no root has (or none), so its group is
+            # joined into no view row; a LEFT JOIN would aggregate it anyway, and retract its NULL-padded
+            # rows when the root arrives
             outer = self.outer
             on = B.func(Op.EQ, Column(outer.alias, "root_id", T.STR), key, dtype=T.BOOL)
-            rel = LeftJoin(rel, outer.relation(), on)
+            rel = InnerJoin(rel, outer.relation(), on)
         return Aggregate(rel, self.alias, key, aggs)
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from .expr import Agg, AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, UdfCall
 from .plan import ViewPlan
-from .relations import Aggregate, Derived, Filter, LeftJoin, Project, Rel, Scan
+from .relations import Aggregate, Derived, Filter, Join, Project, Rel, Scan
 from .types import Kind
 
 WIDTH = 100
@@ -154,8 +154,8 @@ def rel_lines(rel: Rel, indent: int = 0, width: int = WIDTH) -> list[str]:
             out += _labelled(f"{name}: {e.dtype}", e, indent + 1, width)
         out += rel_lines(rel.parent, indent + 1, width)
         return out
-    if isinstance(rel, LeftJoin):
-        out = [f"{pad}LeftJoin {rel.right.alias}"]
+    if isinstance(rel, Join):
+        out = [f"{pad}{type(rel).__name__} {rel.right.alias}"]
         out += _labelled("on", rel.condition, indent + 1, width)
         out += rel_lines(rel.left, indent + 1, width)
         out += rel_lines(rel.right, indent + 1, width)

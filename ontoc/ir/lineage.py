@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .expr import AggCall, Column, Expr, Func, Op
 from .plan import ViewPlan
-from .relations import Aggregate, Derived, Filter, LeftJoin, Rel, Scan, text_field
+from .relations import Aggregate, Derived, Filter, Join, Rel, Scan, text_field
 
 VALUE = "value"
 JOIN = "join"
@@ -123,7 +123,7 @@ class _Scope:
         else:
             for child in rel.inputs():
                 self._collect(child)
-            if isinstance(rel, LeftJoin):
+            if isinstance(rel, Join):
                 self.conditions[rel.right.alias] = rel.condition
 
     def path(self, alias: str) -> str:

@@ -2,7 +2,7 @@
 
 A view compiles to `Project(Filter?(joins...))`: the root scan, LEFT JOINs of
 referenced documents, and LEFT JOINs of one `Aggregate` per `many` collection
-(a correlated collection's `Aggregate` joins a `Derived` row of the view inside).
+(a correlated collection's `Aggregate` INNER JOINs a `Derived` row of the view inside).
 """
 
 from __future__ import annotations
@@ -101,10 +101,27 @@ class Derived(Rel):
 
 
 @dataclass(frozen=True, slots=True)
-class LeftJoin(Rel):
+class Join(Rel):
+    """`left JOIN right ON condition`; which rows of `left` without a match stay is the subclass's (`LeftJoin`,
+    `InnerJoin`)."""
+
     left: Rel
     right: Scan | Aggregate | Derived
     condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class LeftJoin(Join):
+    """A LEFT JOIN: a row of `left` without a match stays, with the right side's columns NULL."""
+
+
+@dataclass(frozen=True, slots=True)
+class InnerJoin(Join):
+    """An INNER JOIN: a row of `left` without a match is dropped.
+
+    Only where those rows could never reach the view: a correlated collection's
+    elements joined to the `Derived` row of their root (`frontend/scope.py`).
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from ..ir.expr import Column, Expr
 from ..ir.plan import ViewPlan
-from ..ir.relations import Aggregate, Derived, LeftJoin, Rel
+from ..ir.relations import Aggregate, Derived, Join, Rel
 
 
 def _columns(exprs: Iterable[Expr]) -> set[str]:
@@ -20,11 +20,13 @@ def _columns(exprs: Iterable[Expr]) -> set[str]:
 
 
 def _prune(rel: Rel, needed: set[str]) -> Rel:
-    """Remove right sides of left joins whose alias is not in `needed` (recomputed as we go).
+    """Remove right sides of joins whose alias is not in `needed` (recomputed as we go).
 
     An aggregate (or a derived row) is a subquery: what its inside needs is what its own expressions read.
+    An inner join (a correlated collection's derived row) only drops elements that belong to no view row,
+    so without it the view is the same.
     """
-    if isinstance(rel, LeftJoin):
+    if isinstance(rel, Join):
         if rel.right.alias not in needed:
             return _prune(rel.left, needed)
     if isinstance(rel, (Aggregate, Derived)):

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from ...ir import types as T
 from ...ir.expr import Agg, AggCall, Case, Cast, Column, Expr, FieldAccess, Func, Literal, Op, UdfCall
-from ...ir.relations import Aggregate, Derived, Filter, LeftJoin, Project, Rel, Scan
+from ...ir.relations import Aggregate, Derived, Filter, InnerJoin, Join, Project, Rel, Scan
 
 DECIMAL_PRECISION = (38, 10)
 SCALAR_TYPES = {
@@ -331,16 +331,16 @@ def relation_sql(rel: Rel, emitter: ExprEmitter) -> exp.Expression:
 
 
 def select_from(rel: Rel, emitter: ExprEmitter) -> exp.Select:
-    """`SELECT ... FROM` a chain of left joins (columns to be added by the caller)."""
+    """`SELECT ... FROM` a chain of joins (columns to be added by the caller)."""
     joins = []
-    while isinstance(rel, LeftJoin):
+    while isinstance(rel, Join):
         joins.append(rel)
         rel = rel.left
     query = exp.Select().from_(relation_sql(rel, emitter), copy=False)
     for join in reversed(joins):
-        query.append(
-            "joins", exp.Join(this=relation_sql(join.right, emitter), side="LEFT", on=emitter.visit(join.condition))
-        )
+        kind = {"kind": "INNER"} if isinstance(join, InnerJoin) else {"side": "LEFT"}
+        right = relation_sql(join.right, emitter)
+        query.append("joins", exp.Join(this=right, on=emitter.visit(join.condition), **kind))
     return query
 
 

@@ -13,9 +13,10 @@ emitted statements with Flink 2.2, `ontoc validate` prints it):
   holding the last row of every document (the columns the view reads), when
   the query joins or filters; a view that only projects its root keeps no
   state but the Kafka offsets;
-- every LEFT JOIN is a `Join` keeping both inputs' rows: the right side's
-  columns, and the left side's columns that something above it still reads
-  (the next joins, the WHERE, the final projection);
+- every join (LEFT, or INNER for a correlated collection's derived row) is
+  a `Join` keeping both inputs' rows: the right side's columns, and the left
+  side's columns that something above it still reads (the next joins, the
+  WHERE, the final projection);
 - every `many` collection is a `GroupAggregate` keeping one accumulator per
   aggregate call, in order;
 - the WHERE is pushed into the root's `ChangelogNormalize` (or applied after
@@ -39,7 +40,7 @@ from functools import lru_cache
 from ...ir.expr import Column, Expr
 from ...ir.fingerprint import Canonical
 from ...ir.plan import ViewPlan
-from ...ir.relations import Aggregate, Derived, Filter, LeftJoin, Rel, Scan, aliases
+from ...ir.relations import Aggregate, Derived, Filter, InnerJoin, Join, Rel, Scan, aliases
 from .dialect import sql
 from .emit import ExprEmitter, type_text
 
@@ -72,10 +73,10 @@ def _columns_read(exprs: list[Expr], of: set[str]) -> list[str]:
     )
 
 
-def _chain(rel: Rel) -> tuple[Rel, list[LeftJoin]]:
+def _chain(rel: Rel) -> tuple[Rel, list[Join]]:
     """The first relation of a FROM clause and its joins, innermost first."""
     joins = []
-    while isinstance(rel, LeftJoin):
+    while isinstance(rel, Join):
         joins.append(rel)
         rel = rel.left
     return rel, list(reversed(joins))
@@ -135,6 +136,8 @@ def _from_clause(rel: Rel, above: list[Expr], scope: str, out: list[StatefulOper
                     else ["root_id"] + [n for n, _ in right.aggregates]
                     if isinstance(right, Aggregate)
                     else ["root_id"] + [n for n, _ in right.columns],
+                    # an inner join keeps no count of matches per left row (absent = LEFT, as before the key)
+                    **({"inner": True} if isinstance(join, InnerJoin) else {}),
                 },
             )
         )
@@ -146,7 +149,7 @@ def stateful_operators(plan: ViewPlan) -> list[StatefulOperator]:
     rel, where = project.parent, None
     if isinstance(project.parent, Filter):
         rel, where = project.parent.parent, project.parent.predicate
-    joins = any(isinstance(r, LeftJoin) for r in rel.walk())
+    joins = any(isinstance(r, Join) for r in rel.walk())
     if not joins and where is None:
         return []
     out: list[StatefulOperator] = []

@@ -363,7 +363,12 @@ class CollectionsMixin(TranslationState):
         raise self.fail("unsupported-call", f"`{name}()` is not supported", node)
 
     def int_sum(self, c: Coll, arg: Expr, err: Expr) -> Scalar:
-        """`sum()` of ints: Flink's BIGINT SUM wraps, so the sum is exact in DECIMAL and None outside 64 bits."""
+        """`sum()` of ints: Flink's BIGINT SUM wraps, so the sum is exact in DECIMAL and None outside 64 bits.
+
+        A sum of 1s (`n += 1` in an accumulation loop, `sum(1 for ...)`) is a count, which always fits.
+        """
+        if isinstance(arg, Literal) and type(arg.value) is int and arg.value == 1:
+            return Scalar(self.agg_col(c, "count", None, c.include, T.INT), err)
         total = self.agg_col(c, "sum", B.cast(arg, T.DECIMAL), c.include, T.DECIMAL)
         outside = B.safe(B.not_(B.func(Op.BETWEEN, total, *int64.DECIMAL_BOUNDS, dtype=T.BOOL)))
         value = B.func(Op.COALESCE, B.cast(total, T.INT), Literal(0, T.INT), dtype=T.INT)

@@ -589,19 +589,13 @@ SELECT
   CASE
     WHEN COALESCE(
       NOT (
-        `tasks_agg`.`agg_12` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
-      ),
-      FALSE
-    )
-    OR COALESCE(
-      NOT (
         `tasks_agg`.`agg_13` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
       ),
       FALSE
     )
     OR CASE WHEN COALESCE(`tasks_agg`.`agg_0`, 0) = 0 THEN 0 ELSE `tasks_agg`.`agg_3` END IS NULL
     OR NOT COALESCE(
-      0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0) BETWEEN -CAST(9223372036854775 AS BIGINT) AND CAST(9223372036854775 AS BIGINT),
+      0 + COALESCE(`tasks_agg`.`agg_12`, 0) BETWEEN -CAST(9223372036854775 AS BIGINT) AND CAST(9223372036854775 AS BIGINT),
       TRUE
     )
     OR NOT COALESCE(
@@ -610,7 +604,7 @@ SELECT
     )
     OR NOT COALESCE(
       CAST((
-        0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0)
+        0 + COALESCE(`tasks_agg`.`agg_12`, 0)
       ) * 1000 AS DECIMAL(38, 10)) + CAST((
         0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0)
       ) * 10 AS DECIMAL(38, 10)) BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10)),
@@ -618,7 +612,7 @@ SELECT
     )
     OR NOT COALESCE(
       CAST((
-        0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0)
+        0 + COALESCE(`tasks_agg`.`agg_12`, 0)
       ) * 1000 + (
         0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0)
       ) * 10 AS DECIMAL(38, 10)) + CAST(GREATEST(
@@ -629,7 +623,7 @@ SELECT
     )
     THEN CAST(NULL AS BIGINT)
     ELSE (
-      0 + COALESCE(CAST(`tasks_agg`.`agg_12` AS BIGINT), 0)
+      0 + COALESCE(`tasks_agg`.`agg_12`, 0)
     ) * 1000 + (
       0 + COALESCE(CAST(`tasks_agg`.`agg_13` AS BIGINT), 0)
     ) * 10 + GREATEST(
@@ -678,7 +672,7 @@ LEFT JOIN (
       NOT (
         `tasks__assignee__team`.`name` = 'ops'
       )) AS `agg_11`,
-    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
+    COUNT(*) FILTER(WHERE
       `tasks`.`done`) AS `agg_12`,
     SUM(CAST(`tasks`.`hours` AS DECIMAL(38, 10))) FILTER(WHERE
       `tasks`.`done`) AS `agg_13`,

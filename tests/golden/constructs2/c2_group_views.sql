@@ -183,16 +183,7 @@ SELECT
     ELSE ARRAY_REMOVE(ARRAY[CAST(NULL AS BIGINT)], CAST(NULL AS BIGINT))
   END AS `negative_window`,
   COALESCE(`students_agg`.`agg_8`, 0) AS `nick_or_scholarship`,
-  CASE
-    WHEN COALESCE(
-      NOT (
-        `students_agg`.`agg_9` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
-      ),
-      FALSE
-    )
-    THEN CAST(NULL AS BIGINT)
-    ELSE 0 + COALESCE(CAST(`students_agg`.`agg_9` AS BIGINT), 0)
-  END AS `counted_in_loop`
+  0 + COALESCE(`students_agg`.`agg_9`, 0) AS `counted_in_loop`
 FROM `c2_groups` AS `group`
 LEFT JOIN (
   SELECT
@@ -212,7 +203,7 @@ LEFT JOIN (
     ARRAY_AGG(`students`.`repeat`) AS `agg_7`,
     COUNT(*) FILTER(WHERE
       COALESCE(`students`.`nick` <> '', FALSE) OR `students`.`scholarship` <> 0) AS `agg_8`,
-    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
+    COUNT(*) FILTER(WHERE
       NOT (
         `students`.`name` = 'John'
       ) OR `students`.`scholarship` <> 0) AS `agg_9`

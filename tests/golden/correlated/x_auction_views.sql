@@ -194,7 +194,7 @@ LEFT JOIN (
   FROM `x_bids` AS `bids`
   LEFT JOIN `x_users` AS `bids__bidder`
     ON `bids__bidder`.`doc_id` = `bids`.`bidder`
-  LEFT JOIN (
+  INNER JOIN (
     SELECT
       `auction`.`doc_id` AS `root_id`,
       `auction`.`initial_bid` AS `v_0`,

@@ -114,14 +114,8 @@ SELECT
   ) AS `top_students`,
   CASE
     WHEN COALESCE(`students_agg_2`.`agg_3`, 0) > 0
-    OR COALESCE(
-      NOT (
-        `students_agg_2`.`agg_4` BETWEEN CAST('-9223372036854775808' AS DECIMAL(38, 10)) AND CAST('9223372036854775807' AS DECIMAL(38, 10))
-      ),
-      FALSE
-    )
     THEN CAST(NULL AS BIGINT)
-    ELSE 0 + COALESCE(CAST(`students_agg_2`.`agg_4` AS BIGINT), 0)
+    ELSE 0 + COALESCE(`students_agg_2`.`agg_4`, 0)
   END AS `above_bar`,
   CASE
     WHEN COALESCE(`students_agg_2`.`agg_6`, 0) > 0
@@ -194,7 +188,7 @@ LEFT JOIN (
       AND (
         `students`.`gpa` IS NULL OR `students_outer`.`v_5`
       )) AS `agg_3`,
-    SUM(CAST(1 AS DECIMAL(38, 10))) FILTER(WHERE
+    COUNT(*) FILTER(WHERE
       NOT `students`.`gpa` IS NULL
       AND COALESCE(`students`.`gpa` >= `students_outer`.`v_4`, FALSE)) AS `agg_4`,
     ARRAY_AGG(DISTINCT `students__group`.`label`) FILTER(WHERE
@@ -208,7 +202,7 @@ LEFT JOIN (
   FROM `x_students` AS `students`
   LEFT JOIN `x_groups` AS `students__group`
     ON `students__group`.`doc_id` = `students`.`group`
-  LEFT JOIN (
+  INNER JOIN (
     SELECT
       `dept`.`doc_id` AS `root_id`,
       COALESCE(`students_agg`.`agg_7`, 0.0E0) / NULLIF(CAST(COALESCE(`students_agg`.`agg_0`, 0) AS DOUBLE), 0.0E0) AS `v_0`,

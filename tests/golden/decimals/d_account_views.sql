@@ -157,7 +157,7 @@ LEFT JOIN (
       `entries`.`note` || '=' || `entries`.`amount#text` || '>' || `entries_outer`.`v_0`
     ) AS `agg_0`
   FROM `d_entries` AS `entries`
-  LEFT JOIN (
+  INNER JOIN (
     SELECT
       `account`.`doc_id` AS `root_id`,
       `account`.`balance#text` AS `v_0`,

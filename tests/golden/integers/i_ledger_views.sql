@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS `i_ledger_views` (
   `constant_overflow` BIGINT,
   `entries_sum` BIGINT,
   `entries_sum_plus` BIGINT,
+  `positive_count` BIGINT,
   `truncated` BIGINT,
   `rounded` BIGINT,
   `int_of_infinity` BIGINT,
@@ -201,6 +202,7 @@ SELECT
     THEN CAST(NULL AS BIGINT)
     ELSE COALESCE(CAST(`entries_agg`.`agg_1` AS BIGINT), 0) + COALESCE(`entries_agg`.`agg_2`, 0)
   END AS `entries_sum_plus`,
+  0 + COALESCE(`entries_agg`.`agg_3`, 0) AS `positive_count`,
   CASE
     WHEN NOT COALESCE(
       `ledger`.`rate` * 1E19 >= -9.223372036854776E18
@@ -342,7 +344,9 @@ LEFT JOIN (
     SUM(CAST(`entries`.`amount` AS DECIMAL(38, 10))) AS `agg_0`,
     SUM(CAST(`entries`.`amount` AS DECIMAL(38, 10))) FILTER(WHERE
       `entries`.`amount` > 0) AS `agg_1`,
-    COUNT(*) AS `agg_2`
+    COUNT(*) AS `agg_2`,
+    COUNT(*) FILTER(WHERE
+      `entries`.`amount` > 0) AS `agg_3`
   FROM `i_entries` AS `entries`
   GROUP BY
     `entries`.`ledger`
