@@ -132,8 +132,8 @@ SELECT
     THEN CAST(NULL AS DOUBLE)
     ELSE CAST(`device`.`a` AS DOUBLE) / CAST(NULLIF(`device`.`b`, 0) AS DOUBLE)
   END AS `true_div`,
-  FLOOR(`device`.`x` / NULLIF(1.5E0, 0.0E0)) AS `float_floor_div`,
-  `device`.`x` - NULLIF(-2.0E0, 0.0E0) * FLOOR(`device`.`x` / NULLIF(-2.0E0, 0.0E0)) AS `float_mod`,
+  ONTOC_PY_FLOAT_DIVMOD(`device`.`x`, NULLIF(1.5E0, 0.0E0), TRUE) AS `float_floor_div`,
+  ONTOC_PY_FLOAT_DIVMOD(`device`.`x`, NULLIF(-2.0E0, 0.0E0), FALSE) AS `float_mod`,
   CASE
     WHEN COALESCE(CAST(`device`.`b` AS DOUBLE) = 0.0E0, FALSE)
     THEN CAST(NULL AS DOUBLE)

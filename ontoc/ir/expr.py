@@ -68,6 +68,7 @@ class Op(StrEnum):
     EMPTY_ARRAY = "empty_array"
     PY_STR = "py_str"  # str() of a float or a datetime, as Python prints it
     PY_ROUND = "py_round"  # round(x, ndigits) as Python rounds
+    PY_FLOAT_DIVMOD = "py_float_divmod"  # x // y (floor_div TRUE) or x % y of floats, as Python computes them
     REPEAT = "repeat"  # str * int, the count at least 0
     ARRAY_SLICE = "array_slice"  # 1-based, both ends inclusive
     ELEMENT_AT = "element_at"  # array[i], 1-based
@@ -142,6 +143,7 @@ OPS: dict[Op, OpSpec] = {
     Op.EMPTY_ARRAY: _spec(0, 0, Kind.LIST),
     Op.PY_STR: _spec(1, 1, _S, strict=True),
     Op.PY_ROUND: _spec(2, 2, strict=True),
+    Op.PY_FLOAT_DIVMOD: _spec(3, 3, strict=True),
     Op.REPEAT: _spec(2, 2, _S, strict=True),
     Op.EXTRACT: _spec(2, 2, _I, strict=True),
     Op.ADD_MILLIS: _spec(2, 2, Kind.DATETIME, strict=True),

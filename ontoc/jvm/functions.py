@@ -15,6 +15,9 @@ bundled dependencies) built into ``ontoc-functions.jar``:
     ONTOC_PY_ROUND(x DOUBLE | BIGINT | DECIMAL(38, 10), ndigits BIGINT) -> type of x
         ``round(x, ndigits)`` as Python rounds: the exact value, ties to
         even; NULL where Python raises (overflow, Decimal past 28 digits).
+    ONTOC_PY_FLOAT_DIVMOD(x DOUBLE, y DOUBLE, floor_div BOOLEAN) -> DOUBLE
+        Python's ``x // y`` or ``x % y`` of floats (from the exact remainder,
+        as CPython computes them); NULL for a zero ``y``.
     ONTOC_VALIDATE_EVENT(spec STRING literal, topic, partition, offset, key BYTES, value BYTES) -> ROW
         spec section 1's verdict on one Kafka record (docs/running.md "Invalid events"); every
         submitted job calls it (backend/flink/validated_sources.py).
@@ -75,6 +78,7 @@ FUNCTIONS = {
     FUNCTION_NAME: FUNCTION_CLASS,
     "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr",
     "ONTOC_PY_ROUND": "dev.ontoc.flink.PyRound",
+    "ONTOC_PY_FLOAT_DIVMOD": "dev.ontoc.flink.PyFloatDivMod",
     "ONTOC_VALIDATE_EVENT": "dev.ontoc.flink.ValidateEvent",
     "ONTOC_VALIDATE_LINE": "dev.ontoc.flink.ValidateLine",
 }

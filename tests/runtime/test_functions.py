@@ -8,7 +8,9 @@ Python's ``sorted`` from the same input rows.
 from __future__ import annotations
 
 import decimal
+import math
 import random
+import struct
 import zipfile
 from collections import defaultdict
 from datetime import UTC
@@ -447,4 +449,34 @@ def test_py_str_prints_datetimes_like_python(jar):
     view = ViewQuery("text", "SELECT doc_id, ONTOC_PY_STR(t) AS s FROM times")
     out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["text"]
     wrong = {str(v): out[f"k{i}"]["s"] for i, v in enumerate(values) if out[f"k{i}"]["s"] != str(v)}
+    assert wrong == {}
+
+
+# ONTOC_PY_FLOAT_DIVMOD: x // y and x % y of floats as CPython computes them
+def test_py_float_divmod_is_pythons(jar):
+    """From the exact remainder, as CPython does: `1 // 0.1` is 9.0 (FLOOR(1 / 0.1) is 10), `5e-324 % -2.0`
+    is -2.0, infinities and signed zeros as Python gives them."""
+    values = [1.0, 0.1, -0.1, 5e-324, -5e-324, -2.0, 2.0, 7.5, -7.5, 0.0, -0.0, 1e308, -1e308, 3.0, 0.3, 1e-300]
+    values += [math.inf, -math.inf, 2.5e15, -123456.789, 1.5]
+    cases = [(x, y) for x in values for y in values if y != 0.0]
+    cases += [(x, math.nan) for x in (1.0, -0.0)] + [(math.nan, 2.0)]
+    events = [(f"c{i}", (f"c{i}", x, y)) for i, (x, y) in enumerate(cases)]
+    source = SourceTable("pairs", (("doc_id", T.STR), ("x", T.FLOAT), ("y", T.FLOAT)), tuple(events))
+    view = ViewQuery(
+        "divmod",
+        "SELECT doc_id, ONTOC_PY_FLOAT_DIVMOD(x, y, TRUE) AS q, ONTOC_PY_FLOAT_DIVMOD(x, y, FALSE) AS r, "
+        "ONTOC_PY_FLOAT_DIVMOD(x, CAST(0.0 AS DOUBLE), TRUE) AS by_zero FROM pairs",
+    )
+    out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["divmod"]
+
+    def bits(v: float) -> bytes:
+        return b"nan" if math.isnan(v) else struct.pack("<d", v)
+
+    wrong = {}
+    for i, (x, y) in enumerate(cases):
+        row = out[f"c{i}"]
+        want = (bits(x // y), bits(x % y))
+        got = (bits(row["q"]), bits(row["r"]))
+        if got != want or row["by_zero"] is not None:
+            wrong[(x, y)] = (got, want, row["by_zero"])
     assert wrong == {}

@@ -198,10 +198,19 @@ class OperatorsMixin(TranslationState):
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
             if dtype.kind == Kind.INT:
                 return self.int_floor_div_mod(isinstance(op, ast.Mod), x, y, y_safe, B.or_(err, zero))
-            floor = B.func(Op.FLOOR, B.func(Op.DIV, x, y_safe, dtype=dtype), dtype=dtype)
-            if isinstance(op, ast.FloorDiv):
-                return Scalar(floor, B.or_(err, zero))
-            return Scalar(B.func(Op.SUB, x, B.func(Op.MUL, y_safe, floor, dtype=dtype), dtype=dtype), B.or_(err, zero))
+            floor_div = isinstance(op, ast.FloorDiv)
+            if dtype.kind == Kind.DECIMAL:
+                # a Decimal's `%` keeps the dividend's sign and its `//` truncates (Python's decimal module,
+                # unlike its floats): SQL's MOD of DECIMALs, and the exact integral quotient (x - MOD) / y
+                rem = B.func(Op.MOD, x, y_safe, dtype=dtype)
+                if not floor_div:
+                    return Scalar(rem, B.or_(err, zero))
+                # an integer up to the digits Flink's DECIMAL arithmetic rounds away: ROUND makes it exact
+                quotient = B.func(Op.DIV, B.func(Op.SUB, x, rem, dtype=dtype), y_safe, dtype=dtype)
+                return Scalar(B.func(Op.ROUND, quotient, Literal(0, T.INT), dtype=dtype), B.or_(err, zero))
+            return Scalar(
+                B.func(Op.PY_FLOAT_DIVMOD, x, y_safe, Literal(floor_div, T.BOOL), dtype=dtype), B.or_(err, zero)
+            )
         if isinstance(op, ast.Pow):
             return self.power(x, y, dtype, err, node)
         raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)

@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS `d_account_views` (
   `amounts` ARRAY<STRING>,
   `over_balance` ARRAY<STRING>,
   `owner_credits` ARRAY<STRING>,
+  `balance_div` DECIMAL(38, 10),
+  `balance_mod` DECIMAL(38, 10),
   `tiny` BOOLEAN,
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
@@ -127,6 +129,27 @@ SELECT
       TRUE
     )
   END AS `owner_credits`,
+  CASE
+    WHEN COALESCE(CAST('-0.75' AS DECIMAL(38, 10)) = CAST('0' AS DECIMAL(38, 10)), FALSE)
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE ROUND(
+      (
+        `account`.`balance` - MOD(
+          `account`.`balance`,
+          NULLIF(CAST('-0.75' AS DECIMAL(38, 10)), CAST('0' AS DECIMAL(38, 10)))
+        )
+      ) / NULLIF(CAST('-0.75' AS DECIMAL(38, 10)), CAST('0' AS DECIMAL(38, 10))),
+      0
+    )
+  END AS `balance_div`,
+  CASE
+    WHEN COALESCE(CAST('0.75' AS DECIMAL(38, 10)) = CAST('0' AS DECIMAL(38, 10)), FALSE)
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE MOD(
+      `account`.`balance`,
+      NULLIF(CAST('0.75' AS DECIMAL(38, 10)), CAST('0' AS DECIMAL(38, 10)))
+    )
+  END AS `balance_mod`,
   `account`.`balance` = CAST('1E-7' AS DECIMAL(38, 10))
   OR `account`.`balance` = CAST('0E-8' AS DECIMAL(38, 10)) AS `tiny`
 FROM `d_accounts` AS `account`
