@@ -66,13 +66,19 @@ Invalid events are counted and kept, in two places:
 The statements are sqlglot trees rendered by `ontoc.backend.flink.dialect.sql`;
 the compiled view INSERTs (`ddl.insert`) run unchanged on top of the views;
 `job.py` puts the whole job together.
+
+`ontoc run --local` builds the same views over input files instead of Kafka
+(`line_events_view`): one table of raw lines per `<topic>.jsonl`, each line
+judged by ONTOC_VALIDATE_LINE (the same rules, for a file line's envelope),
+then the same `source_view` per topic; its invalid lines keep their bytes
+(`LINE_COLUMN`), so the runner can find their line numbers afterwards.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from ...event_validation import INVALID, UPSERT, VALIDATE_FUNCTION, TopicSpec, direct
+from ...event_validation import INVALID, UPSERT, VALIDATE_FUNCTION, VALIDATE_LINE_FUNCTION, TopicSpec, direct
 from ...events import validator_spec
 from .ddl import KafkaOptions
 from .emit import ident, sql_type
@@ -169,6 +175,42 @@ def events_view(specs: list[TopicSpec]) -> exp.Create:
         exp.Table(this=ident(RAW_TABLE), alias=exp.TableAlias(this=ident("r")))
     )
     return _temporary_view(EVENTS_VIEW, query)
+
+
+LINE_COLUMN = "line"  # the raw bytes of one input line, in the line tables and the local events view
+
+
+def line_events_view(specs: list[TopicSpec], tables: list[str]) -> exp.Create:
+    """Every line of every input file (`tables[i]` holds the lines of `specs[i]`'s topic, one BYTES column
+    `line`) with ONTOC_VALIDATE_LINE's verdict as `v`, and the line itself; named like `events_view`'s, so
+    `source_view` reads it unchanged."""
+    spec_text = _str(validator_spec(specs))
+    branches = []
+    for spec, table in zip(specs, tables, strict=True):
+        call = exp.Anonymous(
+            this=VALIDATE_LINE_FUNCTION, expressions=[spec_text.copy(), _str(spec.topic), _col(LINE_COLUMN)]
+        )
+        branches.append(
+            exp.select(exp.alias_(call, "v", quoted=True), _col(LINE_COLUMN)).from_(exp.Table(this=ident(table)))
+        )
+    query: exp.Query = branches[0]
+    for branch in branches[1:]:
+        query = exp.union(query, branch, distinct=False)
+    return _temporary_view(EVENTS_VIEW, query)
+
+
+def invalid_lines_query() -> exp.Select:
+    """The invalid lines of `line_events_view`, in the order read: topic, reason and the line's bytes."""
+    v = _col("v")
+    return (
+        exp.select(
+            exp.alias_(_field(v, "topic"), "topic", quoted=True),
+            exp.alias_(_field(v, "reason"), "reason", quoted=True),
+            _col(LINE_COLUMN),
+        )
+        .from_(exp.Table(this=ident(EVENTS_VIEW)))
+        .where(exp.EQ(this=_field(v, "kind"), expression=_str(INVALID)))
+    )
 
 
 def source_view(spec: TopicSpec) -> exp.Create:
