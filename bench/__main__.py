@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-PARTS = ("sql", "udf", "compile", "memory", "state", "e2e")
+PARTS = ("sql", "udf", "compile", "memory", "state", "e2e", "local")
+LOCAL_WORKLOAD = "projection"  # part 5: `ontoc run --local` on a part-1 workload
 BENCH = Path(__file__).resolve().parent
 DEFAULT_CACHE = BENCH / ".cache"
 
@@ -34,6 +35,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "state_events": 3_000,
             "e2e_rates": [200],
             "e2e_seconds": 5,
+            "local_sizes": [2_000],
         }
     elif name == "quick":
         m = {
@@ -48,6 +50,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "state_events": 150_000,
             "e2e_rates": [1_000, 10_000],
             "e2e_seconds": 20,
+            "local_sizes": [200_000, 1_000_000],
         }
     else:
         m = {
@@ -62,6 +65,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "state_events": 500_000,
             "e2e_rates": [1_000, 10_000],
             "e2e_seconds": 30,
+            "local_sizes": [200_000, 1_000_000],
         }
     m["seed"] = 20240611
     m["name"] = name
@@ -189,6 +193,14 @@ def run(mode: str, only: str, repeats: int | None, out: Path, cache: Path, e2e: 
                 "meeting_room": memory.state_per_row(W["meeting_room"], cfg["state_events"], cfg["seed"], cache, say)
             }
         sec["load_average"] = [load0[0], environment.load()[0]]
+        save()
+    if "local" in parts:
+        from . import local_run
+        from .workloads import BY_NAME as W
+
+        load0 = environment.load()
+        sections["local"] = local_run.run(W[LOCAL_WORKLOAD], cfg["local_sizes"], cfg["seed"], cache, say)
+        sections["local"]["load_average"] = [load0[0], environment.load()[0]]
         save()
     if "e2e" in parts:
         from . import e2e

@@ -67,11 +67,12 @@ The statements are sqlglot trees rendered by `ontoc.backend.flink.dialect.sql`;
 the compiled view INSERTs (`ddl.insert`) run unchanged on top of the views;
 `job.py` puts the whole job together.
 
-`ontoc run --local` builds the same views over input files instead of Kafka
-(`line_events_view`): one table of raw lines per `<topic>.jsonl`, each line
-judged by ONTOC_VALIDATE_LINE (the same rules, for a file line's envelope),
-then the same `source_view` per topic; its invalid lines keep their bytes
-(`LINE_COLUMN`), so the runner can find their line numbers afterwards.
+`ontoc run --local` builds the same views over input files instead of Kafka:
+one table of raw lines per `<topic>.jsonl`, each line judged by
+ONTOC_VALIDATE_LINE (the same rules, for a file line's envelope) in a
+`line_events_view` per file, then the same `source_view` per topic over it;
+`invalid_lines_query` gives the invalid lines with their text, from which the
+runner finds their line numbers afterwards.
 """
 
 from __future__ import annotations
@@ -177,44 +178,42 @@ def events_view(specs: list[TopicSpec]) -> exp.Create:
     return _temporary_view(EVENTS_VIEW, query)
 
 
-LINE_COLUMN = "line"  # the raw bytes of one input line, in the line tables and the local events view
+LINE_COLUMN = "line"  # the one BYTES column of a line table: one line of an input file
 
 
-def line_events_view(specs: list[TopicSpec], tables: list[str]) -> exp.Create:
-    """Every line of every input file (`tables[i]` holds the lines of `specs[i]`'s topic, one BYTES column
-    `line`) with ONTOC_VALIDATE_LINE's verdict as `v`, and the line itself; named like `events_view`'s, so
-    `source_view` reads it unchanged."""
-    spec_text = _str(validator_spec(specs))
-    branches = []
-    for spec, table in zip(specs, tables, strict=True):
-        call = exp.Anonymous(
-            this=VALIDATE_LINE_FUNCTION, expressions=[spec_text.copy(), _str(spec.topic), _col(LINE_COLUMN)]
-        )
-        branches.append(
-            exp.select(exp.alias_(call, "v", quoted=True), _col(LINE_COLUMN)).from_(exp.Table(this=ident(table)))
-        )
-    query: exp.Query = branches[0]
-    for branch in branches[1:]:
-        query = exp.union(query, branch, distinct=False)
-    return _temporary_view(EVENTS_VIEW, query)
+def line_events_view(name: str, spec: TopicSpec, table: str) -> exp.Create:
+    """The lines of one topic's input file (`table`) with ONTOC_VALIDATE_LINE's verdict as `v`, the only
+    column: `source_view` and `invalid_lines_query` read the same projection, so the function runs once per
+    line. The spec literal names this topic alone (the file holds no other)."""
+    call = exp.Anonymous(
+        this=VALIDATE_LINE_FUNCTION,
+        expressions=[_str(validator_spec([spec])), _str(spec.topic), _col(LINE_COLUMN)],
+    )
+    return _temporary_view(name, exp.select(exp.alias_(call, "v", quoted=True)).from_(exp.Table(this=ident(table))))
 
 
-def invalid_lines_query() -> exp.Select:
-    """The invalid lines of `line_events_view`, in the order read: topic, reason and the line's bytes."""
+def invalid_lines_query(views: list[str]) -> exp.Select | exp.Union:
+    """The invalid lines of the `line_events_view`s, each file's in the order read: topic, reason and the
+    line's text as the validator reports it (`value`)."""
     v = _col("v")
-    return (
+    branches = [
         exp.select(
             exp.alias_(_field(v, "topic"), "topic", quoted=True),
             exp.alias_(_field(v, "reason"), "reason", quoted=True),
-            _col(LINE_COLUMN),
+            exp.alias_(_field(v, "value"), "value", quoted=True),
         )
-        .from_(exp.Table(this=ident(EVENTS_VIEW)))
+        .from_(exp.Table(this=ident(view)))
         .where(exp.EQ(this=_field(v, "kind"), expression=_str(INVALID)))
-    )
+        for view in views
+    ]
+    query: exp.Select | exp.Union = branches[0]
+    for branch in branches[1:]:
+        query = exp.union(query, branch, distinct=False)
+    return query
 
 
-def source_view(spec: TopicSpec) -> exp.Create:
-    """The live documents of one topic, named like the compiled source table.
+def source_view(spec: TopicSpec, events: str = EVENTS_VIEW) -> exp.Create:
+    """The live documents of one topic, named like the compiled source table, from the validated `events`.
 
     The latest valid event per doc_id (Flink's keep-last-row deduplication,
     so the planner knows doc_id is the view's unique key, as it would for an
@@ -232,7 +231,7 @@ def source_view(spec: TopicSpec) -> exp.Create:
             _col("v"),
             exp.alias_(exp.Anonymous(this="PROCTIME", expressions=[]), "pt", quoted=True),
         )
-        .from_(exp.Table(this=ident(EVENTS_VIEW)))
+        .from_(exp.Table(this=ident(events)))
         .where(
             exp.and_(
                 exp.EQ(this=_field(v, "topic"), expression=_str(spec.topic)),

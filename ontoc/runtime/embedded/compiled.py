@@ -56,7 +56,10 @@ def run_compiled(
 
 
 def job_setup(
-    compiled: Compiled, progress: Callable[[str], None] | None = None, table_options: bool = True, validator: bool = False
+    compiled: Compiled,
+    progress: Callable[[str], None] | None = None,
+    table_options: bool = True,
+    validator: bool = False,
 ) -> Callable[[Any], None]:
     """Sets the table options a submitted job gets (`job.table_options`, with the default settings) and registers
     what the package's SQL calls besides Flink's own functions: ontoc's JVM functions and the generated
@@ -107,7 +110,7 @@ def run_folder(
             return f"{n_lines} lines of {sum(f.read.stat().st_size for f in files)} bytes in {len(files)} file(s)"
 
         result = run_job(prepare, queries, progress=progress, decimal_as_float=True, work_dir=str(scratch / "views"))
-        invalid, blank = line_sources.invalid_lines(files, invalid_dir)
+        invalid, blank = line_sources.invalid_lines(files, {m.topic: m for m in models.values()}, invalid_dir)
     for bad in invalid:
         say(str(bad))
     n_events = n_lines - blank - len(invalid)

@@ -171,11 +171,13 @@ def _execute(stmt_set: Any, timeout_s: float | None, say: Say, reads: str) -> No
     except Exception as e:
         raise to_local_error(e) from None
     say(f"job running: {reads}")
+    t_submitted = time.perf_counter()
     try:
         if timeout_s:
             result.wait(int(timeout_s * 1000))
         else:
             result.wait()
+        say(f"job finished in {time.perf_counter() - t_submitted:.2f}s")
     except Exception as e:
         err = to_local_error(e)
         if "TimeoutException" in (err.java_class or ""):
