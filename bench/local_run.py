@@ -1,4 +1,4 @@
-"""Part 5: `ontoc run --local` end to end (the CLI in its own process) against part 1's harness on the same events.
+"""Part 6: `ontoc run --local` end to end (the CLI in its own process) against part 1's harness on the same events.
 
 The CLI reads `<topic>.jsonl` files (Flink's file source, native validation, one job, final state from
 Flink's filesystem sinks, folded in Python); the harness runs the same emitted query over Debezium-JSON
@@ -55,7 +55,8 @@ def _descendants(pid: int) -> list[int]:
 
 def _cli_run(package: Path, folder: Path, out: Path) -> dict:
     """The CLI as a user runs it; peak RSS of its Python process and of its JVM (a child process)."""
-    cmd = [sys.executable, "-m", "ontoc.cli", "run", str(package), "--local", "--input", str(folder), "--output", str(out)]
+    cmd = [sys.executable, "-m", "ontoc.cli", "run", str(package), "--local"]
+    cmd += ["--input", str(folder), "--output", str(out)]
     peaks = {"python_kib": 0, "jvm_kib": 0}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
