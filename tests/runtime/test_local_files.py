@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from test_native_validator import TABLE, TOPICS, python_line_verdict, raw
 
 from ontoc.event_validation import DELETE, INVALID, UPSERT, FieldSpec, TopicSpec
 from ontoc.events import UTF8_BOM, InvalidEvent
@@ -27,8 +28,6 @@ from ontoc.ir.types import DType
 from ontoc.jvm.functions import ensure_functions_jar, register_functions
 from ontoc.runtime.embedded import line_sources
 from ontoc.runtime.embedded.runner import ViewQuery, run_job
-
-from .test_native_validator import TABLE, TOPICS, python_line_verdict, raw
 
 pytestmark = pytest.mark.flink
 
@@ -89,6 +88,8 @@ def _table_files(folder: Path) -> tuple[dict[str, list[tuple[int, dict, bytes]]]
         key = json.dumps(f"r{n}:" + r["key"]).encode() if isinstance(r["key"], str) else b"null"
         value = raw(r["value"])
         line = b'{"key": ' + key + b', "value": ' + (b"null" if value is None else value) + b"}"
+        if b"\n" in line:  # a record with a newline in its whitespace is two lines of a file, not one event
+            continue
         lines.setdefault(r["topic"], []).append((n, r, line))
     for topic, rows in lines.items():
         (folder / f"{topic}.jsonl").write_bytes(b"\n".join(line for _, _, line in rows) + b"\n")
