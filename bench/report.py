@@ -332,7 +332,7 @@ def _e2e(sec: dict) -> list[str]:
 
 def _local(sec: dict) -> list[str]:
     out = [
-        "## Part 6: `ontoc run --local` end to end",
+        "## 6. `ontoc run --local` end to end",
         "",
         f"`{sec['workload']}` ({sec['view']}): the CLI in its own process (wall: JVM start, planning, the job, "
         "output) and its job alone (submission to end), against the same emitted query in part 1's harness "
