@@ -143,7 +143,8 @@ def invalid_lines(files: list[InputFile], models: dict[str, TopicModel], out: st
     files with invalid lines are walked."""
     pending: dict[str, list[tuple[str, str]]] = {}
     for path in changelog_files(out):
-        with open(path, encoding="utf-8") as fh:
+        # a text cut inside a surrogate pair is not UTF-8 (its end is never compared: it ends with "...")
+        with open(path, encoding="utf-8", errors="replace") as fh:
             for text in fh:
                 if text.strip():
                     rec = json.loads(text)
