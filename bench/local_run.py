@@ -10,6 +10,7 @@ CLI's Python process and of its JVM (VmHWM, sampled from /proc while it runs).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,14 @@ def _status_kib(pid: int, field: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -58,14 +67,17 @@ def _cli_run(package: Path, folder: Path, out: Path) -> dict:
     cmd = [sys.executable, "-m", "ontoc.cli", "run", str(package), "--local"]
     cmd += ["--input", str(folder), "--output", str(out)]
     peaks = {"python_kib": 0, "jvm_kib": 0}
+    cpu: dict[int, float] = {}  # pid -> its CPU seconds at the last sample
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def sample() -> None:
         while proc.poll() is None:
             peaks["python_kib"] = max(peaks["python_kib"], _status_kib(proc.pid, "VmHWM"))
-            for child in _descendants(proc.pid):
-                peaks["jvm_kib"] = max(peaks["jvm_kib"], _status_kib(child, "VmHWM"))
+            for pid in [proc.pid, *_descendants(proc.pid)]:
+                if pid != proc.pid:
+                    peaks["jvm_kib"] = max(peaks["jvm_kib"], _status_kib(pid, "VmHWM"))
+                cpu[pid] = max(cpu.get(pid, 0.0), _cpu_seconds(pid))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -81,6 +93,7 @@ def _cli_run(package: Path, folder: Path, out: Path) -> dict:
         "wall_s": wall,
         "job_s": float(job.group(1)) if job else None,
         "events": int(events.group(1)) if events else None,
+        "cpu_s": sum(cpu.values()),  # the CLI and its JVM, up to the last sample (0.2 s before the end at most)
         "python_peak_rss_mib": peaks["python_kib"] / 1024,
         "jvm_peak_rss_mib": peaks["jvm_kib"] / 1024,
     }
@@ -108,8 +121,10 @@ def run(workload: Workload, sizes: list[int], seed: int, cache: Path, say: Calla
             "cli_job_events_per_s": ds.events / cli["job_s"] if cli["job_s"] else None,
             "harness_events_per_s": h.rate,
             "harness_cpu_us_per_event": h.cpu_us_per_event,
+            "cli_cpu_us_per_event": cli["cpu_s"] * 1e6 / ds.events,
         }
         row["wall_ratio"] = row["cli_events_per_s"] / h.rate
+        row["cpu_ratio"] = h.cpu_us_per_event / row["cli_cpu_us_per_event"]  # harness CPU per event / the CLI's
         row["job_ratio"] = row["cli_job_events_per_s"] / h.rate if row["cli_job_events_per_s"] else None
         say(f"[local {workload.name}] {row}")
         rows.append(row)
