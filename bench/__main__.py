@@ -1,6 +1,6 @@
 """`python -m bench run [--quick | --full | --tiny] [--only NAME[,NAME]]`: every benchmark, one results table.
 
-NAME is a part (`sql`, `udf`, `compile`, `memory`, `state`, `e2e`, `bigstate`) or a workload of part 1
+NAME is a part (`sql`, `udf`, `compile`, `memory`, `state`, `e2e`, `bigstate`, `local`) or a workload of part 1
 (`projection`, `two_many`, ...; only that workload runs in part 1). Writes `results.json` and
 `results.md` to `bench/results/` (`--out` elsewhere). See bench/README.md.
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-PARTS = ("sql", "udf", "compile", "memory", "state", "e2e", "bigstate")
+PARTS = ("sql", "udf", "compile", "memory", "state", "e2e", "bigstate", "local")
+LOCAL_WORKLOAD = "projection"  # part 7: `ontoc run --local` on a part-1 workload
 BENCH = Path(__file__).resolve().parent
 DEFAULT_CACHE = BENCH / ".cache"
 
@@ -37,6 +38,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "big_state_keys": 2_000,
             "big_state_pad": 100,
             "big_state_timeout": 300,
+            "local_sizes": [2_000],
         }
     elif name == "quick":
         m = {
@@ -54,6 +56,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "big_state_keys": 300_000,
             "big_state_pad": 1_000,
             "big_state_timeout": 1_200,
+            "local_sizes": [200_000, 1_000_000],
         }
     else:
         m = {
@@ -71,6 +74,7 @@ def modes(name: str, repeats: int | None) -> dict:
             "big_state_keys": 500_000,
             "big_state_pad": 1_000,
             "big_state_timeout": 1_800,
+            "local_sizes": [200_000, 1_000_000],
         }
     m["seed"] = 20240611
     m["name"] = name
@@ -216,6 +220,14 @@ def run(
                 "meeting_room": memory.state_per_row(W["meeting_room"], cfg["state_events"], cfg["seed"], cache, say)
             }
         sec["load_average"] = [load0[0], environment.load()[0]]
+        save()
+    if "local" in parts:
+        from . import local_run
+        from .workloads import BY_NAME as W
+
+        load0 = environment.load()
+        sections["local"] = local_run.run(W[LOCAL_WORKLOAD], cfg["local_sizes"], cfg["seed"], cache, say)
+        sections["local"]["load_average"] = [load0[0], environment.load()[0]]
         save()
     if "e2e" in parts:
         from . import e2e

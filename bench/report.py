@@ -69,6 +69,8 @@ def render(results: dict) -> str:
         out += _e2e(s["e2e"])
     if "big_state" in s:
         out += _big_state(s["big_state"])
+    if "local" in s:
+        out += _local(s["local"])
     return "\n".join(out) + "\n"
 
 
@@ -359,6 +361,29 @@ def _big_state(sec: dict) -> list[str]:
         f"- verdict: **{'ran to the end, output as expected' if sec.get('ok') else 'FAILED'}**",
         "",
     ]
+def _local(sec: dict) -> list[str]:
+    out = [
+        "## 7. `ontoc run --local` end to end",
+        "",
+        f"`{sec['workload']}` ({sec['view']}): the CLI in its own process (wall: JVM start, planning, the job, "
+        "output) and its job alone (submission to end), against the same emitted query in part 1's harness "
+        f"(Flink's clock), same events. Load average {_load(sec.get('load_average'))}.",
+        "",
+        "| events | input MiB | CLI wall s | CLI ev/s | CLI job s | job ev/s | harness ev/s | CLI/harness | "
+        "job/harness | CLI CPU µs/ev | harness CPU µs/ev | CPU ratio | Python peak RSS MiB | JVM peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sec["sizes"]:
+        job_rate = r.get("cli_job_events_per_s")
+        job_ratio = r.get("job_ratio")
+        out.append(
+            f"| {r['events']:,} | {r['input_mib']:.0f} | {r['wall_s']:.1f} | {r['cli_events_per_s']:,.0f} | "
+            f"{r['job_s'] or float('nan'):.1f} | {job_rate or float('nan'):,.0f} | {r['harness_events_per_s']:,.0f} | "
+            f"{r['wall_ratio']:.2f} | {job_ratio or float('nan'):.2f} | {r.get('cli_cpu_us_per_event', float('nan')):.1f} | "
+            f"{r['harness_cpu_us_per_event']:.1f} | {r.get('cpu_ratio', float('nan')):.2f} | {r['python_peak_rss_mib']:.0f} | "
+            f"{r['jvm_peak_rss_mib']:.0f} |"
+        )
+    return out + [""]
 
 
 def write(results: dict, folder: Path) -> None:

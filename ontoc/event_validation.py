@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .ir import types as T
 
 VALIDATE_FUNCTION = "ONTOC_VALIDATE_EVENT"
+VALIDATE_LINE_FUNCTION = "ONTOC_VALIDATE_LINE"  # the same rules for one line of an input file (`run --local`)
 METRIC_NAME = "ontoc_invalid_events"
 
 # kinds of an event, as ONTOC_VALIDATE_EVENT returns them

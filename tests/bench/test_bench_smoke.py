@@ -19,7 +19,7 @@ def results(tmp_path_factory):
         "run",
         "--tiny",
         "--only",
-        "projection,two_many,udf,compile,memory",
+        "projection,two_many,udf,compile,memory,local",
         "--out",
         str(out),
         "--cache",
@@ -80,11 +80,17 @@ def test_results_files(results):
         assert state["variants"][q]["view_rows"] > 0 and state["variants"][q]["state_bytes"] > 0
     assert "emitted/handwritten state" in state["ratios"]
 
+    local = doc["sections"]["local"]["sizes"]
+    assert [r["events"] for r in local] == [2_000]
+    assert local[0]["cli_events_per_s"] > 0 and local[0]["harness_events_per_s"] > 0
+    assert local[0]["python_peak_rss_mib"] > 0 and local[0]["jvm_peak_rss_mib"] > 0
+
     text = (results / "results.md").read_text()
     for heading in (
         "## 1. Emitted SQL vs hand-written SQL",
         "## 2. Native SQL vs Python UDFs",
         "## 3. Compile speed",
         "## 5. Memory",
+        "## 6. `ontoc run --local` end to end",
     ):
         assert heading in text

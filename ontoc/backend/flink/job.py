@@ -23,7 +23,7 @@ from ...events import Model
 from ...ir.expr import Func, Op
 from ...ir.plan import ViewPlan
 from ...ir.relations import Aggregate, Scan
-from ...ir.types import Kind
+from ...ir.types import DType, Kind
 from ...job_settings import JobSettings, planner_options, state_options
 from ...jvm.functions import CREATE_FUNCTIONS_SQL
 from ...secrets import MASK, is_secret
@@ -140,13 +140,13 @@ def build_job(
 
 def topic_specs(scans: Iterable[Scan], models: Mapping[str, Model]) -> list[TopicSpec]:
     """One validator spec per merged source scan (`ddl.merged_sources`): the model's fields, the columns read."""
-    specs = []
-    for scan in scans:
-        fields = tuple(
-            FieldSpec(name, f.dtype, f.has_default, f.default) for name, f in models[scan.model].fields.items()
-        )
-        specs.append(TopicSpec(scan.table, fields, tuple((c, t) for c, t in scan.columns if c != "doc_id")))
-    return specs
+    return [model_spec(models[scan.model], scan.table, scan.columns) for scan in scans]
+
+
+def model_spec(model: Model, topic: str, columns: Iterable[tuple[str, DType]] = ()) -> TopicSpec:
+    """The validator spec of one model's topic: every field of the model, the `columns` the views read."""
+    fields = tuple(FieldSpec(name, f.dtype, f.has_default, f.default) for name, f in model.fields.items())
+    return TopicSpec(topic, fields, tuple((c, t) for c, t in columns if c != "doc_id"))
 
 
 def sink_options(settings: JobSettings, sink: str) -> list[tuple[str, str]]:

@@ -67,13 +67,20 @@ Invalid events are counted and kept, in two places:
 The statements are sqlglot trees rendered by `ontoc.backend.flink.dialect.sql`;
 the compiled view INSERTs (`ddl.insert`) run unchanged on top of the views;
 `job.py` puts the whole job together.
+
+`ontoc run --local` builds the same views over input files instead of Kafka:
+one table of raw lines per `<topic>.jsonl`, each line judged by
+ONTOC_VALIDATE_LINE (the same rules, for a file line's envelope) in a
+`line_events_view` per file, then the same `source_view` per topic over it;
+`invalid_lines_query` gives the invalid lines with their text, from which the
+runner finds their line numbers afterwards.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from ...event_validation import INVALID, UPSERT, VALIDATE_FUNCTION, TopicSpec, direct
+from ...event_validation import INVALID, UPSERT, VALIDATE_FUNCTION, VALIDATE_LINE_FUNCTION, TopicSpec, direct
 from ...events import validator_spec
 from .ddl import KafkaOptions
 from .emit import ident, sql_type
@@ -172,8 +179,42 @@ def events_view(specs: list[TopicSpec]) -> exp.Create:
     return _temporary_view(EVENTS_VIEW, query)
 
 
-def source_view(spec: TopicSpec) -> exp.Create:
-    """The live documents of one topic, named like the compiled source table.
+LINE_COLUMN = "line"  # the one BYTES column of a line table: one line of an input file
+
+
+def line_events_view(name: str, spec: TopicSpec, table: str) -> exp.Create:
+    """The lines of one topic's input file (`table`) with ONTOC_VALIDATE_LINE's verdict as `v`, the only
+    column: `source_view` and `invalid_lines_query` read the same projection, so the function runs once per
+    line. The spec literal names this topic alone (the file holds no other)."""
+    call = exp.Anonymous(
+        this=VALIDATE_LINE_FUNCTION,
+        expressions=[_str(validator_spec([spec])), _str(spec.topic), _col(LINE_COLUMN)],
+    )
+    return _temporary_view(name, exp.select(exp.alias_(call, "v", quoted=True)).from_(exp.Table(this=ident(table))))
+
+
+def invalid_lines_query(views: list[str]) -> exp.Select | exp.Union:
+    """The invalid lines of the `line_events_view`s, each file's in the order read: topic, reason and the
+    line's text as the validator reports it (`value`)."""
+    v = _col("v")
+    branches = [
+        exp.select(
+            exp.alias_(_field(v, "topic"), "topic", quoted=True),
+            exp.alias_(_field(v, "reason"), "reason", quoted=True),
+            exp.alias_(_field(v, "value"), "value", quoted=True),
+        )
+        .from_(exp.Table(this=ident(view)))
+        .where(exp.EQ(this=_field(v, "kind"), expression=_str(INVALID)))
+        for view in views
+    ]
+    query: exp.Select | exp.Union = branches[0]
+    for branch in branches[1:]:
+        query = exp.union(query, branch, distinct=False)
+    return query
+
+
+def source_view(spec: TopicSpec, events: str = EVENTS_VIEW) -> exp.Create:
+    """The live documents of one topic, named like the compiled source table, from the validated `events`.
 
     The latest valid event per doc_id (Flink's keep-last-row deduplication,
     so the planner knows doc_id is the view's unique key, as it would for an
@@ -196,7 +237,7 @@ def source_view(spec: TopicSpec) -> exp.Create:
             exp.alias_(_field(v, spec.slot), "doc", quoted=True),
             exp.alias_(exp.Anonymous(this="PROCTIME", expressions=[]), "pt", quoted=True),
         )
-        .from_(exp.Table(this=ident(EVENTS_VIEW)))
+        .from_(exp.Table(this=ident(events)))
         .where(
             exp.and_(
                 exp.EQ(this=_field(v, "topic"), expression=_str(spec.topic)),

@@ -89,7 +89,8 @@ def fold(
                 changes += 1
                 key = row.get(key_name)
                 ident = json.dumps(row, sort_keys=True, default=str)
-                slot = acc.setdefault(key if not isinstance(key, (dict, list)) else json.dumps(key, default=str), {})
+                slot_key = key if not isinstance(key, (dict, list)) else json.dumps(key, default=str)
+                slot = acc.setdefault(slot_key, {})
                 entry = slot.get(ident)
                 if entry is None:
                     slot[ident] = [sign, row]
@@ -97,6 +98,8 @@ def fold(
                     entry[0] += sign
                     if entry[0] == 0:
                         del slot[ident]
+                        if not slot:  # memory follows the live rows, not the keys ever seen
+                            del acc[slot_key]
 
     state: dict[Any, dict[str, Any]] = {}
     for key, slot in acc.items():

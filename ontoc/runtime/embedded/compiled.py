@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -13,71 +14,57 @@ from typing import Any
 from ...backend.flink import job
 from ...backend.flink.artifacts import select_sql
 from ...backend.flink.ddl import merged_sources
-from ...events import Event, InvalidEvent, read_events
-from ...ir.relations import text_field
+from ...events import InvalidEvent
 from ...job_settings import default_job
 from ...jvm.functions import ensure_functions_jar, register_functions
 from ...paths import inside
 from ...pipeline import Compiled
 from ..python_udfs import registration
-from .runner import ViewQuery, run_local
-from .sources import SourceTable
+from . import line_sources
+from .runner import ViewQuery, run_job
 
 
 @dataclass
 class LocalRun:
     views: dict[str, dict[str, dict]]  # view topic -> key -> getter values
     invalid: list[InvalidEvent]
-    events: int
-
-
-def source_tables(compiled: Compiled, events: list[Event]) -> list[SourceTable]:
-    """One upsert source per topic the views read, with only the columns they read."""
-    tables = []
-    for scan in merged_sources(compiled.plans):
-        names = [c for c, _ in scan.columns]
-        rows = tuple(
-            (
-                e.doc_id,
-                None
-                if e.document is None
-                else tuple(e.doc_id if c == "doc_id" else _column(e.document, c) for c in names),
-            )
-            for e in events
-            if e.topic == scan.table
-        )
-        tables.append(SourceTable(scan.table, scan.columns, rows))
-    return tables
-
-
-def _column(document: dict, column: str) -> object:
-    """A column's value; a Decimal field's text column (`relations.text_column`) holds it as Python prints it."""
-    field = text_field(column)
-    if field is None:
-        return document[column]
-    value = document[field]
-    return None if value is None else str(value)
+    events: int  # valid events read
 
 
 def run_compiled(
-    compiled: Compiled, events: list[Event], progress: Callable[[str], None] | None = None
+    compiled: Compiled, records: Iterable[tuple[str, str, object]], progress: Callable[[str], None] | None = None
 ) -> dict[str, dict[str, dict]]:
-    """Final state of every view after the events, as `{topic: {key: {field: value}}}`."""
-    queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
-    setup = job_setup(compiled, progress)
-    result = run_local(source_tables(compiled, events), queries, progress=progress, decimal_as_float=True, setup=setup)
-    return {
-        topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
-        for topic, rows in result.items()
-    }
+    """Final state of every view after the change events `records`, (topic, key, value: a JSON-ready
+    document or None for a delete), as `{topic: {key: {field: value}}}`: written as the input files of
+    `run_folder` and run through it, so in-memory events take the one path the CLI takes."""
+    with tempfile.TemporaryDirectory(prefix="ontoc-events-") as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        handles: dict[str, Any] = {}
+        try:
+            for topic, key, value in records:
+                if topic not in handles:
+                    handles[topic] = inside(folder, f"{topic}.jsonl").open("w", encoding="utf-8")
+                handles[topic].write(json.dumps({"key": key, "value": value}, allow_nan=False) + "\n")
+        finally:
+            for fh in handles.values():
+                fh.close()
+        result = run_folder(compiled, folder, Path(tmp) / "out", progress)
+        if result.invalid:
+            raise ValueError("invalid events: " + "; ".join(map(str, result.invalid[:5])))
+        return result.views
 
 
 def job_setup(
-    compiled: Compiled, progress: Callable[[str], None] | None = None, table_options: bool = True
+    compiled: Compiled,
+    progress: Callable[[str], None] | None = None,
+    table_options: bool = True,
+    validator: bool = False,
 ) -> Callable[[Any], None]:
     """Sets the table options a submitted job gets (`job.table_options`, with the default settings) and registers
     what the package's SQL calls besides Flink's own functions: ontoc's JVM functions and the generated
-    Python UDFs. `table_options=False` registers only (bench/ sets the options of each variant itself)."""
+    Python UDFs. `table_options=False` registers only (bench/ sets the options of each variant itself);
+    `validator=True` registers the JVM functions even when no view calls one (the validator is among them)."""
     options = job.table_options(default_job(""), compiled.plans) if table_options else {}
 
     def set_options(t_env: Any) -> None:
@@ -85,7 +72,7 @@ def job_setup(
             t_env.get_config().set(key, value)
 
     steps: list[Callable[[Any], None]] = [set_options]
-    if job.jvm_functions(compiled.plans):
+    if validator or job.jvm_functions(compiled.plans):
         jar = ensure_functions_jar(progress=progress or (lambda _m: None))
         steps.append(lambda t_env: register_functions(t_env, jar))
     register_python = registration(compiled)
@@ -102,20 +89,43 @@ def job_setup(
 def run_folder(
     compiled: Compiled, input_dir: Path, output_dir: Path, progress: Callable[[str], None] | None = None
 ) -> LocalRun:
-    models = list(compiled.schema.models.values())
-    events, invalid = read_events(models, input_dir)
+    """Run the views over `input_dir/<topic>.jsonl` in one Flink job (Flink reads and validates the files) and
+    write each view's final state to `output_dir/<view topic>.jsonl`; invalid lines are said and returned."""
     say = progress or (lambda _m: None)
+    models = compiled.schema.models
+    read_specs = {s.topic: s for s in job.topic_specs(merged_sources(compiled.plans), models)}
+    # every model's file is validated, read by a view or not, so its invalid lines are reported too
+    specs = [read_specs.get(m.topic) or job.model_spec(m, m.topic) for m in models.values()]
+    queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
+    setup = job_setup(compiled, progress, validator=True)
+    with tempfile.TemporaryDirectory(prefix="ontoc-local-") as tmp:
+        scratch = Path(tmp)
+        files = line_sources.input_files([s.topic for s in specs], input_dir, scratch)
+        invalid_dir = str(scratch / "invalid")
+        n_lines = line_sources.count_lines(files)
+
+        def prepare(_env: Any, t_env: Any, stmt_set: Any, _out_root: str) -> str:
+            setup(t_env)
+            line_sources.register(t_env, stmt_set, specs, set(read_specs), files, invalid_dir)
+            return f"{n_lines} lines of {sum(f.read.stat().st_size for f in files)} bytes in {len(files)} file(s)"
+
+        result = run_job(prepare, queries, progress=progress, decimal_as_float=True, work_dir=str(scratch / "views"))
+        invalid, blank = line_sources.invalid_lines(files, {m.topic: m for m in models.values()}, invalid_dir)
     for bad in invalid:
         say(str(bad))
-    say(f"read {len(events)} events from {input_dir} ({len(invalid)} invalid, skipped)")
-    views = run_compiled(compiled, events, progress)
+    n_events = n_lines - blank - len(invalid)
+    say(f"read {n_events} events from {input_dir} ({len(invalid)} invalid, skipped)")
+    views = {
+        topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
+        for topic, rows in result.items()
+    }
     output_dir.mkdir(parents=True, exist_ok=True)
     for topic, rows in views.items():
         with inside(output_dir, f"{topic}.jsonl").open("w", encoding="utf-8") as out:
             for key in sorted(rows):
                 line = {"key": key, "value": _finite(rows[key])}
                 out.write(json.dumps(line, default=_json_default, allow_nan=False) + "\n")
-    return LocalRun(views, invalid, len(events))
+    return LocalRun(views, invalid, n_events)
 
 
 def _json_default(value: object) -> object:

@@ -16,7 +16,7 @@ from .changelog import add_changelog_sink, changelog_files, fold
 from .session import LOCK, gateway_started, make_envs
 from .sources import SourceTable, register_source
 
-__all__ = ["SourceTable", "ViewQuery", "LocalRunError", "run_local"]
+__all__ = ["SourceTable", "ViewQuery", "LocalRunError", "run_local", "run_job"]
 
 Say = Callable[[str], None]
 State = dict[str, dict[str, dict[str, object]]]  # view name -> key -> {column: value}
@@ -59,13 +59,51 @@ def run_local(
     fails, ``ValueError`` for malformed sources/events (wrong arity, a value
     of the wrong Python type, an unsupported column type).
     """
-    say = progress or (lambda _msg: None)
-    views = list(views)
     sources = list(sources)
-    if len({v.name for v in views}) != len(views):
-        raise ValueError("view names must be unique")
     if len({s.name for s in sources}) != len(sources):
         raise ValueError("source names must be unique")
+
+    def prepare(env: Any, t_env: Any, _stmt_set: Any, _out_root: str) -> str:
+        n_events = _register_sources(env, t_env, sources)
+        if setup is not None:
+            setup(t_env)
+        return f"{n_events} events in"
+
+    return run_job(
+        prepare,
+        views,
+        progress=progress,
+        parallelism=parallelism,
+        decimal_as_float=decimal_as_float,
+        strict=strict,
+        timeout_s=timeout_s,
+        work_dir=work_dir,
+        session_cluster=session_cluster,
+    )
+
+
+Prepare = Callable[[Any, Any, Any, str], str]
+
+
+def run_job(
+    prepare: Prepare,
+    views: Sequence[ViewQuery],
+    *,
+    progress: Callable[[str], None] | None = None,
+    parallelism: int = 1,
+    decimal_as_float: bool = False,
+    strict: bool = True,
+    timeout_s: float | None = 600.0,
+    work_dir: str | None = None,
+    session_cluster: bool = True,
+) -> State:
+    """`run_local` with the sources left to `prepare(env, t_env, statement_set, out_root)`, which registers the
+    tables the views read (and may add INSERTs of its own to the statement set, writing under `out_root`) and
+    returns what the job reads, for the progress line. The other arguments are `run_local`'s."""
+    say = progress or (lambda _msg: None)
+    views = list(views)
+    if len({v.name for v in views}) != len(views):
+        raise ValueError("view names must be unique")
     if not views:
         return {}
 
@@ -77,16 +115,14 @@ def run_local(
                 env, t_env = make_envs(parallelism, session_cluster)
             except Exception as e:
                 raise to_local_error(e, what="cannot start embedded Flink") from None
-            n_events = _register_sources(env, t_env, sources)
-            if setup is not None:
-                setup(t_env)
             out_root = work_dir or tempfile.mkdtemp(prefix="ontoc-local-")
             os.makedirs(out_root, exist_ok=True)
             try:
                 stmt_set = t_env.create_statement_set()
+                reads = prepare(env, t_env, stmt_set, out_root)
                 layouts = _add_views(t_env, stmt_set, views, out_root)
-                say(f"planned {len(views)} view(s) over {len(sources)} source(s); submitting one job")
-                _execute(stmt_set, timeout_s, say, n_events)
+                say(f"planned {len(views)} view(s); submitting one job")
+                _execute(stmt_set, timeout_s, say, reads)
                 out, total = _collect(layouts, decimal_as_float, strict)
                 say(
                     f"collected {total} changes; {sum(len(s) for s in out.values())} live rows "
@@ -128,18 +164,20 @@ def _add_views(t_env: Any, stmt_set: Any, views: list[ViewQuery], out_root: str)
     return layouts
 
 
-def _execute(stmt_set: Any, timeout_s: float | None, say: Say, n_events: int) -> None:
+def _execute(stmt_set: Any, timeout_s: float | None, say: Say, reads: str) -> None:
     """Run the job to its end; cancel it and raise after `timeout_s`."""
     try:
         result = stmt_set.execute()
     except Exception as e:
         raise to_local_error(e) from None
-    say(f"job running: {n_events} events in")
+    say(f"job running: {reads}")
+    t_submitted = time.perf_counter()
     try:
         if timeout_s:
             result.wait(int(timeout_s * 1000))
         else:
             result.wait()
+        say(f"job finished in {time.perf_counter() - t_submitted:.2f}s")
     except Exception as e:
         err = to_local_error(e)
         if "TimeoutException" in (err.java_class or ""):
