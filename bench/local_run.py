@@ -69,7 +69,10 @@ def _cli_run(package: Path, folder: Path, out: Path) -> dict:
     peaks = {"python_kib": 0, "jvm_kib": 0}
     cpu: dict[int, float] = {}  # pid -> its CPU seconds at the last sample
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # PyFlink's Python UDF worker (loopback: this process, after part 2) marks the environment so that no gateway
+    # is launched from inside a UDF; the CLI is a new process that must launch its own
+    env = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def sample() -> None:
         while proc.poll() is None:

@@ -91,6 +91,6 @@ def test_results_files(results):
         "## 2. Native SQL vs Python UDFs",
         "## 3. Compile speed",
         "## 5. Memory",
-        "## 6. `ontoc run --local` end to end",
+        "## 7. `ontoc run --local` end to end",
     ):
         assert heading in text
