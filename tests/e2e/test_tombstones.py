@@ -81,9 +81,10 @@ def test_tombstones_of_keys_live_before_and_after_an_update(cluster):
             f"for {len(live)} key(s) over {len(updates)} update(s); an update settled in "
             f"{settle_s[len(settle_s) // 2]:.2f} s (median), {settle_s[-1]:.2f} s at most"
         )
-        # without the sink buffer about one per update (7 of 16 records, Flink 2.2); with it, the rare
-        # flush that falls between a retraction and its insertion
-        assert len(tombstones) <= 1, tombstones
+        # without the sink buffer about one per update (7 of 16 records, Flink 2.2); with it, only a flush that
+        # falls between a retraction and its insertion (0 on a quiet machine, 2 once under load): fewer than
+        # half the updates, which the unbuffered sink never gives
+        assert len(tombstones) < len(updates) / 2, tombstones
         # a tombstone is always followed by the key's new row (the view is never left deleted)
         assert set(before) <= set(after)
         assert rest.state(done.job_id) == "RUNNING"
