@@ -308,7 +308,7 @@ def _e2e(sec: dict) -> list[str]:
         "builds; `expert`: workloads/e2e_probe/expert.sql with the same Flink settings. TM CPU: the TaskManager's "
         "CPU time per event sent during the run (in brackets: of it, the JIT compiler threads', which recompile "
         "each job's classes). Each job ran once unmeasured first (a warm-up), and the jobs take turns at running "
-        "first at a rate.",
+        "first, rate after rate.",
         "",
         "| job | delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | TM CPU µs/ev (JIT) | sustained |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
