@@ -306,20 +306,23 @@ def _e2e(sec: dict) -> list[str]:
         f"produced and read by {sec.get('producer', 'the Python producer')}; latency = view record consumed − "
         f"domain event produced (same clock), {sec['seconds_per_rate']} s per rate. `ontoc`: the job `ontoc submit` "
         "builds; `expert`: workloads/e2e_probe/expert.sql with the same Flink settings. TM CPU: the TaskManager's "
-        "CPU time per event sent during the run.",
+        "CPU time per event sent during the run (in brackets: of it, the JIT compiler threads', which recompile "
+        "each job's classes). Each job ran once unmeasured first (a warm-up), and the jobs take turns at running "
+        "first, rate after rate.",
         "",
-        "| job | delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | TM CPU µs/ev | sustained |",
+        "| job | delivery | target ev/s | sent ev/s | events in view | p50 ms | p99 ms | max ms | TM CPU µs/ev (JIT) | sustained |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     nan = float("nan")
     for r in sec["runs"]:
         lat = r.get("latency_ms") or {}
         what_if = " + " + ", ".join(f"`{k}={v}`" for k, v in r["config"].items()) if r.get("config") else ""
-        cpu = r.get("taskmanager_cpu_us_per_event")
+        cpu, jit = r.get("taskmanager_cpu_us_per_event"), r.get("taskmanager_jit_us_per_event")
+        cpu_text = "" if cpu is None else f"{cpu:,.0f}" + ("" if jit is None else f" ({jit:,.0f})")
         out.append(
             f"| {r.get('job', 'ontoc')} | {r['delivery']}{what_if} | {r['target_rate']:,} | {r['sent_rate']:,.0f} | "
             f"{r['received']:,} | {lat.get('p50', nan):,.0f} | {lat.get('p99', nan):,.0f} | {lat.get('max', nan):,.0f} | "
-            f"{'' if cpu is None else f'{cpu:,.0f}'} | {'yes' if r.get('sustained') else 'no'} |"
+            f"{cpu_text} | {'yes' if r.get('sustained') else 'no'} |"
         )
     for delivery, peaks in sec.get("peak", {}).items():
         if not isinstance(peaks, dict):  # results of the Python-producer version: one job
