@@ -182,3 +182,17 @@ def test_a_document_and_its_reference_arrive_as_columns_and_nest_again():
     assert out == [{"ok": r[0], "value": r[1]} for r in map(one_by_one.eval, rows)]
     assert out[:2] == [{"ok": True, "value": "Ann (nowhere, ?)"}, {"ok": True, "value": "Bo (Oslo, nORTH)"}]
     assert out[2] == {"ok": False, "value": None}
+
+
+def test_a_batch_calls_the_method_once_per_row_and_resumes_after_each_exception():
+    params = [("text", "scalar", "STRING")]
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")
+    calls = []
+    function.fn = lambda text: calls.append(text) or text.upper()  # None raises: the first, two adjacent, the last
+    context = Context()
+    function.open(context)
+    texts = [None, "a", None, None, "b", None]
+    out = through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING())))
+    assert calls == texts
+    assert out == [{"ok": t is not None, "value": t and t.upper()} for t in texts]
+    assert context.metrics.counters["ontoc_udf_errors"].count == 4

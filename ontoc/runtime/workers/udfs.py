@@ -149,7 +149,7 @@ class BatchedMethodFunction(ScalarFunction):
         for convert in self.converters:
             values, at = convert(columns, at)
             arguments.append(values)
-        results, failed = self._call_rows(zip(*arguments, strict=True))
+        results, failed = self._call_rows(iter(list(zip(*arguments, strict=True))))  # a short column fails here
         ok = [True] * len(results)
         for i in failed:
             ok[i] = False
