@@ -1,7 +1,7 @@
 """Part 2: getters translated to native Flink SQL against the same getters run as Python UDFs.
 
 Two variant packages of the `projection` view put each getter's work in a `@staticmethod`:
-`udf_documents` passes whole documents (ROW arguments, ontoc's DocView), `udf_scalars` passes field
+`udf_documents` passes whole documents (ontoc's DocView), `udf_scalars` passes field
 values. Each package is compiled twice: `static_methods="inline"` (ontoc translates the static
 methods to SQL) and `"udf"` (each static method is a Python scalar UDF, what a team without ontoc
 would write in PyFlink). The UDF build runs in both of PyFlink's execution modes:

@@ -139,18 +139,15 @@ def test_a_batch_of_documents_arrives_as_objects_or_none():
     seen = []
     function.fn = lambda seller, tag: seen.append((seller and dict(vars(seller)), tag)) or f"{seller.name}{tag}"
     function.open(Context())
-    carried = pa.struct(
-        [("doc_id", pa.string()), ("name", pa.string()), ("reserve", pa.decimal128(38, 10)), ("rate", pa.string())]
-        + [("vip", pa.bool_())]
-    )
+    # one column per field, each in its carrier; a missing document has a NULL doc_id (its other fields are not read)
     sellers = [
-        {"doc_id": "s1", "name": "ann", "reserve": Decimal(2**60 + 1), "rate": None, "vip": True},
-        None,  # a dangling reference: None, and `seller.name` raises in that row alone
-        {"doc_id": "s3", "name": None, "reserve": None, "rate": "NaN", "vip": None},
+        (pa.string(), ["s1", None, "s3"]),  # the second: a dangling reference, and `seller.name` raises in that row
+        (pa.string(), ["ann", "left over", None]),
+        (pa.decimal128(38, 10), [Decimal(2**60 + 1), None, None]),
+        (pa.string(), [None, None, "NaN"]),
+        (pa.bool_(), [True, None, None]),
     ]
-    out = through_arrow(
-        function, [(carried, sellers), (pa.string(), ["!", "?", None])], ok_value(("value", DataTypes.STRING()))
-    )
+    out = through_arrow(function, [*sellers, (pa.string(), ["!", "?", None])], ok_value(("value", DataTypes.STRING())))
     assert out == [{"ok": True, "value": "ann!"}, {"ok": False, "value": None}, {"ok": True, "value": "NoneNone"}]
     first, second, third = seen
     assert first == ({"doc_id": "s1", "name": "ann", "reserve": 2**60 + 1, "rate": None, "vip": True}, "!")
@@ -159,7 +156,7 @@ def test_a_batch_of_documents_arrives_as_objects_or_none():
     assert third[0]["reserve"] is None and math.isnan(third[0]["rate"]) and third[0]["vip"] is None
 
 
-def test_a_document_and_its_reference_arrive_as_flat_rows_and_nest_again():
+def test_a_document_and_its_reference_arrive_as_columns_and_nest_again():
     doc = "ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>"
     batched = BatchedMethodFunction(
         "tests.fixtures.udfs.views", "AuctionView", "describe", [("s", "doc", doc)], "STRING"
@@ -171,9 +168,13 @@ def test_a_document_and_its_reference_arrive_as_flat_rows_and_nest_again():
         None,  # missing: `seller.region` raises in that row alone
     ]
     regions = [None, {"doc_id": "r1", "name": "North"}, None]
-    own = pa.struct([("doc_id", pa.string()), ("city", pa.string()), ("name", pa.string())])
-    region = pa.struct([("doc_id", pa.string()), ("name", pa.string())])
-    out = through_arrow(batched, [(own, sellers), (region, regions)], ok_value(("value", DataTypes.STRING())))
+    # the seller's columns (doc_id, city, name), then its region's (doc_id, name)
+    columns = [
+        (pa.string(), [None if d is None else d[field] for d in documents])
+        for documents, fields in ((sellers, ("doc_id", "city", "name")), (regions, ("doc_id", "name")))
+        for field in fields
+    ]
+    out = through_arrow(batched, columns, ok_value(("value", DataTypes.STRING())))
     one_by_one = MethodScalarFunction("tests.fixtures.udfs.views", "AuctionView", "describe", ["doc"], "STRING")
     one_by_one.open(Context())
     pairs = zip(sellers, regions, strict=True)
@@ -181,3 +182,17 @@ def test_a_document_and_its_reference_arrive_as_flat_rows_and_nest_again():
     assert out == [{"ok": r[0], "value": r[1]} for r in map(one_by_one.eval, rows)]
     assert out[:2] == [{"ok": True, "value": "Ann (nowhere, ?)"}, {"ok": True, "value": "Bo (Oslo, nORTH)"}]
     assert out[2] == {"ok": False, "value": None}
+
+
+def test_a_batch_calls_the_method_once_per_row_and_resumes_after_each_exception():
+    params = [("text", "scalar", "STRING")]
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")
+    calls = []
+    function.fn = lambda text: calls.append(text) or text.upper()  # None raises: the first, two adjacent, the last
+    context = Context()
+    function.open(context)
+    texts = [None, "a", None, None, "b", None]
+    out = through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING())))
+    assert calls == texts
+    assert out == [{"ok": t is not None, "value": t and t.upper()} for t in texts]
+    assert context.metrics.counters["ontoc_udf_errors"].count == 4

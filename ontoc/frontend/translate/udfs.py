@@ -139,7 +139,7 @@ class UdfsMixin(TranslationState):
         """A static method run by Flink as a Python UDF, with whole documents passed as ROWs."""
         result = self.udf_result_type(method, inferred, node)
         params, exprs, errs = [], [], []
-        flat: list[Expr] = []  # the arguments of a batched call: documents as flat ROWs
+        flat: list[Expr] = []  # the arguments of a batched call: documents and dicts as their scalar columns
         for param, value in args.items():
             if isinstance(value, Scalar):
                 params.append(UdfParam(param, "scalar", value.dtype.null()))
@@ -147,10 +147,10 @@ class UdfsMixin(TranslationState):
                 flat.append(value.expr)
                 errs.append(value.err)
             elif isinstance(value, Doc):
-                row, rows = self.doc_rows(value.node, read_paths(method.node, param), ctx)
+                row, columns = self.doc_rows(value.node, read_paths(method.node, param), ctx)
                 params.append(UdfParam(param, "doc", row.dtype))
                 exprs.append(row)
-                flat.extend(rows)
+                flat.extend(columns)
                 errs.append(value.err)
             elif isinstance(value, DictVal):
                 row = B.func(
@@ -160,7 +160,7 @@ class UdfsMixin(TranslationState):
                 )
                 params.append(UdfParam(param, "dict", row.dtype))
                 exprs.append(row)
-                flat.append(row)
+                flat.extend(v.expr for _, v in value.items)
                 errs.extend(v.err for _, v in value.items)
             else:
                 raise self.fail(
@@ -199,12 +199,15 @@ class UdfsMixin(TranslationState):
         return self.doc_rows(node, paths, ctx)[0]
 
     def doc_rows(self, node: DocNode, paths: dict, ctx: Ctx) -> tuple[Expr, list[Expr]]:
-        """The document's ROW with its references' ROWs nested, and the same as flat ROWs (its own scalar fields,
-        then each reference's, depth first, in field order): what a batched UDF gets, PyFlink's pandas UDFs
-        taking no ROW inside a ROW."""
+        """The document's ROW with its references' ROWs nested, and the same as scalar columns: its doc_id (NULL
+        where the document is missing), its own fields, then each reference's columns, depth first, in field
+        order. A batched UDF gets the columns: PyFlink's pandas UDFs take no ROW inside a ROW, and a ROW
+        argument costs a struct column on both sides of the Arrow batch (bench part 2: 2x the JVM's and
+        pandas' work per call of the scalar columns)."""
         values: list[Expr] = [node.column("doc_id")]
         fields = [("doc_id", T.STR)]
-        flat_values, flat_fields, references = [values[0]], [fields[0]], []
+        present_id = B.case(B.not_(node.exists), Literal(None, T.STR.null()), values[0], T.STR.null())
+        columns, references = [present_id], []
         for name in sorted(paths):
             if name == "doc_id":
                 continue
@@ -213,21 +216,17 @@ class UdfsMixin(TranslationState):
                 raise error("unknown-field", f"`{node.model.name}` has no field `{name}`", None)
             if f.ref:
                 child = ctx.scope_of(node).navigate(node, name, self.schema.models[f.ref])
-                value, child_rows = self.doc_rows(child, paths[name] or {}, ctx)
-                references.extend(child_rows)
+                value, child_columns = self.doc_rows(child, paths[name] or {}, ctx)
+                references.extend(child_columns)
             else:
                 value = node.column(name)
-                flat_values.append(value)
-                flat_fields.append((name, value.dtype))
+                columns.append(value)  # read only where the doc_id says the document is present
             values.append(value)
             fields.append((name, value.dtype))
 
-        def row(values: list[Expr], fields: list[tuple[str, T.DType]]) -> Expr:
-            row_type = T.row_of(tuple(fields), nullable=True)
-            row = B.func(Op.ROW, *values, dtype=row_type)
-            return B.case(B.not_(node.exists), Literal(None, row_type), row, row_type)
-
-        return row(values, fields), [row(flat_values, flat_fields), *references]
+        row_type = T.row_of(tuple(fields), nullable=True)
+        row = B.case(B.not_(node.exists), Literal(None, row_type), B.func(Op.ROW, *values, dtype=row_type), row_type)
+        return row, [*columns, *references]
 
     def module_name(self) -> str:
         path = Path(self.src.absolute)
@@ -323,9 +322,9 @@ BATCHED_RESULTS = frozenset({Kind.STR, Kind.INT, Kind.FLOAT, Kind.BOOL})  # a De
 
 def batchable(result: T.DType, params: list[UdfParam]) -> bool:
     """Whether a scalar UDF runs vectorized (Arrow batches, PyFlink's pandas UDFs) with its values exactly
-    as the row-at-a-time function gets them (`ontoc.runtime.workers.udfs` undoes the carriers and nests the
-    flat ROWs of a document's references again). Lists, datetimes, Decimal results and methods without
-    arguments stay row at a time."""
+    as the row-at-a-time function gets them (`ontoc.runtime.workers.udfs` undoes the carriers and builds a
+    document's or a dict's value, references nested, from its scalar columns). Lists, datetimes, Decimal
+    results and methods without arguments stay row at a time."""
 
     def exact(t: T.DType, rows: bool) -> bool:
         if t.kind is Kind.ROW:
@@ -344,11 +343,9 @@ def batchable(result: T.DType, params: list[UdfParam]) -> bool:
 
 
 def carrier(t: T.DType) -> T.DType:
-    """The type a batched argument travels as. pandas makes an int64 column with a NULL float64 and a
+    """The type a batched (scalar) argument travels as. pandas makes an int64 column with a NULL float64 and a
     float NULL NaN: a BIGINT travels as DECIMAL (a Decimal or None), a DOUBLE as its text (Java's
     shortest round-trip form, "NaN" and "Infinity" included), each exact."""
-    if t.kind is Kind.ROW:
-        return T.row_of(tuple((name, carrier(f)) for name, f in t.fields), nullable=t.nullable)
     carried = {Kind.INT: T.DECIMAL, Kind.FLOAT: T.STR}.get(t.kind)
     return t if carried is None else carried.null(t.nullable)
 

@@ -28,7 +28,7 @@ class DocView:
     """A document passed to a Python function: its fields as attributes, references as nested DocViews."""
 
     def __init__(self, fields: dict[str, Any]):
-        self.__dict__.update(fields)
+        self.__dict__ = fields  # every caller builds a fresh dict: adopting it spares a copy per row
 
     def __repr__(self) -> str:
         return f"DocView({self.__dict__})"
@@ -127,9 +127,9 @@ class MethodScalarFunction(ScalarFunction):
 
 class BatchedMethodFunction(ScalarFunction):
     """A static method over an Arrow batch (a PyFlink pandas UDF): one call of the method per row, each row's
-    exception its own. Arguments arrive as pandas columns (a document as DataFrames of its own fields and its
-    references' fields), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `converters` give back
-    what `eval` above gets."""
+    exception its own. Arguments arrive as pandas columns (a document or a dict as one column per field, a
+    document's doc_id first and then its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact
+    beside NULLs): `converters` give back what `eval` above gets."""
 
     def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
         self.target = (module, view, method)
@@ -149,33 +149,59 @@ class BatchedMethodFunction(ScalarFunction):
         for convert in self.converters:
             values, at = convert(columns, at)
             arguments.append(values)
-        check = _result_check(self.result)
-        ok, results = [], []
-        for args in zip(*arguments, strict=True):
-            try:
-                if self.fn is None:
-                    self.fn = _resolve(*self.target)
-                results.append(check(self.fn(*args)))
-                ok.append(True)
-            except Exception as exc:
-                self.reporter.report(exc)
-                results.append(None)
-                ok.append(False)
+        results, failed = self._call_rows(iter(list(zip(*arguments, strict=True))))  # a short column fails here
+        ok = [True] * len(results)
+        for i in failed:
+            ok[i] = False
         frame = {"ok": pd.Series(ok, dtype=bool)}
         if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
-            nan = [v is not None and v != v for v in results]
+            nan = [v != v for v in results]  # None == None: only a NaN differs from itself
             frame["value"] = pd.Series([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
             frame["nan"] = pd.Series(nan, dtype=bool)
         else:
             frame["value"] = pd.Series(results, dtype=object)
         return pd.DataFrame(frame)
 
+    def _call_rows(self, rows: Any) -> tuple[list, list[int]]:
+        """The method's checked result per row (None where it raised) and the rows that raised. The loop runs
+        without a handler per row: an exception ends it, is reported, and the loop resumes at the next row."""
+        results: list = []
+        failed: list[int] = []
+        append = results.append
+        try:
+            if self.fn is None:
+                self.fn = _resolve(*self.target)
+        except Exception as exc:  # every row raises, as the row-at-a-time function's would
+            for _ in rows:
+                self.reporter.report(exc)
+                failed.append(len(results))
+                append(None)
+            return results, failed
+        fn, check, exact = self.fn, _result_check(self.result), _unchecked_type(self.result)
+        while True:
+            try:
+                for args in rows:
+                    value = fn(*args)
+                    append(value if type(value) is exact or value is None else check(value))
+                return results, failed
+            except Exception as exc:
+                self.reporter.report(exc)
+                failed.append(len(results))
+                append(None)
+
+
+def _unchecked_type(sql_type: str) -> type | None:
+    """The Python type a result of `sql_type` passes on unconverted once its type is exactly it (BIGINT's ints
+    are range-checked, so none)."""
+    base = sql_type.upper().split("(")[0].split("<")[0].strip()
+    return {"STRING": str, "BOOLEAN": bool, "DOUBLE": float}.get(base)
+
 
 def converter(type_text: str, kind: str) -> Any:
     """The function from a batch's argument columns (from column `start`) to one parameter's values, as the
     row-at-a-time function passes them to the method, and the next column: a BIGINT from its Decimal, a
-    DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its flat ROW (a
-    DataFrame) and then its references', a dict as a dict."""
+    DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its own fields'
+    columns and then its references', a dict as a dict from its fields' columns."""
     return _converter(_parse_type(type_text), kind)
 
 
@@ -188,15 +214,17 @@ def _converter(shape: Any, kind: str) -> Any:
     order = [name for name, _ in shape]
 
     def rows(columns: tuple, start: int) -> tuple[list, int]:
-        frame, at = columns[start], start + 1
-        fields = {name: convert(frame[name].tolist()) for name, convert in own}
+        fields = {name: convert(columns[start + i].tolist()) for i, (name, convert) in enumerate(own)}
+        at = start + len(own)
         for name, convert in references:
             fields[name], at = convert(columns, at)
-        records = [dict(zip(order, values, strict=True)) for values in zip(*[fields[n] for n in order], strict=True)]
+        values = list(zip(*[fields[n] for n in order], strict=True))
         if kind != "doc":
-            return records, at
-        # a document's doc_id is NULL only where it is missing (pandas gives a NULL ROW NULL fields)
-        return [None if i is None else DocView(r) for i, r in zip(fields["doc_id"], records, strict=True)], at
+            return [dict(zip(order, v, strict=True)) for v in values], at
+        # the doc_id column is NULL exactly where the document is missing (the SQL says so)
+        ids = fields["doc_id"]
+        documents = [DocView(dict(zip(order, v, strict=True))) for v in values]
+        return [None if i is None else d for i, d in zip(ids, documents, strict=True)], at
 
     return rows
 

@@ -108,16 +108,11 @@ SELECT
     WHEN NOT COALESCE(
       (
         ontoc__auctionview__describe(
-          CASE
-            WHEN `auction__seller`.`doc_id` IS NULL
-            THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
-            ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
-          END,
-          CASE
-            WHEN `auction__seller__region`.`doc_id` IS NULL
-            THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-            ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
-          END
+          `auction__seller`.`doc_id`,
+          `auction__seller`.`city`,
+          `auction__seller`.`name`,
+          `auction__seller__region`.`doc_id`,
+          `auction__seller__region`.`name`
         )
       ).`ok`,
       FALSE
@@ -125,16 +120,11 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE (
       ontoc__auctionview__describe(
-        CASE
-          WHEN `auction__seller`.`doc_id` IS NULL
-          THEN CAST(NULL AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
-          ELSE CAST(ROW(`auction__seller`.`doc_id`, `auction__seller`.`city`, `auction__seller`.`name`) AS ROW<`doc_id` STRING, `city` STRING, `name` STRING>)
-        END,
-        CASE
-          WHEN `auction__seller__region`.`doc_id` IS NULL
-          THEN CAST(NULL AS ROW<`doc_id` STRING, `name` STRING>)
-          ELSE CAST(ROW(`auction__seller__region`.`doc_id`, `auction__seller__region`.`name`) AS ROW<`doc_id` STRING, `name` STRING>)
-        END
+        `auction__seller`.`doc_id`,
+        `auction__seller`.`city`,
+        `auction__seller`.`name`,
+        `auction__seller__region`.`doc_id`,
+        `auction__seller__region`.`name`
       )
     ).`value`
   END AS `seller_line`,
