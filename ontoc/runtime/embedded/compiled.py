@@ -122,10 +122,10 @@ def run_folder(
         say(str(bad))
     n_events = n_lines - blank - len(invalid)
     say(f"read {n_events} events from {input_dir} ({len(invalid)} invalid, skipped)")
-    views = {
-        topic: {key: {k: v for k, v in row.items() if k != "doc_id"} for key, row in rows.items()}
-        for topic, rows in result.items()
-    }
+    views = result
+    for rows in views.values():  # in place: the output rows are the most Python holds
+        for row in rows.values():
+            row.pop("doc_id", None)
     output_dir.mkdir(parents=True, exist_ok=True)
     for topic, rows in views.items():
         with inside(output_dir, f"{topic}.jsonl").open("w", encoding="utf-8") as out:

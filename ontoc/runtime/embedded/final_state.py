@@ -80,7 +80,8 @@ def read_final_state(
                     slot = acc.setdefault(key if not isinstance(key, dict | list) else json.dumps(key), {})
                     slot[text] = slot.get(text, 0) + int(count)
     state: dict[Any, dict[str, Any]] = {}
-    for key, slot in acc.items():
+    while acc:  # each key's texts freed as its row is converted
+        key, slot = acc.popitem()
         live = [(c, text) for text, c in slot.items() if c > 0]
         dangling = [text for text, c in slot.items() if c < 0]
         n_live = sum(c for c, _ in live)
