@@ -11,8 +11,8 @@ and collects every view change back into Python. Here:
   tombstone deletes it. The files are read in the JVM; nothing per event crosses py4j.
 * **Sinks** are `blackhole` tables with `PRIMARY KEY (doc_id) NOT ENFORCED`, like the upsert-kafka
   sink ontoc emits, so the planner takes the same decisions about the sink (upsert key, upsert
-  materializer). `changelog_dir=` writes the changes as Debezium JSON instead (the correctness guard
-  folds them into final states with the same code as run_local).
+  materializer). `changelog_dir=` folds each view into its final rows instead (the correctness guard:
+  ontoc's `ontoc-final-state` sink and the same reading code as run_local).
 * **Time** is the job's processing time from the REST API of the MiniCluster: from the first
   subtask switching to RUNNING to the last one FINISHED (`/jobs/<id>/vertices/<v>/subtasktimes`).
   Planning, submission, deployment and operator initialisation are outside it. Events per second =
@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ontoc.jvm.functions import add_jar, ensure_functions_jar
 from ontoc.runtime import java_errors
-from ontoc.runtime.embedded import changelog, session, values
+from ontoc.runtime.embedded import final_state, session, values
 
 CDC_SOURCES = {"table.exec.source.cdc-events-duplicate": "true"}
 
@@ -146,7 +147,7 @@ def _prepare(
     if setup is not None:
         setup(t_env)
     from pyflink.java_gateway import get_gateway
-    from pyflink.table import FormatDescriptor, Schema, TableDescriptor
+    from pyflink.table import Schema, TableDescriptor
 
     jschema = get_gateway().jvm.org.apache.flink.table.api.Schema
     stmt_set = t_env.create_statement_set()
@@ -165,23 +166,12 @@ def _prepare(
                 schema = Schema(builder.primaryKey([names[0]]).build())
                 descriptor = TableDescriptor.for_connector("blackhole").schema(schema).build()
                 out_dir = ""
+                t_env.create_temporary_table(sink, descriptor)
+                stmt_set.add_insert(sink, table)
             else:
                 out_dir = os.path.join(changelog_dir, f"view_{i}")
-                schema = Schema(jschema.newBuilder().fromResolvedSchema(resolved).build())
-                descriptor = (
-                    TableDescriptor.for_connector("filesystem")
-                    .schema(schema)
-                    .option("path", "file://" + out_dir)
-                    .format(
-                        FormatDescriptor.for_format("debezium-json")
-                        .option("encode.decimal-as-plain-number", "true")
-                        .option("timestamp-format.standard", "ISO-8601")
-                        .build()
-                    )
-                    .build()
-                )
-            t_env.create_temporary_table(sink, descriptor)
-            stmt_set.add_insert(sink, table)
+                add_jar(t_env, ensure_functions_jar(progress=lambda _m: None))
+                final_state.add_final_state_sink(t_env, stmt_set, table, sink, out_dir)
         except Exception as e:
             raise _java_error(e, f"query {q.name}") from None
         layouts.append((q, out_dir, names, types))
@@ -284,14 +274,8 @@ def final_states(
                 raise _java_error(e, "job") from None
             states = {}
             for q, out_dir, names, types in p.layouts:
-                files = sorted(
-                    os.path.join(d, f)
-                    for d, _, fs in os.walk(out_dir)
-                    for f in fs
-                    if not f.endswith(".crc") and not f.startswith("_") and not f.startswith(".")
-                )
-                state, _changes = changelog.fold(
-                    q.name, files, names, types, decimal_as_float=True, strict=True
+                state, _changes = final_state.read_final_state(
+                    q.name, out_dir, names, types, decimal_as_float=True, strict=True
                 )
                 states[q.name] = state
             return states

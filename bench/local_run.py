@@ -1,7 +1,7 @@
-"""Part 6: `ontoc run --local` end to end (the CLI in its own process) against part 1's harness on the same events.
+"""Part 7: `ontoc run --local` end to end (the CLI in its own process) against part 1's harness on the same events.
 
-The CLI reads `<topic>.jsonl` files (Flink's file source, native validation, one job, final state from
-Flink's filesystem sinks, folded in Python); the harness runs the same emitted query over Debezium-JSON
+The CLI reads `<topic>.jsonl` files (Flink's file source, native validation, one job, each view folded into
+its final rows by ontoc's `ontoc-final-state` sink in Flink); the harness runs the same emitted query over Debezium-JSON
 files of the same events, timed by Flink's own clock (harness.py). Reported per input size: the CLI's wall
 time and events/s (JVM start, planning, submission and output included), its job time (submission to end,
 from the CLI's own progress line) and events/s by it, the harness's events/s, and the peak RSS of the

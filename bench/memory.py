@@ -8,7 +8,7 @@ compiled), so the difference is what the further views cost.
 State per view row: harness.state_size runs the view over sources that stay open, waits until
 every event went through, takes a canonical savepoint (hashmap state backend) and sums its files;
 Flink's checkpoint statistics give the bytes per operator. Divided by the view's live rows (from a
-run of the same query into a changelog sink). The source ChangelogNormalize operators hold a copy
+run of the same query into ontoc's final-state sink). The source ChangelogNormalize operators hold a copy
 of every source document whichever SQL reads them (an upsert-kafka source needs them too); the
 figure "query state" leaves them out.
 """

@@ -24,6 +24,11 @@ bundled dependencies) built into ``ontoc-functions.jar``:
     ONTOC_VALIDATE_LINE(spec STRING literal, topic, line BYTES) -> ROW
         the same rules for one line of an input file.
 
+and one table connector, ``ontoc-final-state`` (:data:`FINAL_STATE_CONNECTOR`,
+``dev.ontoc.flink.FinalStateFactory``, found by Flink's factory discovery in the
+jar): a sink that folds a view's changelog and writes its final rows when the
+input ends (``ontoc run --local``, ``runtime/embedded/final_state.py``).
+
 :func:`ensure_functions_jar` builds the jar with Maven when it is missing or
 older than its sources and copies it to ``<repo>/.cache/jars/``;
 :func:`register_functions` makes the functions callable in a PyFlink
@@ -54,11 +59,13 @@ from typing import Any
 from .jars import file_lock
 
 __all__ = [
+    "FINAL_STATE_CONNECTOR",
     "FUNCTION_NAME",
     "FUNCTION_CLASS",
     "CREATE_FUNCTION_SQL",
     "JAR_NAME",
     "FunctionsJarError",
+    "add_jar",
     "create_function_sql",
     "ensure_functions_jar",
     "register_functions",
@@ -82,6 +89,7 @@ FUNCTIONS = {
     "ONTOC_VALIDATE_EVENT": "dev.ontoc.flink.ValidateEvent",
     "ONTOC_VALIDATE_LINE": "dev.ontoc.flink.ValidateLine",
 }
+FINAL_STATE_CONNECTOR = "ontoc-final-state"  # dev.ontoc.flink.FinalStateFactory.IDENTIFIER
 
 
 def _create(name: str, cls: str) -> str:
@@ -198,6 +206,16 @@ def _split_list(value: str | None) -> list[str]:
     return [v for v in Configuration.parse_list_value(value) if v]
 
 
+def add_jar(t_env: Any, jar: Path) -> None:
+    """Append the jar to ``t_env``'s ``pipeline.jars`` (once): its classes load in the planner and ship with
+    the job (the ``ontoc-final-state`` connector needs only this)."""
+    uri = Path(jar).resolve().as_uri()
+    config = t_env.get_config()
+    jars = _split_list(config.get("pipeline.jars", None))
+    if uri not in jars:
+        config.set("pipeline.jars", ";".join([*jars, uri]))
+
+
 def register_functions(t_env: Any, jar: Path) -> None:
     """Make ``ONTOC_SORT_ROWS`` callable in the PyFlink ``TableEnvironment`` ``t_env``.
 
@@ -209,10 +227,6 @@ def register_functions(t_env: Any, jar: Path) -> None:
     2. runs :data:`CREATE_FUNCTION_SQL` (a temporary system function:
        callable unqualified from any catalog/database; idempotent).
     """
-    uri = Path(jar).resolve().as_uri()
-    config = t_env.get_config()
-    jars = _split_list(config.get("pipeline.jars", None))
-    if uri not in jars:
-        config.set("pipeline.jars", ";".join([*jars, uri]))
+    add_jar(t_env, jar)
     for statement in CREATE_FUNCTIONS_SQL:
         t_env.execute_sql(statement)

@@ -130,7 +130,11 @@ def test_jar_holds_only_our_classes(jar):
     classes = [n for n in names if n.endswith(".class")]
     assert "dev/ontoc/flink/SortRows.class" in classes
     assert all(n.startswith("dev/ontoc/flink/") for n in classes)
-    assert set(names) - set(classes) <= {"META-INF/MANIFEST.MF"}
+    # the services file names the ontoc-final-state connector's factory for Flink's factory discovery
+    factories = "META-INF/services/org.apache.flink.table.factories.Factory"
+    assert set(names) - set(classes) <= {"META-INF/MANIFEST.MF", factories}
+    with zipfile.ZipFile(jar) as zf:
+        assert zf.read(factories).decode().split() == ["dev.ontoc.flink.FinalStateFactory"]
 
 
 def test_jar_is_not_rebuilt_when_up_to_date(jar):

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from ontoc.ir import types as T
+from ontoc.runtime.embedded.final_state import read_final_state
 from ontoc.runtime.embedded.runner import LocalRunError, SourceTable, ViewQuery, run_local
 from ontoc.runtime.java_errors import java_causes
 
@@ -368,6 +369,60 @@ def test_duplicate_keys_are_reported_in_strict_mode():
     assert set(got) == {t["meeting"] for t in ts.values()}
     for key, row in got.items():
         assert row["role"] in {t["role"] for t in ts.values() if t["meeting"] == key}
+
+
+def test_parallel_writers_fold_to_the_same_state(tmp_path):
+    """At parallelism 2 the final-state sink has two writers and a key's changes may reach both (the join
+    and the aggregate shuffle by other keys): their counts add up to the oracle's state."""
+    rng = random.Random(7)
+    meetings = SourceTable(
+        "src_meetings",
+        MEETING_COLS,
+        tuple((f"m{i % 6}", (f"m{i % 6}", rng.choice(["a", "b"]), "R")) for i in range(40)),
+    )
+    tickets = SourceTable(
+        "src_tickets",
+        TICKET_COLS,
+        tuple(
+            (f"t{i % 30}", None if i % 7 == 0 else (f"t{i % 30}", f"m{rng.randrange(6)}", "guest", i, True))
+            for i in range(300)
+        ),
+    )
+    got = run_local(
+        [meetings, tickets], [ViewQuery("meeting_summary", SUMMARY_SQL)], parallelism=2, work_dir=str(tmp_path)
+    )
+    assert_summary_equal(got["meeting_summary"], expected_summary(meetings, tickets))
+    assert sorted(f.name for f in (tmp_path / "view_0").iterdir()) == [
+        "changes-0",
+        "changes-1",
+        "rows-0.jsonl",
+        "rows-1.jsonl",
+    ]
+
+
+def test_writers_counts_add_up_and_a_dangling_retraction_is_an_error(tmp_path):
+    """The reader of the sink's files: a row retracted by one writer and inserted by another cancels out;
+    a retraction left over, or two live rows of one key, is the view's error (strict) or skipped."""
+    names, types = ["doc_id", "n"], [("VARCHAR",), ("BIGINT",)]
+
+    def write(rows0, rows1):
+        for i, rows in enumerate((rows0, rows1)):
+            (tmp_path / f"rows-{i}.jsonl").write_text("".join(f"{c} {text}\n" for c, text in rows))
+            (tmp_path / f"changes-{i}").write_text(str(len(rows)))
+
+    a1, a2, b1 = '{"doc_id":"a","n":1}', '{"doc_id":"a","n":2}', '{"doc_id":"b","n":1}'
+    write([(1, a1), (-1, a2)], [(1, a2), (1, b1)])
+    state, changes = read_final_state("v", str(tmp_path), names, types, decimal_as_float=False, strict=True)
+    assert (state, changes) == ({"a": {"doc_id": "a", "n": 1}, "b": {"doc_id": "b", "n": 1}}, 4)
+    write([(-1, a2)], [(1, b1)])
+    with pytest.raises(LocalRunError, match=r"key 'a' has 1 retraction\(s\) of rows never emitted"):
+        read_final_state("v", str(tmp_path), names, types, decimal_as_float=False, strict=True)
+    assert read_final_state("v", str(tmp_path), names, types, decimal_as_float=False, strict=False)[0] == {
+        "b": {"doc_id": "b", "n": 1}
+    }
+    write([(1, a1)], [(1, a2)])
+    with pytest.raises(LocalRunError, match="key 'a' has 2 live rows"):
+        read_final_state("v", str(tmp_path), names, types, decimal_as_float=False, strict=True)
 
 
 def test_per_job_minicluster_mode_gives_same_result():

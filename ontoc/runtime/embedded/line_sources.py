@@ -12,6 +12,7 @@ docs/running.md ("How `ontoc run --local` works") tells the whole path.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from ...backend.flink.dialect import sql
 from ...event_validation import TopicSpec
 from ...events import UTF8_BOM, Invalid, InvalidEvent, TopicModel, parse_line
 from ..java_errors import LocalRunError
-from .changelog import changelog_files
 
 LINES_TABLE = "__ontoc_lines_{}"
 INVALID_SINK = "__ontoc_invalid_lines"
@@ -135,6 +135,14 @@ def _is(line: bytes, raw: bytes, text: str, model: TopicModel) -> bool:
     return _python_reason(model, raw) is not None
 
 
+def _data_files(out_dir: str) -> list[str]:
+    """The data files a filesystem sink wrote under `out_dir`, in order (no checksums, no `_`-prefixed files)."""
+    files = []
+    for dirpath, _dirs, fnames in os.walk(out_dir):
+        files += [os.path.join(dirpath, f) for f in fnames if not (f.endswith(".crc") or f.startswith("_"))]
+    return sorted(files)
+
+
 def invalid_lines(files: list[InputFile], models: dict[str, TopicModel], out: str) -> tuple[list[InvalidEvent], int]:
     """The invalid lines the job wrote under `out`, located as file:line, and how many lines were blank.
 
@@ -142,7 +150,7 @@ def invalid_lines(files: list[InputFile], models: dict[str, TopicModel], out: st
     previous one (`_is`). Blank lines are skipped, not reported (the validator calls them not JSON). Only
     files with invalid lines are walked."""
     pending: dict[str, list[tuple[str, str]]] = {}
-    for path in changelog_files(out):
+    for path in _data_files(out):
         # a text cut inside a surrogate pair is not UTF-8 (its end is never compared: it ends with "...")
         with open(path, encoding="utf-8", errors="replace") as fh:
             for text in fh:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...jvm.functions import add_jar, ensure_functions_jar
 from ..java_errors import LocalRunError, plan_again_if_lost, to_local_error
-from .changelog import add_changelog_sink, changelog_files, fold
+from .final_state import add_final_state_sink, read_final_state
 from .session import LOCK, gateway_started, make_envs
 from .sources import SourceTable, register_source
 
@@ -49,8 +50,8 @@ def run_local(
     All views run in one Flink job. Optional knobs: ``parallelism`` (default
     1), ``decimal_as_float`` (DECIMAL -> float instead of Decimal), ``strict``
     (raise when a key ends with several live rows or a dangling retraction),
-    ``timeout_s`` (cancel and raise after it), ``work_dir`` (keep the raw
-    changelog files there instead of a deleted temp dir), ``session_cluster``
+    ``timeout_s`` (cancel and raise after it), ``work_dir`` (keep the final
+    rows' files there instead of a deleted temp dir), ``session_cluster``
     (False: PyFlink's default per-job MiniCluster, ~0.6 s slower per call),
     ``setup`` (called with the StreamTableEnvironment after the sources are
     registered, e.g. to register Python UDFs).
@@ -106,6 +107,7 @@ def run_job(
         raise ValueError("view names must be unique")
     if not views:
         return {}
+    jar = ensure_functions_jar(progress=say)  # the views' sinks are ontoc-final-state
 
     def attempt() -> State:  # makes its own environments, so it can run again (FLINK-23020)
         with LOCK:
@@ -118,6 +120,7 @@ def run_job(
             out_root = work_dir or tempfile.mkdtemp(prefix="ontoc-local-")
             os.makedirs(out_root, exist_ok=True)
             try:
+                add_jar(t_env, jar)
                 stmt_set = t_env.create_statement_set()
                 reads = prepare(env, t_env, stmt_set, out_root)
                 layouts = _add_views(t_env, stmt_set, views, out_root)
@@ -148,16 +151,17 @@ def _register_sources(env: Any, t_env: Any, sources: list[SourceTable]) -> int:
     return n_events
 
 
-Layout = tuple[ViewQuery, str, list[str], list[tuple]]  # view, its changelog folder, column names and types
+Layout = tuple[ViewQuery, str, list[str], list[tuple]]  # view, its final rows' folder, column names and types
 
 
 def _add_views(t_env: Any, stmt_set: Any, views: list[ViewQuery], out_root: str) -> list[Layout]:
-    """Each view's SELECT inserted into its own changelog sink: all views run in ONE job."""
+    """Each view's SELECT inserted into its own final-state sink: all views run in ONE job."""
     layouts = []
     for i, view in enumerate(views):
         out_dir = os.path.join(out_root, f"view_{i}")
         try:
-            names, types = add_changelog_sink(t_env, stmt_set, t_env.sql_query(view.sql), f"__ontoc_sink_{i}", out_dir)
+            table = t_env.sql_query(view.sql)
+            names, types = add_final_state_sink(t_env, stmt_set, table, f"__ontoc_sink_{i}", out_dir)
         except Exception as e:
             raise to_local_error(e, view=view.name) from None
         layouts.append((view, out_dir, names, types))
@@ -195,8 +199,9 @@ def _collect(layouts: list[Layout], decimal_as_float: bool, strict: bool) -> tup
     out: State = {}
     total = 0
     for view, out_dir, names, types in layouts:
-        files = changelog_files(out_dir)
-        state, changes = fold(view.name, files, names, types, decimal_as_float=decimal_as_float, strict=strict)
+        state, changes = read_final_state(
+            view.name, out_dir, names, types, decimal_as_float=decimal_as_float, strict=strict
+        )
         total += changes
         out[view.name] = state
     return out, total

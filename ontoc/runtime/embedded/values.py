@@ -1,4 +1,4 @@
-"""Values of a view's changelog (debezium-json) as JSON-ready Python, by the Flink types of its columns.
+"""Values of a view's final rows (as Flink's json format writes them) as JSON-ready Python, by their Flink types.
 
 ROW -> dict with the row's field names (nested too), ARRAY -> list, MAP -> dict (keys as the JSON text gives
 them), MULTISET -> list (one entry per occurrence), DECIMAL -> `decimal.Decimal` (or float), DOUBLE/FLOAT ->
