@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from ontoc.events import final_documents, read_events
 from ontoc.oracle import import_definitions, view_rows
 from ontoc.pipeline import compile_definitions
+from ontoc.runtime.embedded import compiled as compiled_runs
 from ontoc.runtime.embedded.compiled import run_folder
 
 from ..conftest import DEFINITIONS, ROOT
@@ -42,12 +43,14 @@ DERANDOMIZE = os.environ.get("ONTOC_DIFF_DERANDOMIZE") == "1"
 pytestmark = pytest.mark.flink
 
 
-def check_domain(path: Path, mode: str, events: list) -> None:
+def check_domain(path: Path, mode: str, events: list, state_backend: str = "hashmap") -> None:
     compiled = compile_definitions(path, static_methods=mode)
     with tempfile.TemporaryDirectory() as tmp:
         input_dir, output_dir = Path(tmp) / "in", Path(tmp) / "out"
         write_events(events, input_dir)
-        result = run_folder(compiled, input_dir, output_dir)
+        said: list[str] = []
+        result = run_folder(compiled, input_dir, output_dir, said.append)
+        assert any(f"state in {state_backend}" in line for line in said), said
         assert not result.invalid, result.invalid
         valid, _ = read_events(list(compiled.schema.models.values()), input_dir)
     documents = final_documents(valid)
@@ -91,3 +94,25 @@ def make_test(name: str, path: Path, mode: str):
 
 for _name, (_path, _mode) in DOMAINS.items():
     globals()[f"test_{_name}_matches_oracle"] = make_test(_name, _path, _mode)
+
+
+MEETING_ROOM = compile_definitions(DEFINITIONS / "meeting_room")
+
+
+@settings(
+    max_examples=1,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+@given(events=EventStrategies(MEETING_ROOM.schema).batch(SCENARIOS))
+def test_inputs_past_the_heap_limit_keep_their_state_in_rocksdb(events, monkeypatch_limit):
+    """A local run over more than HEAP_STATE_MAX_INPUT_BYTES of input keeps its state in RocksDB (on disk):
+    the same views as the oracle's (the limit is lowered so that a small input crosses it)."""
+    check_domain(DEFINITIONS / "meeting_room", "inline", events, state_backend="rocksdb")
+
+
+@pytest.fixture
+def monkeypatch_limit(monkeypatch):
+    monkeypatch.setattr(compiled_runs, "HEAP_STATE_MAX_INPUT_BYTES", -1)

@@ -23,10 +23,17 @@ from ..python_udfs import registration
 from . import line_sources
 from .runner import ViewQuery, run_job
 
-# A local run's state lives in the embedded JVM's heap: RocksDB (a submitted job's default, for state that
-# outgrows a TaskManager) cost 1.5x the CPU per event here (bench part 7's view on 200,000 events: 152-160
-# against 105-109 µs), and a run over files ends with the run.
+# A local run's state lives in the embedded JVM's heap while its input is small enough: RocksDB (a submitted
+# job's default, for state that outgrows a TaskManager) cost 1.5x the CPU per event here (bench part 7's view
+# on 200,000 events: 152-160 against 105-109 µs). Larger inputs keep their state in RocksDB, on disk, so a
+# run's memory does not grow with its input.
 LOCAL_STATE_BACKEND = "hashmap"
+HEAP_STATE_MAX_INPUT_BYTES = 256 * 2**20
+
+
+def local_state_backend(input_bytes: int) -> str:
+    """The state backend of a local run over `input_bytes` of input files (see HEAP_STATE_MAX_INPUT_BYTES)."""
+    return LOCAL_STATE_BACKEND if input_bytes <= HEAP_STATE_MAX_INPUT_BYTES else "rocksdb"
 
 
 @dataclass
@@ -65,13 +72,14 @@ def job_setup(
     progress: Callable[[str], None] | None = None,
     table_options: bool = True,
     validator: bool = False,
+    state_backend: str = LOCAL_STATE_BACKEND,
 ) -> Callable[[Any], None]:
-    """Sets the table options a submitted job gets (`job.table_options`, with the default settings but state on
-    the heap: see LOCAL_STATE_BACKEND) and registers what the package's SQL calls besides Flink's own
-    functions: ontoc's JVM functions and the generated Python UDFs. `table_options=False` registers only
+    """Sets the table options a submitted job gets (`job.table_options`, with the default settings but the
+    given `state_backend`: see local_state_backend) and registers what the package's SQL calls besides Flink's
+    own functions: ontoc's JVM functions and the generated Python UDFs. `table_options=False` registers only
     (bench/ sets the options of each variant itself); `validator=True` registers the JVM functions even when
     no view calls one (the validator is among them)."""
-    settings = replace(default_job(""), state_backend=LOCAL_STATE_BACKEND)
+    settings = replace(default_job(""), state_backend=state_backend)
     options = job.table_options(settings, compiled.plans) if table_options else {}
 
     def set_options(t_env: Any) -> None:
@@ -104,17 +112,19 @@ def run_folder(
     # every model's file is validated, read by a view or not, so its invalid lines are reported too
     specs = [read_specs.get(m.topic) or job.model_spec(m, m.topic) for m in models.values()]
     queries = [ViewQuery(p.topic, select_sql(p)) for p in compiled.plans]
-    setup = job_setup(compiled, progress, validator=True)
     with tempfile.TemporaryDirectory(prefix="ontoc-local-") as tmp:
         scratch = Path(tmp)
         files = line_sources.input_files([s.topic for s in specs], input_dir, scratch)
         invalid_dir = str(scratch / "invalid")
         n_lines = line_sources.count_lines(files)
+        n_bytes = sum(f.read.stat().st_size for f in files)
+        state_backend = local_state_backend(n_bytes)
+        setup = job_setup(compiled, progress, validator=True, state_backend=state_backend)
 
         def prepare(_env: Any, t_env: Any, stmt_set: Any, _out_root: str) -> str:
             setup(t_env)
             line_sources.register(t_env, stmt_set, specs, set(read_specs), files, invalid_dir)
-            return f"{n_lines} lines of {sum(f.read.stat().st_size for f in files)} bytes in {len(files)} file(s)"
+            return f"{n_lines} lines of {n_bytes} bytes in {len(files)} file(s), state in {state_backend}"
 
         result = run_job(prepare, queries, progress=progress, decimal_as_float=True, work_dir=str(scratch / "views"))
         invalid, blank = line_sources.invalid_lines(files, {m.topic: m for m in models.values()}, invalid_dir)
