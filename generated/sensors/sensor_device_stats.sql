@@ -197,11 +197,7 @@ SELECT
     ELSE ABS(`device`.`a` - `device`.`b`)
   END AS `absolute`,
   GREATEST(-5, LEAST(`device`.`a`, 5)) AS `clamp`,
-  CASE
-    WHEN `device`.`y` IS NULL
-    THEN CAST(NULL AS DOUBLE)
-    ELSE `device`.`y` + CAST(1 AS DOUBLE)
-  END AS `y_plus_one`,
+  `device`.`y` + CAST(1 AS DOUBLE) AS `y_plus_one`,
   CASE WHEN NOT COALESCE(`device`.`n` <> 0, FALSE) THEN 7 ELSE `device`.`n` END AS `n_or_default`,
   CASE WHEN COALESCE(`device`.`n` <> 0, FALSE) THEN `device`.`a` ELSE `device`.`n` END AS `n_and_a`,
   -3 <= `device`.`a` AND `device`.`a` < `device`.`b` AND `device`.`b` <= 10 AS `between`,

@@ -69,6 +69,7 @@ class Op(StrEnum):
     PY_STR = "py_str"  # str() of a float or a datetime, as Python prints it
     PY_ROUND = "py_round"  # round(x, ndigits) as Python rounds
     PY_FLOAT_DIVMOD = "py_float_divmod"  # x // y (floor_div TRUE) or x % y of floats, as Python computes them
+    PY_DECIMAL = "py_decimal"  # x + - * / y of Decimals (op a literal), as Python computes them, at scale 10
     REPEAT = "repeat"  # str * int, the count at least 0
     ARRAY_SLICE = "array_slice"  # 1-based, both ends inclusive
     ELEMENT_AT = "element_at"  # array[i], 1-based
@@ -144,6 +145,7 @@ OPS: dict[Op, OpSpec] = {
     Op.PY_STR: _spec(1, 1, _S, strict=True),
     Op.PY_ROUND: _spec(2, 2, strict=True),
     Op.PY_FLOAT_DIVMOD: _spec(3, 3, strict=True),
+    Op.PY_DECIMAL: _spec(3, 3, Kind.DECIMAL, strict=True),
     Op.REPEAT: _spec(2, 2, _S, strict=True),
     Op.EXTRACT: _spec(2, 2, _I, strict=True),
     Op.ADD_MILLIS: _spec(2, 2, Kind.DATETIME, strict=True),

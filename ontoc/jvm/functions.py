@@ -18,6 +18,9 @@ bundled dependencies) built into ``ontoc-functions.jar``:
     ONTOC_PY_FLOAT_DIVMOD(x DOUBLE, y DOUBLE, floor_div BOOLEAN) -> DOUBLE
         Python's ``x // y`` or ``x % y`` of floats (from the exact remainder,
         as CPython computes them); NULL for a zero ``y``.
+    ONTOC_PY_DECIMAL(x DECIMAL(38, 10), y DECIMAL(38, 10), op STRING) -> DECIMAL(38, 10)
+        Python's ``x + y``, ``x - y``, ``x * y``, ``x / y`` of Decimals (28 significant digits,
+        half to even), rounded to 10 digits after the point; NULL past 28 digits before it.
     ONTOC_VALIDATE_EVENT(spec STRING literal, topic, partition, offset, key BYTES, value BYTES) -> ROW
         spec section 1's verdict on one Kafka record (docs/running.md "Invalid events"); every
         submitted job calls it (backend/flink/validated_sources.py).
@@ -86,6 +89,7 @@ FUNCTIONS = {
     "ONTOC_PY_STR": "dev.ontoc.flink.PyFloatStr",
     "ONTOC_PY_ROUND": "dev.ontoc.flink.PyRound",
     "ONTOC_PY_FLOAT_DIVMOD": "dev.ontoc.flink.PyFloatDivMod",
+    "ONTOC_PY_DECIMAL": "dev.ontoc.flink.PyDecimalArith",
     "ONTOC_VALIDATE_EVENT": "dev.ontoc.flink.ValidateEvent",
     "ONTOC_VALIDATE_LINE": "dev.ontoc.flink.ValidateLine",
 }

@@ -11,8 +11,10 @@ A branch `WHEN g1 OR g2 ... THEN NULL` goes when, for each disjunct g (its
 conjuncts taken as true), the rest of the CASE evaluates to NULL given that
 the documents g says are missing are missing, and with them every document
 joined through them (`city` is missing when the `warehouse` it hangs off
-is). The evaluation is three-valued and conservative: anything it cannot
-decide keeps the branch.
+is), and that every other expression g says `IS NULL` is NULL (a Decimal
+operation past what the view carries: `WHEN ONTOC_PY_DECIMAL(..) IS NULL
+THEN NULL ELSE ONTOC_PY_DECIMAL(..)` is the function alone). The evaluation
+is three-valued and conservative: anything it cannot decide keeps the branch.
 """
 
 from __future__ import annotations
@@ -41,11 +43,14 @@ class Known(Enum):
 class Assumption:
     missing: frozenset[str]  # aliases whose document is missing (all their columns NULL)
     facts: frozenset[Expr]  # boolean expressions known TRUE
+    nulls: frozenset[Expr] = frozenset()  # expressions known NULL
 
 
 def evaluate(e: Expr, a: Assumption) -> Known:
     if e in a.facts:
         return Known.TRUE
+    if e in a.nulls:
+        return Known.NULL
     if isinstance(e, Literal):
         if e.value is None:
             return Known.NULL
@@ -134,20 +139,13 @@ def _missing_closure(missing: set[str], joins: list[LeftJoin]) -> frozenset[str]
 
 
 def _assumption(guard: Expr, scans: set[str], joins: list[LeftJoin]) -> Assumption | None:
-    """What holds when the conjunction `guard` is TRUE, or None if it says no document is missing."""
+    """What holds when the conjunction `guard` is TRUE, or None if it says nothing is NULL."""
     facts = frozenset(B.operands(guard, Op.AND))
-    missing = {
-        f.args[0].relation
-        for f in facts
-        if isinstance(f, Func)
-        and f.op is Op.IS_NULL
-        and isinstance(f.args[0], Column)
-        and f.args[0].name == KEY
-        and f.args[0].relation in scans
-    }
-    if not missing:
+    nulls = {f.args[0] for f in facts if isinstance(f, Func) and f.op is Op.IS_NULL}
+    missing = {x.relation for x in nulls if isinstance(x, Column) and x.name == KEY and x.relation in scans}
+    if not nulls:
         return None
-    return Assumption(_missing_closure(missing, joins), facts)
+    return Assumption(_missing_closure(missing, joins), facts, frozenset(nulls))
 
 
 def _drop_branches(e: Expr, scans: set[str], joins: list[LeftJoin]) -> Expr:

@@ -432,6 +432,46 @@ def test_py_round_rounds_like_python(jar):
     }  # 0.125, 2.675, 0.005: ties to even
 
 
+def python_decimal_carried(x, y, op):
+    """Python's `x op y` of Decimals (default context), rounded half to even to the 10 digits after the point a
+    view's DECIMAL(38, 10) carries; None where Python raises or the result has more than 28 digits before the
+    point."""
+    try:
+        exact = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else None}[op]
+    except decimal.InvalidOperation:
+        return None
+    if exact is None:
+        return None
+    carried = exact.quantize(
+        decimal.Decimal(1).scaleb(-10), rounding=decimal.ROUND_HALF_EVEN, context=decimal.Context(prec=100)
+    )
+    return None if len(carried.as_tuple().digits) > 38 else carried
+
+
+def test_py_decimal_arith_is_pythons_to_ten_places(jar):
+    """`+ - * /` of two DECIMAL(38, 10): Python's 28 significant digits, then 10 after the point (Flink's own
+    operators keep 6 after the point of a product or quotient: 100 / 3 is 33.333333 there)."""
+    D = decimal.Decimal
+    rng = random.Random(20261130)
+    values = [D(t) for t in ("100", "3", "-7", "0.1", "0.0000000001", "-0.0000000005", "1.25", "0", "2.675")]
+    values += [D(t) for t in ("123456789012345678.1234567891", "-999999999999999999999999999.9999999999")]
+    values += [D(t) for t in ("9999999999999999999999999999", "0.3333333333", "12345.6789012345")]
+    values += [D(rng.randrange(-(10**14), 10**14)).scaleb(-rng.randrange(0, 11)) for _ in range(30)]
+    cases = [(x, y, op) for x in values for y in values for op in "+-*/"]
+    events = [(f"c{i}", (f"c{i}", x, y, op)) for i, (x, y, op) in enumerate(cases)]
+    source = SourceTable("pairs", (("doc_id", T.STR), ("x", T.DECIMAL), ("y", T.DECIMAL), ("op", T.STR)), tuple(events))
+    view = ViewQuery("arith", "SELECT doc_id, ONTOC_PY_DECIMAL(x, y, op) AS r FROM pairs")
+    out = run_local([source], [view], setup=lambda t_env: register_functions(t_env, jar))["arith"]
+    wrong = {}
+    for i, (x, y, op) in enumerate(cases):
+        got, want = out[f"c{i}"]["r"], python_decimal_carried(x, y, op)
+        if (got is None) != (want is None) or (got is not None and D(str(got)) != want):
+            wrong[(str(x), op, str(y))] = (got, want)
+    assert wrong == {}
+    assert any(python_decimal_carried(x, y, op) is None and y for x, y, op in cases)  # the overflow case is drawn
+    assert out[f"c{cases.index((D('100'), D('3'), '/'))}"]["r"] == D("33.3333333333")
+
+
 def test_py_str_prints_datetimes_like_python(jar):
     """Documents hold datetimes in UTC (aware): str() gives 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'."""
     from datetime import datetime, timedelta

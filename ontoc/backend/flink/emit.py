@@ -30,8 +30,15 @@ SORT_ROWS_FUNCTION = "ONTOC_SORT_ROWS"
 PY_STR_FUNCTION = "ONTOC_PY_STR"
 PY_ROUND_FUNCTION = "ONTOC_PY_ROUND"
 PY_FLOAT_DIVMOD_FUNCTION = "ONTOC_PY_FLOAT_DIVMOD"
+PY_DECIMAL_FUNCTION = "ONTOC_PY_DECIMAL"
 # ontoc's own, from jvm/functions
-JVM_FUNCTIONS = (SORT_ROWS_FUNCTION, PY_STR_FUNCTION, PY_ROUND_FUNCTION, PY_FLOAT_DIVMOD_FUNCTION)
+JVM_FUNCTIONS = (
+    SORT_ROWS_FUNCTION,
+    PY_STR_FUNCTION,
+    PY_ROUND_FUNCTION,
+    PY_FLOAT_DIVMOD_FUNCTION,
+    PY_DECIMAL_FUNCTION,
+)
 
 
 def sql_type(dtype: T.DType) -> exp.DataType:
@@ -176,6 +183,8 @@ SIMPLE_OPS: dict[Op, Callable[[list[exp.Expression]], exp.Expression]] = {
     Op.PY_STR: lambda a: anon(PY_STR_FUNCTION, *a),
     # float // and % as CPython computes them (FLOOR(x / y) is 10 for 1 // 0.1, Python's 9.0)
     Op.PY_FLOAT_DIVMOD: lambda a: anon(PY_FLOAT_DIVMOD_FUNCTION, *a),
+    # Decimal + - * / to Python's 28 digits (Flink's operators keep 6 digits after the point of a product)
+    Op.PY_DECIMAL: lambda a: anon(PY_DECIMAL_FUNCTION, *a),
     Op.BETWEEN: lambda a: exp.Between(this=paren(a[0], exp.Between), low=a[1], high=a[2]),
     Op.IN: lambda a: exp.In(this=paren(a[0], exp.In), expressions=a[1:]),
     Op.REPEAT: lambda a: anon("REPEAT", a[0], exp.Cast(this=a[1], to=exp.DataType.build("INT"))),

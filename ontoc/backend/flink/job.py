@@ -30,7 +30,13 @@ from ...secrets import MASK, is_secret
 from . import validated_sources as vs
 from .ddl import KafkaOptions, insert, merged_sources, sink_ddl
 from .dialect import sql
-from .emit import PY_FLOAT_DIVMOD_FUNCTION, PY_ROUND_FUNCTION, PY_STR_FUNCTION, SORT_ROWS_FUNCTION
+from .emit import (
+    PY_DECIMAL_FUNCTION,
+    PY_FLOAT_DIVMOD_FUNCTION,
+    PY_ROUND_FUNCTION,
+    PY_STR_FUNCTION,
+    SORT_ROWS_FUNCTION,
+)
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,8 @@ def _jvm_function(e: Func) -> str | None:
         return PY_ROUND_FUNCTION
     if e.op is Op.PY_FLOAT_DIVMOD:
         return PY_FLOAT_DIVMOD_FUNCTION
+    if e.op is Op.PY_DECIMAL:
+        return PY_DECIMAL_FUNCTION
     if e.op is Op.ARRAY_SORT and e.dtype.elem is not None and e.dtype.elem.kind is Kind.ROW:
         return SORT_ROWS_FUNCTION
     return None

@@ -16,7 +16,7 @@ from ontoc.ir.types import Kind
 
 from ...ir import build as B
 from ...ir import types as T
-from ...ir.expr import FALSE, TRUE, Expr, Literal
+from ...ir.expr import FALSE, TRUE, Expr, Func, Literal
 from ..values import DateVal, DeltaVal, DictVal, Doc, ManyVal, Scalar, TupleVal, Value
 from . import int64
 from .context import Ctx, TranslationState
@@ -185,6 +185,8 @@ class OperatorsMixin(TranslationState):
             name = {ast.Add: Op.ADD, ast.Sub: Op.SUB, ast.Mult: Op.MUL}[type(op)]
             if dtype.kind == Kind.INT:
                 return self.int_arith(name, x, y, err)
+            if dtype.kind == Kind.DECIMAL:
+                return self.decimal_arith({Op.ADD: "+", Op.SUB: "-", Op.MUL: "*"}[name], x, y, err)
             return Scalar(B.func(name, x, y, dtype=dtype), err)
         zero = B.safe(
             B.func(Op.EQ, y, Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT), dtype=T.BOOL)
@@ -193,8 +195,9 @@ class OperatorsMixin(TranslationState):
             Op.NULLIF, y, Literal(0, dtype) if dtype.kind != Kind.FLOAT else Literal(0.0, T.FLOAT), dtype=dtype
         )
         if isinstance(op, ast.Div):
-            out = T.DECIMAL if dtype.kind == Kind.DECIMAL else T.FLOAT
-            return Scalar(B.func(Op.DIV, B.cast(x, out), B.cast(y_safe, out), dtype=out), B.or_(err, zero))
+            if dtype.kind == Kind.DECIMAL:
+                return self.decimal_arith("/", x, y_safe, B.or_(err, zero))
+            return Scalar(B.func(Op.DIV, B.cast(x, T.FLOAT), B.cast(y_safe, T.FLOAT), dtype=T.FLOAT), B.or_(err, zero))
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
             if dtype.kind == Kind.INT:
                 return self.int_floor_div_mod(isinstance(op, ast.Mod), x, y, y_safe, B.or_(err, zero))
@@ -214,6 +217,17 @@ class OperatorsMixin(TranslationState):
         if isinstance(op, ast.Pow):
             return self.power(x, y, dtype, err, node)
         raise self.fail("unsupported-operator", f"operator `{type(op).__name__}` is not supported", node)
+
+    @staticmethod
+    def decimal_arith(op: str, x: Expr, y: Expr, err: Expr) -> Scalar:
+        """`+ - * /` of Decimals to Python's 28 digits, carried to 10 after the point (Flink's own operators
+        keep 6 for a product or a quotient of two DECIMAL(38, 10)); None past what DECIMAL(38, 10) carries
+        (NULL from the function where neither operand is: a zero divisor is flagged by the caller)."""
+        result = B.func(Op.PY_DECIMAL, x, y, Literal(op, T.STR), dtype=T.DECIMAL)
+        # an operand's NULL (None, an inner operation's overflow) makes the result NULL: its own test is redundant
+        implied = {B.is_null(x), B.is_null(y)}
+        terms = err.args if isinstance(err, Func) and err.op is Op.OR else (err,)
+        return Scalar(result, B.or_(*[t for t in terms if t not in implied], B.is_null(result)))
 
     def repeat(self, a: Scalar, b: Scalar, err: Expr, node: ast.AST) -> Scalar:
         """`"x" * n` and `n * "x"`: n copies, none for n <= 0."""

@@ -283,7 +283,11 @@ SELECT
   OR COALESCE(`project`.`start` <= `project`.`deadline`, FALSE) AS `datetimes`,
   CASE
     WHEN `project`.`fee` > CAST(10 AS DECIMAL(38, 10))
-    THEN `project`.`fee` * CAST(2 AS DECIMAL(38, 10)) + CAST(1 AS DECIMAL(38, 10))
+    THEN ONTOC_PY_DECIMAL(
+      ONTOC_PY_DECIMAL(`project`.`fee`, CAST(2 AS DECIMAL(38, 10)), '*'),
+      CAST(1 AS DECIMAL(38, 10)),
+      '+'
+    )
     ELSE -`project`.`fee`
   END AS `decimals`,
   CASE
@@ -440,21 +444,13 @@ SELECT
       END AS BIGINT)
     ) + LEAST(`project__owner`.`age`, 3) + GREATEST(1, 2, `project`.`budget`) + CAST(`project__owner`.`score` AS BIGINT)
   END AS `builtins`,
-  CASE
-    WHEN `project__owner`.`doc_id` IS NULL
-    OR ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(2 AS BIGINT)) IS NULL
-    OR ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(-1 AS BIGINT)) IS NULL
-    OR NOT `project`.`rate` IS NULL
-    AND ONTOC_PY_ROUND(CAST(`project`.`rate` AS DOUBLE), CAST(1 AS BIGINT)) IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE ONTOC_PY_STR(ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(2 AS BIGINT))) || '|' || ONTOC_PY_STR(ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(-1 AS BIGINT))) || '|' || ONTOC_PY_STR(
-      CASE
-        WHEN NOT `project`.`rate` IS NULL
-        THEN ONTOC_PY_ROUND(CAST(`project`.`rate` AS DOUBLE), CAST(1 AS BIGINT))
-        ELSE -1.0E0
-      END
-    )
-  END AS `rounding`,
+  ONTOC_PY_STR(ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(2 AS BIGINT))) || '|' || ONTOC_PY_STR(ONTOC_PY_ROUND(CAST(`project__owner`.`score` AS DOUBLE), CAST(-1 AS BIGINT))) || '|' || ONTOC_PY_STR(
+    CASE
+      WHEN NOT `project`.`rate` IS NULL
+      THEN ONTOC_PY_ROUND(CAST(`project`.`rate` AS DOUBLE), CAST(1 AS BIGINT))
+      ELSE -1.0E0
+    END
+  ) AS `rounding`,
   ONTOC_PY_STR(`project`.`start`) || '|' || COALESCE(ONTOC_PY_STR(`project`.`deadline`), 'None') || '|' || ONTOC_PY_STR(`project`.`start`) AS `datetime_text`,
   CASE
     WHEN ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) IS NULL
@@ -472,8 +468,9 @@ SELECT
     ELSE ONTOC_PY_ROUND(CAST(`project`.`budget` AS BIGINT), CAST(-1 AS BIGINT)) + `project`.`budget` + CAST(ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(0 AS BIGINT)) AS BIGINT)
   END AS `rounding_numbers`,
   CASE
-    WHEN ONTOC_PY_ROUND(
-      CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
+    WHEN ONTOC_PY_DECIMAL(`project`.`fee`, CAST(3 AS DECIMAL(38, 10)), '*') IS NULL
+    OR ONTOC_PY_ROUND(
+      CAST(ONTOC_PY_DECIMAL(`project`.`fee`, CAST(3 AS DECIMAL(38, 10)), '*') AS DECIMAL(38, 10)),
       CAST(2 AS BIGINT)
     ) IS NULL
     OR ONTOC_PY_ROUND(CAST(CHAR_LENGTH(`project`.`title`) AS BIGINT), CAST(-1 AS BIGINT)) IS NULL
@@ -485,7 +482,7 @@ SELECT
     THEN CAST(NULL AS STRING)
     ELSE CASE
       WHEN ONTOC_PY_ROUND(
-        CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
+        CAST(ONTOC_PY_DECIMAL(`project`.`fee`, CAST(3 AS DECIMAL(38, 10)), '*') AS DECIMAL(38, 10)),
         CAST(2 AS BIGINT)
       ) > CAST(1 AS DECIMAL(38, 10))
       THEN 'True'
@@ -497,22 +494,11 @@ SELECT
       )
     )
   END AS `rounding_expressions`,
-  CASE
-    WHEN ONTOC_PY_ROUND(
-      CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
-      CAST(2 AS BIGINT)
-    ) IS NULL
-    THEN CAST(NULL AS DECIMAL(38, 10))
-    ELSE ONTOC_PY_ROUND(
-      CAST(`project`.`fee` * CAST(3 AS DECIMAL(38, 10)) AS DECIMAL(38, 10)),
-      CAST(2 AS BIGINT)
-    )
-  END AS `rounded_product`,
-  CASE
-    WHEN ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(2 AS BIGINT)) IS NULL
-    THEN CAST(NULL AS DECIMAL(38, 10))
-    ELSE ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(2 AS BIGINT))
-  END AS `rounded_fee`,
+  ONTOC_PY_ROUND(
+    CAST(ONTOC_PY_DECIMAL(`project`.`fee`, CAST(3 AS DECIMAL(38, 10)), '*') AS DECIMAL(38, 10)),
+    CAST(2 AS BIGINT)
+  ) AS `rounded_product`,
+  ONTOC_PY_ROUND(CAST(`project`.`fee` AS DECIMAL(38, 10)), CAST(2 AS BIGINT)) AS `rounded_fee`,
   CASE
     WHEN CAST(`project__owner`.`age` AS DOUBLE) > 2.5E0
     THEN 'True'

@@ -141,22 +141,14 @@ SELECT
     COALESCE(`student`.`nick` <> '', FALSE) AND `student`.`scholarship` <> 0
   ) AS `and_across_types`,
   REPEAT('*', CAST(LEAST(GREATEST(`student`.`repeat`, 0), 2147483647) AS INT)) AS `stars`,
-  CASE
-    WHEN CASE
+  REPEAT(
+    CASE
       WHEN NOT COALESCE(`student`.`nick` <> '', FALSE)
       THEN 'ab'
       ELSE `student`.`nick`
-    END IS NULL
-    THEN CAST(NULL AS STRING)
-    ELSE REPEAT(
-      CASE
-        WHEN NOT COALESCE(`student`.`nick` <> '', FALSE)
-        THEN 'ab'
-        ELSE `student`.`nick`
-      END,
-      CAST(LEAST(GREATEST(`student`.`repeat`, 0), 2147483647) AS INT)
-    )
-  END AS `stars_left`,
+    END,
+    CAST(LEAST(GREATEST(`student`.`repeat`, 0), 2147483647) AS INT)
+  ) AS `stars_left`,
   REPEAT('#', CAST(LEAST(GREATEST(2, 0), 2147483647) AS INT)) || `student`.`name` AS `label`,
   REPEAT('<', CAST(LEAST(GREATEST(-1, 0), 2147483647) AS INT)) || `student`.`name` AS `label_full`,
   `student`.`scholarship` > CAST('-9223372036854775808' AS BIGINT) AS `big_literal`,
@@ -226,7 +218,7 @@ SELECT
   `student`.`enrolled` >= CAST('2024-01-01 00:00:00.000000' AS TIMESTAMP_LTZ(6)) AS `enrolled_2024`,
   `student`.`enrolled` = CAST('2024-01-01 00:00:00.000000' AS TIMESTAMP_LTZ(6)) AS `enrolled_at_new_year`,
   `student`.`fee` > CAST('10.5' AS DECIMAL(38, 10)) AS `fee_over`,
-  `student`.`fee` + CAST('1.25' AS DECIMAL(38, 10)) AS `fee_plus`,
+  ONTOC_PY_DECIMAL(`student`.`fee`, CAST('1.25' AS DECIMAL(38, 10)), '+') AS `fee_plus`,
   CASE
     WHEN `student`.`graduated` IS NULL
     THEN CAST(NULL AS BOOLEAN)

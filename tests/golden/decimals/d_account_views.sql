@@ -4,6 +4,7 @@ CREATE TABLE IF NOT EXISTS `d_accounts` (
   `name` STRING,
   `balance` DECIMAL(38, 10),
   `limit` DECIMAL(38, 10),
+  `fee` DECIMAL(38, 10),
   `owner` STRING,
   `balance#text` STRING COMMENT 'str(balance) as Python prints it: ontoc submit and ontoc run --local fill it from the event''s number text; Flink''s JSON format cannot (it reads a field named `balance#text`)',
   `limit#text` STRING COMMENT 'str(limit) as Python prints it: ontoc submit and ontoc run --local fill it from the event''s number text; Flink''s JSON format cannot (it reads a field named `limit#text`)',
@@ -68,6 +69,9 @@ CREATE TABLE IF NOT EXISTS `d_account_views` (
   `balance_div` DECIMAL(38, 10),
   `balance_mod` DECIMAL(38, 10),
   `tiny` BOOLEAN,
+  `balance_thirds` DECIMAL(38, 10),
+  `per_fee` DECIMAL(38, 10),
+  `entries_product` DECIMAL(38, 10),
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
@@ -151,7 +155,45 @@ SELECT
     )
   END AS `balance_mod`,
   `account`.`balance` = CAST('1E-7' AS DECIMAL(38, 10))
-  OR `account`.`balance` = CAST('0E-8' AS DECIMAL(38, 10)) AS `tiny`
+  OR `account`.`balance` = CAST('0E-8' AS DECIMAL(38, 10)) AS `tiny`,
+  CASE
+    WHEN COALESCE(CAST(3 AS DECIMAL(38, 10)) = CAST('0' AS DECIMAL(38, 10)), FALSE)
+    OR ONTOC_PY_DECIMAL(
+      ONTOC_PY_DECIMAL(`account`.`balance`, CAST(1 AS DECIMAL(38, 10)), '+'),
+      NULLIF(CAST(3 AS DECIMAL(38, 10)), CAST('0' AS DECIMAL(38, 10))),
+      '/'
+    ) IS NULL
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE ONTOC_PY_DECIMAL(
+      ONTOC_PY_DECIMAL(`account`.`balance`, CAST(1 AS DECIMAL(38, 10)), '+'),
+      NULLIF(CAST(3 AS DECIMAL(38, 10)), CAST('0' AS DECIMAL(38, 10))),
+      '/'
+    )
+  END AS `balance_thirds`,
+  CASE
+    WHEN NOT `account`.`limit` IS NULL
+    AND (
+      COALESCE(`account`.`fee` = CAST('0' AS DECIMAL(38, 10)), FALSE)
+      OR ONTOC_PY_DECIMAL(
+        ONTOC_PY_DECIMAL(`account`.`limit`, CAST(1000 AS DECIMAL(38, 10)), '+'),
+        NULLIF(`account`.`fee`, CAST('0' AS DECIMAL(38, 10))),
+        '/'
+      ) IS NULL
+    )
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    WHEN `account`.`limit` IS NULL
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE ONTOC_PY_DECIMAL(
+      ONTOC_PY_DECIMAL(`account`.`limit`, CAST(1000 AS DECIMAL(38, 10)), '+'),
+      NULLIF(`account`.`fee`, CAST('0' AS DECIMAL(38, 10))),
+      '/'
+    )
+  END AS `per_fee`,
+  CASE
+    WHEN COALESCE(`entries_agg_2`.`agg_2`, 0) > 0
+    THEN CAST(NULL AS DECIMAL(38, 10))
+    ELSE COALESCE(`entries_agg_2`.`agg_1`, CAST('0' AS DECIMAL(38, 10)))
+  END AS `entries_product`
 FROM `d_accounts` AS `account`
 LEFT JOIN `d_owners` AS `account__owner`
   ON `account__owner`.`doc_id` = `account`.`owner`
@@ -178,18 +220,21 @@ LEFT JOIN (
     `entries`.`account` AS `root_id`,
     ARRAY_AGG(
       `entries`.`note` || '=' || `entries`.`amount#text` || '>' || `entries_outer`.`v_0`
-    ) AS `agg_0`
+    ) FILTER(WHERE
+      `entries`.`amount` > `entries_outer`.`v_1`) AS `agg_0`,
+    SUM(ONTOC_PY_DECIMAL(`entries`.`amount`, `entries_outer`.`v_2`, '*')) AS `agg_1`,
+    COUNT(*) FILTER(WHERE
+      ONTOC_PY_DECIMAL(`entries`.`amount`, `entries_outer`.`v_2`, '*') IS NULL) AS `agg_2`
   FROM `d_entries` AS `entries`
   INNER JOIN (
     SELECT
       `account`.`doc_id` AS `root_id`,
       `account`.`balance#text` AS `v_0`,
-      `account`.`balance` AS `v_1`
+      `account`.`balance` AS `v_1`,
+      `account`.`fee` AS `v_2`
     FROM `d_accounts` AS `account`
   ) AS `entries_outer`
     ON `entries_outer`.`root_id` = `entries`.`account`
-  WHERE
-    `entries`.`amount` > `entries_outer`.`v_1`
   GROUP BY
     `entries`.`account`
 ) AS `entries_agg_2`
