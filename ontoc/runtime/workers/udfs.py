@@ -125,34 +125,60 @@ class MethodScalarFunction(ScalarFunction):
             return Row(False, None)
 
 
+# Entries per generation of a batched method's memo. Two generations, the older dropped when the newer
+# fills: a function keeps between MEMO_ENTRIES and twice as many argument tuples, each a few hundred bytes
+# (a key of a few strings and Decimals, its result, the dict's slot), so at most a few MiB per function.
+# A repeat comes soon after its first row (a -U repeats the +U emitted at the key's last change, a
+# customer's change fans out to its orders in one burst), so recent entries are the ones that hit.
+MEMO_ENTRIES = 8192
+
+Outcome = tuple[bool, Any, Exception | None]  # ok, the checked result, the exception the method raised
+
+
 class BatchedMethodFunction(ScalarFunction):
-    """A static method over an Arrow batch (a PyFlink pandas UDF): one call of the method per row, each row's
-    exception its own. Arguments arrive as pandas columns (a document or a dict as one column per field, a
-    document's doc_id first and then its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact
-    beside NULLs): `converters` give back what `eval` above gets."""
+    """A static method over an Arrow batch (a PyFlink pandas UDF): each row's exception its own. Arguments
+    arrive as pandas columns (a document or a dict as one column per field, a document's doc_id first and then
+    its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `arguments` gives
+    back what `eval` above gets.
+
+    The method is a function of its arguments (as a Flink retraction already assumes: a -U must reproduce
+    its +U), so its outcome is memoized per worker, keyed on a row's raw carrier values: each key position
+    is one column of one carrier type (str, Decimal at the column's scale, bool, None), where equal values
+    are the same argument (a DOUBLE's text keeps -0.0 apart from 0.0 and NaN equal to NaN). A row whose key
+    was seen gets the same result, or the same exception, reported (and counted) again for that row."""
 
     def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
         self.target = (module, view, method)
-        self.converters = [converter(type_text, kind) for _, kind, type_text in params]
+        self.arguments = row_arguments([(kind, type_text) for _, kind, type_text in params])
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
         self.fn: Any = None  # the method, resolved on first call in the worker
+        self.recent: dict[tuple, Outcome] = {}  # the memo's generations
+        self.older: dict[tuple, Outcome] = {}
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
+        self.recent, self.older = {}, {}
 
     def eval(self, *columns: Any) -> Any:
         import pandas as pd
 
-        # per parameter, its values row by row as the method gets them, converted a column at a time
-        arguments, at = [], 0
-        for convert in self.converters:
-            values, at = convert(columns, at)
-            arguments.append(values)
-        results, failed = self._call_rows(iter(list(zip(*arguments, strict=True))))  # a short column fails here
-        ok = [True] * len(results)
-        for i in failed:
-            ok[i] = False
+        keys = zip(*[column.tolist() for column in columns], strict=True)  # a short column fails here
+        outcomes: list[Outcome]
+        try:
+            if self.fn is None:
+                self.fn = _resolve(*self.target)
+        except Exception as exc:  # every row raises, as the row-at-a-time function's would
+            outcomes = [(False, None, exc) for _ in keys]
+        else:
+            known, outcome = self.recent.get, self._outcome  # `known` may outlive a swap: its entries stay right
+            outcomes = [known(key) or outcome(key) for key in keys]
+        ok = [o[0] for o in outcomes]
+        results = [o[1] for o in outcomes]
+        if False in ok:
+            for o in outcomes:
+                if o[2] is not None:
+                    self.reporter.report(o[2])
         frame = {"ok": pd.Series(ok, dtype=bool)}
         if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
             nan = [v != v for v in results]  # None == None: only a NaN differs from itself
@@ -162,34 +188,25 @@ class BatchedMethodFunction(ScalarFunction):
             frame["value"] = pd.Series(results, dtype=object)
         return pd.DataFrame(frame)
 
-    def _call_rows(self, rows: Any) -> tuple[list, list[int]]:
-        """The method's checked result per row (None where it raised) and the rows that raised. The loop runs
-        without a handler per row: an exception ends it, is reported, and the loop resumes at the next row."""
-        results: list = []
-        failed: list[int] = []
-        append = results.append
-        try:
-            if self.fn is None:
-                self.fn = _resolve(*self.target)
-        except Exception as exc:  # every row raises, as the row-at-a-time function's would
-            for _ in rows:
-                self.reporter.report(exc)
-                failed.append(len(results))
-                append(None)
-            return results, failed
-        fn, check, exact = self.fn, _result_check(self.result), _unchecked_type(self.result)
-        while True:
+    def _outcome(self, key: tuple) -> Outcome:
+        """The method's checked result for a row not in the recent generation (from the older one, or
+        called), then kept in the recent one; when that is full it becomes the older and the oldest goes."""
+        outcome = self.older.pop(key, None)
+        if outcome is None:
+            arguments = self.arguments(key)
             try:
-                for args in rows:
-                    value = fn(*args)
-                    append(value if type(value) is exact or value is None else check(value))
-                return results, failed
+                value = self.fn(*arguments)
+                exact = _unchecked_type(self.result)
+                outcome = (True, value if type(value) is exact or value is None else to_sql(value, self.result), None)
             except Exception as exc:
-                self.reporter.report(exc)
-                failed.append(len(results))
-                append(None)
+                outcome = (False, None, exc.with_traceback(None))  # kept without its frames (and their arguments)
+        if len(self.recent) >= MEMO_ENTRIES:
+            self.older, self.recent = self.recent, {}
+        self.recent[key] = outcome
+        return outcome
 
 
+@functools.lru_cache(maxsize=256)
 def _unchecked_type(sql_type: str) -> type | None:
     """The Python type a result of `sql_type` passes on unconverted once its type is exactly it (BIGINT's ints
     are range-checked, so none)."""
@@ -197,44 +214,55 @@ def _unchecked_type(sql_type: str) -> type | None:
     return {"STRING": str, "BOOLEAN": bool, "DOUBLE": float}.get(base)
 
 
-def converter(type_text: str, kind: str) -> Any:
-    """The function from a batch's argument columns (from column `start`) to one parameter's values, as the
-    row-at-a-time function passes them to the method, and the next column: a BIGINT from its Decimal, a
-    DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its own fields'
-    columns and then its references', a dict as a dict from its fields' columns."""
-    return _converter(_parse_type(type_text), kind)
+def row_arguments(params: list[tuple[str, str]]) -> Callable[[tuple], list]:
+    """The function from a row's raw values of a batch's argument columns to the method's arguments, as the
+    row-at-a-time function passes them: a BIGINT from its Decimal, a DOUBLE from its text, a document as a
+    DocView (None where its `doc_id` is NULL) from its own fields' columns and then its references', a dict
+    as a dict from its fields' columns. `params` are (kind, Flink type text) per parameter."""
+    spans, at = [], 0
+    for kind, type_text in params:
+        build, width = _argument(_parse_type(type_text), kind)
+        spans.append((build, at, at + width))
+        at += width
+    if len(spans) == 1:
+        [(build, _, width)] = spans
+        return lambda row: [build(row)]
+    return lambda row: [build(row[start:end]) for build, start, end in spans]
 
 
-def _converter(shape: Any, kind: str) -> Any:
+def _argument(shape: Any, kind: str) -> tuple[Callable[[tuple], Any], int]:
+    """One parameter's value from its columns' values in a row, and how many columns it takes."""
     if not isinstance(shape, list):
         scalar = _scalar(shape)
-        return lambda columns, start: (scalar(columns[start].tolist()), start + 1)
+        return (lambda values: scalar(values[0])), 1
     own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
-    references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
+    references, width = [], len(own)
+    for name, base in shape:
+        if isinstance(base, list):
+            build, columns = _argument(base, kind)
+            references.append((name, build, width, width + columns))
+            width += columns
     order = [name for name, _ in shape]
 
-    def rows(columns: tuple, start: int) -> tuple[list, int]:
-        fields = {name: convert(columns[start + i].tolist()) for i, (name, convert) in enumerate(own)}
-        at = start + len(own)
-        for name, convert in references:
-            fields[name], at = convert(columns, at)
-        values = list(zip(*[fields[n] for n in order], strict=True))
+    def value(values: tuple) -> Any:
+        fields = {name: convert(v) for (name, convert), v in zip(own, values, strict=False)}
+        for name, build, start, end in references:
+            fields[name] = build(values[start:end])
+        ordered = {name: fields[name] for name in order}
         if kind != "doc":
-            return [dict(zip(order, v, strict=True)) for v in values], at
+            return ordered
         # the doc_id column is NULL exactly where the document is missing (the SQL says so)
-        ids = fields["doc_id"]
-        documents = [DocView(dict(zip(order, v, strict=True))) for v in values]
-        return [None if i is None else d for i, d in zip(ids, documents, strict=True)], at
+        return None if ordered["doc_id"] is None else DocView(ordered)
 
-    return rows
+    return value, width
 
 
-def _scalar(base: str) -> Any:
-    """A column's values (a list) from their carrier to what the row-at-a-time function passes."""
+def _scalar(base: str) -> Callable[[Any], Any]:
+    """A value from its carrier to what the row-at-a-time function passes."""
     carried = {"BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}.get(base)
     if carried is None:
-        return lambda values: values
-    return lambda values: [None if v is None else carried(v) for v in values]
+        return lambda value: value
+    return lambda value: None if value is None else carried(value)
 
 
 def _parse_type(text: str) -> Any:
