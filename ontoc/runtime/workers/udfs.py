@@ -138,7 +138,7 @@ Outcome = tuple[bool, Any, Exception | None]  # ok, the checked result, the exce
 class BatchedMethodFunction(ScalarFunction):
     """A static method over an Arrow batch (a PyFlink pandas UDF): each row's exception its own. Arguments
     arrive as pandas columns (a document or a dict as one column per field, a document's doc_id first and then
-    its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `arguments` gives
+    its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `converters` give
     back what `eval` above gets.
 
     The method is a function of its arguments (as a Flink retraction already assumes: a -U must reproduce
@@ -149,7 +149,7 @@ class BatchedMethodFunction(ScalarFunction):
 
     def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
         self.target = (module, view, method)
-        self.arguments = row_arguments([(kind, type_text) for _, kind, type_text in params])
+        self.converters = [converter(type_text, kind) for _, kind, type_text in params]
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
         self.fn: Any = None  # the method, resolved on first call in the worker
@@ -163,16 +163,17 @@ class BatchedMethodFunction(ScalarFunction):
     def eval(self, *columns: Any) -> Any:
         import pandas as pd
 
-        keys = zip(*[column.tolist() for column in columns], strict=True)  # a short column fails here
+        keys = list(zip(*[column.tolist() for column in columns], strict=True))  # a short column fails here
         outcomes: list[Outcome]
         try:
             if self.fn is None:
                 self.fn = _resolve(*self.target)
         except Exception as exc:  # every row raises, as the row-at-a-time function's would
-            outcomes = [(False, None, exc) for _ in keys]
+            outcomes = [(False, None, exc)] * len(keys)
         else:
-            known, outcome = self.recent.get, self._outcome  # `known` may outlive a swap: its entries stay right
-            outcomes = [known(key) or outcome(key) for key in keys]
+            known = self.recent.get
+            found = [known(key) for key in keys]
+            outcomes = self._complete(keys, found) if None in found else cast(list[Outcome], found)
         ok = [o[0] for o in outcomes]
         results = [o[1] for o in outcomes]
         if False in ok:
@@ -188,25 +189,45 @@ class BatchedMethodFunction(ScalarFunction):
             frame["value"] = pd.Series(results, dtype=object)
         return pd.DataFrame(frame)
 
-    def _outcome(self, key: tuple) -> Outcome:
-        """The method's checked result for a row not in the recent generation (from the older one, or
-        called), then kept in the recent one; when that is full it becomes the older and the oldest goes."""
-        outcome = self.older.pop(key, None)
-        if outcome is None:
-            arguments = self.arguments(key)
+    def _complete(self, keys: list[tuple], found: list[Outcome | None]) -> list[Outcome]:
+        """The outcomes of a batch's rows, those not in the recent generation taken from the older one or
+        called once per distinct key (arguments converted a column at a time), then kept in the recent one;
+        when it is full it becomes the older one and the older is dropped."""
+        todo: dict[tuple, Outcome | None] = {}
+        for key, outcome in zip(keys, found, strict=True):
+            if outcome is None and key not in todo:
+                todo[key] = self.older.pop(key, None)
+        fresh = [key for key, outcome in todo.items() if outcome is None]
+        if fresh:
+            columns, arguments, at = list(zip(*fresh, strict=True)), [], 0
+            for convert in self.converters:
+                values, at = convert(columns, at)
+                arguments.append(values)
+            todo.update(zip(fresh, self._call_rows(iter(list(zip(*arguments, strict=True)))), strict=True))
+        known = cast(dict[tuple, Outcome], todo)  # every key's outcome by now
+        for key, outcome in known.items():
+            if len(self.recent) >= MEMO_ENTRIES:
+                self.older, self.recent = self.recent, {}
+            self.recent[key] = outcome
+        return [known[key] if outcome is None else outcome for key, outcome in zip(keys, found, strict=True)]
+
+    def _call_rows(self, rows: Any) -> list[Outcome]:
+        """The method's outcome per row: ok, its checked result, the exception it raised (kept without its
+        frames, which hold the arguments). The loop runs without a handler per row: an exception ends it, is
+        kept for its row, and the loop resumes at the next row."""
+        outcomes: list[Outcome] = []
+        append = outcomes.append
+        fn, check, exact = self.fn, _result_check(self.result), _unchecked_type(self.result)
+        while True:
             try:
-                value = self.fn(*arguments)
-                exact = _unchecked_type(self.result)
-                outcome = (True, value if type(value) is exact or value is None else to_sql(value, self.result), None)
+                for args in rows:
+                    value = fn(*args)
+                    append((True, value if type(value) is exact or value is None else check(value), None))
+                return outcomes
             except Exception as exc:
-                outcome = (False, None, exc.with_traceback(None))  # kept without its frames (and their arguments)
-        if len(self.recent) >= MEMO_ENTRIES:
-            self.older, self.recent = self.recent, {}
-        self.recent[key] = outcome
-        return outcome
+                append((False, None, exc.with_traceback(None)))
 
 
-@functools.lru_cache(maxsize=256)
 def _unchecked_type(sql_type: str) -> type | None:
     """The Python type a result of `sql_type` passes on unconverted once its type is exactly it (BIGINT's ints
     are range-checked, so none)."""
@@ -214,55 +235,44 @@ def _unchecked_type(sql_type: str) -> type | None:
     return {"STRING": str, "BOOLEAN": bool, "DOUBLE": float}.get(base)
 
 
-def row_arguments(params: list[tuple[str, str]]) -> Callable[[tuple], list]:
-    """The function from a row's raw values of a batch's argument columns to the method's arguments, as the
-    row-at-a-time function passes them: a BIGINT from its Decimal, a DOUBLE from its text, a document as a
-    DocView (None where its `doc_id` is NULL) from its own fields' columns and then its references', a dict
-    as a dict from its fields' columns. `params` are (kind, Flink type text) per parameter."""
-    spans, at = [], 0
-    for kind, type_text in params:
-        build, width = _argument(_parse_type(type_text), kind)
-        spans.append((build, at, at + width))
-        at += width
-    if len(spans) == 1:
-        [(build, _, width)] = spans
-        return lambda row: [build(row)]
-    return lambda row: [build(row[start:end]) for build, start, end in spans]
+def converter(type_text: str, kind: str) -> Any:
+    """The function from a batch's argument columns (sequences, from column `start`) to one parameter's
+    values, as the row-at-a-time function passes them to the method, and the next column: a BIGINT from its
+    Decimal, a DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its own
+    fields' columns and then its references', a dict as a dict from its fields' columns."""
+    return _converter(_parse_type(type_text), kind)
 
 
-def _argument(shape: Any, kind: str) -> tuple[Callable[[tuple], Any], int]:
-    """One parameter's value from its columns' values in a row, and how many columns it takes."""
+def _converter(shape: Any, kind: str) -> Any:
     if not isinstance(shape, list):
         scalar = _scalar(shape)
-        return (lambda values: scalar(values[0])), 1
+        return lambda columns, start: (scalar(columns[start]), start + 1)
     own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
-    references, width = [], len(own)
-    for name, base in shape:
-        if isinstance(base, list):
-            build, columns = _argument(base, kind)
-            references.append((name, build, width, width + columns))
-            width += columns
+    references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
     order = [name for name, _ in shape]
 
-    def value(values: tuple) -> Any:
-        fields = {name: convert(v) for (name, convert), v in zip(own, values, strict=False)}
-        for name, build, start, end in references:
-            fields[name] = build(values[start:end])
-        ordered = {name: fields[name] for name in order}
+    def rows(columns: list, start: int) -> tuple[list, int]:
+        fields = {name: convert(columns[start + i]) for i, (name, convert) in enumerate(own)}
+        at = start + len(own)
+        for name, convert in references:
+            fields[name], at = convert(columns, at)
+        values = list(zip(*[fields[n] for n in order], strict=True))
         if kind != "doc":
-            return ordered
+            return [dict(zip(order, v, strict=True)) for v in values], at
         # the doc_id column is NULL exactly where the document is missing (the SQL says so)
-        return None if ordered["doc_id"] is None else DocView(ordered)
+        ids = fields["doc_id"]
+        documents = [DocView(dict(zip(order, v, strict=True))) for v in values]
+        return [None if i is None else d for i, d in zip(ids, documents, strict=True)], at
 
-    return value, width
+    return rows
 
 
-def _scalar(base: str) -> Callable[[Any], Any]:
-    """A value from its carrier to what the row-at-a-time function passes."""
+def _scalar(base: str) -> Any:
+    """A column's values (a sequence) from their carrier to what the row-at-a-time function passes."""
     carried = {"BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}.get(base)
     if carried is None:
-        return lambda value: value
-    return lambda value: None if value is None else carried(value)
+        return lambda values: values
+    return lambda values: [None if v is None else carried(v) for v in values]
 
 
 def _parse_type(text: str) -> Any:
