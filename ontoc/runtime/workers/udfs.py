@@ -193,10 +193,10 @@ class BatchedMethodFunction(ScalarFunction):
         """The outcomes of a batch's rows, those not in the recent generation taken from the older one or
         called once per distinct key (arguments converted a column at a time), then kept in the recent one;
         when it is full it becomes the older one and the older is dropped."""
-        todo: dict[tuple, Outcome | None] = {}
-        for key, outcome in zip(keys, found, strict=True):
-            if outcome is None and key not in todo:
-                todo[key] = self.older.pop(key, None)
+        todo = dict.fromkeys([key for key, outcome in zip(keys, found, strict=True) if outcome is None])
+        older = self.older
+        if older:
+            todo.update((key, older.pop(key)) for key in [key for key in todo if key in older])
         fresh = [key for key, outcome in todo.items() if outcome is None]
         if fresh:
             columns, arguments, at = list(zip(*fresh, strict=True)), [], 0
@@ -205,10 +205,13 @@ class BatchedMethodFunction(ScalarFunction):
                 arguments.append(values)
             todo.update(zip(fresh, self._call_rows(iter(list(zip(*arguments, strict=True)))), strict=True))
         known = cast(dict[tuple, Outcome], todo)  # every key's outcome by now
-        for key, outcome in known.items():
-            if len(self.recent) >= MEMO_ENTRIES:
-                self.older, self.recent = self.recent, {}
-            self.recent[key] = outcome
+        if len(self.recent) + len(known) <= MEMO_ENTRIES:
+            self.recent.update(known)
+        else:
+            for key, outcome in known.items():
+                if len(self.recent) >= MEMO_ENTRIES:
+                    self.older, self.recent = self.recent, {}
+                self.recent[key] = outcome
         return [known[key] if outcome is None else outcome for key, outcome in zip(keys, found, strict=True)]
 
     def _call_rows(self, rows: Any) -> list[Outcome]:
@@ -250,19 +253,18 @@ def _converter(shape: Any, kind: str) -> Any:
     own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
     references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
     order = [name for name, _ in shape]
+    doc_id = order.index("doc_id") if kind == "doc" else -1
 
     def rows(columns: list, start: int) -> tuple[list, int]:
         fields = {name: convert(columns[start + i]) for i, (name, convert) in enumerate(own)}
         at = start + len(own)
         for name, convert in references:
             fields[name], at = convert(columns, at)
-        values = list(zip(*[fields[n] for n in order], strict=True))
+        values = zip(*[fields[n] for n in order], strict=True)  # a row's values: as many as `order` names
         if kind != "doc":
-            return [dict(zip(order, v, strict=True)) for v in values], at
+            return [dict(zip(order, v, strict=False)) for v in values], at
         # the doc_id column is NULL exactly where the document is missing (the SQL says so)
-        ids = fields["doc_id"]
-        documents = [DocView(dict(zip(order, v, strict=True))) for v in values]
-        return [None if i is None else d for i, d in zip(ids, documents, strict=True)], at
+        return [None if v[doc_id] is None else DocView(dict(zip(order, v, strict=False))) for v in values], at
 
     return rows
 
