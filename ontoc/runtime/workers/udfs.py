@@ -161,6 +161,7 @@ class BatchedMethodFunction(ScalarFunction):
         self.recent, self.older = {}, {}
 
     def eval(self, *columns: Any) -> Any:
+        import numpy as np
         import pandas as pd
 
         keys = list(zip(*[column.tolist() for column in columns], strict=True))  # a short column fails here
@@ -180,13 +181,15 @@ class BatchedMethodFunction(ScalarFunction):
             for o in outcomes:
                 if o[2] is not None:
                     self.reporter.report(o[2])
-        frame = {"ok": pd.Series(ok, dtype=bool)}
+        # numpy columns, not Series: pandas builds the frame from them in about half the time (results are
+        # scalars, so an object array of them is one-dimensional)
+        frame = {"ok": np.array(ok, dtype=bool)}
         if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
             nan = [v != v for v in results]  # None == None: only a NaN differs from itself
-            frame["value"] = pd.Series([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
-            frame["nan"] = pd.Series(nan, dtype=bool)
+            frame["value"] = np.array([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
+            frame["nan"] = np.array(nan, dtype=bool)
         else:
-            frame["value"] = pd.Series(results, dtype=object)
+            frame["value"] = np.array(results, dtype=object)
         return pd.DataFrame(frame)
 
     def _complete(self, keys: list[tuple], found: list[Outcome | None]) -> list[Outcome]:
