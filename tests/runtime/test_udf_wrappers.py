@@ -260,3 +260,14 @@ def test_the_memo_is_bounded_to_two_generations(monkeypatch):
     out = through_arrow(function, [(pa.string(), ["t9", "t5", "t0"])], ok_value(("value", DataTypes.STRING())))
     assert [o["value"] for o in out] == ["T9", "T5", "T0"]
     assert calls == texts + ["t0"]  # t9 and t5 remembered (t5 moved to the newer generation), t0 forgotten
+
+
+def test_a_method_that_cannot_be_found_fails_every_row_and_counts_each():
+    params = [("text", "scalar", "STRING")]
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "no_such_method", params, "STRING")
+    context = Context()
+    function.open(context)
+    out = through_arrow(function, [(pa.string(), ["a", "a", None])], ok_value(("value", DataTypes.STRING())))
+    assert out == [{"ok": False, "value": None}] * 3
+    assert context.metrics.counters["ontoc_udf_errors"].count == 3
+    assert not function.recent  # nothing remembered: the next batch looks the method up again
