@@ -12,6 +12,7 @@ from pyflink.table import DataTypes
 from pyflink.table.types import DataType, to_arrow_type
 from pyflink.table.utils import arrow_to_pandas, pandas_to_arrow
 
+from ontoc.runtime.workers import udfs
 from ontoc.runtime.workers.udfs import (
     BatchedMethodFunction,
     DocView,
@@ -184,15 +185,89 @@ def test_a_document_and_its_reference_arrive_as_columns_and_nest_again():
     assert out[2] == {"ok": False, "value": None}
 
 
-def test_a_batch_calls_the_method_once_per_row_and_resumes_after_each_exception():
+def test_a_batch_calls_the_method_once_per_distinct_arguments_and_reports_each_rows_exception():
     params = [("text", "scalar", "STRING")]
     function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")
     calls = []
     function.fn = lambda text: calls.append(text) or text.upper()  # None raises: the first, two adjacent, the last
     context = Context()
     function.open(context)
-    texts = [None, "a", None, None, "b", None]
-    out = through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING())))
-    assert calls == texts
-    assert out == [{"ok": t is not None, "value": t and t.upper()} for t in texts]
-    assert context.metrics.counters["ontoc_udf_errors"].count == 4
+    texts = [None, "a", None, None, "b", None, "a"]
+    expected = [{"ok": t is not None, "value": t and t.upper()} for t in texts]
+    assert through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING()))) == expected
+    assert calls == [None, "a", "b"]  # the memo: same arguments, same outcome
+    assert context.metrics.counters["ontoc_udf_errors"].count == 4  # still one error per row that raised
+    # the next batch finds every outcome remembered, the exception included, and still counts it per row
+    assert through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING()))) == expected
+    assert calls == [None, "a", "b"] and context.metrics.counters["ontoc_udf_errors"].count == 8
+    kept = [o[2] for o in function.recent.values() if o[2] is not None]
+    assert len(kept) == 1 and kept[0].__traceback__ is None  # kept without the frames that hold its arguments
+
+
+def memo_calls(params, columns) -> tuple[list, list]:
+    """The values a batched `repr` of its arguments returns per row, and the arguments it was called with."""
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")
+    calls = []
+    function.fn = lambda *args: calls.append(args) or repr(args)
+    function.open(Context())
+    out = through_arrow(function, columns, ok_value(("value", DataTypes.STRING())))
+    return [o["value"] for o in out], calls
+
+
+def test_the_memo_keys_on_exact_arguments():
+    # a DOUBLE travels as text: -0.0 and 0.0 stay apart, a NaN and a NULL are not each other
+    out, calls = memo_calls([("x", "scalar", "DOUBLE")], [(pa.string(), ["-0.0", "0.0", "NaN", None, "NaN", "-0.0"])])
+    assert out == [repr((float(x),)) if x else "(None,)" for x in ["-0.0", "0.0", "NaN", None, "NaN", "-0.0"]]
+    assert [repr(c) for c in calls] == ["(-0.0,)", "(0.0,)", "(nan,)", "(None,)"]
+    # 1 and True never share a key position: each position is one column of one carrier type
+    row = "ROW<`n` BIGINT, `b` BOOLEAN>"
+    decimals = (pa.decimal128(38, 10), [Decimal(1), None, Decimal(1), Decimal(1)])
+    bools = (pa.bool_(), [None, True, True, None])
+    out, calls = memo_calls([("d", "dict", row)], [decimals, bools])
+    assert out == ["({'n': 1, 'b': None},)", "({'n': None, 'b': True},)", "({'n': 1, 'b': True},)"] + out[:1]
+    assert len(calls) == 3 and type(calls[0][0]["n"]) is int and type(calls[1][0]["b"]) is bool
+    # a DECIMAL column has one scale: 1.0 and 1.00 arrive as the same Decimal, the method sees one argument
+    out, calls = memo_calls(
+        [("d", "scalar", "DECIMAL(10, 2)")], [(pa.decimal128(10, 2), [Decimal("1.0"), Decimal("1.00")])]
+    )
+    assert out == ["(Decimal('1.00'),)"] * 2 and len(calls) == 1
+    # a missing document (NULL doc_id) is None; a present one with NULL fields is a document; ids tell apart
+    doc = "ROW<`doc_id` STRING, `name` STRING>"
+    ids, names = (pa.string(), [None, "s1", "s2", None, "s1"]), (pa.string(), [None, None, None, None, None])
+    out, calls = memo_calls([("s", "doc", doc)], [ids, names])
+    assert out == [
+        "(None,)",
+        "(DocView({'doc_id': 's1', 'name': None}),)",
+        "(DocView({'doc_id': 's2', 'name': None}),)",
+    ] + [
+        "(None,)",
+        "(DocView({'doc_id': 's1', 'name': None}),)",
+    ]
+    assert len(calls) == 3
+
+
+def test_the_memo_is_bounded_to_two_generations(monkeypatch):
+    monkeypatch.setattr(udfs, "MEMO_ENTRIES", 4)
+    params = [("text", "scalar", "STRING")]
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")
+    calls = []
+    function.fn = lambda text: calls.append(text) or text.upper()
+    function.open(Context())
+    texts = [f"t{i}" for i in range(10)]
+    through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING())))
+    assert len(function.recent) <= 4 and len(function.older) <= 4
+    assert set(function.recent) | set(function.older) == {(t,) for t in texts[-6:]}  # t8, t9 in the new generation
+    out = through_arrow(function, [(pa.string(), ["t9", "t5", "t0"])], ok_value(("value", DataTypes.STRING())))
+    assert [o["value"] for o in out] == ["T9", "T5", "T0"]
+    assert calls == texts + ["t0"]  # t9 and t5 remembered (t5 moved to the newer generation), t0 forgotten
+
+
+def test_a_method_that_cannot_be_found_fails_every_row_and_counts_each():
+    params = [("text", "scalar", "STRING")]
+    function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "no_such_method", params, "STRING")
+    context = Context()
+    function.open(context)
+    out = through_arrow(function, [(pa.string(), ["a", "a", None])], ok_value(("value", DataTypes.STRING())))
+    assert out == [{"ok": False, "value": None}] * 3
+    assert context.metrics.counters["ontoc_udf_errors"].count == 3
+    assert not function.recent  # nothing remembered: the next batch looks the method up again

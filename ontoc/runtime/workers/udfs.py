@@ -125,11 +125,27 @@ class MethodScalarFunction(ScalarFunction):
             return Row(False, None)
 
 
+# Entries per generation of a batched method's memo. Two generations, the older dropped when the newer
+# fills: a function keeps at most twice MEMO_ENTRIES argument tuples, about 350 bytes each (the
+# key tuple and its strings, the outcome, the dict's slot; 160-180 without the strings, measured), so at
+# most about 6 MiB per function. Repeats come soon after their first row (a -U follows the key's next
+# change, a customer's change fans out to its orders in one burst), so recent entries are the ones that hit.
+MEMO_ENTRIES = 8192
+
+Outcome = tuple[bool, Any, Exception | None]  # ok, the checked result, the exception the method raised
+
+
 class BatchedMethodFunction(ScalarFunction):
-    """A static method over an Arrow batch (a PyFlink pandas UDF): one call of the method per row, each row's
-    exception its own. Arguments arrive as pandas columns (a document or a dict as one column per field, a
-    document's doc_id first and then its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact
-    beside NULLs): `converters` give back what `eval` above gets."""
+    """A static method over an Arrow batch (a PyFlink pandas UDF): each row's exception its own. Arguments
+    arrive as pandas columns (a document or a dict as one column per field, a document's doc_id first and then
+    its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `converters` give
+    back what `eval` above gets.
+
+    The method is a function of its arguments (as a Flink retraction already assumes: a -U must reproduce
+    its +U), so its outcome is memoized per worker, keyed on a row's raw carrier values: each key position
+    is one column of one carrier type (str, Decimal at the column's scale, bool, None), where equal values
+    are the same argument (a DOUBLE's text keeps -0.0 apart from 0.0 and NaN equal to NaN). A row whose key
+    was seen gets the same result, or the same exception, reported (and counted) again for that row."""
 
     def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
         self.target = (module, view, method)
@@ -137,57 +153,85 @@ class BatchedMethodFunction(ScalarFunction):
         self.result = result
         self.reporter = _Reporter(f"{view}.{method}")
         self.fn: Any = None  # the method, resolved on first call in the worker
+        self.recent: dict[tuple, Outcome] = {}  # the memo's generations
+        self.older: dict[tuple, Outcome] = {}
 
     def open(self, function_context: Any) -> None:
         self.reporter.open(function_context)
+        self.recent, self.older = {}, {}
 
     def eval(self, *columns: Any) -> Any:
+        import numpy as np
         import pandas as pd
 
-        # per parameter, its values row by row as the method gets them, converted a column at a time
-        arguments, at = [], 0
-        for convert in self.converters:
-            values, at = convert(columns, at)
-            arguments.append(values)
-        results, failed = self._call_rows(iter(list(zip(*arguments, strict=True))))  # a short column fails here
-        ok = [True] * len(results)
-        for i in failed:
-            ok[i] = False
-        frame = {"ok": pd.Series(ok, dtype=bool)}
-        if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
-            nan = [v != v for v in results]  # None == None: only a NaN differs from itself
-            frame["value"] = pd.Series([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
-            frame["nan"] = pd.Series(nan, dtype=bool)
-        else:
-            frame["value"] = pd.Series(results, dtype=object)
-        return pd.DataFrame(frame)
-
-    def _call_rows(self, rows: Any) -> tuple[list, list[int]]:
-        """The method's checked result per row (None where it raised) and the rows that raised. The loop runs
-        without a handler per row: an exception ends it, is reported, and the loop resumes at the next row."""
-        results: list = []
-        failed: list[int] = []
-        append = results.append
+        keys = list(zip(*[column.tolist() for column in columns], strict=True))  # a short column fails here
+        outcomes: list[Outcome]
         try:
             if self.fn is None:
                 self.fn = _resolve(*self.target)
         except Exception as exc:  # every row raises, as the row-at-a-time function's would
-            for _ in rows:
-                self.reporter.report(exc)
-                failed.append(len(results))
-                append(None)
-            return results, failed
+            outcomes = [(False, None, exc)] * len(keys)
+        else:
+            known = self.recent.get
+            found = [known(key) for key in keys]
+            outcomes = self._complete(keys, found) if None in found else cast(list[Outcome], found)
+        ok = [o[0] for o in outcomes]
+        results = [o[1] for o in outcomes]
+        if False in ok:
+            for o in outcomes:
+                if o[2] is not None:
+                    self.reporter.report(o[2])
+        # numpy columns, not Series: pandas builds the frame from them in about half the time (results are
+        # scalars, so an object array of them is one-dimensional)
+        frame = {"ok": np.array(ok, dtype=bool)}
+        if self.result.upper().startswith("DOUBLE"):  # NaN as a flag: from pandas, Arrow makes a NaN NULL
+            nan = [v != v for v in results]  # None == None: only a NaN differs from itself
+            frame["value"] = np.array([None if n else v for v, n in zip(results, nan, strict=True)], dtype=object)
+            frame["nan"] = np.array(nan, dtype=bool)
+        else:
+            frame["value"] = np.array(results, dtype=object)
+        return pd.DataFrame(frame)
+
+    def _complete(self, keys: list[tuple], found: list[Outcome | None]) -> list[Outcome]:
+        """The outcomes of a batch's rows, those not in the recent generation taken from the older one or
+        called once per distinct key (arguments converted a column at a time), then kept in the recent one;
+        when it is full it becomes the older one and the older is dropped."""
+        todo = dict.fromkeys([key for key, outcome in zip(keys, found, strict=True) if outcome is None])
+        older = self.older
+        if older:
+            todo.update((key, older.pop(key)) for key in [key for key in todo if key in older])
+        fresh = [key for key, outcome in todo.items() if outcome is None]
+        if fresh:
+            columns, arguments, at = list(zip(*fresh, strict=True)), [], 0
+            for convert in self.converters:
+                values, at = convert(columns, at)
+                arguments.append(values)
+            todo.update(zip(fresh, self._call_rows(iter(list(zip(*arguments, strict=True)))), strict=True))
+        known = cast(dict[tuple, Outcome], todo)  # every key's outcome by now
+        if len(self.recent) + len(known) <= MEMO_ENTRIES:
+            self.recent.update(known)
+        else:
+            for key, outcome in known.items():
+                if len(self.recent) >= MEMO_ENTRIES:
+                    self.older, self.recent = self.recent, {}
+                self.recent[key] = outcome
+        return [known[key] if outcome is None else outcome for key, outcome in zip(keys, found, strict=True)]
+
+    def _call_rows(self, rows: Any) -> list[Outcome]:
+        """The method's outcome per row: ok, its checked result, the exception it raised (kept without its
+        frames, which hold the arguments). The loop runs without a handler per row: an exception ends it, is
+        kept for its row, and the loop resumes at the next row."""
+        outcomes: list[Outcome] = []
+        append = outcomes.append
         fn, check, exact = self.fn, _result_check(self.result), _unchecked_type(self.result)
         while True:
             try:
                 for args in rows:
                     value = fn(*args)
-                    append(value if type(value) is exact or value is None else check(value))
-                return results, failed
+                    append((True, value if type(value) is exact or value is None else check(value), None))
+                return outcomes
             except Exception as exc:
-                self.reporter.report(exc)
-                failed.append(len(results))
-                append(None)
+                append((False, None, exc.with_traceback(None)))
 
 
 def _unchecked_type(sql_type: str) -> type | None:
@@ -198,39 +242,38 @@ def _unchecked_type(sql_type: str) -> type | None:
 
 
 def converter(type_text: str, kind: str) -> Any:
-    """The function from a batch's argument columns (from column `start`) to one parameter's values, as the
-    row-at-a-time function passes them to the method, and the next column: a BIGINT from its Decimal, a
-    DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its own fields'
-    columns and then its references', a dict as a dict from its fields' columns."""
+    """The function from a batch's argument columns (sequences, from column `start`) to one parameter's
+    values, as the row-at-a-time function passes them to the method, and the next column: a BIGINT from its
+    Decimal, a DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its own
+    fields' columns and then its references', a dict as a dict from its fields' columns."""
     return _converter(_parse_type(type_text), kind)
 
 
 def _converter(shape: Any, kind: str) -> Any:
     if not isinstance(shape, list):
         scalar = _scalar(shape)
-        return lambda columns, start: (scalar(columns[start].tolist()), start + 1)
+        return lambda columns, start: (scalar(columns[start]), start + 1)
     own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
     references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
     order = [name for name, _ in shape]
+    doc_id = order.index("doc_id") if kind == "doc" else -1
 
-    def rows(columns: tuple, start: int) -> tuple[list, int]:
-        fields = {name: convert(columns[start + i].tolist()) for i, (name, convert) in enumerate(own)}
+    def rows(columns: list, start: int) -> tuple[list, int]:
+        fields = {name: convert(columns[start + i]) for i, (name, convert) in enumerate(own)}
         at = start + len(own)
         for name, convert in references:
             fields[name], at = convert(columns, at)
-        values = list(zip(*[fields[n] for n in order], strict=True))
+        values = zip(*[fields[n] for n in order], strict=True)  # a row's values: as many as `order` names
         if kind != "doc":
-            return [dict(zip(order, v, strict=True)) for v in values], at
+            return [dict(zip(order, v, strict=False)) for v in values], at
         # the doc_id column is NULL exactly where the document is missing (the SQL says so)
-        ids = fields["doc_id"]
-        documents = [DocView(dict(zip(order, v, strict=True))) for v in values]
-        return [None if i is None else d for i, d in zip(ids, documents, strict=True)], at
+        return [None if v[doc_id] is None else DocView(dict(zip(order, v, strict=False))) for v in values], at
 
     return rows
 
 
 def _scalar(base: str) -> Any:
-    """A column's values (a list) from their carrier to what the row-at-a-time function passes."""
+    """A column's values (a sequence) from their carrier to what the row-at-a-time function passes."""
     carried = {"BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}.get(base)
     if carried is None:
         return lambda values: values
