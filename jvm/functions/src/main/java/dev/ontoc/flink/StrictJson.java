@@ -2,6 +2,7 @@ package dev.ontoc.flink;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,18 +39,32 @@ final class StrictJson {
 
     // Jackson's own limits sit above ours, so our checks (and reasons) decide; the string and
     // name limits are lifted: Python's json has none
+    private static final StreamReadConstraints LIMITS =
+            StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_DEPTH + 10)
+                    .maxNumberLength(MAX_NUMBER_CHARS + 10)
+                    .maxStringLength(Integer.MAX_VALUE)
+                    .maxNameLength(Integer.MAX_VALUE)
+                    .build();
     private static final JsonFactory FACTORY =
             JsonFactory.builder()
-                    .streamReadConstraints(
-                            StreamReadConstraints.builder()
-                                    .maxNestingDepth(MAX_DEPTH + 10)
-                                    .maxNumberLength(MAX_NUMBER_CHARS + 10)
-                                    .maxStringLength(Integer.MAX_VALUE)
-                                    .maxNameLength(Integer.MAX_VALUE)
-                                    .build())
+                    .streamReadConstraints(LIMITS)
                     .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
                     .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
                     .build();
+    // For bytes: Jackson reads UTF-8 bytes itself (UTF8StreamJsonParser) only with field names
+    // canonicalized (a shared table of the names seen, which also spares a String per key); without,
+    // it decodes the bytes to chars first. A table filled by hostile keys is emptied, never a failure.
+    private static final JsonFactory BYTES_FACTORY =
+            JsonFactory.builder()
+                    .streamReadConstraints(LIMITS)
+                    .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+                    .enable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+                    .disable(JsonFactory.Feature.FAIL_ON_SYMBOL_HASH_OVERFLOW)
+                    .build();
+
+    /** A field the JSON object does not have (see {@link #readFields}). */
+    static final Object ABSENT = new Object();
 
     private StrictJson() {}
 
@@ -60,15 +75,66 @@ final class StrictJson {
                 throw new EventRules.Invalid("not JSON (no value)");
             }
             Object value = read(parser, token, 0, maxDepth);
-            if (parser.nextToken() != null) {
-                throw new EventRules.Invalid("not JSON (extra data after the value)");
-            }
+            end(parser);
             return value;
         } catch (JsonProcessingException e) {
-            throw new EventRules.Invalid("not JSON (" + EventRules.cut(e.getOriginalMessage(), 200) + ")");
+            throw notJson(e);
         } catch (IOException e) {
-            throw new EventRules.Invalid("not JSON (" + EventRules.cut(String.valueOf(e.getMessage()), 200) + ")");
+            throw notJson(e);
         }
+    }
+
+    /**
+     * The values of the named fields of the JSON object in {@code utf8} (bytes already known to be
+     * UTF-8), read from the bytes with no text decoded first and no map built: {@code index} maps a
+     * field's name to its slot in the result, whose missing fields are {@link #ABSENT}. The whole
+     * value is read and checked as {@link #parse} does, in the same order (the other keys' values
+     * too); the last of duplicate keys wins. Null when the value is not an object, or starts with
+     * bytes that Jackson's encoding detection reads (a byte-order mark, a zero byte): the caller
+     * then takes {@link #parse}, the one reader of those.
+     */
+    static Object[] readFields(byte[] utf8, Map<String, Integer> index, int slots, int maxDepth)
+            throws EventRules.Invalid {
+        if (utf8.length < 4 || utf8[0] != '{' || utf8[1] == 0 || utf8[2] == 0 || utf8[3] == 0) {
+            return null;
+        }
+        try (JsonParser parser = BYTES_FACTORY.createParser(utf8)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            enter(0, maxDepth);
+            Object[] seen = new Object[slots];
+            Arrays.fill(seen, ABSENT);
+            for (JsonToken t = parser.nextToken(); t != JsonToken.END_OBJECT; t = parser.nextToken()) {
+                String name = parser.currentName();
+                checkText(name);
+                Object value = read(parser, parser.nextToken(), 1, maxDepth);
+                Integer slot = index.get(name);
+                if (slot != null) {
+                    seen[slot] = value;
+                }
+            }
+            end(parser);
+            return seen;
+        } catch (JsonProcessingException e) {
+            throw notJson(e);
+        } catch (IOException e) {
+            throw notJson(e);
+        }
+    }
+
+    private static void end(JsonParser parser) throws IOException, EventRules.Invalid {
+        if (parser.nextToken() != null) {
+            throw new EventRules.Invalid("not JSON (extra data after the value)");
+        }
+    }
+
+    private static EventRules.Invalid notJson(JsonProcessingException e) {
+        return new EventRules.Invalid("not JSON (" + EventRules.cut(e.getOriginalMessage(), 200) + ")");
+    }
+
+    private static EventRules.Invalid notJson(IOException e) {
+        return new EventRules.Invalid("not JSON (" + EventRules.cut(String.valueOf(e.getMessage()), 200) + ")");
     }
 
     private static Object read(JsonParser parser, JsonToken token, int depth, int maxDepth)
