@@ -53,6 +53,7 @@ abstract class EventValidator extends ScalarFunction implements SpecializedFunct
 
     protected final ValidatorSpec spec; // null only in the unspecialized instance the planner inspects
     private transient Map<String, Integer> slots;
+    private transient StringData[] slotTopics; // each slot's topic name, in binary form already
     private transient Counter invalidEvents;
 
     EventValidator(ValidatorSpec spec) {
@@ -74,8 +75,10 @@ abstract class EventValidator extends ScalarFunction implements SpecializedFunct
     Integer slot(StringData topic) {
         if (slots == null) {
             slots = new HashMap<>();
+            slotTopics = new StringData[spec.topics.size()];
             for (int i = 0; i < spec.topics.size(); i++) {
                 slots.put(spec.topics.get(i).name, i);
+                slotTopics[i] = StringData.fromBytes(spec.topics.get(i).name.getBytes(StandardCharsets.UTF_8));
             }
         }
         return topic == null ? null : slots.get(topic.toString());
@@ -86,9 +89,10 @@ abstract class EventValidator extends ScalarFunction implements SpecializedFunct
         return value == null ? null : topic.validate(value);
     }
 
-    RowData valid(StringData topic, int slot, StringData docId, RowData columns) {
+    /** The verdict on a valid event of the topic in {@code slot} (see {@link #slot}); null columns: a delete. */
+    RowData valid(int slot, StringData docId, RowData columns) {
         GenericRowData out = new GenericRowData(FIXED_FIELDS + spec.topics.size());
-        out.setField(0, topic);
+        out.setField(0, slotTopics[slot]);
         out.setField(1, columns == null ? DELETE : UPSERT);
         out.setField(5, docId);
         if (columns != null) {

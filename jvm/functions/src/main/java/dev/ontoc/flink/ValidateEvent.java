@@ -51,7 +51,7 @@ public class ValidateEvent extends EventValidator {
             if (slot == null) {
                 throw new EventRules.Invalid("the record's topic is not a source of this job");
             }
-            return valid(topic, slot, docId, value == null ? null : columns(spec.topics.get(slot), value));
+            return valid(slot, docId, value == null ? null : columns(spec.topics.get(slot), value));
         } catch (EventRules.Invalid e) {
             return invalid(topic, e.getMessage(), partition, offset, report(key), value);
         } catch (RuntimeException | StackOverflowError e) {

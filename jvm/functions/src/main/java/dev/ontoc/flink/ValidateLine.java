@@ -55,7 +55,7 @@ public class ValidateLine extends EventValidator {
             }
             Map<?, ?> event = (Map<?, ?>) record;
             StringData docId = StringData.fromString((String) event.get("key"));
-            return valid(topic, slot, docId, columns(spec.topics.get(slot), event.get("value")));
+            return valid(slot, docId, columns(spec.topics.get(slot), event.get("value")));
         } catch (EventRules.Invalid e) {
             return invalid(topic, e.getMessage(), null, null, null, line);
         } catch (RuntimeException | StackOverflowError e) {
