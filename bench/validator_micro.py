@@ -37,7 +37,7 @@ def probe_spec(tmp: Path) -> str:
     compiled = compile_definitions(probe_package(tmp, "micro"))
     kafka = KafkaConnection("127.0.0.1:9092").options()  # not contacted: only the spec literal is read
     spec = build_job(compiled.plans, compiled.schema.models, default_job("micro"), kafka)
-    return validator_spec(spec.validator)
+    return validator_spec(spec.functions.validator)
 
 
 def main() -> int:

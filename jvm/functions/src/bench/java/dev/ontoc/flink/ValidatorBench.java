@@ -34,6 +34,7 @@ import org.apache.flink.table.types.logical.RowType;
  * bytes and the expert's source row serialized to its exchange. Run by {@code python -m bench.validator_micro}
  * (the spec literal of part 4's package as the argument).
  */
+@SuppressWarnings("deprecation") // DataTypes.of(LogicalType), the exchange's nested row type
 final class ValidatorBench {
 
     static volatile Object sink;
