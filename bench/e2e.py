@@ -151,6 +151,25 @@ def jit_cpu_seconds(pid: int | None) -> float | None:
     return total
 
 
+def thread_cpu_seconds(pid: int | None) -> dict[str, float]:
+    """CPU time of a process's threads by name (Linux /proc `comm`, 15 characters, digits dropped: Flink's task
+    threads are `Source: <table>`, `Deduplicate[5]`..., so a name groups one operator chain's thread), or {}."""
+    if not pid:
+        return {}
+    out: dict[str, float] = {}
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                name = re.sub(r"[0-9]+", "", (task / "comm").read_text().strip())
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended
+                continue
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return {}
+    return out
+
+
 def expert_statements(
     topics: dict[str, str], view_topic: str, bootstrap: str, sink: list[tuple[str, str]]
 ) -> list[str]:
@@ -238,6 +257,7 @@ def one_run(
         producer.close(10)
         cpu0 = cpu_seconds(cluster.get("taskmanager_pid"))
         jit0 = jit_cpu_seconds(cluster.get("taskmanager_pid"))
+        threads0 = thread_cpu_seconds(cluster.get("taskmanager_pid"))
         probe = run_probe(
             cluster,
             timeout=seconds + 5 + 3 * CHECKPOINT_MS / 1000 + 120,
@@ -255,6 +275,7 @@ def one_run(
         )
         cpu1 = cpu_seconds(cluster.get("taskmanager_pid"))
         jit1 = jit_cpu_seconds(cluster.get("taskmanager_pid"))
+        threads1 = thread_cpu_seconds(cluster.get("taskmanager_pid"))
     finally:
         try:
             rest.cancel(job_id)
@@ -271,6 +292,11 @@ def one_run(
             # the job's own work: the TaskManager without its JIT compiler threads (see jit_cpu_seconds)
             result["taskmanager_jit_us_per_event"] = round((jit1 - jit0) / events * 1e6, 1)
             result["taskmanager_cpu_us_per_event_without_jit"] = round((cpu1 - cpu0 - jit1 + jit0) / events * 1e6, 1)
+        # per thread name (a task's thread, the source's fetcher, RocksDB, GC...): where the job's CPU goes
+        per_thread = {k: round((v - threads0.get(k, 0.0)) / events * 1e6, 1) for k, v in threads1.items()}
+        result["thread_cpu_us_per_event"] = dict(
+            sorted(((k, v) for k, v in per_thread.items() if v >= 0.5), key=lambda kv: -kv[1])
+        )
     if probe["received"]:
         growth = probe["last_fifth_median_ms"] - probe["first_fifth_median_ms"]
         result["latency_growth_ms"] = round(growth, 1)
@@ -292,6 +318,8 @@ def one_run(
         f"TM CPU {result.get('taskmanager_cpu_us_per_event')} us/event "
         f"({result.get('taskmanager_jit_us_per_event')} of it JIT), sustained {result['sustained']}"
     )
+    if result.get("thread_cpu_us_per_event"):
+        say(f"[e2e]   CPU us/event by thread: {result['thread_cpu_us_per_event']}")
     return result
 
 

@@ -377,6 +377,30 @@ def test_random_records_never_fail_the_query_and_agree(t_env, batch):
         assert_agree(topic, key, value, jvm, repr((topic, key, value[:200] if value else value)))
 
 
+def test_many_distinct_keys_never_fail_a_valid_event(t_env):
+    """The byte reader keeps a table of the field names it has seen (Jackson's canonical names): events with
+    80,000 distinct ignored keys fill it past its limit, and each is still judged as Python judges it."""
+    import random
+
+    rnd = random.Random(15)
+    records = []
+    for n in range(40):
+        names = {"".join(rnd.choices("abcdefghijklmnopqrstuvwxyzé😀", k=rnd.randint(1, 12))) for _ in range(2_000)}
+        names -= set(TOPICS["everything"].fields)  # undeclared keys only
+        doc = {name: rnd.choice([1, "x", None, [1.5]]) for name in names} | json.loads(
+            raw(TABLE["records"][0]["value"])
+        )
+        if n % 10 == 9:
+            doc["i"] = "not an int"
+        records.append(("everything", f"k{n}".encode(), json.dumps(doc, ensure_ascii=n % 2 == 0).encode()))
+    rows = run_jvm(t_env, records)
+    kinds = [
+        assert_agree(topic, key, value, jvm, f"record {n}").kind
+        for n, ((topic, key, value), jvm) in enumerate(zip(records, rows, strict=True))
+    ]
+    assert kinds.count(UPSERT) == 36 and kinds.count(INVALID) == 4
+
+
 # --------------------------------------------------------------------------
 # The text of a Decimal field (`relations.text_column`): Python's str(Decimal(<the event's number text>))
 

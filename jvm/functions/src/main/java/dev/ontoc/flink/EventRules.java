@@ -10,10 +10,16 @@ import java.time.DateTimeException;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
+import org.apache.flink.table.data.GenericArrayData;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
 
 /**
  * The rules of spec section 1 for one change event, as {@code ontoc/events.py} states them for
@@ -72,6 +78,21 @@ final class EventRules {
 
     /** Bytes as UTF-8 text, refusing anything that is not (Python's bytes.decode("utf-8")). */
     static String utf8(byte[] bytes) throws Invalid {
+        checkUtf8(bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    /** Refuses bytes that are not UTF-8 (Python's bytes.decode("utf-8")); ASCII, the usual case, in one pass. */
+    static void checkUtf8(byte[] bytes) throws Invalid {
+        for (byte b : bytes) {
+            if (b < 0) {
+                strictDecode(bytes);
+                return;
+            }
+        }
+    }
+
+    private static String strictDecode(byte[] bytes) throws Invalid {
         try {
             return StandardCharsets.UTF_8
                     .newDecoder()
@@ -265,56 +286,101 @@ final class EventRules {
         return UTC_TEXT.format(local);
     }
 
-    /** A topic's model: every field validated, the columns the views read returned. */
+    /**
+     * A topic's model: every field validated, the columns the views read returned as Flink's internal
+     * data (StringData, Long, Double, Boolean, ArrayData), so Flink does not convert every result.
+     */
     static final class Topic implements Serializable {
         final String name;
         final List<Field> fields = new ArrayList<>();
         final List<String> columnNames = new ArrayList<>();
         final List<Type> columnTypes = new ArrayList<>();
         final List<String> columnTextOf = new ArrayList<>(); // the Decimal field a text column shows, or null
+        final Map<String, Integer> fieldIndex = new HashMap<>(); // a field's name -> its index in `fields`
+        final List<Integer> columnField = new ArrayList<>(); // a column's field (the Decimal field of a text column)
 
         Topic(String name) {
             this.name = name;
         }
 
-        /** The column values of a valid document ({@code value}: the parsed JSON). */
-        Object[] validate(Object value) throws Invalid {
+        void addField(Field field) {
+            fieldIndex.put(field.name, fields.size());
+            fields.add(field);
+        }
+
+        void addColumn(String name, Type type, String textOf, int field) {
+            columnNames.add(name);
+            columnTypes.add(type);
+            columnTextOf.add(textOf);
+            columnField.add(field);
+        }
+
+        /** The columns of a valid document ({@code value}: the parsed JSON). */
+        RowData validate(Object value) throws Invalid {
             if (!(value instanceof Map)) {
                 throw new Invalid("value must be a JSON object or null, got " + jsonTypeName(value));
             }
             Map<?, ?> object = (Map<?, ?>) value;
-            Map<String, Object> doc = new java.util.HashMap<>();
-            for (Field f : fields) {
-                String where = "field `" + f.name + "`";
-                if (object.containsKey(f.name)) {
-                    doc.put(f.name, coerce(object.get(f.name), f.type, where));
-                } else if (!f.hasDefault) {
-                    throw new Invalid(where + " is missing and has no default");
-                } else if (f.defaultError != null) {
-                    throw new Invalid(where + " is missing and its default is not valid: " + f.defaultError);
+            Object[] seen = new Object[fields.size()];
+            for (int f = 0; f < seen.length; f++) {
+                String name = fields.get(f).name;
+                seen[f] = object.containsKey(name) ? object.get(name) : StrictJson.ABSENT;
+            }
+            return columns(seen);
+        }
+
+        /**
+         * The columns of a valid document whose fields' JSON values are {@code seen} (indexed like
+         * {@code fields}; {@link StrictJson#ABSENT} for a missing one): every field checked, in
+         * declaration order, so the first bad field is the one reported, as in {@code ontoc.events}.
+         */
+        RowData columns(Object[] seen) throws Invalid {
+            Object[] doc = new Object[seen.length];
+            for (int f = 0; f < seen.length; f++) {
+                Field field = fields.get(f);
+                if (seen[f] != StrictJson.ABSENT) {
+                    doc[f] = coerce(seen[f], field.type, field.where);
+                } else if (!field.hasDefault) {
+                    throw new Invalid(field.where + " is missing and has no default");
+                } else if (field.defaultError != null) {
+                    throw new Invalid(field.where + " is missing and its default is not valid: " + field.defaultError);
                 } else {
-                    doc.put(f.name, f.defaultValue);
+                    doc[f] = field.defaultValue;
                 }
             }
             if (columnNames.isEmpty()) {
-                return new Object[] {Boolean.TRUE};
+                return GenericRowData.of(Boolean.TRUE);
             }
-            Object[] out = new Object[columnNames.size()];
-            for (int i = 0; i < out.length; i++) {
-                String textOf = columnTextOf.get(i);
-                out[i] = textOf == null ? doc.get(columnNames.get(i)) : text(object, textOf);
+            GenericRowData out = new GenericRowData(columnNames.size());
+            for (int i = 0; i < columnNames.size(); i++) {
+                int f = columnField.get(i);
+                if (columnTextOf.get(i) == null) {
+                    out.setField(i, internal(doc[f]));
+                } else if (seen[f] == StrictJson.ABSENT) {
+                    out.setField(i, internal(fields.get(f).defaultText));
+                } else if (seen[f] instanceof StrictJson.Num) {
+                    // a valid document's Decimal field as Python prints it
+                    out.setField(i, StringData.fromString(decimalText((StrictJson.Num) seen[f])));
+                }
             }
             return out;
         }
+    }
 
-        /** A valid document's Decimal field as Python prints it: from the event's number, else the default's. */
-        private String text(Map<?, ?> object, String name) {
-            if (!object.containsKey(name)) {
-                return fields.stream().filter(f -> f.name.equals(name)).findFirst().map(f -> f.defaultText).orElse(null);
-            }
-            Object value = object.get(name);
-            return value instanceof StrictJson.Num ? decimalText((StrictJson.Num) value) : null;
+    /** A column value (from {@link #coerce}) as Flink's internal data: text as StringData, a list as ArrayData. */
+    static Object internal(Object value) {
+        if (value instanceof String) {
+            return StringData.fromString((String) value);
         }
+        if (value instanceof Object[]) {
+            Object[] list = (Object[]) value;
+            Object[] out = new Object[list.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = internal(list[i]);
+            }
+            return new GenericArrayData(out);
+        }
+        return value;
     }
 
     static final class Field implements Serializable {
@@ -324,9 +390,11 @@ final class EventRules {
         final Object defaultValue; // coerced, as a column value
         final String defaultText; // a Decimal default as Python prints it (a text column's value), else null
         final String defaultError; // why the default cannot stand for a missing field
+        final String where; // the field in a reason
 
         Field(String name, Type type, boolean hasDefault, Object defaultValue, String defaultText, String defaultError) {
             this.name = name;
+            this.where = "field `" + name + "`";
             this.type = type;
             this.hasDefault = hasDefault;
             this.defaultValue = defaultValue;

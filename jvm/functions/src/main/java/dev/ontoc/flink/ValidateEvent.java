@@ -1,9 +1,10 @@
 package dev.ontoc.flink;
 
 import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.types.inference.InputTypeStrategies;
 import org.apache.flink.table.types.inference.InputTypeStrategy;
-import org.apache.flink.types.Row;
 
 /**
  * {@code ONTOC_VALIDATE_EVENT(spec STRING literal, topic STRING, partition INT, offset BIGINT,
@@ -32,30 +33,43 @@ public class ValidateEvent extends EventValidator {
     InputTypeStrategy inputs() {
         return InputTypeStrategies.sequence(
                 InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING())),
-                InputTypeStrategies.explicit(DataTypes.STRING()),
+                InputTypeStrategies.explicit(DataTypes.STRING().bridgedTo(StringData.class)),
                 InputTypeStrategies.explicit(DataTypes.INT()),
                 InputTypeStrategies.explicit(DataTypes.BIGINT()),
                 InputTypeStrategies.explicit(DataTypes.BYTES()),
                 InputTypeStrategies.explicit(DataTypes.BYTES()));
     }
 
-    public Row eval(String specText, String topic, Integer partition, Long offset, byte[] key, byte[] value) {
+    public RowData eval(String specText, StringData topic, Integer partition, Long offset, byte[] key, byte[] value) {
         try {
             if (key == null) {
                 throw new EventRules.Invalid("the record has no key (the key is the document's doc_id)");
             }
-            String docId = EventRules.utf8(key);
+            EventRules.checkUtf8(key);
+            StringData docId = StringData.fromBytes(key); // UTF-8 already: Flink's own form of text
             Integer slot = slot(topic);
             if (slot == null) {
                 throw new EventRules.Invalid("the record's topic is not a source of this job");
             }
-            Object parsed = value == null ? null : StrictJson.parse(EventRules.utf8(value), StrictJson.MAX_DEPTH);
-            return valid(topic, slot, docId, columns(spec.topics.get(slot), parsed));
+            return valid(slot, docId, value == null ? null : columns(spec.topics.get(slot), value));
         } catch (EventRules.Invalid e) {
             return invalid(topic, e.getMessage(), partition, offset, report(key), value);
         } catch (RuntimeException | StackOverflowError e) {
             return invalid(topic, "the validator failed: " + e, partition, offset, report(key), value);
         }
+    }
+
+    /**
+     * An upsert's columns, or null for the JSON text {@code null}: an object's fields are read straight
+     * from the bytes ({@link StrictJson#readFields}); any other value takes the general reader.
+     */
+    private static RowData columns(EventRules.Topic topic, byte[] value) throws EventRules.Invalid {
+        EventRules.checkUtf8(value);
+        Object[] fields = StrictJson.readFields(value, topic.fieldIndex, topic.fields.size(), StrictJson.MAX_DEPTH);
+        if (fields != null) {
+            return topic.columns(fields);
+        }
+        return columns(topic, StrictJson.parse(EventRules.utf8(value), StrictJson.MAX_DEPTH));
     }
 
     private static String report(byte[] key) {

@@ -3,9 +3,10 @@ package dev.ontoc.flink;
 import java.util.Map;
 
 import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.types.inference.InputTypeStrategies;
 import org.apache.flink.table.types.inference.InputTypeStrategy;
-import org.apache.flink.types.Row;
 
 /**
  * {@code ONTOC_VALIDATE_LINE(spec STRING literal, topic STRING, line BYTES)}: the verdict of spec
@@ -33,11 +34,11 @@ public class ValidateLine extends EventValidator {
     InputTypeStrategy inputs() {
         return InputTypeStrategies.sequence(
                 InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING())),
-                InputTypeStrategies.explicit(DataTypes.STRING()),
+                InputTypeStrategies.explicit(DataTypes.STRING().bridgedTo(StringData.class)),
                 InputTypeStrategies.explicit(DataTypes.BYTES()));
     }
 
-    public Row eval(String specText, String topic, byte[] line) {
+    public RowData eval(String specText, StringData topic, byte[] line) {
         try {
             Integer slot = slot(topic);
             if (slot == null) {
@@ -53,7 +54,8 @@ public class ValidateLine extends EventValidator {
                 throw new EventRules.Invalid("an event is {\"key\": \"<doc_id>\", \"value\": {...} | null}");
             }
             Map<?, ?> event = (Map<?, ?>) record;
-            return valid(topic, slot, (String) event.get("key"), columns(spec.topics.get(slot), event.get("value")));
+            StringData docId = StringData.fromString((String) event.get("key"));
+            return valid(slot, docId, columns(spec.topics.get(slot), event.get("value")));
         } catch (EventRules.Invalid e) {
             return invalid(topic, e.getMessage(), null, null, null, line);
         } catch (RuntimeException | StackOverflowError e) {

@@ -37,7 +37,7 @@ final class ValidatorSpec implements Serializable {
                 Map<?, ?> topicJson = (Map<?, ?>) t;
                 EventRules.Topic topic = new EventRules.Topic((String) topicJson.get("topic"));
                 for (Object f : (List<?>) topicJson.get("fields")) {
-                    topic.fields.add(field((Map<?, ?>) f));
+                    topic.addField(field((Map<?, ?>) f));
                 }
                 for (Object c : (List<?>) topicJson.get("columns")) {
                     Map<?, ?> column = (Map<?, ?>) c;
@@ -45,8 +45,8 @@ final class ValidatorSpec implements Serializable {
                     EventRules.Type type = type(column.get("type"));
                     String textOf = (String) column.get("text_of");
                     String fieldName = textOf == null ? name : textOf;
-                    EventRules.Field field =
-                            topic.fields.stream().filter(x -> x.name.equals(fieldName)).findFirst().orElse(null);
+                    Integer index = topic.fieldIndex.get(fieldName);
+                    EventRules.Field field = index == null ? null : topic.fields.get(index);
                     boolean fits =
                             field != null
                                     && (textOf == null
@@ -55,9 +55,7 @@ final class ValidatorSpec implements Serializable {
                     if (!fits) {
                         throw new IllegalArgumentException("column `" + name + "` is not a field of that type");
                     }
-                    topic.columnNames.add(name);
-                    topic.columnTypes.add(type);
-                    topic.columnTextOf.add(textOf);
+                    topic.addColumn(name, type, textOf, index);
                 }
                 spec.topics.add(topic);
             }
