@@ -4,7 +4,6 @@ CREATE TABLE IF NOT EXISTS `d_accounts` (
   `name` STRING,
   `balance` DECIMAL(38, 10),
   `limit` DECIMAL(38, 10),
-  `fee` DECIMAL(38, 10),
   `owner` STRING,
   `balance#text` STRING COMMENT 'str(balance) as Python prints it: ontoc submit and ontoc run --local fill it from the event''s number text; Flink''s JSON format cannot (it reads a field named `balance#text`)',
   `limit#text` STRING COMMENT 'str(limit) as Python prints it: ontoc submit and ontoc run --local fill it from the event''s number text; Flink''s JSON format cannot (it reads a field named `limit#text`)',
@@ -70,7 +69,7 @@ CREATE TABLE IF NOT EXISTS `d_account_views` (
   `balance_mod` DECIMAL(38, 10),
   `tiny` BOOLEAN,
   `balance_thirds` DECIMAL(38, 10),
-  `per_fee` DECIMAL(38, 10),
+  `per_balance` DECIMAL(38, 10),
   `entries_product` DECIMAL(38, 10),
   PRIMARY KEY (`doc_id`) NOT ENFORCED
 ) WITH (
@@ -173,10 +172,10 @@ SELECT
   CASE
     WHEN NOT `account`.`limit` IS NULL
     AND (
-      COALESCE(`account`.`fee` = CAST('0' AS DECIMAL(38, 10)), FALSE)
+      COALESCE(`account`.`balance` = CAST('0' AS DECIMAL(38, 10)), FALSE)
       OR ONTOC_PY_DECIMAL(
         ONTOC_PY_DECIMAL(`account`.`limit`, CAST(1000 AS DECIMAL(38, 10)), '+'),
-        NULLIF(`account`.`fee`, CAST('0' AS DECIMAL(38, 10))),
+        NULLIF(`account`.`balance`, CAST('0' AS DECIMAL(38, 10))),
         '/'
       ) IS NULL
     )
@@ -185,10 +184,10 @@ SELECT
     THEN CAST(NULL AS DECIMAL(38, 10))
     ELSE ONTOC_PY_DECIMAL(
       ONTOC_PY_DECIMAL(`account`.`limit`, CAST(1000 AS DECIMAL(38, 10)), '+'),
-      NULLIF(`account`.`fee`, CAST('0' AS DECIMAL(38, 10))),
+      NULLIF(`account`.`balance`, CAST('0' AS DECIMAL(38, 10))),
       '/'
     )
-  END AS `per_fee`,
+  END AS `per_balance`,
   CASE
     WHEN COALESCE(`entries_agg_2`.`agg_2`, 0) > 0
     THEN CAST(NULL AS DECIMAL(38, 10))
@@ -222,16 +221,15 @@ LEFT JOIN (
       `entries`.`note` || '=' || `entries`.`amount#text` || '>' || `entries_outer`.`v_0`
     ) FILTER(WHERE
       `entries`.`amount` > `entries_outer`.`v_1`) AS `agg_0`,
-    SUM(ONTOC_PY_DECIMAL(`entries`.`amount`, `entries_outer`.`v_2`, '*')) AS `agg_1`,
+    SUM(ONTOC_PY_DECIMAL(`entries`.`amount`, `entries_outer`.`v_1`, '*')) AS `agg_1`,
     COUNT(*) FILTER(WHERE
-      ONTOC_PY_DECIMAL(`entries`.`amount`, `entries_outer`.`v_2`, '*') IS NULL) AS `agg_2`
+      ONTOC_PY_DECIMAL(`entries`.`amount`, `entries_outer`.`v_1`, '*') IS NULL) AS `agg_2`
   FROM `d_entries` AS `entries`
   INNER JOIN (
     SELECT
       `account`.`doc_id` AS `root_id`,
       `account`.`balance#text` AS `v_0`,
-      `account`.`balance` AS `v_1`,
-      `account`.`fee` AS `v_2`
+      `account`.`balance` AS `v_1`
     FROM `d_accounts` AS `account`
   ) AS `entries_outer`
     ON `entries_outer`.`root_id` = `entries`.`account`
