@@ -20,6 +20,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ontoc.job_settings import python_options
+
 from . import data, guard, harness, stats
 from .workloads import Workload
 
@@ -37,8 +39,9 @@ MODES = {
 
 
 def _options(mode: str) -> dict[str, str]:
+    """The variant's options, with the bundles ontoc gives a job whose views call Python functions."""
     static, opts = MODES[mode]
-    return thread_mode() if opts is None else opts
+    return {**python_options(static == "udf"), **(thread_mode() if opts is None else opts)}
 
 
 def run(workload: Workload, mode_cfg: dict, cache: Path, plans_dir: Path, say: Callable[[str], None]) -> dict:

@@ -69,8 +69,9 @@ class JobSettings:
     python_executable: str | None = None
     mini_batch: str = "auto"
     mini_batch_latency_ms: int = 1000
-    # every submitted job validates events in a Python UDF; PyFlink's default bundle time (1 s) was
-    # most of the end-to-end latency at low rates (bench/, part 4: p50 651 -> 205 ms at 1,000 ev/s)
+    # a Python UDF's rows wait for their bundle to end; PyFlink's default bundle time (1 s) was most of the
+    # end-to-end latency at low rates when every job validated events in Python (bench/, part 4: p50 651 ->
+    # 205 ms at 1,000 ev/s)
     python_bundle_time_ms: int = 50
     # state larger than the TaskManager's heap must not kill it (and every job on it): see state_options
     state_backend: str = "rocksdb"
@@ -312,6 +313,29 @@ def planner_options(job: JobSettings, aggregates: bool) -> dict[str, str]:
         "table.exec.mini-batch.allow-latency": f"{job.mini_batch_latency_ms} ms",
         "table.exec.mini-batch.size": str(MINI_BATCH_SIZE),
         "table.optimizer.agg-phase-strategy": "ONE_PHASE",
+    }
+
+
+# A bundle's rows at most, and an Arrow batch's, for the Python functions of a job (see python_options).
+PYTHON_BUNDLE_ROWS = 100_000
+PYTHON_ARROW_BATCH_ROWS = 5_000
+
+
+def python_options(udfs: bool) -> dict[str, str]:
+    """Table options for a job whose views call Python functions: bundles ended by time, not by count.
+
+    Flink 2.2 ends a Python operator's bundle every 1,000 rows by default, and at each end the operator's
+    task thread waits until the Python worker has returned every row of the bundle, so the JVM and the
+    worker took turns instead of working at once. Measured in bench/ (part 2, documents package,
+    200,000 events): 7,000-7,200 events/s warm at the default, 8,000-8,800 with bundles of 100,000 rows
+    and Arrow batches of 5,000. A bundle still ends at the job's `python_bundle_time` and at each
+    checkpoint, so latency is bounded as before; the rows a bundle holds wait in the operator's memory.
+    """
+    if not udfs:
+        return {}
+    return {
+        "python.fn-execution.bundle.size": str(PYTHON_BUNDLE_ROWS),
+        "python.fn-execution.arrow.batch.size": str(PYTHON_ARROW_BATCH_ROWS),
     }
 
 

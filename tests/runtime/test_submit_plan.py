@@ -245,6 +245,19 @@ def test_python_udfs_of_the_package_are_listed():
     ).functions.python
 
 
+def test_a_job_with_python_functions_ends_their_bundles_by_time_not_every_1000_rows():
+    """Flink's default bundle (1,000 rows) made the task thread and the Python worker take turns."""
+    from ontoc.job_settings import PYTHON_ARROW_BATCH_ROWS, PYTHON_BUNDLE_ROWS
+    from ontoc.pipeline import compile_definitions
+
+    udf = job_spec(compile_definitions(DEFINITIONS / "meeting_room", "udf"), default_job("meeting_room"), KAFKA)
+    text = udf.sql_text()
+    assert f"SET 'python.fn-execution.bundle.size' = '{PYTHON_BUNDLE_ROWS}';" in text
+    assert f"SET 'python.fn-execution.arrow.batch.size' = '{PYTHON_ARROW_BATCH_ROWS}';" in text
+    native = job_spec(compile_definitions(DEFINITIONS / "meeting_room"), default_job("meeting_room"), KAFKA)
+    assert "python.fn-execution" not in native.sql_text()
+
+
 def test_package_zip_is_importable(tmp_path):
     import subprocess
     import sys

@@ -256,7 +256,8 @@ def test_the_memo_is_bounded_to_two_generations(monkeypatch):
     texts = [f"t{i}" for i in range(10)]
     through_arrow(function, [(pa.string(), texts)], ok_value(("value", DataTypes.STRING())))
     assert len(function.recent) <= 4 and len(function.older) <= 4
-    assert set(function.recent) | set(function.older) == {(t,) for t in texts[-6:]}  # t8, t9 in the new generation
+    # a one-column method's key is the value itself (no tuple per row); t8, t9 in the new generation
+    assert set(function.recent) | set(function.older) == set(texts[-6:])
     out = through_arrow(function, [(pa.string(), ["t9", "t5", "t0"])], ok_value(("value", DataTypes.STRING())))
     assert [o["value"] for o in out] == ["T9", "T5", "T0"]
     assert calls == texts + ["t0"]  # t9 and t5 remembered (t5 moved to the newer generation), t0 forgotten
@@ -271,3 +272,15 @@ def test_a_method_that_cannot_be_found_fails_every_row_and_counts_each():
     assert out == [{"ok": False, "value": None}] * 3
     assert context.metrics.counters["ontoc_udf_errors"].count == 3
     assert not function.recent  # nothing remembered: the next batch looks the method up again
+
+
+def test_the_worker_heap_is_frozen_once_at_the_first_open(monkeypatch):
+    """Full collections must not walk the worker's imports again and again (docs/internals.md, "Bundles")."""
+    calls = []
+    monkeypatch.setattr(udfs, "_HEAP_FROZEN", False)
+    monkeypatch.setattr(udfs.gc, "collect", lambda *args: calls.append("collect") or 0)
+    monkeypatch.setattr(udfs.gc, "freeze", lambda: calls.append("freeze"))
+    params = [("text", "scalar", "STRING")]
+    for method in ("describe", "describe"):
+        BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", method, params, "STRING").open(Context())
+    assert calls == ["collect", "freeze"]  # garbage collected first, so none of it is kept for good

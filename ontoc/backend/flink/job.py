@@ -24,7 +24,7 @@ from ...ir.expr import Func, Op
 from ...ir.plan import ViewPlan
 from ...ir.relations import Aggregate, Scan
 from ...ir.types import DType, Kind
-from ...job_settings import JobSettings, planner_options, state_options
+from ...job_settings import JobSettings, planner_options, python_options, state_options
 from ...jvm.functions import CREATE_FUNCTIONS_SQL
 from ...secrets import MASK, is_secret
 from . import validated_sources as vs
@@ -53,7 +53,7 @@ class JobSpec:
     """The job as the cluster runs it: SET options, then the statements, then one statement set."""
 
     settings: JobSettings
-    table_options: tuple[tuple[str, str], ...]  # job_settings.planner_options
+    table_options: tuple[tuple[str, str], ...]  # job_settings: state, planner and Python options
     functions: Functions
     statements: tuple[exp.Expression, ...]  # CREATE TABLE / VIEW, in order
     inserts: tuple[tuple[str, exp.Insert], ...]  # (target topic, INSERT), in order
@@ -184,9 +184,11 @@ def buffer_options(settings: JobSettings) -> list[tuple[str, str]]:
 
 
 def table_options(settings: JobSettings, plans: Sequence[ViewPlan]) -> dict[str, str]:
-    """The table options of the job: its state backend, and mini-batch where a view aggregates a collection."""
+    """The table options of the job: its state backend, mini-batch where a view aggregates a collection, and
+    the bundles of its Python functions where a view calls one."""
     aggregates = any(isinstance(r, Aggregate) for p in plans for r in p.rel.walk())
-    return {**state_options(settings), **planner_options(settings, aggregates)}
+    udfs = any(p.udfs for p in plans)
+    return {**state_options(settings), **planner_options(settings, aggregates), **python_options(udfs)}
 
 
 def jvm_functions(plans: Iterable[ViewPlan]) -> tuple[str, ...]:
