@@ -92,6 +92,23 @@ def test_sort_rows_function_is_declared_when_used(compiled_packages):
     assert sensors.functions.jvm == ("ONTOC_PY_FLOAT_DIVMOD", "ONTOC_VALIDATE_EVENT")  # its float // and %
 
 
+def test_the_jvm_functions_a_job_declares_are_those_its_sql_calls(compiled_packages):
+    """`jvm_functions` reads the IR, `emit` writes the SQL: a function called but not declared fails the job."""
+    from ontoc.pipeline import compile_definitions
+
+    packages = dict(compiled_packages)
+    for fixture in ("constructs", "constructs2", "decimals", "integers"):
+        packages[fixture] = compile_definitions(ROOT / "tests" / "fixtures" / fixture)
+    seen = set()
+    for name, compiled in packages.items():
+        plan = job_spec(compiled, default_job(name), KAFKA)
+        inserts = "\n".join(sql(insert) for _, insert in plan.inserts)
+        called = set(re.findall(r"\b(ONTOC_[A-Z_]+)\(", inserts))
+        assert called == set(plan.functions.jvm) - {"ONTOC_VALIDATE_EVENT", "ONTOC_VALIDATE_LINE"}, name
+        seen |= called
+    assert {"ONTOC_PY_DECIMAL", "ONTOC_PY_ROUND", "ONTOC_PY_STR", "ONTOC_SORT_ROWS"} <= seen  # the check covers them
+
+
 def test_kafka_properties(tmp_path):
     f = tmp_path / "client.properties"
     f.write_text(

@@ -205,16 +205,17 @@ def jvm_functions(plans: Iterable[ViewPlan]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+# the operators `ExprEmitter` always spells with one of ontoc's JVM functions
+JVM_FUNCTION_OF_OP = {
+    Op.PY_STR: PY_STR_FUNCTION,
+    Op.PY_ROUND: PY_ROUND_FUNCTION,
+    Op.PY_FLOAT_DIVMOD: PY_FLOAT_DIVMOD_FUNCTION,
+    Op.PY_DECIMAL: PY_DECIMAL_FUNCTION,
+}
+
+
 def _jvm_function(e: Func) -> str | None:
     """Which JVM function `ExprEmitter` emits for `e` (see its `py_str`, `py_round` and `array_sort` rules)."""
-    if e.op is Op.PY_STR:
-        return PY_STR_FUNCTION
-    if e.op is Op.PY_ROUND:
-        return PY_ROUND_FUNCTION
-    if e.op is Op.PY_FLOAT_DIVMOD:
-        return PY_FLOAT_DIVMOD_FUNCTION
-    if e.op is Op.PY_DECIMAL:
-        return PY_DECIMAL_FUNCTION
     if e.op is Op.ARRAY_SORT and e.dtype.elem is not None and e.dtype.elem.kind is Kind.ROW:
-        return SORT_ROWS_FUNCTION
-    return None
+        return SORT_ROWS_FUNCTION  # a sort of rows only: a sort of scalars is Flink's own
+    return JVM_FUNCTION_OF_OP.get(e.op)
