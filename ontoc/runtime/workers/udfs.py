@@ -90,7 +90,8 @@ def freeze_worker_heap() -> None:
     thousands of long-lived objects that every full collection walks again. A batched method allocates
     per row (keys, outcomes, DocViews), so full collections came about twice a second and took a quarter
     of the worker's time (bench part 2, documents package: 52 of 100 ms each in a 25 s run). Frozen,
-    they walk only what the job allocated since; garbage made after this is collected as before."""
+    they walk only what the job allocated since; garbage made after this is collected as before. Under
+    `ontoc run --local` the worker is ontoc's own process (PyFlink's loopback mode), frozen the same way."""
     global _HEAP_FROZEN
     if not _HEAP_FROZEN:
         gc.collect()
