@@ -86,10 +86,10 @@ _HEAP_FROZEN = False
 def freeze_worker_heap() -> None:
     """Once per worker process: collect, then exclude the objects alive now from later collections.
 
-    By the first `open` the worker has imported PyFlink, Beam, pandas and the user's modules: hundreds of
-    thousands of long-lived objects that every full collection walks again. A batched method allocates
-    per row (keys, outcomes, DocViews), so full collections came about twice a second and took a quarter
-    of the worker's time (bench part 2, documents package: 52 of 100 ms each in a 25 s run). Frozen,
+    By the first `open` the worker has imported PyFlink, Beam, pandas and the user's modules: about a
+    hundred thousand long-lived objects that every full collection walks again. A batched method
+    allocates per row (keys, outcomes, DocViews), so full collections came about twice a second and took
+    a fifth of the worker's time (bench part 2, documents package: 52 of 100 ms each in a 25 s run). Frozen,
     they walk only what the job allocated since; garbage made after this is collected as before. Under
     `ontoc run --local` the worker is ontoc's own process (PyFlink's loopback mode), frozen the same way."""
     global _HEAP_FROZEN
