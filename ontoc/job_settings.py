@@ -327,7 +327,7 @@ def python_options(udfs: bool) -> dict[str, str]:
     Flink 2.2 ends a Python operator's bundle every 1,000 rows by default, and at each end the operator's
     task thread waits until the Python worker has returned every row of the bundle, so the JVM and the
     worker took turns instead of working at once. Measured in bench/ (part 2, documents package,
-    200,000 events): 7,000-7,300 events/s warm at the default, 8,600-9,000 with bundles of 100,000 rows
+    200,000 events): 7,000-7,300 events/s warm at the default, 8,800-9,000 with bundles of 100,000 rows
     and Arrow batches of 5,000. A bundle still ends at the job's `python_bundle_time` and at each
     checkpoint, so latency is bounded as before; the rows a bundle holds wait in the operator's memory.
     """
