@@ -101,6 +101,11 @@ def run(workload: Workload, mode_cfg: dict, cache: Path, plans_dir: Path, say: C
         (plans_dir / f"{workload.name}.{m}.txt").write_text(
             f"-- {workload.name}: {m}\n-- query:\n{queries[m].sql}\n\n{plan}\n", encoding="utf-8"
         )
+    # one unmeasured run of each variant at full size first: a variant's first run in the process is still
+    # JIT-compiling (the inline build ran 28,000-30,000 ev/s cold, 63,000-69,000 warm), which moved medians
+    for m in todo:
+        r = harness.run(sources, [queries[m]], options=_options(m), setup=workload.setup(MODES[m][0]))
+        say(f"[{workload.name}] warm-up {m}: {r.events} events in {r.seconds:.2f} s (not counted)")
     rates = {m: [] for m in todo}
     cpu = {m: [] for m in todo}
     count = None
