@@ -185,6 +185,41 @@ def test_a_document_and_its_reference_arrive_as_columns_and_nest_again():
     assert out[2] == {"ok": False, "value": None}
 
 
+def test_a_document_without_its_doc_id_is_present_where_its_first_column_is_not_null():
+    # what the compiler passes when `describe` does not read doc_id: `name` (never null in a present seller)
+    # first, and the region by its `name` likewise
+    doc = "ROW<`name` STRING, `city` STRING, `region` ROW<`name` STRING>>"
+    batched = BatchedMethodFunction(
+        "tests.fixtures.udfs.views", "AuctionView", "describe", [("s", "doc", doc)], "STRING"
+    )
+    batched.open(Context())
+    calls = []
+    describe = udfs._resolve("tests.fixtures.udfs.views", "AuctionView", "describe")
+    batched.fn = lambda seller: calls.append(plain(seller)) or describe(seller)
+    names = ["ann", None, "ann", "bo"]  # the second seller is missing; the third shares the first's fields
+    cities = [None, None, None, "Oslo"]
+    regions = [None, None, None, "North"]  # the fourth seller's region is present, the others' missing
+    columns = [(pa.string(), names), (pa.string(), cities), (pa.string(), regions)]
+    out = through_arrow(batched, columns, ok_value(("value", DataTypes.STRING())))
+    assert out == [
+        {"ok": True, "value": "Ann (nowhere, ?)"},
+        {"ok": False, "value": None},  # `seller.region` of a missing seller raises in that row alone
+        {"ok": True, "value": "Ann (nowhere, ?)"},
+        {"ok": True, "value": "Bo (Oslo, nORTH)"},
+    ]
+    # documents with equal fields are one argument: the third row is the first's outcome, not a new call
+    assert calls == [
+        {"name": "ann", "city": None, "region": None},
+        None,
+        {"name": "bo", "city": "Oslo", "region": {"name": "North"}},
+    ]
+
+
+def plain(doc):
+    """A DocView's fields as a dict, references too (DocViews compare by identity)."""
+    return None if doc is None else {k: plain(v) if isinstance(v, DocView) else v for k, v in vars(doc).items()}
+
+
 def test_a_batch_calls_the_method_once_per_distinct_arguments_and_reports_each_rows_exception():
     params = [("text", "scalar", "STRING")]
     function = BatchedMethodFunction("tests.fixtures.udfs.views", "AuctionView", "describe", params, "STRING")

@@ -165,14 +165,15 @@ Outcome = tuple[bool, Any, Exception | None]  # ok, the checked result, the exce
 
 class BatchedMethodFunction(ScalarFunction):
     """A static method over an Arrow batch (a PyFlink pandas UDF): each row's exception its own. Arguments
-    arrive as pandas columns (a document or a dict as one column per field, a document's doc_id first and then
-    its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs): `converters` give
-    back what `eval` above gets.
+    arrive as pandas columns (a document or a dict as one column per field, a document's presence column
+    first and then its references' columns), BIGINTs as Decimals and DOUBLEs as text (exact beside NULLs):
+    `converters` give back what `eval` above gets.
 
     The method is a function of its arguments (as a Flink retraction already assumes: a -U must reproduce
     its +U), so its outcome is memoized per worker, keyed on a row's raw carrier values: each key position
     is one column of one carrier type (str, Decimal at the column's scale, bool, None), where equal values
-    are the same argument (a DOUBLE's text keeps -0.0 apart from 0.0 and NaN equal to NaN). A row whose key
+    are the same argument (a DOUBLE's text keeps -0.0 apart from 0.0 and NaN equal to NaN); a document whose
+    doc_id the method does not read arrives without it, so documents with equal fields share an outcome. A row whose key
     was seen gets the same result, or the same exception, reported (and counted) again for that row."""
 
     def __init__(self, module: str, view: str, method: str, params: list[tuple[str, str, str]], result: str):
@@ -273,7 +274,7 @@ def _unchecked_type(sql_type: str) -> type | None:
 def converter(type_text: str, kind: str) -> Any:
     """The function from a batch's argument columns (sequences, from column `start`) to one parameter's
     values, as the row-at-a-time function passes them to the method, and the next column: a BIGINT from its
-    Decimal, a DOUBLE from its text, a document as a DocView (None where its `doc_id` is NULL) from its own
+    Decimal, a DOUBLE from its text, a document as a DocView (None where its first column is NULL) from its own
     fields' columns and then its references', a dict as a dict from its fields' columns."""
     return _converter(_parse_type(type_text), kind)
 
@@ -285,7 +286,6 @@ def _converter(shape: Any, kind: str) -> Any:
     own = [(name, _scalar(base)) for name, base in shape if not isinstance(base, list)]
     references = [(name, _converter(base, kind)) for name, base in shape if isinstance(base, list)]
     order = [name for name, _ in shape]
-    doc_id = order.index("doc_id") if kind == "doc" else -1
 
     def rows(columns: list, start: int) -> tuple[list, int]:
         fields = {name: convert(columns[start + i]) for i, (name, convert) in enumerate(own)}
@@ -295,8 +295,9 @@ def _converter(shape: Any, kind: str) -> Any:
         values = zip(*[fields[n] for n in order], strict=True)  # a row's values: as many as `order` names
         if kind != "doc":
             return [dict(zip(order, v, strict=False)) for v in values], at
-        # the doc_id column is NULL exactly where the document is missing (the SQL says so)
-        return [None if v[doc_id] is None else DocView(dict(zip(order, v, strict=False))) for v in values], at
+        # a document's first column (its doc_id, or a field never null in a present document) is NULL exactly
+        # where the document is missing: the SQL says so
+        return [None if v[0] is None else DocView(dict(zip(order, v, strict=False))) for v in values], at
 
     return rows
 

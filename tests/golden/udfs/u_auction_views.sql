@@ -107,25 +107,13 @@ SELECT
   CASE
     WHEN NOT COALESCE(
       (
-        ontoc__auctionview__describe(
-          `auction__seller`.`doc_id`,
-          `auction__seller`.`city`,
-          `auction__seller`.`name`,
-          `auction__seller__region`.`doc_id`,
-          `auction__seller__region`.`name`
-        )
+        ontoc__auctionview__describe(`auction__seller`.`name`, `auction__seller`.`city`, `auction__seller__region`.`name`)
       ).`ok`,
       FALSE
     )
     THEN CAST(NULL AS STRING)
     ELSE (
-      ontoc__auctionview__describe(
-        `auction__seller`.`doc_id`,
-        `auction__seller`.`city`,
-        `auction__seller`.`name`,
-        `auction__seller__region`.`doc_id`,
-        `auction__seller__region`.`name`
-      )
+      ontoc__auctionview__describe(`auction__seller`.`name`, `auction__seller`.`city`, `auction__seller__region`.`name`)
     ).`value`
   END AS `seller_line`,
   CASE

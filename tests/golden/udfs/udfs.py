@@ -11,7 +11,7 @@ FUNCTIONS = {
         module='tests.fixtures.udfs.views',
         view='AuctionView',
         method='describe',
-        params=[('seller', 'doc', 'ROW<`doc_id` STRING, `city` STRING, `name` STRING, `region` ROW<`doc_id` STRING, `name` STRING>>')],
+        params=[('seller', 'doc', 'ROW<`name` STRING, `city` STRING, `region` ROW<`name` STRING>>')],
         result='STRING',
         batched=True,
     ),

@@ -1,0 +1,109 @@
+"""What a Python function that takes a document is passed: its presence column first, then the fields it reads.
+
+The presence column is NULL exactly where the document is missing: the `doc_id` where the method reads it,
+else a field it reads that a present document never holds null (spec 1), so no `doc_id` travels and the
+worker's memo shares outcomes between documents with equal fields."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from ontoc.pipeline import compile_definitions
+
+from ..conftest import ROOT
+
+
+def doc_fields(dtype) -> list:
+    """A document parameter's fields in order, references as (name, their fields)."""
+    return [(name, doc_fields(t)) if t.fields else name for name, t in dtype.fields]
+
+
+def params_of(package: Path) -> dict[str, list]:
+    compiled = compile_definitions(package, static_methods="udf")
+    return {
+        u.method: [doc_fields(p.dtype) if p.kind == "doc" else p.kind for p in u.params]
+        for plan in compiled.plans
+        for u in plan.udfs
+        if u.kind == "scalar"
+    }
+
+
+def test_a_required_field_read_is_the_presence_column():
+    params = params_of(ROOT / "bench" / "workloads" / "projection_udf")
+    assert params["name_of"] == [["name"]]  # `name: str`
+    assert params["total_of"] == [["amount", "discount"]]  # `amount: float`, then `discount: float | None`
+    # the customer read through the order: its own presence column, `vip: bool = False` (a default, not None)
+    assert params["big_of"] == [["amount", ("customer", ["vip"])]]
+    # `email: str | None` may be null in a present customer: the doc_id says whether it is there
+    assert params["contact_of"] == [["doc_id", "email"]]
+    assert params["label_of"] == ["scalar"]
+
+
+def test_doc_id_stays_where_the_method_reads_it_or_no_field_is_never_null(tmp_path):
+    package = tmp_path / "presence"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(
+        textwrap.dedent(
+            """
+            from ontoc import DomainModel
+
+
+            class Item(DomainModel):
+                class Meta:
+                    topic = "p_items"
+
+                title: str
+                note: str | None = None
+                size: int = 0
+            """
+        )
+    )
+    (package / "views.py").write_text(
+        textwrap.dedent(
+            """
+            from ontoc import Store, ViewModel, attrs, one
+
+            from .models import Item
+
+
+            class ItemStore(Store):
+                item = one(Item)
+
+
+            class ItemView(ViewModel):
+                class Meta:
+                    topic = "p_item_views"
+                    store = ItemStore
+
+                @attrs.getter
+                def label(self) -> str:
+                    return self.label_of(self.store.item)
+
+                @attrs.getter
+                def remark(self) -> str:
+                    return self.remark_of(self.store.item)
+
+                @attrs.getter
+                def sized(self) -> str:
+                    return self.sized_of(self.store.item)
+
+                @staticmethod
+                def label_of(item) -> str:
+                    return item.doc_id + ": " + item.title
+
+                @staticmethod
+                def remark_of(item) -> str:
+                    return item.note or "-"
+
+                @staticmethod
+                def sized_of(item) -> str:
+                    return (item.note or "") + str(item.size)
+            """
+        )
+    )
+    params = params_of(package)
+    assert params["label_of"] == [["doc_id", "title"]]  # read: the doc_id itself
+    assert params["remark_of"] == [["doc_id", "note"]]  # only an optional field read
+    assert params["sized_of"] == [["size", "note"]]  # `size: int = 0` is never null: first, then the rest
