@@ -201,6 +201,34 @@ CASES = [
         "(t for t in self.store.tickets)",
     ),
     (
+        "udf-document-by-getattr",
+        """
+    @attrs.getter
+    def g(self) -> str:
+        return self.status_of(self.store.meeting)
+
+    @staticmethod
+    def status_of(meeting) -> str:
+        return getattr(meeting, "status")
+""",
+        "unsupported-udf",
+        'meeting, "status"',
+    ),
+    (
+        "udf-reference-passed-on",
+        """
+    @attrs.getter
+    def g(self) -> str:
+        return self.place_of(self.store.meeting)
+
+    @staticmethod
+    def place_of(meeting) -> str:
+        return str(meeting.location)
+""",
+        "unsupported-udf",
+        "meeting.location)",
+    ),
+    (
         "udf-without-annotation",
         """
     @attrs.getter

@@ -21,7 +21,7 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, AggCall, Cast, Expr, FieldAccess, Literal, UdfCall
 from ...ir.plan import UdfParam, UdfSpec
-from ..schema import MethodDef, parse_annotation
+from ..schema import MethodDef, ModelDef, parse_annotation
 from ..scope import DocNode
 from ..udf_code import udf_code_fingerprint
 from ..values import Coll, DictVal, Doc, EmptyList, Scalar, Value
@@ -147,6 +147,16 @@ class UdfsMixin(TranslationState):
                 flat.append(value.expr)
                 errs.append(value.err)
             elif isinstance(value, Doc):
+                opaque = opaque_document_use(method.node, param, value.node.model, self.schema.models)
+                if opaque is not None:
+                    raise self.fail(
+                        "unsupported-udf",
+                        f"`{method.name}` uses the document `{param}` other than by reading its fields by name",
+                        opaque,
+                        f"read the fields as attributes (`{param}.<field>`): a Python UDF gets only the fields "
+                        "its body reads by name, so `getattr`, `vars` or passing the document on would see less "
+                        "than Python does",
+                    )
                 row, columns = self.doc_rows(value.node, read_paths(method.node, param), ctx)
                 params.append(UdfParam(param, "doc", row.dtype))
                 exprs.append(row)
@@ -327,6 +337,51 @@ def read_paths(function: ast.FunctionDef, param: str) -> dict:
             for attr in reversed(chain):
                 level = level.setdefault(attr, {})
     return tree
+
+
+def opaque_document_use(function: ast.FunctionDef, param: str, model: ModelDef, models: dict) -> ast.AST | None:
+    """The first place `function` uses the document `param`, or a document it references, other than to read
+    a field by name, test it against None or test its truth. The UDF gets only the fields read by name
+    (`read_paths`), where plain Python has the whole document: anywhere else the two would differ."""
+    parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Name) and node.id == param and isinstance(node.ctx, ast.Load)):
+            continue
+        current, current_model = node, model
+        while True:  # up the attribute chain while it names documents
+            parent = parents.get(current)
+            if isinstance(parent, ast.Attribute) and parent.value is current:
+                f = current_model.fields.get(parent.attr)
+                if f is None or f.ref is None:
+                    break  # a field's value, the doc_id (or an unknown field, refused when the columns are built)
+                current, current_model = parent, models[f.ref]
+                continue
+            if not _tests_document(parent, current, parents):
+                return current
+            break
+    return None
+
+
+def _tests_document(parent: ast.AST | None, node: ast.AST, parents: dict) -> bool:
+    """Whether `node` (a document) is only compared with None or tested for truth where it stands."""
+    if isinstance(parent, ast.Compare):
+        operands = [parent.left, *parent.comparators]
+        return all(isinstance(op, ast.Is | ast.IsNot) for op in parent.ops) and all(
+            o is node or (isinstance(o, ast.Constant) and o.value is None) for o in operands
+        )
+    if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+        return True
+    if isinstance(parent, ast.BoolOp):
+        # `doc and x` is x, or the document where it is None: only its truth is used; otherwise the BoolOp's
+        # value may be the document itself, fine only where that value is tested in turn
+        if isinstance(parent.op, ast.And) and parent.values[-1] is not node:
+            return True
+        return _tests_document(parents.get(parent), parent, parents)
+    if isinstance(parent, ast.If | ast.While | ast.IfExp | ast.Assert):
+        return parent.test is node
+    if isinstance(parent, ast.comprehension):
+        return node in parent.ifs
+    return False
 
 
 BATCHED_SCALARS = frozenset({Kind.STR, Kind.INT, Kind.FLOAT, Kind.BOOL, Kind.DECIMAL, Kind.NONE})
