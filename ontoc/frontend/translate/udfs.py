@@ -347,7 +347,8 @@ def opaque_document_use(function: ast.FunctionDef, param: str, model: ModelDef, 
     for node in ast.walk(function):
         if not (isinstance(node, ast.Name) and node.id == param and isinstance(node.ctx, ast.Load)):
             continue
-        current, current_model = node, model
+        current: ast.expr = node
+        current_model = model
         while True:  # up the attribute chain while it names documents
             parent = parents.get(current)
             if isinstance(parent, ast.Attribute) and parent.value is current:
