@@ -154,19 +154,12 @@ def jit_cpu_seconds(pid: int | None) -> float | None:
 def thread_cpu_seconds(pid: int | None) -> dict[str, float]:
     """CPU time of a process's threads by name (Linux /proc `comm`, 15 characters, digits dropped: Flink's task
     threads are `Source: <table>`, `Deduplicate[5]`..., so a name groups one operator chain's thread), or {}."""
-    if not pid:
-        return {}
+    from .harness import cpu_seconds_per_thread
+
     out: dict[str, float] = {}
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                name = re.sub(r"[0-9]+", "", (task / "comm").read_text().strip())
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the thread ended
-                continue
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return {}
+    for (_, name), cpu in cpu_seconds_per_thread(pid).items() if pid else ():
+        key = re.sub(r"[0-9]+", "", name)
+        out[key] = out.get(key, 0.0) + cpu
     return out
 
 

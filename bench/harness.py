@@ -82,8 +82,27 @@ def jvm_pid() -> int:
 
 def process_cpu_seconds(pid: int) -> float:
     """user + system CPU time of a process (all its threads), from /proc."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
+
+
+def cpu_seconds_per_thread(pid: int) -> dict[tuple[str, str], float]:
+    """user + system CPU time of each thread of a process, by (thread id, name: /proc `comm`), or {} when the
+    process is gone; a thread that ends while it is read is left out."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return {}
+    out = {}
+    for task in tasks:
+        try:
+            out[(task.name, (task / "comm").read_text().strip())] = _stat_cpu_seconds((task / "stat").read_text())
+        except OSError:
+            continue
+    return out
+
+
+def _stat_cpu_seconds(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces and parentheses
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -27,21 +27,6 @@ DEFAULT_CACHE = Path(__file__).parent / ".cache"  # part 2's inputs, shared with
 Snapshot = dict[tuple[int, str, str], float]  # (pid, tid, thread name) -> CPU seconds
 
 
-def _threads(pid: int) -> Snapshot:
-    """CPU seconds so far of each thread of `pid`, from /proc."""
-    out: Snapshot = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
-            continue  # the thread ended
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        out[(pid, tid, name)] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
 class _Recorder:
     """Thread CPU snapshots every SAMPLE_S, and the worker's bundles (start, end), in perf_counter time."""
 
@@ -55,7 +40,7 @@ class _Recorder:
             while not self._stop.is_set():
                 snap: Snapshot = {}
                 for pid in pids:
-                    snap.update(_threads(pid))
+                    snap.update({(pid, *key): cpu for key, cpu in harness.cpu_seconds_per_thread(pid).items()})
                 self.samples.append((time.perf_counter(), snap))
                 self._stop.wait(SAMPLE_S)
 

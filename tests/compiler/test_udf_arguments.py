@@ -6,13 +6,13 @@ worker's memo shares outcomes between documents with equal fields."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
 from ontoc.pipeline import compile_definitions
 
 from ..conftest import ROOT
+from .test_errors import write_package
 
 
 def doc_fields(dtype) -> list:
@@ -111,34 +111,19 @@ def test_doc_id_stays_where_the_method_reads_it_or_no_field_is_never_null(tmp_pa
 
 
 def test_a_document_compared_with_none_or_tested_for_truth_compiles(tmp_path):
-    package = tmp_path / "tests_of_documents"
-    shutil.copytree(ROOT / "definitions" / "meeting_room", package)
-    views = (package / "views.py").read_text()
-    (package / "views.py").write_text(
-        views
-        + textwrap.dedent(
-            """
+    package = write_package(
+        tmp_path,
+        """
+    @attrs.getter
+    def place(self) -> str:
+        return self.place_of(self.store.meeting)
 
-            class PlaceStore(Store):
-                meeting = one(Meeting)
-
-
-            class PlaceCheck(ViewModel):
-                class Meta:
-                    topic = "place_checks"
-                    store = PlaceStore
-
-                @attrs.getter
-                def place(self) -> str:
-                    return self.place_of(self.store.meeting)
-
-                @staticmethod
-                def place_of(meeting) -> str:
-                    if not meeting or meeting.location is None:
-                        return "nowhere"
-                    return meeting and meeting.location.address
-            """
-        )
+    @staticmethod
+    def place_of(meeting) -> str:
+        if not meeting or meeting.location is None:
+            return "nowhere"
+        return meeting and meeting.location.address
+""",
     )
     params = params_of(package)
     # the meeting's only field read is a reference: its doc_id says whether it is there; the location's `address`
