@@ -229,6 +229,42 @@ CASES = [
         "meeting.location)",
     ),
     (
+        "udf-document-passed-to-a-helper-by-getattr",
+        """
+    @attrs.getter
+    def g(self) -> str:
+        return self.status_of(self.store.meeting)
+
+    @staticmethod
+    def status_of(meeting) -> str:
+        return V.read("address", meeting.location)
+
+    @staticmethod
+    def read(name, place) -> str:
+        return getattr(place, name)
+""",
+        "unsupported-udf",
+        "place, name)",
+    ),
+    (
+        "udf-document-passed-to-a-function-not-of-the-view",
+        """
+    @attrs.getter
+    def g(self) -> str:
+        return self.status_of(self.store.meeting)
+
+    @staticmethod
+    def status_of(meeting) -> str:
+        return V.plain(*[meeting])
+
+    @staticmethod
+    def plain(meeting) -> str:
+        return meeting.status
+""",
+        "unsupported-udf",
+        "meeting])",
+    ),
+    (
         "udf-without-annotation",
         """
     @attrs.getter

@@ -128,3 +128,32 @@ def test_a_document_compared_with_none_or_tested_for_truth_compiles(tmp_path):
     params = params_of(package)
     # the meeting's only field read is a reference: its doc_id says whether it is there; the location's `address`
     assert params["place_of"] == [["doc_id", ("location", ["address"])]]
+
+
+def test_a_document_passed_on_to_the_views_static_methods_carries_what_they_read(tmp_path):
+    package = write_package(
+        tmp_path,
+        """
+    @attrs.getter
+    def place(self) -> str:
+        return self.place_of(self.store.meeting)
+
+    @staticmethod
+    def place_of(meeting) -> str:
+        return meeting.status + V.located(meeting.location) + V.again(meeting, 2)
+
+    @staticmethod
+    def located(location) -> str:
+        return "?" if location is None else location.address
+
+    @staticmethod
+    def again(meeting, depth) -> str:
+        # recursion: the reads of the outer call are collected once
+        return str(meeting.location.latitude) if depth == 0 else V.again(meeting=meeting, depth=depth - 1)
+""",
+    )
+    params = params_of(package)
+    # `status: str` first (never null); the location's `address` from `located`, `latitude` from `again`
+    assert params["place_of"] == [["status", ("location", ["address", "latitude"])]]
+    # the attempt to inline `place_of` registered `located` as a UDF before it failed: undone, Python calls it
+    assert set(params) == {"place_of"}

@@ -21,7 +21,7 @@ from ...ir import build as B
 from ...ir import types as T
 from ...ir.expr import FALSE, AggCall, Cast, Expr, FieldAccess, Literal, UdfCall
 from ...ir.plan import UdfParam, UdfSpec
-from ..schema import MethodDef, ModelDef, parse_annotation
+from ..schema import MethodDef, ModelDef, ViewDef, parse_annotation
 from ..scope import DocNode
 from ..udf_code import udf_code_fingerprint
 from ..values import Coll, DictVal, Doc, EmptyList, Scalar, Value
@@ -55,6 +55,7 @@ class UdfsMixin(TranslationState):
         if name in self.stack:
             raise self.fail("getter-cycle", f"static method `{name}` calls itself", node, "recursion is not supported")
         inlined: Value | None
+        registered, warned = dict(self.udfs), len(self.warnings)
         try:
             with self.entered(name):
                 value, err = self.method_result(method, replace(ctx, env=args, method=method))
@@ -67,6 +68,11 @@ class UdfsMixin(TranslationState):
             inlined = None  # not translatable: it runs as a Python UDF
         if inlined is not None and self.static_methods == "inline":
             return inlined
+        # the body runs in Python, the static methods it calls too: the UDFs and warnings the attempt to
+        # translate it gave for those calls are undone
+        self.udfs.clear()
+        self.udfs.update(registered)
+        del self.warnings[warned:]
         if inlined is not None:
             self.warnings.append(
                 Diagnostic(
@@ -147,17 +153,18 @@ class UdfsMixin(TranslationState):
                 flat.append(value.expr)
                 errs.append(value.err)
             elif isinstance(value, Doc):
-                opaque = opaque_document_use(method.node, param, value.node.model, self.schema.models)
+                reads, opaque = document_reads(method.node, param, value.node.model, self.schema.models, self.view)
                 if opaque is not None:
+                    where, user, name = opaque
                     raise self.fail(
                         "unsupported-udf",
-                        f"`{method.name}` uses the document `{param}` other than by reading its fields by name",
-                        opaque,
-                        f"read the fields as attributes (`{param}.<field>`): a Python UDF gets only the fields "
-                        "its body reads by name, so `getattr`, `vars` or passing the document on would see less "
-                        "than Python does",
+                        f"`{user}` uses the document `{name}` other than by reading its fields by name",
+                        where,
+                        f"read the fields as attributes (`{name}.<field>`), or pass the document to another "
+                        "static method of the view that does: a Python UDF gets only the fields read by name, so "
+                        "`getattr`, `vars` or passing the document elsewhere would see less than Python does",
                     )
-                row, columns = self.doc_rows(value.node, read_paths(method.node, param), ctx)
+                row, columns = self.doc_rows(value.node, reads, ctx)
                 params.append(UdfParam(param, "doc", row.dtype))
                 exprs.append(row)
                 flat.extend(columns)
@@ -339,16 +346,27 @@ def read_paths(function: ast.FunctionDef, param: str) -> dict:
     return tree
 
 
-def opaque_document_use(function: ast.FunctionDef, param: str, model: ModelDef, models: dict) -> ast.AST | None:
-    """The first place `function` uses the document `param`, or a document it references, other than to read
-    a field by name, test it against None or test its truth. The UDF gets only the fields read by name
-    (`read_paths`), where plain Python has the whole document: anywhere else the two would differ."""
+def document_reads(
+    function: ast.FunctionDef,
+    param: str,
+    model: ModelDef,
+    models: dict,
+    view: ViewDef,
+    active: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[dict, tuple[ast.AST, str, str] | None]:
+    """The fields a static method reads from the document `param` (as `read_paths`), with those of the view's
+    static methods it passes the document, or a document it references, on to (`View.helper(order)`), and
+    the first place it uses one otherwise than to read a field by name, test it against None, test its truth
+    or pass it on so, with the method and parameter where it stands: the UDF gets only the fields read by
+    name, where plain Python has the whole document, so anywhere else the two would differ."""
+    tree = read_paths(function, param)
+    active = active | {(function.name, param)}
     parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
     for node in ast.walk(function):
         if not (isinstance(node, ast.Name) and node.id == param and isinstance(node.ctx, ast.Load)):
             continue
         current: ast.expr = node
-        current_model = model
+        current_model, chain = model, []
         while True:  # up the attribute chain while it names documents
             parent = parents.get(current)
             if isinstance(parent, ast.Attribute) and parent.value is current:
@@ -356,11 +374,56 @@ def opaque_document_use(function: ast.FunctionDef, param: str, model: ModelDef, 
                 if f is None or f.ref is None:
                     break  # a field's value, the doc_id (or an unknown field, refused when the columns are built)
                 current, current_model = parent, models[f.ref]
+                chain.append(parent.attr)
                 continue
-            if not _tests_document(parent, current, parents):
-                return current
+            if _tests_document(parent, current, parents):
+                break
+            call = parents.get(parent) if isinstance(parent, ast.keyword) else parent
+            callee = _static_callee(call, current, view)
+            if callee is None:
+                return tree, (current, function.name, param)
+            if callee in active:  # recursion: its reads are being collected further out
+                break
+            reads, opaque = document_reads(view.methods[callee[0]].node, callee[1], current_model, models, view, active)
+            if opaque is not None:
+                return tree, opaque
+            level = tree
+            for attr in chain:
+                level = level.setdefault(attr, {})
+            _merge(level, reads)
             break
+    return tree, None
+
+
+def _static_callee(call: ast.AST | None, argument: ast.expr, view: ViewDef) -> tuple[str, str] | None:
+    """(method, parameter) where `call` is `View.method(...)` of one of the view's static methods and
+    `argument` one of its arguments, bound to that named parameter."""
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == view.name
+    ):
+        return None
+    method = view.methods.get(call.func.attr)
+    if method is None or method.kind != "staticmethod":
+        return None
+    params = [a.arg for a in method.node.args.posonlyargs + method.node.args.args]
+    if argument in call.args:
+        index = call.args.index(argument)
+        if any(isinstance(a, ast.Starred) for a in call.args[:index]) or index >= len(params):
+            return None
+        return method.name, params[index]
+    for keyword in call.keywords:
+        if keyword.value is argument and keyword.arg is not None:
+            named = [*params, *(a.arg for a in method.node.args.kwonlyargs)]
+            return (method.name, keyword.arg) if keyword.arg in named else None
     return None
+
+
+def _merge(into: dict, reads: dict) -> None:
+    for name, below in reads.items():
+        _merge(into.setdefault(name, {}), below)
 
 
 def _tests_document(parent: ast.AST | None, node: ast.AST, parents: dict) -> bool:

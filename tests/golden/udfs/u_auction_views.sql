@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS `u_auction_views` (
   `doc_id` STRING,
   `slug` STRING,
   `seller_line` STRING,
+  `seller_badge` STRING,
   `code_number` BIGINT,
   `special_code` BOOLEAN,
   `big_named_seller` BOOLEAN,
@@ -116,6 +117,18 @@ SELECT
       ontoc__auctionview__describe(`auction__seller`.`name`, `auction__seller`.`city`, `auction__seller__region`.`name`)
     ).`value`
   END AS `seller_line`,
+  CASE
+    WHEN NOT COALESCE(
+      (
+        ontoc__auctionview__badge(`auction__seller`.`name`, `auction__seller`.`city`, `auction__seller__region`.`name`)
+      ).`ok`,
+      FALSE
+    )
+    THEN CAST(NULL AS STRING)
+    ELSE (
+      ontoc__auctionview__badge(`auction__seller`.`name`, `auction__seller`.`city`, `auction__seller__region`.`name`)
+    ).`value`
+  END AS `seller_badge`,
   CASE
     WHEN NOT COALESCE((
       ontoc__auctionview__parse_code(`auction`.`code`)

@@ -7,6 +7,14 @@
 from ontoc.runtime.workers.udfs import aggregate_function, scalar_function
 
 FUNCTIONS = {
+    'ontoc__auctionview__badge': scalar_function(
+        module='tests.fixtures.udfs.views',
+        view='AuctionView',
+        method='badge',
+        params=[('seller', 'doc', 'ROW<`name` STRING, `city` STRING, `region` ROW<`name` STRING>>')],
+        result='STRING',
+        batched=True,
+    ),
     'ontoc__auctionview__describe': scalar_function(
         module='tests.fixtures.udfs.views',
         view='AuctionView',
