@@ -107,6 +107,9 @@ def cli() -> None:
 )
 @click.option("--e2e-jobs", default="", help="part 4's jobs (default ontoc,expert; what-if: ontoc+object-reuse)")
 @click.option("--e2e-rates", default="", help="part 4: only these rates (comma-separated ev/s), no ladder steps")
+@click.option("--e2e-trials", type=int, default=1, show_default=True, help="part 4: runs of each job per rate")
+@click.option("--e2e-warmup", type=float, default=None, help="part 4: seconds at the rate before the window")
+@click.option("--e2e-deliveries", default="", help="part 4: at-least-once, exactly-once or both (default)")
 @click.option("--merge", is_flag=True, help="keep the other sections of an existing results.json (re-run some parts)")
 def run(
     mode: str,
@@ -117,6 +120,9 @@ def run(
     e2e: bool | None,
     e2e_jobs: str,
     e2e_rates: str,
+    e2e_trials: int,
+    e2e_warmup: float | None,
+    e2e_deliveries: str,
     merge: bool,
 ) -> None:
     """Run the benchmarks and write results.json and results.md."""
@@ -128,6 +134,16 @@ def run(
         cfg["e2e_jobs"] = tuple(j.strip() for j in e2e_jobs.split(",") if j.strip())
     if e2e_rates:
         cfg["e2e_rates"], cfg["e2e_only_rates"] = [int(r) for r in e2e_rates.split(",")], True
+    if e2e_trials < 1:
+        raise click.UsageError("--e2e-trials must be at least 1")
+    if e2e_warmup is not None and e2e_warmup < 0:
+        raise click.UsageError("--e2e-warmup must not be negative")
+    cfg["e2e_trials"], cfg["e2e_warmup"] = e2e_trials, e2e_warmup
+    if e2e_deliveries:
+        cfg["e2e_deliveries"] = tuple(d.strip() for d in e2e_deliveries.split(",") if d.strip())
+        wrong = [d for d in cfg["e2e_deliveries"] if d not in ("at-least-once", "exactly-once")]
+        if wrong or not cfg["e2e_deliveries"]:
+            raise click.UsageError(f"--e2e-deliveries: at-least-once and/or exactly-once, not {', '.join(wrong)}")
     out, cache = out.resolve(), cache.resolve()
     wanted = [x.strip() for x in only.split(",") if x.strip()]
     unknown = [x for x in wanted if x not in PARTS and x not in BY_NAME]

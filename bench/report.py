@@ -330,6 +330,11 @@ def _e2e(sec: dict) -> list[str]:
         text = ", ".join(f"{k} **{v:,}** ev/s" if v else f"{k}: none of the rates" for k, v in peaks.items())
         ratio = sec.get("ratio", {}).get(delivery)
         out += ["", f"Peak sustained rate, {delivery}: {text}" + (f"; ontoc/expert **{ratio}**" if ratio else "")]
+        trials = sec.get("sustained_trials", {}).get(delivery, {})
+        if sec.get("trials_per_rate", 1) > 1 and trials:
+            out[-1] += " (a rate counts when sustained in more than half the trials: " + "; ".join(
+                f"{k} " + ", ".join(f"{rate:,} {n}" for rate, n in v.items()) for k, v in trials.items()
+            ) + ")"
     if sec.get("producer_limit"):
         out += [
             "",
