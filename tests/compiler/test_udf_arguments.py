@@ -110,16 +110,22 @@ def test_doc_id_stays_where_the_method_reads_it_or_no_field_is_never_null(tmp_pa
     assert params["sized_of"] == [["size", "note"]]  # `size: int = 0` is never null: first, then the rest
 
 
-def test_a_document_compared_with_none_or_tested_for_truth_compiles(tmp_path):
-    package = write_package(
-        tmp_path,
-        """
+# a getter calling `place_of(meeting)`, whose body follows
+PLACE = """
     @attrs.getter
     def place(self) -> str:
         return self.place_of(self.store.meeting)
 
     @staticmethod
     def place_of(meeting) -> str:
+"""
+
+
+def test_a_document_compared_with_none_or_tested_for_truth_compiles(tmp_path):
+    package = write_package(
+        tmp_path,
+        PLACE
+        + """
         if not meeting or meeting.location is None:
             return "nowhere"
         return meeting and meeting.location.address
@@ -133,13 +139,8 @@ def test_a_document_compared_with_none_or_tested_for_truth_compiles(tmp_path):
 def test_a_document_passed_on_to_the_views_static_methods_carries_what_they_read(tmp_path):
     package = write_package(
         tmp_path,
-        """
-    @attrs.getter
-    def place(self) -> str:
-        return self.place_of(self.store.meeting)
-
-    @staticmethod
-    def place_of(meeting) -> str:
+        PLACE
+        + """
         return meeting.status + V.located(meeting.location) + V.again(meeting, 2)
 
     @staticmethod
