@@ -9,6 +9,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from ontoc.errors import OntocError
 from ontoc.pipeline import compile_definitions
 
 from ..conftest import ROOT
@@ -158,3 +161,52 @@ def test_a_document_passed_on_to_the_views_static_methods_carries_what_they_read
     assert params["place_of"] == [["status", ("location", ["address", "latitude"])]]
     # the attempt to inline `place_of` registered `located` as a UDF before it failed: undone, Python calls it
     assert set(params) == {"place_of"}
+
+
+def with_module_code(package: Path, code: str) -> Path:
+    views = package / "views.py"
+    views.write_text(views.read_text() + textwrap.dedent(code))
+    return package
+
+
+def test_a_document_passed_to_a_function_of_the_module_carries_what_it_reads(tmp_path):
+    package = write_package(tmp_path, PLACE + "        return meeting.status + address_of(meeting.location)\n")
+    with_module_code(
+        package,
+        """
+
+        def address_of(location):
+            return location.address if location else "?"
+        """,
+    )
+    assert params_of(package)["place_of"] == [["status", ("location", ["address"])]]
+
+
+@pytest.mark.parametrize(
+    "body,module_code",
+    [
+        # the name is the module's function, but the method rebinds it first
+        (
+            "        address_of = repr\n        return address_of(meeting)\n",
+            "def address_of(m):\n    return m.status\n",
+        ),
+        # a decorator may do anything with the document
+        (
+            "        return address_of(meeting)\n",
+            "import functools\n\n@functools.cache\ndef address_of(m):\n    return m.status\n",
+        ),
+        # bound twice at the top of the module
+        ("        return address_of(meeting)\n", "def address_of(m):\n    return m.status\naddress_of = repr\n"),
+        # imported: its body is not read
+        ("        return dumps(meeting)\n", "from json import dumps\n"),
+    ],
+    ids=["shadowed", "decorated", "rebound", "imported"],
+)
+def test_a_document_passed_to_a_function_whose_body_is_not_read_is_located(tmp_path, body, module_code):
+    package = with_module_code(write_package(tmp_path, PLACE + body), "\n\n" + module_code)
+    with pytest.raises(OntocError) as caught:
+        params_of(package)
+    [d] = caught.value.diagnostics
+    lines = (package / "views.py").read_text().splitlines()
+    assert d.code == "unsupported-udf" and "`place_of` uses the document `meeting`" in d.message
+    assert lines[d.span.line - 1][d.span.col - 1 :].startswith("meeting)")

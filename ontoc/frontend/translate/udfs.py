@@ -160,9 +160,10 @@ class UdfsMixin(TranslationState):
                         "unsupported-udf",
                         f"`{user}` uses the document `{name}` other than by reading its fields by name",
                         where,
-                        f"read the fields as attributes (`{name}.<field>`), or pass the document to another "
-                        "static method of the view that does: a Python UDF gets only the fields read by name, so "
-                        "`getattr`, `vars` or passing the document elsewhere would see less than Python does",
+                        f"read the fields as attributes (`{name}.<field>`), or pass the document to a static method "
+                        "of the view or a function of its module that does: a Python UDF gets only the fields read "
+                        "by name, so `getattr`, `vars` or passing the document elsewhere would see less than Python "
+                        "does",
                     )
                 row, columns = self.doc_rows(value.node, reads, ctx)
                 params.append(UdfParam(param, "doc", row.dtype))
@@ -352,15 +353,16 @@ def document_reads(
     model: ModelDef,
     models: dict,
     view: ViewDef,
-    active: frozenset[tuple[str, str]] = frozenset(),
+    active: frozenset[tuple[ast.FunctionDef, str]] = frozenset(),
 ) -> tuple[dict, tuple[ast.AST, str, str] | None]:
-    """The fields a static method reads from the document `param` (as `read_paths`), with those of the view's
-    static methods it passes the document, or a document it references, on to (`View.helper(order)`), and
-    the first place it uses one otherwise than to read a field by name, test it against None, test its truth
-    or pass it on so, with the method and parameter where it stands: the UDF gets only the fields read by
-    name, where plain Python has the whole document, so anywhere else the two would differ."""
+    """The fields a static method reads from the document `param` (as `read_paths`), with those of the
+    functions it passes the document, or a document it references, on to (`View.helper(order)`,
+    `helper(order)`: see `_callee`), and the first place it uses one otherwise than to read a field by name,
+    test it against None, test its truth or pass it on so, with the function and parameter where it stands:
+    the UDF gets only the fields read by name, where plain Python has the whole document, so anywhere else
+    the two would differ."""
     tree = read_paths(function, param)
-    active = active | {(function.name, param)}
+    active = active | {(function, param)}
     parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
     for node in ast.walk(function):
         if not (isinstance(node, ast.Name) and node.id == param and isinstance(node.ctx, ast.Load)):
@@ -379,12 +381,12 @@ def document_reads(
             if _tests_document(parent, current, parents):
                 break
             call = parents.get(parent) if isinstance(parent, ast.keyword) else parent
-            callee = _static_callee(call, current, view)
+            callee = _callee(call, current, view, function)
             if callee is None:
                 return tree, (current, function.name, param)
             if callee in active:  # recursion: its reads are being collected further out
                 break
-            reads, opaque = document_reads(view.methods[callee[0]].node, callee[1], current_model, models, view, active)
+            reads, opaque = document_reads(callee[0], callee[1], current_model, models, view, active)
             if opaque is not None:
                 return tree, opaque
             level = tree
@@ -395,30 +397,49 @@ def document_reads(
     return tree, None
 
 
-def _static_callee(call: ast.AST | None, argument: ast.expr, view: ViewDef) -> tuple[str, str] | None:
-    """(method, parameter) where `call` is `View.method(...)` of one of the view's static methods and
-    `argument` one of its arguments, bound to that named parameter."""
-    if not (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Attribute)
-        and isinstance(call.func.value, ast.Name)
-        and call.func.value.id == view.name
-    ):
+def _callee(call: ast.AST | None, argument: ast.expr, view: ViewDef, caller: ast.FunctionDef):
+    """(function, parameter) where `call` calls a function whose body ontoc reads, with `argument` bound to
+    that named parameter: one of the view's static methods (`View.method(...)`) or a function defined once,
+    undecorated, at the top of the view's module and not shadowed in the caller (`helper(...)`)."""
+    if not isinstance(call, ast.Call):
         return None
-    method = view.methods.get(call.func.attr)
-    if method is None or method.kind != "staticmethod":
+    function = None
+    if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
+        method = view.methods.get(call.func.attr) if call.func.value.id == view.name else None
+        if method is not None and method.kind == "staticmethod":
+            function = method.node
+    elif isinstance(call.func, ast.Name) and call.func.id not in _local_names(caller):
+        bound = view.src.bindings.get(call.func.id, [])
+        if len(bound) == 1 and isinstance(bound[0], ast.FunctionDef) and not bound[0].decorator_list:
+            function = bound[0]
+    if function is None:
         return None
-    params = [a.arg for a in method.node.args.posonlyargs + method.node.args.args]
+    params = [a.arg for a in function.args.posonlyargs + function.args.args]
     if argument in call.args:
         index = call.args.index(argument)
         if any(isinstance(a, ast.Starred) for a in call.args[:index]) or index >= len(params):
             return None
-        return method.name, params[index]
+        return function, params[index]
     for keyword in call.keywords:
         if keyword.value is argument and keyword.arg is not None:
-            named = [*params, *(a.arg for a in method.node.args.kwonlyargs)]
-            return (method.name, keyword.arg) if keyword.arg in named else None
+            named = [*params, *(a.arg for a in function.args.kwonlyargs)]
+            return (function, keyword.arg) if keyword.arg in named else None
     return None
+
+
+def _local_names(function: ast.FunctionDef) -> set[str]:
+    """Names a function binds itself (parameters, assignments, imports, nested definitions)."""
+    args = function.args
+    names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node is not function:
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
 
 
 def _merge(into: dict, reads: dict) -> None:
