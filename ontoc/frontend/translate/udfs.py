@@ -332,21 +332,6 @@ class UdfsMixin(TranslationState):
         return self.fold(coll, leaf, node)
 
 
-def read_paths(function: ast.FunctionDef, param: str) -> dict:
-    """The attribute paths a function body reads from a parameter: `user.team.name` -> {"team": {"name": {}}}."""
-    tree: dict = {}
-    for node in ast.walk(function):
-        chain = []
-        while isinstance(node, ast.Attribute):
-            chain.append(node.attr)
-            node = node.value
-        if chain and isinstance(node, ast.Name) and node.id == param:
-            level = tree
-            for attr in reversed(chain):
-                level = level.setdefault(attr, {})
-    return tree
-
-
 def document_reads(
     function: ast.FunctionDef,
     param: str,
@@ -355,13 +340,13 @@ def document_reads(
     view: ViewDef,
     active: frozenset[tuple[ast.FunctionDef, str]] = frozenset(),
 ) -> tuple[dict, tuple[ast.AST, str, str] | None]:
-    """The fields a static method reads from the document `param` (as `read_paths`), with those of the
-    functions it passes the document, or a document it references, on to (`View.helper(order)`,
-    `helper(order)`: see `_callee`), and the first place it uses one otherwise than to read a field by name,
-    test it against None, test its truth or pass it on so, with the function and parameter where it stands:
-    the UDF gets only the fields read by name, where plain Python has the whole document, so anywhere else
-    the two would differ."""
-    tree = read_paths(function, param)
+    """The fields a static method reads from the document `param`, as a tree of attribute paths
+    (`user.team.name` -> {"team": {"name": {}}}), with those of the functions it passes the document, or a
+    document it references, on to (`View.helper(order)`, `helper(order)`: see `_callee`), and the first
+    place it uses one otherwise than to read a field by name, test it against None, test its truth or pass
+    it on so, with the function and parameter where it stands: the UDF gets only the fields read by name,
+    where plain Python has the whole document, so anywhere else the two would differ."""
+    tree: dict = {}
     active = active | {(function, param)}
     parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
     for node in ast.walk(function):
@@ -369,14 +354,15 @@ def document_reads(
             continue
         current: ast.expr = node
         current_model, chain = model, []
+        passed: dict = {}  # what a function it is passed to reads
         while True:  # up the attribute chain while it names documents
             parent = parents.get(current)
             if isinstance(parent, ast.Attribute) and parent.value is current:
                 f = current_model.fields.get(parent.attr)
+                chain.append(parent.attr)
                 if f is None or f.ref is None:
                     break  # a field's value, the doc_id (or an unknown field, refused when the columns are built)
                 current, current_model = parent, models[f.ref]
-                chain.append(parent.attr)
                 continue
             if _tests_document(parent, current, parents):
                 break
@@ -384,26 +370,27 @@ def document_reads(
             callee = _callee(call, current, view, function)
             if callee is None:
                 return tree, (current, function.name, param)
-            if callee in active:  # recursion: its reads are being collected further out
-                break
-            reads, opaque = document_reads(callee[0], callee[1], current_model, models, view, active)
-            if opaque is not None:
-                return tree, opaque
-            level = tree
-            for attr in chain:
-                level = level.setdefault(attr, {})
-            _merge(level, reads)
+            if callee not in active:  # in it: recursion, whose reads are being collected further out
+                passed, opaque = document_reads(*callee, current_model, models, view, active)
+                if opaque is not None:
+                    return tree, opaque
             break
+        level = tree
+        for attr in chain:
+            level = level.setdefault(attr, {})
+        _merge(level, passed)
     return tree, None
 
 
-def _callee(call: ast.AST | None, argument: ast.expr, view: ViewDef, caller: ast.FunctionDef):
+def _callee(
+    call: ast.AST | None, argument: ast.expr, view: ViewDef, caller: ast.FunctionDef
+) -> tuple[ast.FunctionDef, str] | None:
     """(function, parameter) where `call` calls a function whose body ontoc reads, with `argument` bound to
     that named parameter: one of the view's static methods (`View.method(...)`) or a function defined once,
     undecorated, at the top of the view's module and not shadowed in the caller (`helper(...)`)."""
     if not isinstance(call, ast.Call):
         return None
-    function = None
+    function: ast.FunctionDef | None = None
     if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
         method = view.methods.get(call.func.attr) if call.func.value.id == view.name else None
         if method is not None and method.kind == "staticmethod":
